@@ -1,0 +1,89 @@
+"""Role → permission data. Code checks permissions, never role names.
+
+Each route declares the permission it needs with ``require("...")``; the RBAC matrix test walks
+every route against every role using this table.
+"""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    admin = "admin"
+    agent = "agent"
+    manager = "manager"
+    requester = "requester"
+    auditor = "auditor"
+    analyst = "analyst"
+
+
+PERMISSIONS: dict[str, str] = {
+    "incident:create": "Raise incidents",
+    "incident:read": "See incidents (requesters see only their own)",
+    "incident:read_all": "See every incident, not only one's own",
+    "incident:write": "Update, assign and move incidents through their workflow",
+    "incident:comment": "Comment on incidents (requesters: public comments on their own)",
+    "incident:override_priority": "Override the matrix priority, with a reason",
+    "assignment:admin": "Manage auto-assignment rules",
+    "sla:read": "See SLA calendars, policies and timers",
+    "sla:admin": "Manage SLA calendars, policies and escalation rules",
+    "ci:read": "See configuration items and their relationships",
+    "ci:write": "Create and change configuration items and relationships",
+    "change:read": "See changes and the change calendar",
+    "change:write": "Raise and work changes",
+    "change:approve": "Decide on changes as a CAB member",
+    "change:override_conflict": "Schedule a change over a conflict, with a reason",
+    "blackout:admin": "Manage blackout windows",
+    "team:read": "See teams and their members",
+    "team:admin": "Manage teams and memberships",
+    "user:read": "See user accounts",
+    "user:admin": "Manage user accounts and roles",
+    "audit:read": "Read the audit trail and compliance data",
+    "export:read": "List and download compliance exports",
+    "marts:read": "Read the analytics marts and dashboards",
+}
+
+_AGENT = {
+    "incident:create",
+    "incident:read",
+    "incident:read_all",
+    "incident:write",
+    "incident:comment",
+    "incident:override_priority",
+    "sla:read",
+    "ci:read",
+    "ci:write",
+    "change:read",
+    "change:write",
+    "team:read",
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.admin: frozenset(PERMISSIONS),
+    Role.agent: frozenset(_AGENT),
+    Role.manager: frozenset(
+        {
+            "incident:read",
+            "incident:read_all",
+            "sla:read",
+            "ci:read",
+            "change:read",
+            "change:approve",
+            "change:override_conflict",
+            "team:read",
+            "user:read",
+            "marts:read",
+        }
+    ),
+    Role.requester: frozenset({"incident:create", "incident:read", "incident:comment"}),
+    Role.auditor: frozenset(
+        {"audit:read", "export:read", "marts:read", "change:read", "user:read", "sla:read"}
+    ),
+    Role.analyst: frozenset({"marts:read"}),
+}
+
+
+def permissions_for(roles: list[str] | set[str] | frozenset[str]) -> frozenset[str]:
+    granted: set[str] = set()
+    for role in roles:
+        granted |= ROLE_PERMISSIONS.get(Role(role), frozenset())
+    return frozenset(granted)

@@ -1,0 +1,82 @@
+"""Password hashing (argon2), password policy and access tokens (PyJWT)."""
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from operational.core.config import Settings, get_settings
+
+_hasher = PasswordHasher()
+ACCESS_TOKEN_TYPE = "access"
+JWT_ALGORITHM = "HS256"
+
+
+def hash_secret(secret: str) -> str:
+    return _hasher.hash(secret)
+
+
+def verify_secret(secret: str, hashed: str | None) -> bool:
+    if not hashed:
+        return False
+    try:
+        return _hasher.verify(hashed, secret)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@lru_cache
+def common_passwords() -> frozenset[str]:
+    text = resources.files("operational.auth").joinpath("common_passwords.txt").read_text()
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip())
+
+
+def password_problems(password: str, *, settings: Settings | None = None) -> list[str]:
+    """Why a password is refused; empty when it is acceptable."""
+    settings = settings or get_settings()
+    problems = []
+    if len(password) < settings.password_min_length:
+        problems.append(f"must be at least {settings.password_min_length} characters long")
+    if password.lower() in common_passwords():
+        problems.append("is one of the most common passwords")
+    return problems
+
+
+def generate_password() -> str:
+    """A one-time password for new accounts: 20 URL-safe characters."""
+    return secrets.token_urlsafe(15)
+
+
+def create_access_token(
+    *, user_id: int, settings: Settings | None = None, extra: dict[str, Any] | None = None
+) -> str:
+    settings = settings or get_settings()
+    now = datetime.now(UTC)
+    claims = {
+        "sub": str(user_id),
+        "type": ACCESS_TOKEN_TYPE,
+        "iat": now,
+        "exp": now + timedelta(minutes=settings.access_token_minutes),
+        "jti": secrets.token_hex(8),
+        **(extra or {}),
+    }
+    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=JWT_ALGORITHM)
+
+
+def decode_access_token(token: str, *, settings: Settings | None = None) -> dict[str, Any]:
+    """Claims of a valid access token; raises ``jwt.PyJWTError`` otherwise."""
+    settings = settings or get_settings()
+    claims = jwt.decode(
+        token,
+        settings.secret_key.get_secret_value(),
+        algorithms=[JWT_ALGORITHM],
+        options={"require": ["sub", "exp", "type"]},
+    )
+    if claims.get("type") != ACCESS_TOKEN_TYPE:
+        raise jwt.InvalidTokenError("not an access token")
+    return claims

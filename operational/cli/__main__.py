@@ -1,0 +1,3 @@
+from operational.cli import main
+
+main()

@@ -1,0 +1,79 @@
+"""``itsm db``: the database server and its schema."""
+
+import typer
+from rich.console import Console
+
+from operational.core import embedded
+from operational.core.config import get_settings
+from operational.core.db import libpq_url, resolve_database_url
+
+app = typer.Typer(help="Start, stop and migrate the database.", no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def start() -> None:
+    """Start the embedded PostgreSQL (no-op when ITSM_DATABASE_URL is set or it already runs)."""
+    settings = get_settings()
+    if not settings.uses_embedded_database:
+        console.print("ITSM_DATABASE_URL is set: using that server; nothing to start.")
+        return
+    server = embedded.start(settings.home, settings.database_name)
+    console.print(f"[green]running[/] pid {server.pid}, data in {server.pgdata}")
+
+
+@app.command()
+def stop() -> None:
+    """Stop the embedded PostgreSQL."""
+    settings = get_settings()
+    if not settings.uses_embedded_database:
+        console.print("ITSM_DATABASE_URL is set: that server is not ours to stop.")
+        return
+    if embedded.stop(settings.home):
+        console.print("[green]stopped[/]")
+    else:
+        console.print("not running")
+
+
+@app.command()
+def status() -> None:
+    """Show whether the database runs and which schema revision it is at."""
+    from operational.core.migrate import current_revision
+
+    settings = get_settings()
+    if settings.uses_embedded_database:
+        server = embedded.status(settings.home)
+        if server is None:
+            console.print(f"embedded PostgreSQL: [yellow]stopped[/] (data in {settings.home})")
+            raise typer.Exit(1)
+        console.print(f"embedded PostgreSQL: [green]running[/] pid {server.pid}")
+    url = resolve_database_url(settings)
+    try:
+        revision = current_revision(url)
+    except Exception as exc:  # the server may be down or refuse us
+        console.print(f"[red]database unreachable[/]: {exc.__class__.__name__}")
+        raise typer.Exit(1) from None
+    console.print(f"schema revision: {revision or 'none (run itsm db migrate)'}")
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the schema to the latest revision (idempotent)."""
+    from operational.core.migrate import upgrade
+
+    upgrade(resolve_database_url())
+    console.print("[green]schema up to date[/]")
+
+
+@app.command("psql-url")
+def psql_url() -> None:
+    """Print a libpq connection URL (for psql, dbt or any client)."""
+    print(libpq_url(resolve_database_url()))
+
+
+@app.command("analyst-url")
+def analyst_url() -> None:
+    """Print a connection URL for the read-only analyst role (schema marts only)."""
+    from operational.exports.analyst_role import analyst_url as read_only_url
+
+    print(read_only_url(get_settings()))

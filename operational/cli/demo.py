@@ -1,0 +1,47 @@
+"""``itsm demo``: a seeded year of service-desk history, imported through `ingest`, then the API."""
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+
+def demo(
+    incidents: int = typer.Option(20_000, min=1, help="How many incidents to generate."),
+    seed: int = typer.Option(2025, help="Random seed: the same seed gives the same data."),
+    serve_api: bool = typer.Option(True, "--serve/--no-serve", help="Serve the API afterwards."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="TCP port."),
+) -> None:
+    """Generate a realistic year (teams, CIs, changes with CAB decisions, incidents with
+    history, CSAT) as a generic export, import it like any other export, then serve the API."""
+    from ingest import demo as demo_data
+    from ingest import loader, sources
+    from operational.cli.serve import serve
+    from operational.core.config import get_settings
+    from operational.core.db import resolve_database_url
+    from operational.core.migrate import upgrade
+
+    console = Console()
+    upgrade(resolve_database_url())
+    directory = get_settings().home / "demo"
+    with console.status("Generating the demo year ..."):
+        export = demo_data.write_demo_export(directory, seed=seed, incidents=incidents)
+    console.print(
+        f"Generated {export.incidents:,} incidents with {export.events:,} events, "
+        f"{export.configuration_items:,} CIs, {export.changes:,} changes with "
+        f"{export.change_approvals:,} CAB decisions and {export.csat_answers:,} CSAT answers "
+        f"in {directory}"
+    )
+    table = Table(title="Demo import")
+    for column in ("file", "read", "loaded", "updated", "rejected", "skipped"):
+        table.add_column(column, justify="left" if column == "file" else "right")
+    for data_file, mapping_file in demo_data.IMPORT_ORDER:
+        with console.status(f"Importing {data_file} ..."):
+            parsed = sources.parse(
+                "generic", directory / data_file, mapping=directory / mapping_file
+            )
+            report = loader.load(parsed, rejects_dir=directory)
+        table.add_row(data_file, *(f"{value:,}" for value in report.summary().values()))
+    console.print(table)
+    if serve_api:
+        serve(host=host, port=port, migrate=False, workers=1)

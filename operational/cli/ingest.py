@@ -1,0 +1,79 @@
+"""``itsm ingest``: import another tool's export (with its history) through `ingest`."""
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+SOURCE_HELP = "servicenow-audit, servicenow-table, jira or generic"
+
+
+def ingest(
+    source: str = typer.Argument(..., help=SOURCE_HELP),
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, help="The export file."),
+    mapping: Path | None = typer.Option(
+        None, "--mapping", exists=True, dir_okay=False, help="YAML mapping (generic, jira)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and report; write nothing."),
+    rejects_dir: Path | None = typer.Option(
+        None, help="Where to write the rejects report (default: beside the file)."
+    ),
+    workers: int | None = typer.Option(
+        None, min=1, help="Ticket batches loaded at once (default: one per CPU, at most four)."
+    ),
+) -> None:
+    """Import an export: parse, check, then load in batches with COPY. Re-running is safe."""
+    from ingest import loader, sources
+    from ingest.exceptions import IngestError
+
+    console = Console()
+    try:
+        with console.status(f"Reading {path.name} as {source} ..."):
+            parsed = sources.parse(source, path, mapping=mapping)
+    except IngestError as error:
+        console.print(f"[red]Nothing imported:[/] {error}")
+        raise typer.Exit(code=2) from error
+    console.print(
+        f"Read {parsed.rows_read:,} rows: {parsed.incidents.height:,} incidents, "
+        f"{parsed.events.height:,} events, {parsed.rejected:,} rejected."
+    )
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("Dry run" if dry_run else "Loading", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total or 1)
+
+        report = loader.load(
+            parsed,
+            dry_run=dry_run,
+            progress=advance,
+            rejects_dir=rejects_dir or path.parent,
+            workers=workers,
+        )
+        progress.update(task, completed=progress.tasks[0].total or 1)
+    table = Table(title="Dry run (nothing written)" if dry_run else "Import summary")
+    for column in ("read", "loaded", "updated", "rejected", "skipped"):
+        table.add_column(column, justify="right")
+    table.add_row(*(f"{value:,}" for value in report.summary().values()))
+    console.print(table)
+    detail = Table(show_header=True, box=None)
+    for column in ("entity", "loaded", "updated", "unchanged"):
+        detail.add_column(column, justify="right" if column != "entity" else "left")
+    for name, counts in report.counts.items():
+        if counts.loaded or counts.updated or counts.unchanged:
+            detail.add_row(
+                name, f"{counts.loaded:,}", f"{counts.updated:,}", f"{counts.unchanged:,}"
+            )
+    console.print(detail)
+    if report.rejects_path:
+        console.print(f"Rejected rows: {report.rejects_path} (and .json)")
+    if report.run_id:
+        console.print(f"Import run #{report.run_id}")

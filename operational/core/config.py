@@ -1,0 +1,93 @@
+"""The one Settings object. Every knob is an environment variable prefixed ``ITSM_``."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-only-secret-change-me-0123456789"
+
+# Rows: impact 1..3 (high..low); columns: urgency 1..3; cells: priority 1..5 (docs/incidents.md).
+PriorityMatrix = Annotated[
+    list[Annotated[list[Annotated[int, Field(ge=1, le=5)]], Field(min_length=3, max_length=3)]],
+    Field(min_length=3, max_length=3),
+]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ITSM_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    home: Path = Field(default=Path(".itsm"), description="Embedded database, inbox and exports.")
+    database_url: str | None = Field(
+        default=None, description="Any PostgreSQL; unset means the embedded server under home."
+    )
+    database_name: str = Field(default="itsm", description="Database on the embedded server.")
+
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    access_token_minutes: int = 15
+    refresh_token_days: int = 14
+    password_min_length: int = 12
+    mfa_required_roles: list[str] = Field(default_factory=list)
+    totp_issuer: str = "ITSM"
+
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_client: int = 20
+    login_failure_window_minutes: int = 15
+    login_lockout_minutes: int = 15
+
+    log_level: str = "INFO"
+    log_json: bool = True
+    api_base_url: str = "http://127.0.0.1:8000"
+    # Dashboards (docs/dashboards.md): the read-only analyst role's URL, set by `itsm dashboards`.
+    marts_url: str | None = Field(default=None, description="Connection the dashboards read with.")
+    dashboards_cache_seconds: int = Field(default=300, ge=0, description="TTL of mart queries.")
+    # Pipelines (docs/pipelines.md): how often the schedule refreshes the marts; the freshness
+    # checks warn when a mart is older than three refresh intervals.
+    marts_refresh_minutes: int = Field(default=15, ge=1, le=1440, description="Marts refresh.")
+
+    # Incidents (docs/incidents.md). The matrix is JSON in the environment: [[1,2,3],...].
+    incident_priority_matrix: PriorityMatrix = Field(
+        default_factory=lambda: [[1, 2, 3], [2, 3, 4], [3, 4, 5]]
+    )
+    incident_reopen_window_days: float = Field(default=7, ge=0)
+    incident_auto_close_days: float = Field(default=7, gt=0)
+    csat_survey_valid_days: float = Field(default=14, gt=0)
+
+    # SLA worker (docs/sla.md, "Worker"): warnings, breaches, escalations and auto-close run in a
+    # thread of `itsm serve` unless run_worker is false; off by default under the test suite.
+    run_worker: bool = Field(default=True, description="Run the SLA worker inside itsm serve.")
+    worker_interval_seconds: float = Field(
+        default=15, gt=0, le=30, description="Seconds between SLA scans (at most 30)."
+    )
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_outside_development(self) -> "Settings":
+        if self.environment == "production" and (
+            self.secret_key.get_secret_value() == DEVELOPMENT_SECRET
+            or len(self.secret_key.get_secret_value()) < 32
+        ):
+            raise ValueError("ITSM_SECRET_KEY must be set to a random value of 32+ characters")
+        return self
+
+    @model_validator(mode="after")
+    def _no_background_worker_under_tests(self) -> "Settings":
+        if self.environment == "test" and "run_worker" not in self.model_fields_set:
+            self.run_worker = False
+        return self
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return not self.database_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

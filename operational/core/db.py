@@ -1,0 +1,112 @@
+"""Engine, sessions and the declarative base shared by every domain."""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy import MetaData, create_engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from operational.core import embedded
+from operational.core.config import Settings, get_settings
+
+SCHEMA = "operational"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(schema=SCHEMA, naming_convention=NAMING_CONVENTION)
+
+
+def sql_values(enum: type[Enum]) -> str:
+    """An enum's values as a SQL list, for check constraints: ``state in ({sql_values(State)})``."""
+    return ", ".join(f"'{member.value}'" for member in enum)
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgres://`` and ``postgresql://`` URLs and use the psycopg 3 driver."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    if parsed.drivername in ("postgresql", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def resolve_database_url(settings: Settings | None = None) -> str:
+    """``ITSM_DATABASE_URL`` when set; otherwise start (or reuse) the embedded server."""
+    settings = settings or get_settings()
+    if settings.database_url:
+        return normalize_url(settings.database_url)
+    server = embedded.start(settings.home, settings.database_name)
+    return server.url(settings.database_name)
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    """The same URL without the SQLAlchemy driver suffix, for psycopg, psql and dbt."""
+    parsed = make_url(sqlalchemy_url).set(drivername="postgresql")
+    return parsed.render_as_string(hide_password=False)
+
+
+@lru_cache
+def get_engine() -> Engine:
+    return create_engine(resolve_database_url(), pool_pre_ping=True, future=True)
+
+
+@lru_cache
+def _session_factory() -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(), expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(make_session: Callable[[], Session] | None = None) -> Iterator[Session]:
+    """A session for background work and pipelines: commits on success, rolls back on error.
+    ``make_session`` defaults to the application's own session factory."""
+    session = (make_session or _session_factory())()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_db() -> Iterator[Session]:
+    """One session per request, committed at the request boundary."""
+    with session_scope() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(get_db)]
+
+
+def dbt_environment(sqlalchemy_url: str | None = None) -> dict[str, str]:
+    """Connection settings for dbt's ``profiles.yml`` (which reads them with ``env_var()``).
+
+    With the embedded server, ``host`` is its Unix socket directory: libpq accepts a path there.
+    """
+    url = make_url(sqlalchemy_url or resolve_database_url())
+    host = url.host or url.query.get("host") or "localhost"
+    if isinstance(host, tuple):
+        host = host[0]
+    port = url.port or url.query.get("port") or 5432
+    if isinstance(port, tuple):
+        port = port[0]
+    return {
+        "ITSM_DBT_HOST": str(host),
+        "ITSM_DBT_PORT": str(port),
+        "ITSM_DBT_USER": url.username or "postgres",
+        "ITSM_DBT_PASSWORD": url.password or "",
+        "ITSM_DBT_DBNAME": url.database or "postgres",
+    }

@@ -1,0 +1,54 @@
+"""The FastAPI application: routers of every domain, one error handler, JSON logs."""
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from operational.auth.router import router as auth_router
+from operational.changes.router import router as changes_router
+from operational.cmdb.router import router as cmdb_router
+from operational.core.config import get_settings
+from operational.core.errors import install_error_handlers
+from operational.core.health import router as health_router
+from operational.core.logging import configure_logging
+from operational.exports.router import router as exports_router
+from operational.incidents.router import router as incidents_router
+from operational.sla.router import router as sla_router
+from operational.sla.worker import background_worker
+
+API_PREFIX = "/api/v1"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    settings = get_settings()
+    # The SLA worker thread (docs/sla.md, "Worker"); ITSM_RUN_WORKER=false turns it off.
+    with background_worker(
+        enabled=settings.run_worker, interval_seconds=settings.worker_interval_seconds
+    ):
+        yield
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    app = FastAPI(
+        title="ITSM platform",
+        version="0.1.0",
+        summary="Incidents, changes, CMDB and SLA, recorded once and traceable.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health_router)
+    for router in (
+        auth_router,
+        incidents_router,
+        sla_router,
+        cmdb_router,
+        changes_router,
+        exports_router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,23 @@
+"""Imports every domain's models so that ``Base.metadata`` is complete (Alembic, tests)."""
+
+from operational.auth import models as auth_models
+from operational.changes import models as changes_models
+from operational.cmdb import models as cmdb_models
+from operational.core.db import Base
+from operational.events import models as events_models
+from operational.exports import models as exports_models
+from operational.imports import models as imports_models
+from operational.incidents import models as incidents_models
+from operational.sla import models as sla_models
+
+__all__ = [
+    "Base",
+    "auth_models",
+    "changes_models",
+    "cmdb_models",
+    "events_models",
+    "exports_models",
+    "imports_models",
+    "incidents_models",
+    "sla_models",
+]
