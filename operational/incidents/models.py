@@ -1,0 +1,219 @@
+from datetime import datetime
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Computed,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Sequence,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from operational.auth.models import Team, User
+from operational.core.db import SCHEMA, Base, sql_values
+from operational.incidents.enums import Channel, HoldReason, IncidentState
+
+# Full-text search configuration of the generated search columns and of the queries against them.
+SEARCH_CONFIG = "english"
+
+incident_number_seq = Sequence("incident_number_seq", schema=SCHEMA, metadata=Base.metadata)
+
+
+class Incident(Base):
+    """One incident, native or imported. Its history is in the event log (entity 'incident')."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # INC0001234, from incident_number_seq; imported tickets keep their own id in external_id.
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+
+    requester_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    channel: Mapped[str] = mapped_column(String(32), default=Channel.portal.value)
+
+    category: Mapped[str | None] = mapped_column(String(120), index=True)
+    subcategory: Mapped[str | None] = mapped_column(String(120))
+    service: Mapped[str | None] = mapped_column(String(200), index=True)
+    configuration_item: Mapped[str | None] = mapped_column(String(200))
+    location: Mapped[str | None] = mapped_column(String(200))
+
+    impact: Mapped[int] = mapped_column(SmallInteger)
+    urgency: Mapped[int] = mapped_column(SmallInteger)
+    priority: Mapped[int] = mapped_column(SmallInteger, index=True)
+    priority_overridden: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default="false"
+    )
+    priority_override_reason: Mapped[str | None] = mapped_column(Text)
+
+    assignment_group_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+
+    state: Mapped[str] = mapped_column(String(32), default=IncidentState.new.value, index=True)
+    hold_reason: Mapped[str | None] = mapped_column(String(32))
+    resolution_code: Mapped[str | None] = mapped_column(String(120))
+    resolution_notes: Mapped[str | None] = mapped_column(Text)
+
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+
+    # Optimistic concurrency: updates must name the version they read (If-Match), else 412.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reassignment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    first_assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    source_system: Mapped[str] = mapped_column(
+        String(64), default="native", server_default="native"
+    )
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    # The source tool's own SLA verdict (e.g. ServiceNow made_sla), kept beside ours.
+    source_made_sla: Mapped[bool | None] = mapped_column(Boolean)
+    problem_ref: Mapped[str | None] = mapped_column(String(64))
+    change_ref: Mapped[str | None] = mapped_column(String(64))
+    ci_id: Mapped[int | None] = mapped_column(
+        ForeignKey("configuration_items.id", ondelete="SET NULL"), index=True
+    )
+    caused_by_change_id: Mapped[int | None] = mapped_column(
+        ForeignKey("changes.id", ondelete="SET NULL"), index=True
+    )
+
+    # Facts for first-contact resolution and MTTR (definitions in docs/incidents.md).
+    first_assignment_group_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    first_assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    requester_replied_before_resolution: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default="false"
+    )
+
+    # Kept by PostgreSQL itself; comments have their own vector (see docs/incidents.md).
+    search_vector: Mapped[str] = mapped_column(
+        TSVECTOR,
+        Computed(
+            f"setweight(to_tsvector('{SEARCH_CONFIG}'::regconfig, coalesce(number, '')), 'A')"
+            f" || setweight(to_tsvector('{SEARCH_CONFIG}'::regconfig, coalesce(title, '')), 'A')"
+            f" || setweight(to_tsvector('{SEARCH_CONFIG}'::regconfig, coalesce(description, '')),"
+            " 'B')",
+            persisted=True,
+        ),
+        deferred=True,
+    )
+
+    requester: Mapped[User | None] = relationship(foreign_keys=[requester_id], lazy="joined")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+    assignment_group: Mapped[Team | None] = relationship(
+        foreign_keys=[assignment_group_id], lazy="joined"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("source_system", "external_id"),
+        CheckConstraint(f"state in ({sql_values(IncidentState)})", name="known_state"),
+        CheckConstraint(
+            f"hold_reason is null or hold_reason in ({sql_values(HoldReason)})",
+            name="known_hold_reason",
+        ),
+        CheckConstraint(f"channel in ({sql_values(Channel)})", name="known_channel"),
+        CheckConstraint("impact between 1 and 3", name="impact_range"),
+        CheckConstraint("urgency between 1 and 3", name="urgency_range"),
+        CheckConstraint("priority between 1 and 5", name="priority_range"),
+        Index("ix_incidents_search_vector", "search_vector", postgresql_using="gin"),
+    )
+
+
+class IncidentComment(Base):
+    __tablename__ = "incident_comments"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Public comments are seen by the requester; work notes (is_public false) by agents only.
+    is_public: Mapped[bool] = mapped_column(Boolean)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    search_vector: Mapped[str] = mapped_column(
+        TSVECTOR,
+        Computed(f"to_tsvector('{SEARCH_CONFIG}'::regconfig, body)", persisted=True),
+        deferred=True,
+    )
+
+    author: Mapped[User | None] = relationship(lazy="joined")
+
+    __table_args__ = (
+        Index("ix_incident_comments_incident_id_created_at", "incident_id", "created_at"),
+        Index("ix_incident_comments_search_vector", "search_vector", postgresql_using="gin"),
+    )
+
+
+class AssignmentRule(Base):
+    """Routes new incidents to a team. Active rules are tried by (position, id); the first whose
+    every given criterion matches wins. A rule without criteria matches everything."""
+
+    __tablename__ = "assignment_rules"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    position: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    # Compared case-insensitively with the incident's category and service.
+    category: Mapped[str | None] = mapped_column(String(120))
+    service: Mapped[str | None] = mapped_column(String(200))
+    # Any one of them, as a whole word in the title or description, matches.
+    keywords: Mapped[list[str]] = mapped_column(
+        ARRAY(String(120)), default=list, server_default="{}"
+    )
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    team: Mapped[Team] = relationship(lazy="joined")
+
+
+class CsatSurvey(Base):
+    """A satisfaction survey opened when an incident is resolved, answered once by token."""
+
+    __tablename__ = "csat_surveys"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    requester_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # SHA-256 of the one-time token; the token itself is never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    incident: Mapped[Incident] = relationship(lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint("rating is null or rating between 1 and 5", name="rating_range"),
+        CheckConstraint("(answered_at is null) = (rating is null)", name="answered_with_rating"),
+    )

@@ -1,0 +1,344 @@
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from sqlalchemy.orm import Session
+
+from operational.auth.dependencies import has_permission, public, require
+from operational.auth.models import User
+from operational.core.concurrency import IfMatchVersion, set_etag
+from operational.core.config import get_settings
+from operational.core.db import DbSession
+from operational.core.errors import Forbidden, NotFound
+from operational.core.pagination import PageQuery
+from operational.events.schemas import EventRead
+from operational.incidents import assignment, csat, priority, service
+from operational.incidents.dependencies import CurrentIncident, expected_version
+from operational.incidents.models import CsatSurvey, Incident
+from operational.incidents.schemas import (
+    AssignmentRuleCreate,
+    AssignmentRulePage,
+    AssignmentRuleRead,
+    AssignmentRuleUpdate,
+    CommentCreate,
+    CommentRead,
+    CsatAnswer,
+    CsatInvitationRead,
+    CsatSurveyRead,
+    IncidentCreate,
+    IncidentFilters,
+    IncidentPage,
+    IncidentRead,
+    IncidentUpdate,
+    PriorityMatrixRead,
+    ReopenRequest,
+)
+from operational.sla import service as sla_service
+from operational.sla.schemas import SlaTimerRead
+
+router = APIRouter()
+
+OVERRIDE_PRIORITY = "incident:override_priority"
+
+
+def _read(session: Session, incident: Incident, timers: list | None = None) -> IncidentRead:
+    read = IncidentRead.model_validate(incident)
+    if timers is None:
+        timers = sla_service.timers_for(session=session, incident_id=incident.id)
+    read.sla_timers = [SlaTimerRead.model_validate(timer) for timer in timers]
+    invitation = service.pop_survey_invitation(session=session, incident=incident)
+    if invitation is not None:
+        read.csat_invitation = CsatInvitationRead(
+            token=invitation.token,
+            url=f"{get_settings().api_base_url}/api/v1/csat/{invitation.token}",
+            expires_at=invitation.survey.expires_at,
+        )
+    return read
+
+
+def _survey_read(survey: CsatSurvey, now: datetime) -> CsatSurveyRead:
+    return CsatSurveyRead(
+        incident_number=survey.incident.number,
+        incident_title=survey.incident.title,
+        opened_at=survey.opened_at,
+        expires_at=survey.expires_at,
+        answered_at=survey.answered_at,
+        rating=survey.rating,
+        comment=survey.comment,
+        is_open=survey.answered_at is None and survey.expires_at > now,
+    )
+
+
+# ---------------------------------------------------------------------------------- incidents
+
+
+@router.get(
+    "/incidents/priority-matrix",
+    tags=["incidents"],
+    summary="The impact x urgency matrix in force",
+    dependencies=[require("incident:read")],
+)
+def priority_matrix() -> PriorityMatrixRead:
+    return PriorityMatrixRead(matrix=priority.matrix())
+
+
+@router.post(
+    "/incidents",
+    tags=["incidents"],
+    status_code=status.HTTP_201_CREATED,
+    summary="Raise an incident (routed by the assignment rules when no team is given)",
+)
+def create_incident(
+    user: Annotated[User, require("incident:create")],
+    data: IncidentCreate,
+    session: DbSession,
+    response: Response,
+) -> IncidentRead:
+    if data.priority is not None and not has_permission(user, OVERRIDE_PRIORITY):
+        raise Forbidden(
+            f"Overriding the priority needs the {OVERRIDE_PRIORITY!r} permission",
+            permission=OVERRIDE_PRIORITY,
+        )
+    incident = service.create(session=session, data=data, actor=user)
+    response.headers["Location"] = f"/api/v1/incidents/{incident.id}"
+    set_etag(response, incident.version)
+    return _read(session, incident)
+
+
+@router.get("/incidents", tags=["incidents"], summary="Search, filter, sort and page incidents")
+def list_incidents(
+    user: Annotated[User, require("incident:read")],
+    session: DbSession,
+    filters: Annotated[IncidentFilters, Query()],
+    page: PageQuery,
+) -> IncidentPage:
+    found = service.search(session=session, viewer=user, filters=filters, params=page)
+    timers = sla_service.timers_for_incidents(
+        session=session, incident_ids=[incident.id for incident in found.items]
+    )
+    return found.map(lambda incident: _read(session, incident, timers.get(incident.id, [])))
+
+
+@router.get(
+    "/incidents/{incident_id}",
+    tags=["incidents"],
+    summary="One incident, by id or number; the ETag is its version",
+    dependencies=[require("incident:read")],
+)
+def get_incident(incident: CurrentIncident, session: DbSession, response: Response) -> IncidentRead:
+    set_etag(response, incident.version)
+    return _read(session, incident)
+
+
+@router.patch(
+    "/incidents/{incident_id}",
+    tags=["incidents"],
+    summary="Update fields, assign, or move through the workflow (If-Match required)",
+)
+def update_incident(
+    user: Annotated[User, require("incident:write")],
+    incident: CurrentIncident,
+    data: IncidentUpdate,
+    session: DbSession,
+    response: Response,
+    if_match: IfMatchVersion,
+) -> IncidentRead:
+    if "priority" in data.model_fields_set and not has_permission(user, OVERRIDE_PRIORITY):
+        raise Forbidden(
+            f"Overriding the priority needs the {OVERRIDE_PRIORITY!r} permission",
+            permission=OVERRIDE_PRIORITY,
+        )
+    incident = service.update(
+        session=session,
+        incident=incident,
+        data=data,
+        actor=user,
+        expected_version=expected_version(if_match, data.version),
+    )
+    set_etag(response, incident.version)
+    return _read(session, incident)
+
+
+@router.post(
+    "/incidents/{incident_id}/reopen",
+    tags=["incidents"],
+    summary="Reopen a resolved incident (requesters: within the reopen window)",
+)
+def reopen_incident(
+    user: Annotated[User, require("incident:comment")],
+    incident: CurrentIncident,
+    data: ReopenRequest,
+    session: DbSession,
+    response: Response,
+) -> IncidentRead:
+    incident = service.reopen(session=session, incident=incident, actor=user, reason=data.reason)
+    set_etag(response, incident.version)
+    return _read(session, incident)
+
+
+@router.post(
+    "/incidents/{incident_id}/auto-assign",
+    tags=["incidents"],
+    summary="Run the assignment rules against the incident as it is now",
+)
+def auto_assign_incident(
+    user: Annotated[User, require("incident:write")],
+    incident: CurrentIncident,
+    session: DbSession,
+    response: Response,
+) -> IncidentRead:
+    rule = service.auto_assign(session=session, incident=incident, actor=user)
+    if rule is None:
+        raise NotFound("No active assignment rule matches this incident")
+    set_etag(response, incident.version)
+    return _read(session, incident)
+
+
+@router.get(
+    "/incidents/{incident_id}/timeline",
+    tags=["incidents"],
+    summary="The incident's full event log, in order",
+    dependencies=[require("incident:read_all")],
+)
+def incident_timeline(incident: CurrentIncident, session: DbSession) -> list[EventRead]:
+    return [
+        EventRead.model_validate(event)
+        for event in service.timeline(session=session, incident=incident)
+    ]
+
+
+# ----------------------------------------------------------------------------------- comments
+
+
+@router.get(
+    "/incidents/{incident_id}/comments",
+    tags=["incidents"],
+    summary="Comments; work notes only for those who see every incident",
+)
+def list_comments(
+    user: Annotated[User, require("incident:read")],
+    incident: CurrentIncident,
+    session: DbSession,
+) -> list[CommentRead]:
+    comments = service.list_comments(
+        session=session, incident=incident, include_work_notes=service.can_read_all(user)
+    )
+    return [CommentRead.model_validate(comment) for comment in comments]
+
+
+@router.post(
+    "/incidents/{incident_id}/comments",
+    tags=["incidents"],
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a public comment or (agents) a work note",
+)
+def add_comment(
+    user: Annotated[User, require("incident:comment")],
+    incident: CurrentIncident,
+    data: CommentCreate,
+    session: DbSession,
+) -> CommentRead:
+    comment = service.add_comment(
+        session=session, incident=incident, actor=user, body=data.body, is_public=data.is_public
+    )
+    return CommentRead.model_validate(comment)
+
+
+# --------------------------------------------------------------------------------------- CSAT
+
+
+@router.get(
+    "/incidents/{incident_id}/csat",
+    tags=["csat"],
+    summary="The incident's latest satisfaction survey",
+    dependencies=[require("incident:read")],
+)
+def incident_survey(incident: CurrentIncident, session: DbSession) -> CsatSurveyRead:
+    survey = csat.latest_for(session=session, incident_id=incident.id)
+    if survey is None:
+        raise NotFound(f"{incident.number} has no satisfaction survey")
+    return _survey_read(survey, datetime.now(UTC))
+
+
+@router.get(
+    "/csat/{token}",
+    tags=["csat"],
+    summary="A survey, by its one-time token",
+    dependencies=[public],
+)
+def survey_by_token(token: str, session: DbSession) -> CsatSurveyRead:
+    return _survey_read(csat.by_token(session=session, token=token), datetime.now(UTC))
+
+
+@router.post(
+    "/csat/{token}",
+    tags=["csat"],
+    summary="Answer a survey: 1-5 stars and a comment, once",
+    dependencies=[public],
+)
+def answer_survey(token: str, data: CsatAnswer, session: DbSession) -> CsatSurveyRead:
+    now = datetime.now(UTC)
+    survey = csat.answer(
+        session=session, token=token, rating=data.rating, comment=data.comment, now=now
+    )
+    return _survey_read(survey, now)
+
+
+# --------------------------------------------------------------------------- assignment rules
+
+
+@router.get(
+    "/assignment-rules",
+    tags=["assignment rules"],
+    summary="Auto-assignment rules, in the order they are tried",
+    dependencies=[require("assignment:admin")],
+)
+def list_assignment_rules(session: DbSession, page: PageQuery) -> AssignmentRulePage:
+    return assignment.list_rules(session=session, params=page).map(
+        AssignmentRuleRead.model_validate
+    )
+
+
+@router.post(
+    "/assignment-rules",
+    tags=["assignment rules"],
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[require("assignment:admin")],
+)
+def create_assignment_rule(data: AssignmentRuleCreate, session: DbSession) -> AssignmentRuleRead:
+    return AssignmentRuleRead.model_validate(assignment.create_rule(session=session, data=data))
+
+
+@router.get(
+    "/assignment-rules/{rule_id}",
+    tags=["assignment rules"],
+    dependencies=[require("assignment:admin")],
+)
+def get_assignment_rule(rule_id: int, session: DbSession) -> AssignmentRuleRead:
+    return AssignmentRuleRead.model_validate(assignment.get_rule(session=session, rule_id=rule_id))
+
+
+@router.patch(
+    "/assignment-rules/{rule_id}",
+    tags=["assignment rules"],
+    dependencies=[require("assignment:admin")],
+)
+def update_assignment_rule(
+    rule_id: int, data: AssignmentRuleUpdate, session: DbSession
+) -> AssignmentRuleRead:
+    rule = assignment.get_rule(session=session, rule_id=rule_id)
+    return AssignmentRuleRead.model_validate(
+        assignment.update_rule(session=session, rule=rule, data=data)
+    )
+
+
+@router.delete(
+    "/assignment-rules/{rule_id}",
+    tags=["assignment rules"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[require("assignment:admin")],
+)
+def delete_assignment_rule(rule_id: int, session: DbSession) -> Response:
+    rule = assignment.get_rule(session=session, rule_id=rule_id)
+    assignment.delete_rule(session=session, rule=rule)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

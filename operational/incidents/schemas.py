@@ -1,0 +1,315 @@
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from operational.core.pagination import Page
+from operational.incidents.enums import (
+    Channel,
+    IncidentState,
+    NativeHoldReason,
+    ResolutionCode,
+)
+from operational.sla.enums import TimerState
+from operational.sla.schemas import SlaTimerRead
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Label120 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
+Label200 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Ref64 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50_000)]
+Level = Annotated[int, Field(ge=1, le=3, description="1 high, 2 medium, 3 low")]
+Priority = Annotated[int, Field(ge=1, le=5, description="1 (P1, critical) .. 5 (P5)")]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IncidentCreate(_Input):
+    title: Title
+    description: str | None = None
+    requester_id: int | None = Field(None, description="Defaults to the caller of the API")
+    channel: Channel | None = Field(None, description="Defaults to portal")
+    category: Label120 | None = None
+    subcategory: Label120 | None = None
+    service: Label200 | None = None
+    configuration_item: Label200 | None = None
+    location: Label200 | None = None
+    impact: Level = 3
+    urgency: Level = 3
+    priority: Priority | None = Field(
+        None, description="Override of the matrix priority (incident:override_priority)"
+    )
+    priority_reason: Reason | None = None
+    assignment_group_id: int | None = None
+    assignee_id: int | None = None
+    problem_ref: Ref64 | None = None
+    change_ref: Ref64 | None = None
+
+    @model_validator(mode="after")
+    def _override_needs_reason(self) -> "IncidentCreate":
+        if self.priority is not None and not self.priority_reason:
+            raise ValueError("priority_reason is required when priority is given")
+        return self
+
+
+# Fields that PATCH may set but never to null.
+NOT_NULLABLE = ("title", "impact", "urgency", "channel", "state", "requester_id")
+
+
+class IncidentUpdate(_Input):
+    """Only the fields sent are changed. ``version`` may replace the If-Match header."""
+
+    version: int | None = Field(None, description="The version read (instead of If-Match)")
+    title: Title | None = None
+    description: str | None = None
+    requester_id: int | None = None
+    channel: Channel | None = None
+    category: Label120 | None = None
+    subcategory: Label120 | None = None
+    service: Label200 | None = None
+    configuration_item: Label200 | None = None
+    location: Label200 | None = None
+    impact: Level | None = None
+    urgency: Level | None = None
+    priority: Priority | None = None
+    priority_reason: Reason | None = None
+    assignment_group_id: int | None = None
+    assignee_id: int | None = None
+    state: IncidentState | None = None
+    hold_reason: NativeHoldReason | None = None
+    resolution_code: ResolutionCode | None = None
+    resolution_notes: str | None = None
+    problem_ref: Ref64 | None = None
+    change_ref: Ref64 | None = None
+    reason: Reason | None = Field(
+        None, description="Why: recorded with the assignment or state change"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> "IncidentUpdate":
+        nulls = [
+            name for name in NOT_NULLABLE if name in self.model_fields_set and not _set(self, name)
+        ]
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null")
+        if "priority" in self.model_fields_set:
+            if self.priority is None:
+                raise ValueError("priority cannot be null; change impact or urgency instead")
+            if not self.priority_reason:
+                raise ValueError("priority_reason is required when priority is given")
+        return self
+
+
+def _set(model: BaseModel, name: str) -> bool:
+    return getattr(model, name) is not None
+
+
+class UserRef(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    display_name: str
+
+
+class TeamRef(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+
+
+class CsatInvitationRead(BaseModel):
+    """Present only in the response of the request that resolved the incident."""
+
+    token: str
+    url: str
+    expires_at: datetime
+
+
+class IncidentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    number: str
+    version: int
+    title: str
+    description: str | None
+    state: IncidentState
+    hold_reason: str | None
+    requester: UserRef | None
+    requester_id: int | None
+    opened_by_id: int | None
+    channel: Channel
+    category: str | None
+    subcategory: str | None
+    service: str | None
+    configuration_item: str | None
+    location: str | None
+    impact: int
+    urgency: int
+    priority: int
+    priority_overridden: bool
+    priority_override_reason: str | None
+    assignment_group: TeamRef | None
+    assignment_group_id: int | None
+    assignee: UserRef | None
+    assignee_id: int | None
+    resolution_code: str | None
+    resolution_notes: str | None
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    reopen_count: int
+    reassignment_count: int
+    first_assignee_id: int | None
+    first_assignment_group_id: int | None
+    first_assigned_at: datetime | None
+    first_resolved_at: datetime | None
+    resolved_by_id: int | None
+    escalated: bool
+    requester_replied_before_resolution: bool
+    problem_ref: str | None
+    change_ref: str | None
+    source_system: str
+    external_id: str | None
+    sla_timers: list[SlaTimerRead] = Field(default_factory=list)
+    csat_invitation: CsatInvitationRead | None = None
+
+
+IncidentPage = Page[IncidentRead]
+
+
+class IncidentFilters(BaseModel):
+    """List filters; every one given must hold. Times without a zone are UTC."""
+
+    state: list[IncidentState] = Field(default_factory=list)
+    priority: list[Priority] = Field(default_factory=list)
+    assignment_group_id: int | None = None
+    assignee_id: int | None = None
+    requester_id: int | None = None
+    service: str | None = None
+    category: str | None = None
+    created_from: datetime | None = Field(None, description="opened_at at or after")
+    created_to: datetime | None = Field(None, description="opened_at before")
+    updated_from: datetime | None = None
+    updated_to: datetime | None = None
+    sla_state: list[TimerState] = Field(
+        default_factory=list, description="Incidents with an SLA timer in one of these states"
+    )
+    q: str | None = Field(
+        None, description="Full-text search over number, title, description and comments"
+    )
+
+    @field_validator("created_from", "created_to", "updated_from", "updated_to")
+    @classmethod
+    def _utc_when_naive(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class CommentCreate(_Input):
+    body: Body
+    is_public: bool = Field(True, description="false: a work note, seen by agents only")
+
+
+class CommentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    incident_id: int
+    author: UserRef | None
+    is_public: bool
+    body: str
+    created_at: datetime
+
+
+class ReopenRequest(_Input):
+    reason: Reason
+
+
+Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+
+class AssignmentRuleCreate(_Input):
+    name: Label200 = Field(min_length=1)
+    position: int = Field(100, ge=0, description="Lower runs first")
+    is_active: bool = True
+    category: Label120 | None = None
+    service: Label200 | None = None
+    keywords: list[Keyword] = Field(default_factory=list, max_length=100)
+    team_id: int
+
+
+class AssignmentRuleUpdate(_Input):
+    name: Label200 | None = Field(None, min_length=1)
+    position: int | None = Field(None, ge=0)
+    is_active: bool | None = None
+    category: Label120 | None = None
+    service: Label200 | None = None
+    keywords: list[Keyword] | None = Field(None, max_length=100)
+    team_id: int | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "AssignmentRuleUpdate":
+        nulls = [
+            name
+            for name in ("name", "position", "is_active", "keywords", "team_id")
+            if name in self.model_fields_set and not _set(self, name)
+        ]
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null")
+        return self
+
+
+class AssignmentRuleRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    position: int
+    is_active: bool
+    category: str | None
+    service: str | None
+    keywords: list[str]
+    team: TeamRef
+    created_at: datetime
+    updated_at: datetime
+
+
+AssignmentRulePage = Page[AssignmentRuleRead]
+
+
+class CsatAnswer(_Input):
+    rating: int = Field(ge=1, le=5, description="1..5 stars")
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
+
+
+class CsatSurveyRead(BaseModel):
+    incident_number: str
+    incident_title: str
+    opened_at: datetime
+    expires_at: datetime
+    answered_at: datetime | None
+    rating: int | None
+    comment: str | None
+    is_open: bool
+
+
+class PriorityMatrixRead(BaseModel):
+    """``matrix[impact - 1][urgency - 1]`` is the priority; 1 is high for all three."""
+
+    matrix: list[list[int]]
+    impact_labels: dict[int, str] = {1: "high", 2: "medium", 3: "low"}
+    urgency_labels: dict[int, str] = {1: "high", 2: "medium", 3: "low"}

@@ -1,0 +1,245 @@
+"""Calendars, policies, timers, alerts and escalations of the SLA engine (docs/sla.md)."""
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from operational.core.db import Base, sql_values
+from operational.sla.enums import EscalationAction, TimerState, TimerTarget
+
+
+class SlaCalendar(Base):
+    """Working hours per weekday in a time zone, minus holidays; converted to BusinessCalendar."""
+
+    __tablename__ = "sla_calendars"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    timezone: Mapped[str] = mapped_column(String(64))
+    # {"monday": ["09:00-17:00"], ...}; a missing or empty day has no working time.
+    weekly_hours: Mapped[dict[str, list[str]]] = mapped_column(JSONB)
+    holiday_country: Mapped[str | None] = mapped_column(String(8))
+    holiday_subdivision: Mapped[str | None] = mapped_column(String(16))
+    added_holidays: Mapped[list[date]] = mapped_column(
+        ARRAY(Date), default=list, server_default="{}"
+    )
+    removed_holidays: Mapped[list[date]] = mapped_column(
+        ARRAY(Date), default=list, server_default="{}"
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class SlaPolicy(Base):
+    """Targets in business minutes for incidents matching priority, service and/or category.
+
+    A criterion left null matches anything; among matching active policies the most specific
+    wins: naming the service beats naming the category, which beats naming the priority.
+    """
+
+    __tablename__ = "sla_policies"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    priority: Mapped[int | None] = mapped_column(SmallInteger)
+    service: Mapped[str | None] = mapped_column(String(200))
+    category: Mapped[str | None] = mapped_column(String(120))
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("sla_calendars.id"), index=True)
+    response_minutes: Mapped[int] = mapped_column(Integer)
+    resolution_minutes: Mapped[int] = mapped_column(Integer)
+    # [{"state": "on_hold", "hold_reason": "awaiting_caller"}]; a null hold_reason: any reason.
+    pause_on: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    warning_thresholds: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    calendar: Mapped[SlaCalendar] = relationship(lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint("priority is null or priority between 1 and 5", name="priority_range"),
+        CheckConstraint("response_minutes > 0", name="response_positive"),
+        CheckConstraint("resolution_minutes > 0", name="resolution_positive"),
+    )
+
+
+class SlaTimer(Base):
+    """One target (response or resolution) of one incident, as last recomputed.
+
+    Everything here is derived by replaying the incident's event log (operational.sla.timeline);
+    ``computed_at`` is the instant the numbers hold for. ``next_alert_at`` is when the next
+    warning or the breach falls due while the clock runs: the worker's scan index.
+    """
+
+    __tablename__ = "sla_timers"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(16))
+    policy_id: Mapped[int] = mapped_column(ForeignKey("sla_policies.id"), index=True)
+    target_minutes: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Null while the clock is paused: the deadline moves until it runs again.
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    elapsed_minutes: Mapped[float] = mapped_column(Float)
+    paused_minutes: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16))
+    # When the timer stopped for good: met or breached at resolution, or cancelled.
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    warnings_fired: Mapped[list[int]] = mapped_column(
+        ARRAY(SmallInteger), default=list, server_default="{}"
+    )
+    next_alert_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    policy: Mapped[SlaPolicy] = relationship(lazy="joined")
+
+    @property
+    def policy_name(self) -> str:
+        return self.policy.name
+
+    __table_args__ = (
+        UniqueConstraint("incident_id", "target"),
+        CheckConstraint(f"target in ({sql_values(TimerTarget)})", name="known_target"),
+        CheckConstraint(f"state in ({sql_values(TimerState)})", name="known_state"),
+        Index("ix_sla_timers_next_alert_at", "next_alert_at"),
+        Index("ix_sla_timers_state_due_at", "state", "due_at"),
+    )
+
+
+class SlaAlert(Base):
+    """A warning threshold or the breach (threshold 100) crossed by a timer, recorded once.
+
+    The unique key makes a second recording impossible, whichever process tries. ``escalated_at``
+    is set once the escalation rules have been run for it (at once for imported history).
+    """
+
+    __tablename__ = "sla_alerts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    timer_id: Mapped[int] = mapped_column(ForeignKey("sla_timers.id", ondelete="CASCADE"))
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    target_minutes: Mapped[int] = mapped_column(Integer)
+    threshold: Mapped[int] = mapped_column(SmallInteger)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("timer_id", "target_minutes", "threshold"),
+        CheckConstraint("threshold between 1 and 100", name="threshold_range"),
+        Index(
+            "ix_sla_alerts_pending",
+            "incident_id",
+            postgresql_where=text("escalated_at IS NULL"),
+        ),
+    )
+
+
+class SlaEscalationRule(Base):
+    """When a timer has used ``threshold`` percent of its target (100: breached), do ``action``."""
+
+    __tablename__ = "sla_escalation_rules"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    threshold: Mapped[int] = mapped_column(SmallInteger)
+    # Optional filters: null matches any.
+    target: Mapped[str | None] = mapped_column(String(16))
+    priority: Mapped[int | None] = mapped_column(SmallInteger)
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("sla_policies.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    # reassign: the team to move to; notify: the team to tell (default: the assignment group).
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    # raise_priority: the priority to raise to; null raises one level.
+    raise_to_priority: Mapped[int | None] = mapped_column(SmallInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    __table_args__ = (
+        CheckConstraint("threshold between 1 and 100", name="threshold_range"),
+        CheckConstraint(
+            f"target is null or target in ({sql_values(TimerTarget)})", name="known_target"
+        ),
+        CheckConstraint(f"action in ({sql_values(EscalationAction)})", name="known_action"),
+        CheckConstraint("priority is null or priority between 1 and 5", name="priority_range"),
+        CheckConstraint(
+            "raise_to_priority is null or raise_to_priority between 1 and 5",
+            name="raise_to_priority_range",
+        ),
+        CheckConstraint("action <> 'reassign' or team_id is not null", name="reassign_has_team"),
+    )
+
+
+class SlaEscalation(Base):
+    """An escalation rule that fired for a timer: at most once per (timer, rule)."""
+
+    __tablename__ = "sla_escalations"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("sla_escalation_rules.id"), index=True)
+    timer_id: Mapped[int] = mapped_column(ForeignKey("sla_timers.id", ondelete="CASCADE"))
+    alert_id: Mapped[int] = mapped_column(ForeignKey("sla_alerts.id", ondelete="CASCADE"))
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(32))
+    # done, skipped (nothing to do) or failed (the action was refused; see detail).
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    fired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (UniqueConstraint("timer_id", "rule_id"),)
+
+
+class SlaNotification(Base):
+    """A notification an escalation asked for. Recorded now; delivery is a later issue."""
+
+    __tablename__ = "sla_notifications"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(
+        ForeignKey("sla_escalations.id", ondelete="CASCADE"), unique=True
+    )
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    recipient_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

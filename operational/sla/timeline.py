@@ -1,0 +1,616 @@
+"""The SLA clocks of one incident, replayed from its event log. Pure: no database, no clock.
+
+Every number comes from ``operational.sla.businesstime``; this module only decides *which*
+intervals count, under *which* policy. The same function serves the live recompute, the worker
+and the backfill of imported history, so all three agree by construction (docs/sla.md, "Timers").
+
+The replay turns the log into change points: the incident's attributes (state, hold reason,
+priority, service, category) after every instant at which something happened, plus whether an
+agent touched it then. Per target it then derives, at every change point, the policy in force,
+the phase (open, completed, cancelled) and whether the clock runs, and from those the timer's
+numbers and the list of SLA transitions that belong in the event log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from operational.sla import businesstime
+from operational.sla.businesstime import BusinessCalendar
+from operational.sla.enums import BREACH_THRESHOLD, TimerState, TimerTarget
+
+OPEN = "open"
+COMPLETED = "completed"
+CANCELLED = "cancelled"
+RUNNING = "running"
+PAUSED = "paused"
+
+_OPEN_STATES = frozenset({"new", "assigned", "in_progress", "on_hold"})
+_RESOLVED_STATES = frozenset({"resolved", "closed"})
+_ASSIGNEE_FIELDS = frozenset({"assignee", "assignee_id"})
+# Keys an automatic assignment records in the event data: a rule's or a rotation's pick is not an
+# agent's touch.
+_AUTOMATIC_ASSIGNMENT_KEYS = ("rule_id", "assignment_rule_id", "picked_by")
+NATIVE = "native"
+
+# Order of transitions that share an instant in the event log.
+_KIND_ORDER = {
+    "sla_started": 0,
+    "sla_retargeted": 1,
+    "sla_resumed": 2,
+    "sla_paused": 3,
+    "sla_warning": 4,
+    "sla_breached": 5,
+    "sla_met": 6,
+    "sla_cancelled": 7,
+}
+
+
+@dataclass(frozen=True)
+class PauseRule:
+    state: str
+    hold_reason: str | None = None
+
+    def matches(self, state: str, hold_reason: str | None) -> bool:
+        return self.state == state and (self.hold_reason is None or self.hold_reason == hold_reason)
+
+
+@dataclass(frozen=True)
+class PolicyRules:
+    """What the replay needs of a policy (built from an SlaPolicy row and its calendar)."""
+
+    id: int
+    name: str
+    calendar: BusinessCalendar
+    response_minutes: int
+    resolution_minutes: int
+    pause_on: tuple[PauseRule, ...] = (PauseRule("on_hold", "awaiting_caller"),)
+    warning_thresholds: tuple[int, ...] = (75, 90)
+    priority: int | None = None
+    service: str | None = None
+    category: str | None = None
+
+    def target_minutes(self, target: TimerTarget) -> int:
+        if target == TimerTarget.response:
+            return self.response_minutes
+        return self.resolution_minutes
+
+    def pauses(self, state: str, hold_reason: str | None) -> bool:
+        return state in _OPEN_STATES and any(
+            rule.matches(state, hold_reason) for rule in self.pause_on
+        )
+
+    def specificity(self) -> tuple[bool, bool, bool]:
+        return (self.service is not None, self.category is not None, self.priority is not None)
+
+
+def _same_label(left: str | None, right: str | None) -> bool:
+    return (left or "").strip().casefold() == (right or "").strip().casefold()
+
+
+class Attributes(NamedTuple):
+    state: str
+    hold_reason: str | None
+    priority: int | None
+    service: str | None
+    category: str | None
+
+
+def match_policy(policies: Iterable[PolicyRules], attributes: Attributes) -> PolicyRules | None:
+    """The most specific policy whose every given criterion matches; lowest id breaks ties."""
+    best: PolicyRules | None = None
+    for policy in policies:
+        if policy.priority is not None and policy.priority != attributes.priority:
+            continue
+        if policy.service is not None and not _same_label(policy.service, attributes.service):
+            continue
+        if policy.category is not None and not _same_label(policy.category, attributes.category):
+            continue
+        if (
+            best is None
+            or policy.specificity() > best.specificity()
+            or (policy.specificity() == best.specificity() and policy.id < best.id)
+        ):
+            best = policy
+    return best
+
+
+class HistoryEvent(NamedTuple):
+    """One non-SLA event of the incident's log, in log (seq) order."""
+
+    occurred_at: datetime
+    kind: str
+    field: str | None = None
+    old_value: str | None = None
+    new_value: str | None = None
+    actor_id: int | None = None
+    data: dict[str, Any] | None = None
+    source_system: str = NATIVE
+
+
+class ChangePoint(NamedTuple):
+    at: datetime
+    attributes: Attributes
+    touched: bool  # an agent's first-response action happened at this instant
+
+
+def _priority(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def is_first_touch(event: HistoryEvent, *, requester_id: int | None) -> bool:
+    """Whether the event is an agent's first response (it completes the response timer).
+
+    Native events carry the incident service's own verdict (``data.first_response``, the same
+    moment it stores as ``acknowledged_at``). Imported events are judged by the same rules: a
+    move to In Progress, a public comment by someone other than the requester, or assigning a
+    person (by someone other than the requester, not by a rule or a team's rotation).
+    """
+    data = event.data or {}
+    if event.source_system == NATIVE:
+        return bool(data.get("first_response"))
+    if event.kind == "state_changed":
+        return event.new_value == "in_progress"
+    by_agent = event.actor_id is not None and event.actor_id != requester_id
+    if event.kind == "comment_added":
+        return by_agent
+    if event.kind == "assigned" and event.field in _ASSIGNEE_FIELDS and event.new_value:
+        automatic = any(key in data for key in _AUTOMATIC_ASSIGNMENT_KEYS)
+        return by_agent and not automatic
+    return False
+
+
+def change_points(
+    *,
+    opened_at: datetime,
+    requester_id: int | None,
+    current: Attributes,
+    events: Sequence[HistoryEvent],
+) -> list[ChangePoint]:
+    """The incident's attributes after each instant that had events, from ``opened_at`` on.
+
+    Initial values come from the first change of each field (its old value), else the current
+    value. Events that claim to precede ``opened_at`` or an earlier event count at that time.
+    """
+    first_old: dict[str, str | None] = {}
+    for event in events:
+        name = _tracked_field(event)
+        if name is not None and name not in first_old:
+            first_old[name] = event.old_value
+    attributes = Attributes(
+        state="new",
+        hold_reason=None,
+        priority=_priority(first_old["priority"]) if "priority" in first_old else current.priority,
+        service=first_old.get("service", current.service),
+        category=first_old.get("category", current.category),
+    )
+    points = [ChangePoint(opened_at, attributes, False)]
+    for event in events:
+        at = max(event.occurred_at, points[-1].at)
+        attributes = _apply(attributes, event)
+        touched = is_first_touch(event, requester_id=requester_id)
+        if at == points[-1].at:
+            points[-1] = ChangePoint(at, attributes, points[-1].touched or touched)
+        else:
+            points.append(ChangePoint(at, attributes, touched))
+    last = points[-1].attributes
+    if last.state == "on_hold" and last.hold_reason is None and current.hold_reason is not None:
+        # A hold whose reason the log does not carry: the incident row knows it.
+        points[-1] = points[-1]._replace(attributes=last._replace(hold_reason=current.hold_reason))
+    return points
+
+
+def _tracked_field(event: HistoryEvent) -> str | None:
+    if event.kind == "priority_changed":
+        return "priority"
+    if event.kind == "field_changed" and event.field in ("service", "category"):
+        return event.field
+    return None
+
+
+def _apply(attributes: Attributes, event: HistoryEvent) -> Attributes:
+    data = event.data or {}
+    if event.kind == "state_changed" and event.new_value:
+        # Entering a hold keeps a reason set just before (or carried in the data); leaving clears.
+        hold_reason = None
+        if event.new_value == "on_hold":
+            hold_reason = data.get("hold_reason", attributes.hold_reason)
+        return attributes._replace(state=event.new_value, hold_reason=hold_reason)
+    if event.kind == "field_changed" and event.field == "hold_reason":
+        return attributes._replace(hold_reason=event.new_value)
+    if event.kind == "priority_changed":
+        priority = _priority(event.new_value)
+        return attributes if priority is None else attributes._replace(priority=priority)
+    if event.kind == "field_changed" and event.field in ("service", "category"):
+        return attributes._replace(**{event.field: event.new_value})
+    return attributes
+
+
+@dataclass(frozen=True)
+class Transition:
+    """An SLA event the log must hold: ``(kind, target, at, threshold)`` identifies it."""
+
+    kind: str
+    target: TimerTarget
+    at: datetime
+    threshold: int | None = None
+    old_value: str | None = None
+    new_value: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def identity(self) -> tuple[str, str, datetime, int | None]:
+        return (self.kind, self.target.value, self.at, self.threshold)
+
+    @property
+    def sort_key(self) -> tuple[datetime, int, int]:
+        return (self.at, _KIND_ORDER[self.kind], self.threshold or 0)
+
+
+class Crossing(NamedTuple):
+    """A warning threshold or the breach (100) of one target, and when it became a fact."""
+
+    target_minutes: int
+    threshold: int
+    at: datetime
+
+
+@dataclass
+class TimerOutcome:
+    target: TimerTarget
+    policy: PolicyRules
+    target_minutes: int
+    started_at: datetime
+    due_at: datetime | None
+    elapsed_minutes: float
+    paused_minutes: float
+    state: TimerState
+    completed_at: datetime | None
+    breached_at: datetime | None
+    warnings_fired: list[int]
+    next_alert_at: datetime | None
+    crossings: list[Crossing]
+    transitions: list[Transition]
+
+
+Stop = tuple[datetime, datetime | None]
+
+
+def _phases(target: TimerTarget, points: Sequence[ChangePoint]) -> list[str]:
+    phases: list[str] = []
+    for point in points:
+        state = point.attributes.state
+        if target == TimerTarget.resolution:
+            if state == "cancelled":
+                phases.append(CANCELLED)
+            elif state in _RESOLVED_STATES:
+                phases.append(COMPLETED)
+            else:
+                phases.append(OPEN)
+            continue
+        # Response: stops for good at the first touch (a resolution counts) or a cancellation.
+        previous = phases[-1] if phases else OPEN
+        if previous != OPEN:
+            phases.append(previous)
+        elif state == "cancelled":
+            phases.append(CANCELLED)
+        elif point.touched or state in _RESOLVED_STATES:
+            phases.append(COMPLETED)
+        else:
+            phases.append(OPEN)
+    return phases
+
+
+def _matches(
+    points: Sequence[ChangePoint], policies: Sequence[PolicyRules]
+) -> list[PolicyRules | None]:
+    """The policy matching the attributes at each change point."""
+    cache: dict[tuple[int | None, str | None, str | None], PolicyRules | None] = {}
+    matches = []
+    for point in points:
+        attributes = point.attributes
+        key = (attributes.priority, attributes.service, attributes.category)
+        if key not in cache:
+            cache[key] = match_policy(policies, attributes)
+        matches.append(cache[key])
+    return matches
+
+
+def _policies_in_force(
+    phases: Sequence[str], matches: Sequence[PolicyRules | None]
+) -> list[PolicyRules] | None:
+    """The policy at each change point: re-matched while the timer is open, frozen otherwise.
+
+    Before any policy matches, the first one that does applies from the original start.
+    """
+    matched: list[PolicyRules | None] = []
+    for phase, match in zip(phases, matches, strict=True):
+        found = match if phase == OPEN or not matched else None
+        matched.append(found if found is not None else (matched[-1] if matched else None))
+    first = next((policy for policy in matched if policy is not None), None)
+    if first is None:
+        return None
+    return [policy if policy is not None else first for policy in matched]
+
+
+def _modes(
+    points: Sequence[ChangePoint], phases: Sequence[str], policies: Sequence[PolicyRules]
+) -> list[str]:
+    modes = []
+    for point, phase, policy in zip(points, phases, policies, strict=True):
+        if phase != OPEN:
+            modes.append(phase)
+        elif policy.pauses(point.attributes.state, point.attributes.hold_reason):
+            modes.append(PAUSED)
+        else:
+            modes.append(RUNNING)
+    return modes
+
+
+def _stops(points: Sequence[ChangePoint], phases: Sequence[str], policy: PolicyRules) -> list[Stop]:
+    """Intervals in which ``policy``'s clock did not run: pauses, and resolved spells."""
+    stops: list[Stop] = []
+    start: datetime | None = None
+    for point, phase in zip(points, phases, strict=True):
+        stopped = phase != OPEN or policy.pauses(
+            point.attributes.state, point.attributes.hold_reason
+        )
+        if stopped and start is None:
+            start = point.at
+        elif not stopped and start is not None:
+            if point.at > start:
+                stops.append((start, point.at))
+            start = None
+    if start is not None:
+        stops.append((start, None))
+    return stops
+
+
+def _closed(stops: Sequence[Stop]) -> list[Stop]:
+    """The stops without a trailing open one: the clock as it stood when it last ran."""
+    return [stop for stop in stops if stop[1] is not None]
+
+
+def replay(
+    *,
+    points: Sequence[ChangePoint],
+    policies: Sequence[PolicyRules],
+    now: datetime,
+) -> list[TimerOutcome]:
+    """Both timers of one incident as of ``now`` (no timer when no policy ever matches)."""
+    now = max(now, points[-1].at)
+    matches = _matches(points, policies)
+    outcomes = []
+    for target in TimerTarget:
+        outcome = _replay_target(target, points, matches, now)
+        if outcome is not None:
+            outcomes.append(outcome)
+    return outcomes
+
+
+def _replay_target(
+    target: TimerTarget,
+    points: Sequence[ChangePoint],
+    matches: Sequence[PolicyRules | None],
+    now: datetime,
+) -> TimerOutcome | None:
+    phases = _phases(target, points)
+    in_force = _policies_in_force(phases, matches)
+    if in_force is None:
+        return None
+    modes = _modes(points, phases, in_force)
+    started_at = points[0].at
+    stops_cache: dict[int, list[Stop]] = {}
+
+    def stops_of(policy: PolicyRules) -> list[Stop]:
+        if policy.id not in stops_cache:
+            stops_cache[policy.id] = _stops(points, phases, policy)
+        return stops_cache[policy.id]
+
+    elapsed_cache: dict[tuple[int, datetime], float] = {}
+
+    def elapsed(policy: PolicyRules, until: datetime) -> float:
+        key = (policy.id, until)
+        if key not in elapsed_cache:
+            elapsed_cache[key] = businesstime.business_minutes_between(
+                policy.calendar, started_at, until, pauses=stops_of(policy)
+            )
+        return elapsed_cache[key]
+
+    transitions = _transitions(target, points, in_force, modes, elapsed)
+    crossings = _crossings(points, in_force, now, elapsed, stops_of, started_at, target)
+    transitions.extend(
+        Transition(
+            kind="sla_breached" if crossing.threshold == BREACH_THRESHOLD else "sla_warning",
+            target=target,
+            at=crossing.at,
+            threshold=None if crossing.threshold == BREACH_THRESHOLD else crossing.threshold,
+            new_value=str(
+                crossing.target_minutes
+                if crossing.threshold == BREACH_THRESHOLD
+                else crossing.threshold
+            ),
+            data={"threshold": crossing.threshold, "target_minutes": crossing.target_minutes},
+        )
+        for crossing in crossings
+    )
+    transitions.sort(key=lambda transition: transition.sort_key)
+
+    policy = in_force[-1]
+    calendar = policy.calendar
+    target_minutes = policy.target_minutes(target)
+    stops = stops_of(policy)
+    final_mode = modes[-1]
+    completed_at = None
+    if final_mode in (COMPLETED, CANCELLED):
+        index = len(modes) - 1
+        while index > 0 and modes[index - 1] == final_mode:
+            index -= 1
+        completed_at = points[index].at
+    elapsed_minutes = elapsed(policy, now)
+    end_of_life = completed_at or now
+    paused_minutes = max(
+        0.0,
+        businesstime.business_minutes_between(calendar, started_at, end_of_life) - elapsed_minutes,
+    )
+    if final_mode == RUNNING:
+        due_at = businesstime.add_business_minutes(
+            calendar, started_at, target_minutes, pauses=stops
+        )
+    elif final_mode == PAUSED:
+        due_at = None
+    else:
+        due_at = businesstime.add_business_minutes(
+            calendar, started_at, target_minutes, pauses=_closed(stops)
+        )
+
+    crossed = {c.threshold: c.at for c in crossings if c.target_minutes == target_minutes}
+    breached = elapsed_minutes > target_minutes
+    if final_mode == CANCELLED:
+        state = TimerState.cancelled
+    elif breached:
+        state = TimerState.breached
+    elif final_mode == COMPLETED:
+        state = TimerState.met
+    elif final_mode == PAUSED:
+        state = TimerState.paused
+    else:
+        state = TimerState.running
+
+    next_alert_at = None
+    if final_mode == RUNNING:
+        # Thresholds are crossed in ascending order: the lowest pending one comes next.
+        pending = [
+            threshold
+            for threshold in (*policy.warning_thresholds, BREACH_THRESHOLD)
+            if threshold not in crossed
+        ]
+        if pending:
+            next_alert_at = businesstime.add_business_minutes(
+                calendar, started_at, target_minutes * min(pending) / 100, pauses=stops
+            )
+
+    return TimerOutcome(
+        target=target,
+        policy=policy,
+        target_minutes=target_minutes,
+        started_at=started_at,
+        due_at=due_at,
+        elapsed_minutes=elapsed_minutes,
+        paused_minutes=paused_minutes,
+        state=state,
+        completed_at=completed_at,
+        breached_at=crossed.get(BREACH_THRESHOLD) if breached else None,
+        warnings_fired=sorted(t for t in crossed if t != BREACH_THRESHOLD),
+        next_alert_at=next_alert_at,
+        crossings=crossings,
+        transitions=transitions,
+    )
+
+
+def _transitions(
+    target: TimerTarget,
+    points: Sequence[ChangePoint],
+    in_force: Sequence[PolicyRules],
+    modes: Sequence[str],
+    elapsed,
+) -> list[Transition]:
+    first = in_force[0]
+    transitions = [
+        Transition(
+            "sla_started",
+            target=target,
+            at=points[0].at,
+            new_value=str(first.target_minutes(target)),
+            data={
+                "policy_id": first.id,
+                "policy": first.name,
+                "target_minutes": first.target_minutes(target),
+            },
+        )
+    ]
+    previous_mode = RUNNING
+    previous_policy = first
+    for index, (point, policy, mode) in enumerate(zip(points, in_force, modes, strict=True)):
+        at = point.at
+        if index and policy.id != previous_policy.id:
+            transitions.append(
+                Transition(
+                    "sla_retargeted",
+                    target=target,
+                    at=at,
+                    old_value=str(previous_policy.target_minutes(target)),
+                    new_value=str(policy.target_minutes(target)),
+                    data={
+                        "old_policy_id": previous_policy.id,
+                        "new_policy_id": policy.id,
+                        "policy": policy.name,
+                        "target_minutes": policy.target_minutes(target),
+                    },
+                )
+            )
+        if mode != previous_mode:
+            transitions.extend(_mode_change(target, at, previous_mode, mode, policy, elapsed))
+        previous_mode, previous_policy = mode, policy
+    return transitions
+
+
+def _mode_change(
+    target: TimerTarget, at: datetime, before: str, after: str, policy: PolicyRules, elapsed
+) -> list[Transition]:
+    was_open = before in (RUNNING, PAUSED)
+    change = {"target": target, "at": at, "old_value": before}
+    if after == PAUSED:
+        reason = "paused" if was_open else "reopened"
+        return [Transition("sla_paused", new_value=PAUSED, data={"reason": reason}, **change)]
+    if after == RUNNING:
+        reason = "pause ended" if before == PAUSED else "reopened"
+        return [Transition("sla_resumed", new_value=RUNNING, data={"reason": reason}, **change)]
+    if after == CANCELLED:
+        return [Transition("sla_cancelled", new_value=CANCELLED, **change)]
+    if after == COMPLETED and was_open:
+        target_minutes = policy.target_minutes(target)
+        used = elapsed(policy, at)
+        if used <= target_minutes:
+            data = {"elapsed_minutes": used, "target_minutes": target_minutes}
+            return [Transition("sla_met", new_value="met", data=data, **change)]
+    return []
+
+
+def _crossings(
+    points: Sequence[ChangePoint],
+    in_force: Sequence[PolicyRules],
+    now: datetime,
+    elapsed,
+    stops_of,
+    started_at: datetime,
+    target: TimerTarget,
+) -> list[Crossing]:
+    """Thresholds crossed while each policy was in force. A crossing that a re-target made
+    retroactive (it lies before the re-target) became a fact at the re-target."""
+    segments: list[tuple[PolicyRules, datetime]] = []
+    for point, policy in zip(points, in_force, strict=True):
+        if not segments or segments[-1][0].id != policy.id:
+            segments.append((policy, point.at))
+    crossings: list[Crossing] = []
+    seen: set[tuple[int, int]] = set()
+    for index, (policy, segment_start) in enumerate(segments):
+        segment_end = segments[index + 1][1] if index + 1 < len(segments) else now
+        target_minutes = policy.target_minutes(target)
+        used = elapsed(policy, segment_end)
+        for threshold in (*policy.warning_thresholds, BREACH_THRESHOLD):
+            minutes = target_minutes * threshold / 100
+            if used <= minutes or (target_minutes, threshold) in seen:
+                continue
+            at = businesstime.add_business_minutes(
+                policy.calendar, started_at, minutes, pauses=stops_of(policy)
+            )
+            seen.add((target_minutes, threshold))
+            crossings.append(Crossing(target_minutes, threshold, max(at, segment_start)))
+    return crossings

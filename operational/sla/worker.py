@@ -1,0 +1,168 @@
+"""The background worker: SLA warnings, breaches and escalations, and the incident auto-close job.
+
+It runs inside every ``itsm serve`` process (a thread started by the app's lifespan, when
+``ITSM_RUN_WORKER`` is true) or on its own as ``itsm worker``. Any number may run at once: each
+incident is processed in its own transaction under ``SELECT ... FOR UPDATE SKIP LOCKED``, and
+unique keys on (timer, target, threshold) and (timer, rule) make a second recording impossible.
+"""
+
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from operational.core.db import _session_factory, session_scope
+
+logger = logging.getLogger("operational.sla.worker")
+
+
+@dataclass
+class ScanReport:
+    """What one scan did."""
+
+    processed: int = 0  # incidents recomputed
+    skipped: int = 0  # incidents another transaction held (done by it, or by the next scan)
+    failed: int = 0  # incidents whose processing raised (logged; retried by the next scan)
+    escalations: int = 0  # escalation rules fired
+    closed: int = 0  # resolved incidents auto-closed
+
+
+def _sessions(engine: Engine | None) -> Callable[[], Session]:
+    if engine is None:
+        return _session_factory()
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def run_once(
+    *,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+    batch_size: int = 500,
+    auto_close: bool = True,
+) -> ScanReport:
+    """One scan: every incident with a warning or breach due by ``now`` or an escalation pending,
+    one transaction each; then the auto-close job. ``now`` defaults to the wall clock."""
+    from operational.sla import service
+
+    now = now or datetime.now(UTC)
+    make_session = _sessions(engine)
+    report = ScanReport()
+    last_id = 0
+    while True:  # page through the backlog, batch by batch, each incident once
+        with session_scope(make_session) as session:
+            incident_ids = service.incidents_needing_attention(
+                session=session, now=now, limit=batch_size, after_id=last_id
+            )
+        for incident_id in incident_ids:
+            _process(make_session, incident_id, now, report)
+        if len(incident_ids) < batch_size:
+            break
+        last_id = incident_ids[-1]
+    if auto_close:
+        report.closed = _auto_close(make_session, now)
+    return report
+
+
+def _process(
+    make_session: Callable[[], Session], incident_id: int, now: datetime, report: ScanReport
+) -> None:
+    from operational.sla import service
+
+    try:
+        with session_scope(make_session) as session:
+            fired = service.process_incident(session=session, incident_id=incident_id, now=now)
+    except Exception:
+        logger.exception("SLA processing failed", extra={"incident_id": incident_id})
+        report.failed += 1
+        return
+    if fired is None:
+        report.skipped += 1
+    else:
+        report.processed += 1
+        report.escalations += fired
+
+
+def _auto_close(make_session: Callable[[], Session], now: datetime) -> int:
+    from operational.incidents import service as incidents_service
+
+    try:
+        with session_scope(make_session) as session:
+            closed: Any = incidents_service.close_resolved_incidents(session=session, now=now)
+    except Exception:
+        logger.exception("auto-close failed")
+        return 0
+    if isinstance(closed, int):
+        return closed
+    return len(closed) if closed is not None else 0
+
+
+def run_forever(
+    *,
+    stop: threading.Event,
+    interval_seconds: float,
+    engine: Engine | None = None,
+) -> None:
+    """Scan every ``interval_seconds`` until ``stop`` is set; a failed scan is logged, not fatal."""
+    logger.info("SLA worker started", extra={"interval_seconds": interval_seconds})
+    while not stop.is_set():
+        try:
+            report = run_once(engine=engine)
+        except Exception:
+            logger.exception("SLA scan failed")
+        else:
+            if report.processed or report.escalations or report.closed or report.failed:
+                logger.info("SLA scan", extra=report.__dict__)
+        stop.wait(interval_seconds)
+    logger.info("SLA worker stopped")
+
+
+class BackgroundWorker:
+    """The worker as a daemon thread of the API process (started and stopped by the lifespan)."""
+
+    def __init__(self, *, interval_seconds: float, engine: Engine | None = None):
+        self.interval_seconds = interval_seconds
+        self.engine = engine
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=run_forever,
+            kwargs={
+                "stop": self._stop,
+                "interval_seconds": self.interval_seconds,
+                "engine": self.engine,
+            },
+            name="sla-worker",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+
+@contextmanager
+def background_worker(*, enabled: bool, interval_seconds: float):
+    """Run the worker thread for the duration of the block when ``enabled``."""
+    if not enabled:
+        yield None
+        return
+    worker = BackgroundWorker(interval_seconds=interval_seconds)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
