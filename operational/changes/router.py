@@ -1,0 +1,431 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import PlainTextResponse
+from pydantic import AwareDatetime
+
+from operational.auth.dependencies import require
+from operational.auth.models import User
+from operational.changes import messages, risk, service
+from operational.changes.dependencies import CurrentBlackout, CurrentChange, CurrentTemplate
+from operational.changes.enums import ChangeState, ChangeType, NoticeKind, RiskLevel
+from operational.changes.models import Change
+from operational.changes.schemas import (
+    ApprovalRead,
+    BlackoutCreate,
+    BlackoutOccurrence,
+    BlackoutRead,
+    BlackoutUpdate,
+    CabRuleRead,
+    CabRuleUpdate,
+    CalendarRead,
+    CausedIncidentLink,
+    ChangeCreate,
+    ChangeRead,
+    ChangeSummary,
+    ChangeUpdate,
+    DecisionCreate,
+    OverrideRequest,
+    ReviewCreate,
+    RiskQuestion,
+    TemplateCreate,
+    TemplateRead,
+    TemplateUpdate,
+    TransitionRequest,
+)
+from operational.core.concurrency import ExpectedVersion, set_etag
+from operational.core.db import DbSession
+from operational.core.pagination import Page, PageQuery
+from operational.events.schemas import EventPage, EventRead
+
+router = APIRouter(tags=["changes"])
+
+
+def _read(session: DbSession, change: Change, response: Response | None = None) -> ChangeRead:
+    if response is not None:
+        set_etag(response, change.version)
+    return ChangeRead.build(
+        change,
+        allowed=service.allowed_moves(change),
+        caused_incident_ids=service.caused_incident_ids(session=session, change_id=change.id),
+    )
+
+
+# --- collection and reference data -------------------------------------------------------------
+
+
+@router.get("/changes", dependencies=[require("change:read")], summary="List changes")
+def list_changes(
+    session: DbSession,
+    page: PageQuery,
+    state: Annotated[list[ChangeState], Query()] = (),
+    change_type: Annotated[list[ChangeType], Query()] = (),
+    requester_id: int | None = None,
+    assignment_group_id: int | None = None,
+    implementer_id: int | None = None,
+    ci_id: Annotated[int | None, Query(description="Changes affecting this CI")] = None,
+    risk_level: Annotated[list[RiskLevel], Query()] = (),
+    planned_from: Annotated[AwareDatetime | None, Query(description="Window ends after")] = None,
+    planned_to: Annotated[AwareDatetime | None, Query(description="Window starts before")] = None,
+    q: Annotated[str | None, Query(description="Part of the title or number")] = None,
+) -> Page[ChangeSummary]:
+    found = service.search(
+        session=session,
+        params=page,
+        state=[item.value for item in state],
+        change_type=[item.value for item in change_type],
+        requester_id=requester_id,
+        assignment_group_id=assignment_group_id,
+        implementer_id=implementer_id,
+        ci_id=ci_id,
+        risk_level=[item.value for item in risk_level],
+        planned_from=planned_from,
+        planned_to=planned_to,
+        q=q,
+    )
+    return found.map(ChangeSummary.from_model)
+
+
+@router.post("/changes", status_code=status.HTTP_201_CREATED, summary="Raise a change")
+def create_change(
+    user: Annotated[User, require("change:write")],
+    data: ChangeCreate,
+    session: DbSession,
+    response: Response,
+) -> ChangeRead:
+    change = service.create(session=session, data=data, actor=user)
+    response.headers["Location"] = f"/api/v1/changes/{change.id}"
+    return _read(session, change, response)
+
+
+@router.get(
+    "/changes/calendar",
+    dependencies=[require("change:read")],
+    summary="Scheduled changes and blackout windows between from and to",
+    response_model_by_alias=True,
+)
+def change_calendar(
+    session: DbSession,
+    starts_at: Annotated[AwareDatetime, Query(alias="from", description="With its offset")],
+    ends_at: Annotated[AwareDatetime, Query(alias="to", description="With its offset")],
+    state: Annotated[
+        list[ChangeState], Query(description="Default: every state after scheduling")
+    ] = (),
+) -> CalendarRead:
+    changes, blackouts = service.calendar(
+        session=session,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        states=[item.value for item in state],
+    )
+    return CalendarRead(
+        starts_at=starts_at,
+        ends_at=ends_at,
+        changes=[ChangeSummary.from_model(change) for change in changes],
+        blackouts=[BlackoutOccurrence(**item) for item in blackouts],
+    )
+
+
+@router.get(
+    "/changes/risk-questions",
+    dependencies=[require("change:read")],
+    summary="The risk questionnaire and the points of each risky answer",
+)
+def risk_questions() -> list[RiskQuestion]:
+    return [
+        RiskQuestion(
+            key=item.key, question=item.text, risky_answer=item.risky_answer, points=item.points
+        )
+        for item in risk.QUESTIONS
+    ]
+
+
+@router.get(
+    "/changes/cab-rules", dependencies=[require("change:read")], summary="CAB rules by type"
+)
+def list_cab_rules(session: DbSession) -> list[CabRuleRead]:
+    return [CabRuleRead.model_validate(rule) for rule in service.list_cab_rules(session=session)]
+
+
+@router.put(
+    "/changes/cab-rules/{change_type}",
+    summary="Set how the CAB decides (all, quorum N, any) for normal or emergency changes",
+)
+def update_cab_rule(
+    user: Annotated[User, require("change:approve")],
+    change_type: ChangeType,
+    data: CabRuleUpdate,
+    session: DbSession,
+) -> CabRuleRead:
+    rule = service.update_cab_rule(session=session, change_type=change_type.value, data=data)
+    return CabRuleRead.model_validate(rule)
+
+
+# --- one change --------------------------------------------------------------------------------
+
+
+@router.get("/changes/{change_id}", dependencies=[require("change:read")], summary="A change")
+def get_change(change: CurrentChange, session: DbSession, response: Response) -> ChangeRead:
+    return _read(session, change, response)
+
+
+@router.patch("/changes/{change_id}", summary="Edit a change (If-Match: the ETag you read)")
+def update_change(
+    user: Annotated[User, require("change:write")],
+    change: CurrentChange,
+    data: ChangeUpdate,
+    expected_version: ExpectedVersion,
+    session: DbSession,
+    response: Response,
+) -> ChangeRead:
+    updated = service.update(
+        session=session,
+        change_id=change.id,
+        data=data,
+        expected_version=expected_version,
+        actor=user,
+    )
+    return _read(session, updated, response)
+
+
+@router.post(
+    "/changes/{change_id}/transition",
+    summary="Move a change along its workflow (409 names the allowed moves or the conflicts)",
+)
+def transition_change(
+    user: Annotated[User, require("change:write")],
+    change: CurrentChange,
+    data: TransitionRequest,
+    expected_version: ExpectedVersion,
+    session: DbSession,
+    response: Response,
+) -> ChangeRead:
+    moved = service.transition(
+        session=session,
+        change_id=change.id,
+        target=data.to,
+        expected_version=expected_version,
+        actor=user,
+        reason=data.reason,
+    )
+    return _read(session, moved, response)
+
+
+@router.post(
+    "/changes/{change_id}/schedule-override",
+    summary="Schedule a change over its calendar conflicts, with a reason",
+)
+def schedule_override(
+    user: Annotated[User, require("change:override_conflict")],
+    change: CurrentChange,
+    data: OverrideRequest,
+    expected_version: ExpectedVersion,
+    session: DbSession,
+    response: Response,
+) -> ChangeRead:
+    scheduled = service.schedule_over_conflicts(
+        session=session,
+        change_id=change.id,
+        expected_version=expected_version,
+        reason=data.reason,
+        actor=user,
+    )
+    return _read(session, scheduled, response)
+
+
+@router.get(
+    "/changes/{change_id}/conflicts",
+    dependencies=[require("change:read")],
+    summary="What the planned window collides with now (blackouts, changes on related CIs)",
+)
+def change_conflicts(change: CurrentChange, session: DbSession) -> list[dict]:
+    return service.find_conflicts(session=session, change=change)
+
+
+@router.get(
+    "/changes/{change_id}/approvals",
+    dependencies=[require("change:read")],
+    summary="CAB decisions on the change, every round",
+)
+def list_approvals(change: CurrentChange) -> list[ApprovalRead]:
+    return [ApprovalRead.from_model(approval) for approval in change.approvals]
+
+
+@router.post(
+    "/changes/{change_id}/approvals",
+    status_code=status.HTTP_201_CREATED,
+    summary="Approve or reject as a CAB member (not your own change: 403)",
+)
+def decide(
+    user: Annotated[User, require("change:approve")],
+    change: CurrentChange,
+    data: DecisionCreate,
+    session: DbSession,
+    response: Response,
+) -> ChangeRead:
+    decided = service.decide(session=session, change_id=change.id, data=data, actor=user)
+    return _read(session, decided, response)
+
+
+@router.post(
+    "/changes/{change_id}/review",
+    summary="Record the post-implementation review; closes the change by its outcome",
+)
+def review_change(
+    user: Annotated[User, require("change:write")],
+    change: CurrentChange,
+    data: ReviewCreate,
+    expected_version: ExpectedVersion,
+    session: DbSession,
+    response: Response,
+) -> ChangeRead:
+    reviewed = service.record_review(
+        session=session,
+        change_id=change.id,
+        data=data,
+        expected_version=expected_version,
+        actor=user,
+    )
+    return _read(session, reviewed, response)
+
+
+@router.post(
+    "/changes/{change_id}/caused-incidents",
+    summary='Link an incident as "caused by" this change',
+)
+def link_caused_incident(
+    user: Annotated[User, require("change:write")],
+    change: CurrentChange,
+    data: CausedIncidentLink,
+    session: DbSession,
+    response: Response,
+) -> ChangeRead:
+    linked = service.link_caused_incident(
+        session=session, change_id=change.id, incident_id=data.incident_id, actor=user
+    )
+    return _read(session, linked, response)
+
+
+@router.get(
+    "/changes/{change_id}/history",
+    dependencies=[require("change:read")],
+    summary="The change's event log, CAB decisions included",
+)
+def change_history(change: CurrentChange, session: DbSession, page: PageQuery) -> EventPage:
+    found = service.history(session=session, change_id=change.id, params=page)
+    return found.map(EventRead.model_validate)
+
+
+@router.get(
+    "/changes/{change_id}/notice",
+    dependencies=[require("change:read")],
+    response_class=PlainTextResponse,
+    summary="The stakeholder notice (who, what, when, impact) as text",
+)
+def change_notice(
+    change: CurrentChange,
+    session: DbSession,
+    kind: NoticeKind = NoticeKind.scheduled,
+    tz: Annotated[str, Query(description="IANA time zone of the readers")] = "UTC",
+) -> PlainTextResponse:
+    body = messages.render_notice(session=session, change=change, kind=kind, timezone=tz)
+    return PlainTextResponse(body)
+
+
+# --- standard change templates -----------------------------------------------------------------
+
+
+@router.get(
+    "/change-templates", dependencies=[require("change:read")], summary="Standard change models"
+)
+def list_templates(
+    session: DbSession, page: PageQuery, active: bool | None = None
+) -> Page[TemplateRead]:
+    found = service.list_templates(session=session, params=page, active=active)
+    return found.map(TemplateRead.from_model)
+
+
+@router.post(
+    "/change-templates",
+    status_code=status.HTTP_201_CREATED,
+    summary="Pre-approve a standard change model (CAB members)",
+)
+def create_template(
+    user: Annotated[User, require("change:approve")], data: TemplateCreate, session: DbSession
+) -> TemplateRead:
+    return TemplateRead.from_model(service.create_template(session=session, data=data, actor=user))
+
+
+@router.get(
+    "/change-templates/{template_id}",
+    dependencies=[require("change:read")],
+    summary="One standard change model",
+)
+def get_template(template: CurrentTemplate) -> TemplateRead:
+    return TemplateRead.from_model(template)
+
+
+@router.patch("/change-templates/{template_id}", summary="Revise or retire a standard change model")
+def update_template(
+    user: Annotated[User, require("change:approve")],
+    template: CurrentTemplate,
+    data: TemplateUpdate,
+    session: DbSession,
+) -> TemplateRead:
+    updated = service.update_template(session=session, template=template, data=data)
+    return TemplateRead.from_model(updated)
+
+
+# --- blackout windows --------------------------------------------------------------------------
+
+
+@router.get("/blackout-windows", dependencies=[require("change:read")], summary="Blackout windows")
+def list_blackouts(
+    session: DbSession, page: PageQuery, active: bool | None = None
+) -> Page[BlackoutRead]:
+    found = service.list_blackouts(session=session, params=page, active=active)
+    return found.map(BlackoutRead.from_model)
+
+
+@router.post(
+    "/blackout-windows",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a blackout window, possibly recurring (RRULE)",
+)
+def create_blackout(
+    user: Annotated[User, require("blackout:admin")], data: BlackoutCreate, session: DbSession
+) -> BlackoutRead:
+    return BlackoutRead.from_model(service.create_blackout(session=session, data=data, actor=user))
+
+
+@router.get(
+    "/blackout-windows/{window_id}",
+    dependencies=[require("change:read")],
+    summary="One blackout window",
+)
+def get_blackout(window: CurrentBlackout) -> BlackoutRead:
+    return BlackoutRead.from_model(window)
+
+
+@router.patch("/blackout-windows/{window_id}", summary="Change a blackout window")
+def update_blackout(
+    user: Annotated[User, require("blackout:admin")],
+    window: CurrentBlackout,
+    data: BlackoutUpdate,
+    session: DbSession,
+) -> BlackoutRead:
+    return BlackoutRead.from_model(
+        service.update_blackout(session=session, window=window, data=data)
+    )
+
+
+@router.delete(
+    "/blackout-windows/{window_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a blackout window",
+)
+def delete_blackout(
+    user: Annotated[User, require("blackout:admin")], window: CurrentBlackout, session: DbSession
+) -> Response:
+    service.delete_blackout(session=session, window=window)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

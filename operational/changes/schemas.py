@@ -1,0 +1,370 @@
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from operational.changes.enums import (
+    ApprovalRule,
+    ChangeState,
+    ChangeType,
+    Decision,
+    ReviewOutcome,
+)
+from operational.changes.models import (
+    BlackoutWindow,
+    Change,
+    ChangeApproval,
+    ChangeTemplate,
+)
+from operational.cmdb.enums import Environment
+from operational.cmdb.schemas import CIBrief
+
+
+class RiskAnswers(BaseModel):
+    """The risk questionnaire (see GET /changes/risk-questions). Unanswered counts as risky."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    done_before: bool | None = None
+    backout_tested: bool | None = None
+    service_outage: bool | None = None
+    tested_outside_production: bool | None = None
+
+
+def _window_in_order(start: datetime | None, end: datetime | None) -> None:
+    if start is not None and end is not None and end <= start:
+        raise ValueError("planned_end must be after planned_start")
+
+
+class ChangeCreate(BaseModel):
+    change_type: ChangeType
+    template_id: int | None = Field(default=None, description="Required for standard changes")
+    title: str | None = Field(
+        default=None, min_length=1, max_length=300, description="Standard: the template's"
+    )
+    description: str | None = None
+    justification: str | None = None
+    implementation_plan: str | None = None
+    backout_plan: str | None = None
+    test_plan: str | None = None
+    ci_ids: list[int] = Field(default_factory=list, description="Affected CIs")
+    planned_start: AwareDatetime | None = None
+    planned_end: AwareDatetime | None = None
+    requester_id: int | None = Field(default=None, description="Defaults to the caller")
+    assignment_group_id: int | None = None
+    implementer_id: int | None = None
+    risk_answers: RiskAnswers | None = None
+
+    @model_validator(mode="after")
+    def _check_window(self) -> "ChangeCreate":
+        _window_in_order(self.planned_start, self.planned_end)
+        return self
+
+
+class ChangeUpdate(BaseModel):
+    """Fields left out are unchanged. Plans, window, CIs and risk answers change only in new
+    or assess; assignment group and implementer until the change ends."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    description: str | None = None
+    justification: str | None = None
+    implementation_plan: str | None = None
+    backout_plan: str | None = None
+    test_plan: str | None = None
+    ci_ids: list[int] | None = None
+    planned_start: AwareDatetime | None = None
+    planned_end: AwareDatetime | None = None
+    assignment_group_id: int | None = None
+    implementer_id: int | None = None
+    risk_answers: RiskAnswers | None = None
+
+    @model_validator(mode="after")
+    def _check_window(self) -> "ChangeUpdate":
+        _window_in_order(self.planned_start, self.planned_end)
+        return self
+
+
+class ApprovalRead(BaseModel):
+    id: int
+    stage: str
+    round: int
+    approver_id: int
+    approver: str
+    decision: str
+    comment: str
+    decided_at: datetime
+
+    @classmethod
+    def from_model(cls, approval: ChangeApproval) -> "ApprovalRead":
+        return cls(
+            id=approval.id,
+            stage=approval.stage,
+            round=approval.round,
+            approver_id=approval.approver_id,
+            approver=approval.approver.display_name,
+            decision=approval.decision,
+            comment=approval.comment,
+            decided_at=approval.decided_at,
+        )
+
+
+class ChangeSummary(BaseModel):
+    id: int
+    number: str
+    title: str
+    change_type: str
+    state: str
+    requester_id: int | None
+    assignment_group_id: int | None
+    implementer_id: int | None
+    planned_start: datetime | None
+    planned_end: datetime | None
+    risk_score: int | None
+    risk_level: str | None
+    ci_ids: list[int]
+    version: int
+
+    @classmethod
+    def fields_of(cls, change: Change) -> dict[str, Any]:
+        return {name: getattr(change, name) for name in ChangeSummary.model_fields}
+
+    @classmethod
+    def from_model(cls, change: Change) -> "ChangeSummary":
+        return cls(**cls.fields_of(change))
+
+
+class ChangeRead(ChangeSummary):
+    description: str | None
+    template_id: int | None
+    requester: str | None
+    assignment_group: str | None
+    implementer: str | None
+    justification: str | None
+    implementation_plan: str | None
+    backout_plan: str | None
+    test_plan: str | None
+    actual_start: datetime | None
+    actual_end: datetime | None
+    cis: list[CIBrief]
+    risk_answers: dict[str, Any]
+    risk_explanation: dict[str, Any] | None
+    cab_stage: str | None
+    cab_round: int
+    cab_rule: str | None
+    cab_quorum: int | None
+    cab_outcome: str | None
+    approvals: list[ApprovalRead]
+    conflict_override_reason: str | None
+    conflict_overridden_by_id: int | None
+    review_outcome: str | None
+    review_caused_incidents: bool | None
+    review_notes: str | None
+    reviewed_by_id: int | None
+    reviewed_at: datetime | None
+    caused_incident_ids: list[int]
+    allowed_transitions: list[str]
+    opened_at: datetime
+    closed_at: datetime | None
+    source_system: str
+    external_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def build(
+        cls, change: Change, *, allowed: list[str], caused_incident_ids: list[int]
+    ) -> "ChangeRead":
+        derived = {
+            "requester",
+            "assignment_group",
+            "implementer",
+            "cis",
+            "approvals",
+            "caused_incident_ids",
+            "allowed_transitions",
+        }
+        simple = {
+            name: getattr(change, name)
+            for name in cls.model_fields
+            if name not in ChangeSummary.model_fields and name not in derived
+        }
+        return cls(
+            **ChangeSummary.fields_of(change),
+            **simple,
+            requester=change.requester.display_name if change.requester else None,
+            assignment_group=change.assignment_group.name if change.assignment_group else None,
+            implementer=change.implementer.display_name if change.implementer else None,
+            cis=[CIBrief.from_model(link.ci) for link in change.ci_links],
+            approvals=[ApprovalRead.from_model(approval) for approval in change.approvals],
+            caused_incident_ids=caused_incident_ids,
+            allowed_transitions=allowed,
+        )
+
+
+class TransitionRequest(BaseModel):
+    to: ChangeState
+    reason: str | None = Field(default=None, description="Kept in the event log")
+
+
+class OverrideRequest(BaseModel):
+    reason: str = Field(min_length=3, description="Why the change may go ahead over conflicts")
+
+
+class DecisionCreate(BaseModel):
+    decision: Decision
+    comment: str = Field(min_length=1)
+
+
+class ReviewCreate(BaseModel):
+    outcome: ReviewOutcome
+    caused_incidents: bool
+    incident_ids: list[int] = Field(
+        default_factory=list, description='Incidents to link as "caused by" this change'
+    )
+    notes: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ReviewCreate":
+        if self.incident_ids and not self.caused_incidents:
+            raise ValueError("incident_ids given but caused_incidents is false")
+        return self
+
+
+class CausedIncidentLink(BaseModel):
+    incident_id: int
+
+
+class TemplateCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=300)
+    description: str | None = None
+    justification: str | None = None
+    implementation_plan: str = Field(min_length=1)
+    backout_plan: str = Field(min_length=1)
+    test_plan: str = Field(min_length=1)
+    risk_answers: RiskAnswers = Field(default_factory=RiskAnswers)
+
+
+class TemplateUpdate(BaseModel):
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    description: str | None = None
+    justification: str | None = None
+    implementation_plan: str | None = Field(default=None, min_length=1)
+    backout_plan: str | None = Field(default=None, min_length=1)
+    test_plan: str | None = Field(default=None, min_length=1)
+    risk_answers: RiskAnswers | None = None
+    is_active: bool | None = None
+
+
+class TemplateRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    title: str
+    description: str | None
+    justification: str | None
+    implementation_plan: str | None
+    backout_plan: str | None
+    test_plan: str | None
+    risk_answers: dict[str, Any]
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, template: ChangeTemplate) -> "TemplateRead":
+        return cls.model_validate(template)
+
+
+class CabRuleRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    change_type: str
+    rule: str
+    quorum: int | None
+    updated_at: datetime
+
+
+class CabRuleUpdate(BaseModel):
+    rule: ApprovalRule
+    quorum: int | None = Field(default=None, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _quorum_with_rule(self) -> "CabRuleUpdate":
+        if (self.rule == ApprovalRule.quorum) != (self.quorum is not None):
+            raise ValueError("quorum is required with rule 'quorum' and only then")
+        return self
+
+
+class BlackoutCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = None
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    timezone: str = Field(default="UTC", description="IANA zone the rule repeats in")
+    rrule: str | None = Field(
+        default=None, description="RFC 5545 RRULE, daily or coarser, e.g. FREQ=WEEKLY;BYDAY=SA"
+    )
+    environment: Environment | None = Field(
+        default=None, description="Only changes touching CIs of this environment; null: all"
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> "BlackoutCreate":
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class BlackoutUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = None
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    timezone: str | None = None
+    rrule: str | None = None
+    environment: Environment | None = None
+    is_active: bool | None = None
+
+
+class BlackoutRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    description: str | None
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    rrule: str | None
+    environment: str | None
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, window: BlackoutWindow) -> "BlackoutRead":
+        return cls.model_validate(window)
+
+
+class BlackoutOccurrence(BaseModel):
+    window_id: int
+    name: str
+    starts_at: datetime
+    ends_at: datetime
+    environment: str | None
+
+
+class CalendarRead(BaseModel):
+    starts_at: datetime = Field(serialization_alias="from")
+    ends_at: datetime = Field(serialization_alias="to")
+    changes: list[ChangeSummary]
+    blackouts: list[BlackoutOccurrence]
+
+
+class RiskQuestion(BaseModel):
+    key: str
+    question: str
+    risky_answer: bool
+    points: int

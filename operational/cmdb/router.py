@@ -1,0 +1,273 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from operational.auth.dependencies import require
+from operational.auth.models import User
+from operational.changes import service as changes_service
+from operational.cmdb import service
+from operational.cmdb.dependencies import CurrentCI, CurrentCIClass
+from operational.cmdb.enums import (
+    MAX_IMPACT_DEPTH,
+    CIStatus,
+    Criticality,
+    Environment,
+    ImpactDirection,
+    RelationshipType,
+)
+from operational.cmdb.schemas import (
+    ChangeBrief,
+    CIBrief,
+    CIClassCreate,
+    CIClassRead,
+    CIClassUpdate,
+    CICreate,
+    CIDetail,
+    CIRead,
+    CIUpdate,
+    ImpactItem,
+    ImpactPage,
+    ImpactStep,
+    IncidentBrief,
+    RelationshipCreate,
+    RelationshipRead,
+)
+from operational.core.concurrency import ExpectedVersion, set_etag
+from operational.core.db import DbSession
+from operational.core.pagination import Page, PageQuery
+from operational.events.schemas import EventPage, EventRead
+
+router = APIRouter(tags=["cmdb"])
+
+
+# --- classes -----------------------------------------------------------------------------------
+
+
+@router.get(
+    "/ci-classes", dependencies=[require("ci:read")], summary="CI classes and their schemas"
+)
+def list_classes(session: DbSession) -> list[CIClassRead]:
+    return [CIClassRead.model_validate(item) for item in service.list_classes(session=session)]
+
+
+@router.post("/ci-classes", status_code=status.HTTP_201_CREATED, summary="Add a CI class")
+def create_class(
+    data: CIClassCreate, session: DbSession, user: Annotated[User, require("ci:write")]
+) -> CIClassRead:
+    return CIClassRead.model_validate(service.create_class(session=session, data=data))
+
+
+@router.get("/ci-classes/{name}", dependencies=[require("ci:read")], summary="One CI class")
+def get_class(ci_class: CurrentCIClass) -> CIClassRead:
+    return CIClassRead.model_validate(ci_class)
+
+
+@router.patch(
+    "/ci-classes/{name}",
+    summary="Change a CI class; a new schema must accept the class's existing CIs",
+)
+def update_class(
+    user: Annotated[User, require("ci:write")],
+    ci_class: CurrentCIClass,
+    data: CIClassUpdate,
+    session: DbSession,
+) -> CIClassRead:
+    updated = service.update_class(session=session, ci_class=ci_class, data=data)
+    return CIClassRead.model_validate(updated)
+
+
+# --- configuration items -----------------------------------------------------------------------
+
+
+@router.get("/cis", dependencies=[require("ci:read")], summary="Search configuration items")
+def list_cis(
+    session: DbSession,
+    page: PageQuery,
+    q: Annotated[str | None, Query(description="Part of the name, any case")] = None,
+    ci_class: Annotated[str | None, Query(description="Class name, e.g. server")] = None,
+    ci_status: Annotated[list[CIStatus], Query(alias="status")] = (),
+    environment: Annotated[list[Environment], Query()] = (),
+    owner_team_id: int | None = None,
+    criticality: Annotated[list[Criticality], Query()] = (),
+    attr: Annotated[
+        list[str],
+        Query(description="key=value on the attributes, repeatable: attr=os=linux&attr=cpu=8"),
+    ] = (),
+    attributes: Annotated[
+        str | None, Query(description='A JSON object the attributes contain: {"os":"linux"}')
+    ] = None,
+) -> Page[CIRead]:
+    found = service.search(
+        session=session,
+        params=page,
+        q=q,
+        ci_class=ci_class,
+        status=[item.value for item in ci_status],
+        environment=[item.value for item in environment],
+        owner_team_id=owner_team_id,
+        criticality=[int(item) for item in criticality],
+        attr=attr,
+        attributes=attributes,
+    )
+    return found.map(CIRead.from_model)
+
+
+@router.post("/cis", status_code=status.HTTP_201_CREATED, summary="Add a configuration item")
+def create_ci(
+    data: CICreate,
+    session: DbSession,
+    response: Response,
+    user: Annotated[User, require("ci:write")],
+) -> CIRead:
+    ci = service.create(session=session, data=data, actor=user)
+    set_etag(response, ci.version)
+    response.headers["Location"] = f"/api/v1/cis/{ci.id}"
+    return CIRead.from_model(ci)
+
+
+@router.get(
+    "/cis/{ci_id}",
+    dependencies=[require("ci:read")],
+    summary="A CI with its open incidents and upcoming changes",
+)
+def get_ci(ci: CurrentCI, session: DbSession, response: Response) -> CIDetail:
+    set_etag(response, ci.version)
+    return CIDetail(
+        **CIRead.from_model(ci).model_dump(),
+        open_incidents=[
+            IncidentBrief.model_validate(incident)
+            for incident in service.open_incidents(session=session, ci_id=ci.id)
+        ],
+        upcoming_changes=[
+            ChangeBrief.model_validate(change)
+            for change in changes_service.upcoming_for_ci(session=session, ci_id=ci.id)
+        ],
+    )
+
+
+@router.patch("/cis/{ci_id}", summary="Change a CI (If-Match: the ETag you read)")
+def update_ci(
+    user: Annotated[User, require("ci:write")],
+    ci: CurrentCI,
+    data: CIUpdate,
+    expected_version: ExpectedVersion,
+    session: DbSession,
+    response: Response,
+) -> CIRead:
+    updated = service.update(
+        session=session, ci_id=ci.id, data=data, expected_version=expected_version, actor=user
+    )
+    set_etag(response, updated.version)
+    return CIRead.from_model(updated)
+
+
+@router.get("/cis/{ci_id}/history", dependencies=[require("ci:read")], summary="The CI's event log")
+def ci_history(ci: CurrentCI, session: DbSession, page: PageQuery) -> EventPage:
+    found = service.history(session=session, ci_id=ci.id, params=page)
+    return found.map(EventRead.model_validate)
+
+
+@router.get(
+    "/cis/{ci_id}/impact",
+    dependencies=[require("ci:read")],
+    summary="Every CI affected by (downstream) or relied on by (upstream) this one, with paths",
+)
+def ci_impact(
+    ci: CurrentCI,
+    session: DbSession,
+    page: PageQuery,
+    direction: ImpactDirection = ImpactDirection.downstream,
+    depth: Annotated[int, Query(ge=1, le=MAX_IMPACT_DEPTH)] = 5,
+) -> ImpactPage:
+    found, names, types = service.impact(
+        session=session, ci_id=ci.id, direction=direction, depth=depth, params=page
+    )
+    items = []
+    for reached in found.items:
+        steps = [ImpactStep(ci_id=reached.path[0], name=names[reached.path[0]])]
+        steps += [
+            ImpactStep(
+                ci_id=ci_id,
+                name=names[ci_id],
+                relationship_id=relationship_id,
+                relationship_type=types[relationship_id],
+            )
+            for ci_id, relationship_id in zip(reached.path[1:], reached.via, strict=True)
+        ]
+        items.append(ImpactItem(ci=CIBrief.from_model(reached.ci), depth=reached.depth, path=steps))
+    return ImpactPage(
+        items=items,
+        total=found.total,
+        page=found.page,
+        size=found.size,
+        ci_id=ci.id,
+        direction=direction.value,
+        depth=depth,
+    )
+
+
+# --- relationships -----------------------------------------------------------------------------
+
+
+@router.get(
+    "/ci-relationships/types",
+    dependencies=[require("ci:read")],
+    summary="Relationship types: which forbid cycles, which way impact flows",
+)
+def relationship_types() -> list[dict]:
+    return service.relationship_types()
+
+
+@router.get("/ci-relationships", dependencies=[require("ci:read")], summary="List relationships")
+def list_relationships(
+    session: DbSession,
+    page: PageQuery,
+    ci_id: Annotated[int | None, Query(description="Either end is this CI")] = None,
+    source_ci_id: int | None = None,
+    target_ci_id: int | None = None,
+    relationship_type: Annotated[list[RelationshipType], Query(alias="type")] = (),
+) -> Page[RelationshipRead]:
+    found = service.list_relationships(
+        session=session,
+        params=page,
+        ci_id=ci_id,
+        source_ci_id=source_ci_id,
+        target_ci_id=target_ci_id,
+        types=[item.value for item in relationship_type],
+    )
+    return found.map(RelationshipRead.from_model)
+
+
+@router.post(
+    "/ci-relationships",
+    status_code=status.HTTP_201_CREATED,
+    summary="Relate two CIs: source <type> target (409 on a forbidden cycle)",
+)
+def create_relationship(
+    data: RelationshipCreate, session: DbSession, user: Annotated[User, require("ci:write")]
+) -> RelationshipRead:
+    relationship = service.create_relationship(session=session, data=data, actor=user)
+    return RelationshipRead.from_model(relationship)
+
+
+@router.get(
+    "/ci-relationships/{relationship_id}",
+    dependencies=[require("ci:read")],
+    summary="One relationship",
+)
+def get_relationship(relationship_id: int, session: DbSession) -> RelationshipRead:
+    relationship = service.get_relationship(session=session, relationship_id=relationship_id)
+    return RelationshipRead.from_model(relationship)
+
+
+@router.delete(
+    "/ci-relationships/{relationship_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a relationship (recorded in both CIs' history)",
+)
+def delete_relationship(
+    relationship_id: int, session: DbSession, user: Annotated[User, require("ci:write")]
+) -> Response:
+    relationship = service.get_relationship(session=session, relationship_id=relationship_id)
+    service.delete_relationship(session=session, relationship=relationship, actor=user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

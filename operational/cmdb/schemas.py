@@ -1,0 +1,193 @@
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from operational.cmdb.enums import CIStatus, Criticality, Environment, RelationshipType
+from operational.cmdb.models import CIRelationship, ConfigurationItem
+from operational.core.pagination import Page
+
+CLASS_NAME_PATTERN = r"^[a-z][a-z0-9_]{1,63}$"
+
+
+class CIClassCreate(BaseModel):
+    name: str = Field(pattern=CLASS_NAME_PATTERN, examples=["load_balancer"])
+    label: str = Field(min_length=1, max_length=120)
+    description: str | None = None
+    attribute_schema: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object"},
+        description="A JSON Schema (draft 2020-12) of type object for the attributes.",
+    )
+
+
+class CIClassUpdate(BaseModel):
+    label: str | None = Field(default=None, min_length=1, max_length=120)
+    description: str | None = None
+    attribute_schema: dict[str, Any] | None = None
+
+
+class CIClassRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    label: str
+    description: str | None
+    attribute_schema: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class CICreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    ci_class: str = Field(description="Name of the CI class, e.g. server")
+    description: str | None = None
+    status: CIStatus = CIStatus.in_service
+    environment: Environment = Environment.production
+    owner_team_id: int | None = None
+    location: str | None = Field(default=None, max_length=200)
+    criticality: Criticality = Field(
+        default=Criticality.medium, description="1 critical, 2 high, 3 medium, 4 low"
+    )
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class CIUpdate(BaseModel):
+    """Fields left out are unchanged. ``attributes`` is a JSON merge patch (RFC 7396): given
+    keys are set, keys set to null are removed, others are kept."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    ci_class: str | None = None
+    description: str | None = None
+    status: CIStatus | None = None
+    environment: Environment | None = None
+    owner_team_id: int | None = None
+    location: str | None = Field(default=None, max_length=200)
+    criticality: Criticality | None = None
+    attributes: dict[str, Any] | None = None
+
+
+class CIBrief(BaseModel):
+    id: int
+    name: str
+    ci_class: str
+    status: str
+    environment: str
+    criticality: int
+
+    @classmethod
+    def from_model(cls, ci: ConfigurationItem) -> "CIBrief":
+        return cls(
+            id=ci.id,
+            name=ci.name,
+            ci_class=ci.ci_class.name,
+            status=ci.status,
+            environment=ci.environment,
+            criticality=ci.criticality,
+        )
+
+
+class CIRead(CIBrief):
+    description: str | None
+    owner_team_id: int | None
+    owner_team: str | None
+    location: str | None
+    attributes: dict[str, Any]
+    source_system: str
+    external_id: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, ci: ConfigurationItem) -> "CIRead":
+        return cls(
+            **CIBrief.from_model(ci).model_dump(),
+            description=ci.description,
+            owner_team_id=ci.owner_team_id,
+            owner_team=ci.owner_team.name if ci.owner_team else None,
+            location=ci.location,
+            attributes=ci.attributes,
+            source_system=ci.source_system,
+            external_id=ci.external_id,
+            version=ci.version,
+            created_at=ci.created_at,
+            updated_at=ci.updated_at,
+        )
+
+
+class IncidentBrief(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    number: str
+    title: str
+    state: str
+    priority: int
+    opened_at: datetime
+
+
+class ChangeBrief(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    number: str
+    title: str
+    change_type: str
+    state: str
+    planned_start: datetime | None
+    planned_end: datetime | None
+
+
+class CIDetail(CIRead):
+    open_incidents: list[IncidentBrief]
+    upcoming_changes: list[ChangeBrief]
+
+
+class RelationshipCreate(BaseModel):
+    source_ci_id: int
+    type: RelationshipType
+    target_ci_id: int
+
+
+class RelationshipRead(BaseModel):
+    id: int
+    source_ci_id: int
+    source_name: str
+    type: str
+    target_ci_id: int
+    target_name: str
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, relationship: CIRelationship) -> "RelationshipRead":
+        return cls(
+            id=relationship.id,
+            source_ci_id=relationship.source_ci_id,
+            source_name=relationship.source.name,
+            type=relationship.type,
+            target_ci_id=relationship.target_ci_id,
+            target_name=relationship.target.name,
+            created_at=relationship.created_at,
+        )
+
+
+class ImpactStep(BaseModel):
+    """One hop of a path. ``relationship_*`` describe the edge that led here (null at the root)."""
+
+    ci_id: int
+    name: str
+    relationship_id: int | None = None
+    relationship_type: str | None = None
+
+
+class ImpactItem(BaseModel):
+    ci: CIBrief
+    depth: int
+    path: list[ImpactStep] = Field(description="From the analysed CI to this one")
+
+
+class ImpactPage(Page[ImpactItem]):
+    ci_id: int
+    direction: str
+    depth: int
