@@ -1,0 +1,107 @@
+"""The inbox folder: `ITSM_HOME/inbox/<source>/` holds exports waiting to be imported.
+
+`process_inbox(home)` imports every file found there (the pipelines' sensor calls it, or
+`process_file` for one file) and moves each file aside with its report:
+- imported files go to `inbox/<source>/processed/`, with `<file>.report.json` and, when rows
+  were rejected, `<file>.rejects.csv` / `.rejects.json`;
+- files that could not be imported (wrong format, bad mapping) go to `inbox/<source>/failed/`
+  with a report giving the error; nothing of them was loaded.
+
+Sources that need a mapping (generic, and optionally jira) read it from `<file>.mapping.yaml`
+beside the file, else from `mapping.yaml` in the source's folder. Mapping files are not data.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from ingest import loader, sources
+from ingest.exceptions import IngestError
+
+MAPPING_SUFFIX = ".mapping.yaml"
+SHARED_MAPPING = "mapping.yaml"
+
+
+@dataclass
+class InboxResult:
+    source: str
+    file: Path  # where the file was moved to
+    report: Path
+    succeeded: bool
+    summary: dict[str, int] | None = None
+    error: str | None = None
+
+
+def inbox_dir(home: Path) -> Path:
+    return Path(home) / "inbox"
+
+
+def _mapping_for(path: Path) -> Path | None:
+    beside = path.with_name(path.name + MAPPING_SUFFIX)
+    if beside.exists():
+        return beside
+    shared = path.parent / SHARED_MAPPING
+    return shared if shared.exists() else None
+
+
+def pending_files(home: Path) -> list[tuple[str, Path]]:
+    """(source, file) for every data file waiting in the inbox, oldest first."""
+    found = []
+    root = inbox_dir(home)
+    for source in sources.SOURCES:
+        folder = root / source
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            is_mapping = path.name.endswith(MAPPING_SUFFIX) or path.name == SHARED_MAPPING
+            if path.is_file() and not is_mapping and not path.name.startswith("."):
+                found.append((source, path))
+    return sorted(found, key=lambda item: (item[1].stat().st_mtime, item[1].name))
+
+
+def _move(path: Path, folder: Path, stamp: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{stamp}-{path.name}"
+    shutil.move(str(path), target)
+    return target
+
+
+def process_file(
+    source: str, path: Path, *, mapping: Path | None = None, engine: Engine | None = None
+) -> InboxResult:
+    """Import one file of the inbox and move it aside with its report."""
+    path = Path(path)
+    mapping = mapping or _mapping_for(path)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    try:
+        parsed = sources.parse(source, path, mapping=mapping)
+        destination = path.parent / "processed"
+        report = loader.load(parsed, engine=engine, rejects_dir=destination / stamp)
+    except IngestError as error:
+        moved = _move(path, path.parent / "failed", stamp)
+        report_path = moved.with_name(moved.name + ".report.json")
+        report_path.write_text(json.dumps({"source": source, "error": str(error)}, indent=2))
+        return InboxResult(source, moved, report_path, succeeded=False, error=str(error))
+    moved = _move(path, destination, stamp)
+    report_path = moved.with_name(moved.name + ".report.json")
+    body = {
+        "source": source,
+        "source_system": report.source_system,
+        "import_run_id": report.run_id,
+        "summary": report.summary(),
+        "counts": {name: vars(counts) for name, counts in report.counts.items()},
+        "rejects": str(report.rejects_path) if report.rejects_path else None,
+    }
+    report_path.write_text(json.dumps(body, indent=2))
+    return InboxResult(source, moved, report_path, succeeded=True, summary=report.summary())
+
+
+def process_inbox(home: Path, *, engine: Engine | None = None) -> list[InboxResult]:
+    """Import everything waiting under `home/inbox/<source>/`."""
+    return [process_file(source, path, engine=engine) for source, path in pending_files(home)]

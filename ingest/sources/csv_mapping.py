@@ -1,0 +1,411 @@
+"""Generic exports (CSV, JSON or Parquet) described by a small YAML mapping file.
+
+A mapping names the entity the file holds (incidents, changes, change_approvals,
+configuration_items, ci_relationships, csat), the column for each canonical field, value maps,
+date formats, the CSV separator and decimal comma. An incidents mapping may name a companion
+history file of events; tickets without one get events synthesized from their timestamps. See
+docs/ingest.md and the examples in docs/mappings/.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+from ingest import convert, history, parsing, rejects, schema
+from ingest.exceptions import FormatError, MappingError
+from ingest.parsed import ParsedExport
+
+NAME = "generic"
+FORMATS = ("csv", "json", "parquet")
+ENTITIES = (
+    "incidents",
+    "changes",
+    "change_approvals",
+    "configuration_items",
+    "ci_relationships",
+    "csat",
+)
+HISTORY_FIELDS = ("external_id", "occurred_at", "actor", "kind", "field", "old_value", "new_value")
+_TOP_LEVEL = {
+    "entity",
+    "source_system",
+    "format",
+    "csv",
+    "json",
+    "timezone",
+    "date_formats",
+    "list_separator",
+    "columns",
+    "values",
+    "constants",
+    "history",
+}
+
+
+@dataclass(frozen=True)
+class HistoryMapping:
+    path: str  # relative to the data file's folder
+    columns: Mapping[str, str]
+    values: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GenericMapping:
+    entity: str
+    source_system: str
+    columns: Mapping[str, str]  # canonical field -> source column
+    format: str | None = None  # default: from the file extension
+    separator: str = ","
+    decimal_comma: bool = False
+    encoding: str = "utf8"
+    null_values: tuple[str, ...] = ()
+    json_records: str | None = None  # dotted path to the list of records
+    timezone: str = "UTC"
+    date_formats: tuple[str, ...] = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f%z")
+    list_separator: str = ";"
+    values: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    constants: Mapping[str, object] = field(default_factory=dict)
+    history: HistoryMapping | None = None
+
+    @classmethod
+    def from_file(cls, path: Path) -> GenericMapping:
+        try:
+            document = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError) as error:
+            raise MappingError(f"cannot read mapping {path}: {error}") from error
+        if not isinstance(document, Mapping):
+            raise MappingError(f"{path}: a mapping file is a YAML object")
+        return cls.from_dict(document, origin=str(path))
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any], *, origin: str = "mapping") -> GenericMapping:
+        unknown = set(document) - _TOP_LEVEL
+        if unknown:
+            raise MappingError(f"{origin}: unknown key(s) {sorted(unknown)}")
+        for key in ("entity", "source_system", "columns"):
+            if key not in document:
+                raise MappingError(f"{origin}: '{key}' is required")
+        csv_options = document.get("csv") or {}
+        json_options = document.get("json") or {}
+        history_document = document.get("history")
+        formats = document.get("date_formats", cls.date_formats)
+        mapping = cls(
+            entity=document["entity"],
+            source_system=str(document["source_system"]),
+            columns=dict(document["columns"]),
+            format=document.get("format"),
+            separator=csv_options.get("separator", ","),
+            decimal_comma=bool(csv_options.get("decimal_comma", False)),
+            encoding=csv_options.get("encoding", "utf8"),
+            null_values=tuple(csv_options.get("null_values", ())),
+            json_records=json_options.get("records"),
+            timezone=document.get("timezone", "UTC"),
+            date_formats=(formats,) if isinstance(formats, str) else tuple(formats),
+            list_separator=document.get("list_separator", ";"),
+            values={name: dict(values) for name, values in (document.get("values") or {}).items()},
+            constants=dict(document.get("constants") or {}),
+            history=HistoryMapping(
+                path=history_document["path"],
+                columns=dict(history_document["columns"]),
+                values=dict(history_document.get("values") or {}),
+            )
+            if history_document
+            else None,
+        )
+        mapping.validate(origin)
+        return mapping
+
+    def validate(self, origin: str = "mapping") -> None:
+        if self.entity not in ENTITIES:
+            raise MappingError(f"{origin}: entity must be one of {ENTITIES}, not {self.entity!r}")
+        if self.format is not None and self.format not in FORMATS:
+            raise MappingError(f"{origin}: format must be one of {FORMATS}")
+        spec = schema.ENTITIES[self.entity]
+        fields = set(spec.schema) - {"source_system"}
+        for name in (*self.columns, *self.constants):
+            if name not in fields:
+                raise MappingError(f"{origin}: {name!r} is not a field of {self.entity}")
+        for name in spec.required:
+            mapped = name in self.columns or name in self.constants
+            implied = name == "number" and "external_id" in self.columns
+            if name != "source_system" and not mapped and not implied:
+                raise MappingError(f"{origin}: required field {name!r} has no column")
+        for name, values in self.values.items():
+            if name not in fields:
+                raise MappingError(f"{origin}: values for unknown field {name!r}")
+            targets = (
+                convert.state_map_entries(values).values() if name == "state" else values.values()
+            )
+            allowed = spec.allowed.get(name)
+            for target in targets:
+                state, _, reason = str(target).partition("|")
+                value = target if name != "state" else state
+                if allowed and value not in allowed:
+                    raise MappingError(
+                        f"{origin}: {name} value {target!r} is not one of {list(allowed)}"
+                    )
+                if reason and reason not in schema.HOLD_REASONS:
+                    raise MappingError(f"{origin}: hold reason {reason!r} is not known")
+        if self.history is not None:
+            if self.entity != "incidents":
+                raise MappingError(f"{origin}: only an incidents mapping can have a history")
+            missing = {"external_id", "occurred_at", "kind"} - set(self.history.columns)
+            if missing or set(self.history.columns) - set(HISTORY_FIELDS):
+                raise MappingError(
+                    f"{origin}: history columns must include external_id, occurred_at, kind "
+                    f"and may include {HISTORY_FIELDS}"
+                )
+
+
+def _file_format(path: Path, mapping: GenericMapping) -> str:
+    if mapping.format:
+        return mapping.format
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix in ("csv", "txt", "tsv"):
+        return "csv"
+    if suffix in ("json", "parquet"):
+        return suffix
+    raise FormatError(path, "generic export", "unknown extension; set 'format' in the mapping")
+
+
+def _read(path: Path, mapping: GenericMapping, columns: list[str]) -> pl.DataFrame:
+    expected = f"{mapping.entity} export per its mapping"
+    kind = _file_format(path, mapping)
+    if kind == "csv":
+        return parsing.read_csv_text(
+            path,
+            expected=f"CSV {expected}",
+            required_columns=columns,
+            separator=mapping.separator,
+            null_values=mapping.null_values,
+            encoding=mapping.encoding,
+        )
+    if kind == "parquet":
+        try:
+            frame = pl.read_parquet(path)
+        except (OSError, pl.exceptions.PolarsError) as error:
+            raise FormatError(path, f"Parquet {expected}", str(error)) from error
+    else:
+        frame = _read_json(path, mapping, expected=f"JSON {expected}")
+    parsing.require_columns(frame.columns, columns, path=path, expected=expected)
+    return frame.with_row_index(parsing.LINE, offset=1).with_columns(
+        pl.col(parsing.LINE).cast(pl.Int64)
+    )
+
+
+def _read_json(path: Path, mapping: GenericMapping, *, expected: str) -> pl.DataFrame:
+    try:
+        document = json.loads(path.read_bytes())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise FormatError(path, expected, f"not valid JSON ({error})") from error
+    records = document
+    for step in (mapping.json_records or "").split("."):
+        if step:
+            records = records.get(step) if isinstance(records, Mapping) else None
+    if not isinstance(records, list) or not all(isinstance(row, Mapping) for row in records):
+        where = mapping.json_records or "the top level"
+        raise FormatError(path, expected, f"no list of records at {where}")
+    names = {name for record in records for name in record}
+    return pl.DataFrame(
+        {
+            name: pl.Series(
+                name,
+                [None if row.get(name) is None else str(row.get(name)) for row in records],
+                dtype=pl.String,
+            )
+            for name in sorted(names)
+        }
+    )
+
+
+def parse(path: Path, *, mapping: GenericMapping | Path) -> ParsedExport:
+    path = Path(path)
+    if not isinstance(mapping, GenericMapping):
+        mapping = GenericMapping.from_file(mapping)
+    columns = dict(mapping.columns)
+    has_number = "number" in schema.ENTITIES[mapping.entity].schema
+    if has_number and "number" not in columns and "number" not in mapping.constants:
+        columns["number"] = columns["external_id"]
+    frame = _read(path, mapping, sorted(set(columns.values())))
+    selected = frame.select(
+        parsing.LINE,
+        *(pl.col(source).alias(canonical) for canonical, source in columns.items()),
+        *(
+            pl.lit(str(value)).alias(canonical)
+            for canonical, value in mapping.constants.items()
+            if canonical not in columns
+        ),
+    )
+    conversion = convert.Conversion(
+        entity=mapping.entity,
+        source_system=mapping.source_system,
+        source_columns=columns,
+        value_maps=mapping.values,
+        date_formats=mapping.date_formats,
+        timezone=mapping.timezone,
+        decimal_comma=mapping.decimal_comma,
+        list_separator=mapping.list_separator,
+        null_tokens=mapping.null_values,
+    )
+    converted, found = convert.convert(selected, conversion)
+    canonical = schema.conform(converted, mapping.entity)
+    result = ParsedExport(
+        source=NAME,
+        source_system=mapping.source_system,
+        path=path,
+        rows_read=frame.height,
+        rejects=rejects.name_file(found, path.name),
+    )
+    setattr(result, mapping.entity, canonical)
+    result.lines[mapping.entity] = converted.get_column(parsing.LINE)
+    result.source_columns = columns
+    if mapping.entity == "incidents":
+        result.events, history_rejects = _incident_events(canonical, path, mapping)
+        result.rejects = rejects.combine([result.rejects, history_rejects])
+    return result
+
+
+def _incident_events(
+    incidents: pl.DataFrame, path: Path, mapping: GenericMapping
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Events from the history file where there is one; synthesized for the other tickets."""
+    if mapping.history is None:
+        return history.synthesize_events(incidents), rejects.empty_rejects()
+    history_path = path.parent / mapping.history.path
+    columns = dict(mapping.history.columns)
+    frame = _read(history_path, mapping, sorted(set(columns.values())))
+    values = {**mapping.values, **mapping.history.values}
+    selected = frame.select(
+        parsing.LINE, *(pl.col(source).alias(name) for name, source in columns.items())
+    ).with_columns(parsing.clean(pl.col(name), mapping.null_values).alias(name) for name in columns)
+    for name in HISTORY_FIELDS:
+        if name not in selected.columns:
+            selected = selected.with_columns(pl.lit(None, pl.String).alias(name))
+
+    kind_map = values.get("kind") or {kind: kind for kind in schema.EVENT_KINDS}
+    field_name = pl.col("field")
+
+    def translate(column: str) -> pl.Expr:
+        """Values of state, priority, impact, urgency and hold_reason go through the maps."""
+        raw = pl.col(column)
+        result = raw
+        for name in ("hold_reason", "urgency", "impact", "priority", "state"):
+            if name not in values:
+                continue
+            table = values[name]
+            if name == "state":
+                table = {
+                    key: entry.partition("|")[0]
+                    for key, entry in convert.state_map_entries(table).items()
+                }
+            mapped = parsing.lookup(raw, {k: str(v) for k, v in table.items()}, pl.String())
+            result = pl.when(field_name.eq(name)).then(mapped).otherwise(result)
+        return result
+
+    known_tickets = incidents.get_column("external_id").implode()
+    parsed = selected.with_columns(
+        parsing.timestamp(pl.col("occurred_at"), mapping.date_formats, mapping.timezone).alias(
+            "_occurred_at"
+        ),
+        parsing.lookup(pl.col("kind"), kind_map, pl.String()).alias("_kind"),
+        translate("old_value").alias("_old"),
+        translate("new_value").alias("_new"),
+        pl.col("external_id").alias("_external_id"),
+    )
+    source_name = {name: columns.get(name, name) for name in HISTORY_FIELDS}
+    checks = [
+        rejects.rejects_where(
+            parsed,
+            pl.col("external_id").is_null(),
+            column=source_name["external_id"],
+            reason=rejects.MISSING_KEY,
+            value=pl.col("external_id"),
+            detail="the ticket id is empty",
+        ),
+        rejects.rejects_where(
+            parsed,
+            pl.col("external_id").is_not_null() & ~pl.col("external_id").is_in(known_tickets),
+            column=source_name["external_id"],
+            reason=rejects.MISSING_KEY,
+            value=pl.col("external_id"),
+            detail="no such ticket among the imported incidents",
+        ),
+        rejects.rejects_where(
+            parsed,
+            parsing.unparsed("occurred_at", "_occurred_at") | pl.col("occurred_at").is_null(),
+            column=source_name["occurred_at"],
+            reason=rejects.BAD_DATE,
+            value=pl.col("occurred_at"),
+            detail=f"not a date in the formats {list(mapping.date_formats)}",
+        ),
+        rejects.rejects_where(
+            parsed,
+            pl.col("_kind").is_null() | ~pl.col("_kind").is_in(list(schema.EVENT_KINDS)),
+            column=source_name["kind"],
+            reason=rejects.UNKNOWN_VALUE,
+            value=pl.col("kind"),
+            detail=f"not an event kind {list(schema.EVENT_KINDS)}",
+        ),
+    ]
+    for side, column in (("_old", "old_value"), ("_new", "new_value")):
+        checks.append(
+            rejects.rejects_where(
+                parsed,
+                pl.col(column).is_not_null() & pl.col(side).is_null(),
+                column=source_name[column],
+                reason=rejects.UNKNOWN_STATE,
+                value=pl.col(column),
+                detail="no mapping for this value",
+            )
+        )
+    found = rejects.name_file(rejects.combine(checks), history_path.name)
+    good = parsed.filter(~pl.col(parsing.LINE).is_in(found.get_column("line").implode()))
+    good = good.sort("external_id", "_occurred_at", parsing.LINE).with_columns(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("_order")
+    )
+    with_history = good.get_column("external_id").unique().implode()
+    lacking_created = incidents.filter(
+        pl.col("external_id").is_in(with_history)
+        & ~pl.col("external_id").is_in(
+            good.filter(pl.col("_kind").eq("created")).get_column("external_id").implode()
+        )
+    )
+    parts = [
+        good.select(
+            "external_id",
+            "_order",
+            pl.lit(1, pl.Int32).alias("_rank"),
+            pl.col("_occurred_at").alias("occurred_at"),
+            "actor",
+            pl.col("_kind").alias("kind"),
+            "field",
+            pl.col("_old").alias("old_value"),
+            pl.col("_new").alias("new_value"),
+            pl.lit(False).alias("synthesized"),
+        ),
+        lacking_created.select(
+            "external_id",
+            pl.lit(-1, pl.Int64).alias("_order"),
+            pl.lit(0, pl.Int32).alias("_rank"),
+            "opened_at",
+            "opened_by",
+            pl.lit("created").alias("kind"),
+            pl.lit(None, pl.String).alias("field"),
+            pl.lit(None, pl.String).alias("old_value"),
+            pl.col("number").alias("new_value"),
+            pl.lit(True).alias("synthesized"),
+        ).rename({"opened_at": "occurred_at", "opened_by": "actor"}),
+    ]
+    recorded = history.finish_events(parts, source_system=mapping.source_system, synthesized=False)
+    synthesized = history.synthesize_events(
+        incidents.filter(~pl.col("external_id").is_in(with_history))
+    )
+    events = pl.concat([recorded, synthesized]).sort("external_id", "seq")
+    return events, found

@@ -1,0 +1,224 @@
+"""``itsm ingest``, the inbox and the demo data, against real committed databases."""
+
+import json
+import shutil
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from ingest import demo, inbox, loader, sources
+from operational.cli import app
+
+runner = CliRunner()
+
+
+def count(engine, table: str) -> int:
+    with engine.connect() as connection:
+        return connection.execute(text(f"select count(*) from operational.{table}")).scalar()
+
+
+def test_itsm_ingest_prints_the_summary_and_writes_rejects(committed_engine, fixtures, tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "ingest",
+            "servicenow-audit",
+            str(fixtures / "servicenow_audit.csv"),
+            "--rejects-dir",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Import summary" in result.output
+    # read 24, loaded 3 incidents + 35 events, rejected 8, skipped 1 duplicate update
+    assert "│   24 │     38 │       0 │        8 │       1 │" in result.output
+    assert count(committed_engine, "incidents") == 3
+    rejected = (tmp_path / "servicenow_audit.csv.rejects.csv").read_text().splitlines()
+    assert len(rejected) == 1 + 8
+
+
+def test_itsm_ingest_dry_run_writes_nothing(committed_engine, fixtures, tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "ingest",
+            "generic",
+            str(fixtures / "topdesk_incidents.csv"),
+            "--mapping",
+            str(fixtures.parent.parent.parent / "docs/mappings/topdesk_incidents.yaml"),
+            "--dry-run",
+            "--rejects-dir",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Dry run (nothing written)" in result.output
+    assert count(committed_engine, "incidents") == 0
+    assert count(committed_engine, "import_runs") == 0
+
+
+def test_itsm_ingest_refuses_the_wrong_format(committed_engine, fixtures):
+    result = runner.invoke(app, ["ingest", "jira", str(fixtures / "servicenow_audit.csv")])
+    assert result.exit_code == 2
+    assert "Nothing imported" in result.output
+    assert count(committed_engine, "import_runs") == 0
+
+
+def test_inbox_imports_and_moves_files_aside(committed_engine, fixtures, tmp_path):
+    audit_folder = tmp_path / "inbox" / "servicenow-audit"
+    jira_folder = tmp_path / "inbox" / "jira"
+    audit_folder.mkdir(parents=True)
+    jira_folder.mkdir(parents=True)
+    shutil.copy(fixtures / "servicenow_audit.csv", audit_folder / "week-12.csv")
+    shutil.copy(fixtures / "servicenow_audit.csv", jira_folder / "not-jira.json")
+
+    results = {result.source: result for result in inbox.process_inbox(tmp_path)}
+
+    imported = results["servicenow-audit"]
+    assert imported.succeeded
+    assert imported.file.parent == audit_folder / "processed"
+    report = json.loads(imported.report.read_text())
+    assert report["summary"]["loaded"] == 38
+    assert not (audit_folder / "week-12.csv").exists()
+    assert list((audit_folder / "processed").rglob("*.rejects.csv"))
+    failed = results["jira"]
+    assert not failed.succeeded
+    assert failed.file.parent == jira_folder / "failed"
+    assert "not a Jira search API response" in json.loads(failed.report.read_text())["error"]
+    assert count(committed_engine, "incidents") == 3
+    assert inbox.process_inbox(tmp_path) == []  # nothing left to do
+
+
+def test_demo_export_is_seeded_and_imports_without_rejects(tmp_path):
+    first = demo.write_demo_export(tmp_path / "a", seed=7, incidents=400)
+    second = demo.write_demo_export(tmp_path / "b", seed=7, incidents=400)
+    for data_file, _ in demo.IMPORT_ORDER:
+        assert (first.directory / data_file).read_bytes() == (
+            second.directory / data_file
+        ).read_bytes()
+    for data_file, mapping_file in demo.IMPORT_ORDER:
+        parsed = sources.parse(
+            "generic", first.directory / data_file, mapping=first.directory / mapping_file
+        )
+        assert parsed.rejected == 0, parsed.rejects.head(3).to_dicts()
+    incidents = sources.parse(
+        "generic",
+        first.directory / "incidents.csv",
+        mapping=first.directory / "incidents.mapping.yaml",
+    )
+    states = set(incidents.incidents.get_column("state"))
+    assert {"closed", "resolved"} <= states
+    reopened = incidents.events.filter(
+        (incidents.events["kind"] == "state_changed")
+        & incidents.events["old_value"].is_in(["resolved", "closed"])
+    )
+    assert reopened.height > 0
+    assert len(set(incidents.incidents.get_column("assignment_group"))) == 8
+
+
+def scalar(session, sql: str):
+    return session.execute(text(sql)).scalar()
+
+
+@pytest.mark.slow
+def test_demo_data_is_served_by_the_api(session, client, headers_for, tmp_path):
+    export = demo.write_demo_export(tmp_path, seed=3, incidents=600)
+    for data_file, mapping_file in demo.IMPORT_ORDER:
+        parsed = sources.parse(
+            "generic", export.directory / data_file, mapping=export.directory / mapping_file
+        )
+        report = loader.load(parsed, engine=session.connection())
+        assert report.rejected == 0, data_file
+    response = client.get("/api/v1/incidents", params={"size": 5}, headers=headers_for("agent"))
+    assert response.status_code == 200
+    page = response.json()
+    assert page["total"] == 600
+    assert {item["source_system"] for item in page["items"]} == {"demo"}
+    assert all(item["sla_timers"] for item in page["items"])
+    breached = scalar(
+        session, "select count(*) from operational.sla_timers where state = 'breached'"
+    )
+    assert 0 < breached < 600
+
+    # The CMDB and the change history with its CAB decisions.
+    assert scalar(session, "select count(*) from operational.configuration_items") == 300
+    assert scalar(session, "select count(*) from operational.ci_relationships") > 300
+    outcomes = dict(
+        session.execute(
+            text("select state, count(*) from operational.changes group by state")
+        ).all()
+    )
+    assert outcomes["closed"] > 200 and outcomes["failed"] > 0 and outcomes["backed_out"] > 0
+    assert scalar(session, "select count(*) from operational.change_approvals") == (
+        export.change_approvals
+    )
+    assert scalar(
+        session, "select count(*) from operational.events where kind = 'approval_decided'"
+    ) == (export.change_approvals)
+    # Every decision is by a user holding change:approve, never the change's requester.
+    assert not scalar(
+        session,
+        """
+        select count(*) from operational.change_approvals a
+        join operational.changes c on c.id = a.change_id
+        where a.approver_id = c.requester_id or not exists (
+            select 1 from operational.user_roles r
+            where r.user_id = a.approver_id and r.role in ('admin', 'manager'))
+        """,
+    )
+    # Implemented changes that need the CAB were authorized by it before they began, and
+    # emergency changes were reviewed in retrospect before they closed.
+    unauthorized = scalar(
+        session,
+        """
+        select count(*) from operational.changes c
+        where c.actual_start is not null and c.change_type <> 'standard' and not exists (
+            select 1 from operational.events e
+            where e.entity_type = 'change' and e.entity_id = c.id and e.field = 'cab_outcome'
+              and e.new_value = 'approved' and e.data ->> 'stage' = 'authorization'
+              and e.occurred_at <= c.actual_start)
+        """,
+    )
+    unreviewed = scalar(
+        session,
+        """
+        select count(*) from operational.changes c
+        where c.change_type = 'emergency' and c.review_outcome is not null
+          and not (c.cab_stage = 'retrospective' and c.cab_outcome = 'approved')
+        """,
+    )
+    assert (unauthorized, unreviewed) == (0, 0)
+    rejected = scalar(
+        session, "select count(*) from operational.changes where cab_outcome = 'rejected'"
+    )
+    assert rejected > 0
+    caused = scalar(
+        session,
+        """
+        select count(*) from operational.incidents i
+        join operational.changes c on c.id = i.caused_by_change_id
+        where c.review_caused_incidents and i.opened_at > c.actual_start
+        """,
+    )
+    assert caused > 0
+    assert scalar(
+        session, "select count(*) from operational.incidents where caused_by_change_id is not null"
+    ) == (caused)
+    answered = scalar(
+        session, "select count(*) from operational.csat_surveys where answered_at is not null"
+    )
+    assert answered == export.csat_answers
+    assert (
+        scalar(session, "select count(*) from operational.events where kind = 'csat_answered'")
+        == answered
+    )
+
+    change_id = scalar(
+        session,
+        "select min(id) from operational.changes where change_type = 'normal' and state = 'closed'",
+    )
+    shown = client.get(f"/api/v1/changes/{change_id}", headers=headers_for("manager")).json()
+    assert shown["cab_outcome"] == "approved"
+    last_round = [item for item in shown["approvals"] if item["round"] == shown["cab_round"]]
+    assert sum(item["decision"] == "approved" for item in last_round) == 2  # quorum 2

@@ -1,0 +1,340 @@
+"""Loading into PostgreSQL: first-class tickets, idempotence, increments, crashes, SLA backfill."""
+
+import polars as pl
+import pytest
+from sqlalchemy import create_engine, pool, text
+
+from ingest import loader, sources
+from ingest.generate import write_servicenow_audit
+
+
+def scalar(bind, sql: str, **params):
+    return bind.execute(text(sql), params).scalar()
+
+
+def incident_id(bind, external_id: str) -> int:
+    return scalar(
+        bind, "select id from operational.incidents where external_id = :e", e=external_id
+    )
+
+
+def imported_events(bind, external_id: str) -> list[tuple]:
+    return [
+        tuple(row)
+        for row in bind.execute(
+            text(
+                """
+                select e.kind, e.field, e.old_value, e.new_value
+                from operational.events e join operational.incidents i on i.id = e.entity_id
+                where e.entity_type = 'incident' and i.external_id = :e
+                  and e.kind not like 'sla%' order by e.seq
+                """
+            ),
+            {"e": external_id},
+        )
+    ]
+
+
+@pytest.fixture
+def audit(fixtures):
+    return sources.parse("servicenow-audit", fixtures / "servicenow_audit.csv")
+
+
+def test_imported_tickets_are_first_class_in_the_api(session, client, headers_for, audit):
+    report = loader.load(audit, engine=session.connection())
+    assert report.summary() == {"read": 24, "loaded": 38, "updated": 0, "rejected": 8, "skipped": 1}
+
+    number = incident_id(session, "INC0000045")
+    response = client.get(f"/api/v1/incidents/{number}", headers=headers_for("agent"))
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["source_system"], body["external_id"]) == ("servicenow", "INC0000045")
+    assert body["state"] == "closed"
+    assert body["number"].startswith("INC")  # a native number; the source's stays external
+    assert body["assignee"]["display_name"] == "Resolver 31"
+    assert body["assignment_group"]["name"] == "Group 24"
+    assert body["acknowledged_at"].startswith("2016-02-29T01:29")
+    assert body["reopen_count"] == 1
+
+    timeline = client.get(f"/api/v1/incidents/{number}/timeline", headers=headers_for("agent"))
+    kinds = [event["kind"] for event in timeline.json() if not event["kind"].startswith("sla")]
+    assert kinds[:3] == ["created", "assigned", "state_changed"]
+    assert len(kinds) == 17
+
+
+def test_sla_timers_are_backfilled_from_the_history(session, client, headers_for, audit):
+    loader.load(audit, engine=session.connection())
+    timers = {
+        (row.external_id, row.target): row
+        for row in session.execute(
+            text(
+                """
+                select i.external_id, t.target, t.state, t.elapsed_minutes
+                from operational.sla_timers t join operational.incidents i on i.id = t.incident_id
+                """
+            )
+        )
+    }
+    # P3 (24x7): response 120 min, resolution 1440 min.
+    assert timers[("INC0000045", "response")].state == "met"
+    assert timers[("INC0000045", "response")].elapsed_minutes == 13  # 1:16 -> 1:29
+    assert timers[("INC0000050", "response")].elapsed_minutes == 7  # 7:03 -> 7:10
+    # first resolution 1/3 11:29, 34 h 13 min after opening
+    assert timers[("INC0000045", "resolution")].state == "breached"
+    shown = client.get(
+        f"/api/v1/incidents/{incident_id(session, 'INC0000045')}", headers=headers_for("agent")
+    ).json()["sla_timers"]
+    assert {timer["target"] for timer in shown} == {"response", "resolution"}
+
+
+def test_reimporting_the_same_file_changes_nothing(session, audit):
+    bind = session.connection()
+    loader.load(audit, engine=bind)
+    events = scalar(session, "select count(*) from operational.events")
+    versions = scalar(session, "select sum(version) from operational.incidents")
+    again = loader.load(audit, engine=bind)
+    assert (again.loaded, again.updated) == (0, 0)
+    assert again.counts["events"].unchanged == 35
+    assert scalar(session, "select count(*) from operational.events") == events
+    assert scalar(session, "select sum(version) from operational.incidents") == versions
+    runs = session.execute(
+        text("select status, loaded from operational.import_runs order by id")
+    ).all()
+    assert [tuple(run) for run in runs] == [("succeeded", 38), ("succeeded", 0)]
+
+
+def test_a_later_export_adds_only_what_is_new(session, tmp_path, fixtures):
+    bind = session.connection()
+    lines = (fixtures / "servicenow_audit.csv").read_text().splitlines(keepends=True)
+    earlier = tmp_path / "earlier.csv"
+    earlier.write_text("".join(lines[:6]))  # INC0000045 up to its first assignment to Group 24
+    first = loader.load(sources.parse("servicenow-audit", earlier), engine=bind)
+    assert first.counts["incidents"].loaded == 1
+    assert scalar(session, "select state from operational.incidents") == "in_progress"
+
+    later = loader.load(
+        sources.parse("servicenow-audit", fixtures / "servicenow_audit.csv"), engine=bind
+    )
+    assert later.counts["incidents"].updated == 1  # INC0000045 moved on
+    assert later.counts["incidents"].loaded == 2
+    assert later.counts["events"].loaded == 35 - 11  # the 11 earlier events are not repeated
+    one_shot = sources.parse("servicenow-audit", fixtures / "servicenow_audit.csv").events
+    expected = [
+        (row["kind"], row["field"], row["old_value"], row["new_value"])
+        for row in one_shot.filter(pl.col("external_id") == "INC0000045").iter_rows(named=True)
+    ]
+    assert imported_events(session, "INC0000045") == expected
+    seqs = session.execute(
+        text(
+            "select seq from operational.events where entity_type = 'incident' "
+            "and entity_id = :i order by seq"
+        ),
+        {"i": incident_id(session, "INC0000045")},
+    ).scalars()
+    seqs = list(seqs)
+    assert seqs == list(range(1, len(seqs) + 1))  # SLA events in between, no gaps
+
+
+def test_dry_run_writes_nothing(session, audit):
+    report = loader.load(audit, engine=session.connection(), dry_run=True)
+    assert report.loaded == 38
+    assert scalar(session, "select count(*) from operational.incidents") == 0
+    assert scalar(session, "select count(*) from operational.import_runs") == 0
+
+
+class Crash(Exception):
+    pass
+
+
+def test_crash_mid_import_leaves_whole_batches_and_a_rerun_completes(fresh_database, tmp_path):
+    engine = create_engine(fresh_database("crash"), poolclass=pool.NullPool)
+    export = write_servicenow_audit(tmp_path / "audit.csv", events=3_000, seed=11)
+    parsed = sources.parse("servicenow-audit", export.path)
+    batches = list(loader.ticket_batches(parsed.incidents, parsed.events, 500))
+    assert len(batches) >= 5
+
+    def crash_at_third(number: int) -> None:
+        if number == 3:
+            raise Crash
+
+    with pytest.raises(Crash):
+        loader.load(parsed, engine=engine, batch_events=500, before_batch=crash_at_third)
+    with engine.connect() as connection:
+        whole = sum(incidents.height for incidents, _ in batches[:2])
+        assert scalar(connection, "select count(*) from operational.incidents") == whole
+        assert scalar(connection, "select status from operational.import_runs") == "failed"
+
+    report = loader.load(parsed, engine=engine, batch_events=500)
+    assert report.counts["incidents"].loaded == parsed.incidents.height - whole
+    with engine.connect() as connection:
+        assert scalar(connection, "select count(*) from operational.incidents") == export.incidents
+        imported = scalar(
+            connection,
+            "select count(*) from operational.events where data ? 'import_seq'",
+        )
+        distinct = scalar(
+            connection,
+            "select count(distinct (entity_id, data->>'import_seq')) from operational.events "
+            "where data ? 'import_seq'",
+        )
+    assert imported == distinct == export.events
+    engine.dispose()
+
+
+@pytest.mark.skipif(
+    not loader.workers_possible(), reason="no importable main module (pytest-xdist worker)"
+)
+def test_parallel_batches_load_what_one_process_loads(fresh_database, tmp_path):
+    export = write_servicenow_audit(tmp_path / "audit.csv", events=4_000, seed=5)
+    parsed = sources.parse("servicenow-audit", export.path)
+    contents = []
+    for workers in (1, 2):
+        engine = create_engine(fresh_database(f"workers{workers}"), poolclass=pool.NullPool)
+        report = loader.load(parsed, engine=engine, batch_events=700, workers=workers)
+        assert report.batches > 3
+        with engine.connect() as connection:
+            contents.append(
+                [
+                    tuple(row)
+                    for row in connection.execute(
+                        text(
+                            """
+                            select i.external_id, i.state, i.priority, assignee.external_id,
+                                   team.name, i.acknowledged_at, e.seq, e.kind, e.field,
+                                   e.old_value, e.new_value, e.data
+                            from operational.incidents i
+                            left join operational.users assignee on assignee.id = i.assignee_id
+                            left join operational.teams team on team.id = i.assignment_group_id
+                            join operational.events e
+                              on e.entity_type = 'incident' and e.entity_id = i.id
+                            order by i.external_id, e.seq
+                            """
+                        )
+                    )
+                ]
+            )
+        engine.dispose()
+    assert len(contents[0]) > export.events  # the imported events and the SLA transitions
+    assert contents[0] == contents[1]
+
+
+def test_servicenow_table_import(session, fixtures):
+    parsed = sources.parse("servicenow-table", fixtures / "servicenow_table.json")
+    report = loader.load(parsed, engine=session.connection())
+    assert report.counts["incidents"].loaded == 4
+    synthesized = scalar(
+        session,
+        "select bool_and(synthesized) from operational.events where data ? 'import_seq'",
+    )
+    assert synthesized is True
+    hold = session.execute(
+        text("select state, hold_reason from operational.incidents where external_id = :e"),
+        {"e": "INC0010002"},
+    ).one()
+    assert tuple(hold) == ("on_hold", "awaiting_caller")
+
+
+def test_jira_import_with_comments(session, fixtures):
+    parsed = sources.parse(
+        "jira", fixtures / "jira_search.json", mapping=fixtures / "jira_mapping.yaml"
+    )
+    loader.load(parsed, engine=session.connection())
+    comments = session.execute(
+        text(
+            "select is_public, body from operational.incident_comments c "
+            "join operational.incidents i on i.id = c.incident_id order by c.created_at"
+        )
+    ).all()
+    assert [tuple(row) for row in comments] == [
+        (True, "Looking into it."),
+        (False, "Upstream pool exhausted."),
+    ]
+    team = scalar(
+        session,
+        "select t.name from operational.incidents i join operational.teams t "
+        "on t.id = i.first_assignment_group_id where i.external_id = 'OPS-101'",
+    )
+    assert team == "Service Desk"
+
+
+def test_generic_cmdb_changes_and_csat(session, fixtures, mappings):
+    bind = session.connection()
+    cis = sources.parse(
+        "generic", fixtures / "cmdb_cis.csv", mapping=mappings / "cmdb_configuration_items.yaml"
+    )
+    assert loader.load(cis, engine=bind).counts["configuration_items"].loaded == 3
+    relationships = sources.parse(
+        "generic", fixtures / "ci_relationships.csv", mapping=fixtures / "ci_relationships.yaml"
+    )
+    assert loader.load(relationships, engine=bind).counts["ci_relationships"].loaded == 2
+    changes = sources.parse("generic", fixtures / "changes.json", mapping=fixtures / "changes.yaml")
+    assert loader.load(changes, engine=bind).counts["changes"].loaded == 2
+    linked = session.execute(
+        text(
+            "select ci.name from operational.change_cis link "
+            "join operational.changes c on c.id = link.change_id "
+            "join operational.configuration_items ci on ci.id = link.ci_id "
+            "where c.external_id = 'CHG0030001' order by ci.name"
+        )
+    ).scalars()
+    assert list(linked) == ["crm-app", "crm-db-01"]
+
+    incidents = sources.parse(
+        "generic",
+        fixtures / "topdesk_incidents.csv",
+        mapping=mappings / "topdesk_incidents.yaml",
+    )
+    loader.load(incidents, engine=bind)
+    linked_ci = scalar(
+        session,
+        "select c.name from operational.incidents i join operational.configuration_items c "
+        "on c.id = i.ci_id where i.external_id = 'I 2403 003'",
+    )
+    assert linked_ci == "web-01"  # the CI label of the export, matched by name
+    csat = sources.parse("generic", fixtures / "csat.csv", mapping=fixtures / "csat.yaml")
+    first = loader.load(csat, engine=bind)
+    assert first.counts["csat"].loaded == 2
+    assert loader.load(csat, engine=bind).counts["csat"].loaded == 0
+    ratings = session.execute(
+        text(
+            "select i.external_id, s.rating from operational.csat_surveys s "
+            "join operational.incidents i on i.id = s.incident_id order by 1"
+        )
+    ).all()
+    assert [tuple(row) for row in ratings] == [("I 2403 001", 4), ("I 2403 003", 5)]
+
+
+def csat_events(session) -> list[tuple]:
+    return [
+        tuple(row)
+        for row in session.execute(
+            text(
+                """
+                select i.external_id, e.occurred_at::text, e.actor_label, e.new_value,
+                       e.data ->> 'comment', e.seq = max(e.seq) over (partition by e.entity_id)
+                from operational.events e join operational.incidents i on i.id = e.entity_id
+                where e.entity_type = 'incident' and e.kind = 'csat_answered' order by 1
+                """
+            )
+        )
+    ]
+
+
+def test_imported_csat_answers_are_in_the_event_log(session, fixtures, mappings):
+    bind = session.connection()
+    incidents = sources.parse(
+        "generic",
+        fixtures / "topdesk_incidents.csv",
+        mapping=mappings / "topdesk_incidents.yaml",
+    )
+    loader.load(incidents, engine=bind)
+    csat = sources.parse("generic", fixtures / "csat.csv", mapping=fixtures / "csat.yaml")
+    loader.load(csat, engine=bind)
+    # Amsterdam times (CET in March); appended last to each incident's log (after SLA events)
+    expected = [
+        ("I 2403 001", "2024-03-08 09:15:00+00", "Jan de Vries", "4", "Quick, thanks", True),
+        ("I 2403 003", "2024-03-07 08:00:00+00", "Marieke Smit", "5", None, True),
+    ]
+    assert csat_events(session) == expected
+    loader.load(csat, engine=bind)
+    assert csat_events(session) == expected
