@@ -1,0 +1,190 @@
+"""Speed of the marts: a full ``dbt build`` over a large history, then an incremental refresh.
+
+1. Generates a ServiceNow audit export of N incidents with about 10 events each
+   (``ingest.generate``) and loads it through ingest (parse, then the COPY loader).
+2. Times a full ``dbt build`` (models, data tests and unit tests).
+3. Loads 10,000 new incidents the same way and times the incremental ``dbt build``.
+Prints the figures and the slowest models of each build (from dbt's run_results.json).
+
+Run: python bench/marts.py [--incidents 1000000] [--new-incidents 10000]
+It uses a scratch database ``itsm_bench`` (dropped and re-created) on the server of
+ITSM_DATABASE_URL, or else on the embedded server under ITSM_HOME. Targets: full build 60 s or
+less, incremental refresh 10 s or less. No asserts: the figures are for people.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+# `python bench/marts.py` puts bench/ first on sys.path, where bench/ingest.py would shadow the
+# ingest package: look in the repository root instead.
+if not __package__:
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+import polars as pl
+import psycopg
+from sqlalchemy import create_engine, pool
+from sqlalchemy.engine import make_url
+
+from ingest.generate import write_servicenow_audit
+from ingest.loader import load
+from ingest.sources import parse
+from ingest.sources.servicenow_audit import NAME as SERVICENOW_AUDIT
+from operational.core.config import get_settings
+from operational.core.db import dbt_environment, libpq_url, resolve_database_url
+from operational.core.migrate import upgrade
+from pipelines.environment import DBT_PROJECT_DIR, OFFLINE
+
+EVENTS_PER_INCIDENT = 10
+BENCH_DATABASE = "itsm_bench"
+
+
+def scratch_database(name: str) -> str:
+    """Drop and create ``name`` on the configured server; return its SQLAlchemy URL."""
+    server_url = make_url(resolve_database_url(get_settings()))
+    admin = libpq_url(server_url.set(database="postgres").render_as_string(False))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'drop database if exists "{name}" with (force)')
+        connection.execute(f'create database "{name}"')
+    return server_url.set(database=name).render_as_string(hide_password=False)
+
+
+def renumber(path: Path, offset: int) -> None:
+    """Shift the incident numbers of a generated export, so that its incidents are new."""
+    frame = pl.read_csv(path, infer_schema=False)
+    number = pl.col("number").str.slice(3).cast(pl.Int64) + offset
+    frame.with_columns(
+        pl.concat_str(pl.lit("INC"), number.cast(pl.String).str.zfill(7)).alias("number")
+    ).write_csv(path)
+
+
+def generate_and_load(
+    path: Path, url: str, *, incidents: int, seed: int, start: datetime, offset: int
+) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    started = time.perf_counter()
+    export = write_servicenow_audit(
+        path, events=incidents * EVENTS_PER_INCIDENT, seed=seed, start=start
+    )
+    if offset:
+        renumber(path, offset)
+    figures["generate_s"] = time.perf_counter() - started
+    figures["incidents"] = export.incidents
+    figures["events"] = export.events
+
+    started = time.perf_counter()
+    parsed = parse(SERVICENOW_AUDIT, path)
+    figures["parse_s"] = time.perf_counter() - started
+
+    engine = create_engine(url, poolclass=pool.NullPool)
+    started = time.perf_counter()
+    load(parsed, engine=engine)
+    figures["load_s"] = time.perf_counter() - started
+    engine.dispose()
+    return figures
+
+
+def dbt_build(url: str, target: Path) -> tuple[float, list[dict]]:
+    """Run ``dbt build``; return its wall time and dbt's per-node results."""
+    environment = {
+        **os.environ,
+        **OFFLINE,
+        **dbt_environment(url),
+        "DBT_TARGET_PATH": str(target),
+        "DBT_LOG_PATH": str(target),
+    }
+    dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
+    command = [dbt, "build", "--project-dir", str(DBT_PROJECT_DIR)]
+    command += ["--profiles-dir", str(DBT_PROJECT_DIR), "--quiet"]
+    started = time.perf_counter()
+    completed = subprocess.run(command, env=environment, cwd=DBT_PROJECT_DIR, check=False)
+    seconds = time.perf_counter() - started
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    failed = [result["unique_id"] for result in results if result["status"] in ("error", "fail")]
+    if completed.returncode or failed:
+        print(f"  dbt build failed ({completed.returncode}): {', '.join(failed) or 'see logs'}")
+    return seconds, results
+
+
+def print_breakdown(results: list[dict]) -> None:
+    """Summed node times per kind: models and tests run in parallel threads, so these add up
+    to more than the wall time."""
+    totals: dict[str, float] = {}
+    for result in results:
+        kind = result["unique_id"].split(".")[0]
+        totals[kind] = totals.get(kind, 0.0) + result["execution_time"]
+    print("  summed node time: " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(totals.items())))
+
+
+def print_slowest(results: list[dict], count: int) -> None:
+    models = [result for result in results if result["unique_id"].startswith("model.")]
+    for result in sorted(models, key=lambda item: item["execution_time"], reverse=True)[:count]:
+        name = result["unique_id"].split(".")[-1]
+        print(f"    {result['execution_time']:>8.2f} s  {name}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--incidents", type=int, default=1_000_000)
+    parser.add_argument("--new-incidents", type=int, default=10_000)
+    parser.add_argument("--slowest", type=int, default=8, help="Slowest models to list.")
+    arguments = parser.parse_args()
+
+    url = scratch_database(BENCH_DATABASE)
+    upgrade(url)
+    with tempfile.TemporaryDirectory(prefix="itsm-bench-") as scratch:
+        work = Path(scratch)
+        print(f"history: {arguments.incidents:,} incidents, ~{EVENTS_PER_INCIDENT} events each")
+        history = generate_and_load(
+            work / "history.csv",
+            url,
+            incidents=arguments.incidents,
+            seed=7,
+            start=datetime(2016, 2, 29),
+            offset=0,
+        )
+        print(
+            f"  generated {history['incidents']:,.0f} incidents / {history['events']:,.0f} events"
+            f" in {history['generate_s']:.1f} s; parsed in {history['parse_s']:.1f} s;"
+            f" loaded in {history['load_s']:.1f} s"
+        )
+
+        # One target folder for both builds: the second reuses dbt's partial parse, as the
+        # scheduled refresh does.
+        target = work / "target"
+        full_seconds, full_results = dbt_build(url, target)
+        print(f"full dbt build: {full_seconds:.1f} s (target 60 s)")
+        print_breakdown(full_results)
+        print_slowest(full_results, arguments.slowest)
+
+        # New incidents open after the history's last one, numbered after it.
+        later = datetime(2016, 2, 29) + timedelta(minutes=7 * (history["incidents"] + 10))
+        new = generate_and_load(
+            work / "new.csv",
+            url,
+            incidents=arguments.new_incidents,
+            seed=8,
+            start=later,
+            offset=int(history["incidents"]),
+        )
+        print(
+            f"new: {new['incidents']:,.0f} incidents / {new['events']:,.0f} events"
+            f" loaded in {new['load_s']:.1f} s"
+        )
+        incremental_seconds, incremental_results = dbt_build(url, target)
+        print(f"incremental dbt build: {incremental_seconds:.1f} s (target 10 s)")
+        print_breakdown(incremental_results)
+        print_slowest(incremental_results, arguments.slowest)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+{#- Incremental rollups by period. A rollup row depends on the incidents whose metric date falls
+    in its period; an incident's metric dates (acknowledged, resolved, first resolved, survey and
+    SLA dates, before and after any change) are always dates of its own events, surveys or
+    timers. So an incremental run recomputes whole every period (of each grain) that contains a
+    date of an incident rebuilt in fct_incidents since the rollup last ran, and nothing else. -#}
+
+{#- Strategy: delete every period the new rows name, then insert the new rows. A period whose
+    rows all disappeared is named by a placeholder row (null config('replace_marker'), by
+    default slice_by), which is not inserted. -#}
+{% macro get_incremental_replace_periods_sql(arg_dict) %}
+    {%- set target = arg_dict["target_relation"] -%}
+    {%- set source = arg_dict["temp_relation"] -%}
+    {%- set columns = get_quoted_csv(arg_dict["dest_columns"] | map(attribute="name")) -%}
+    delete from {{ target }} as target
+    using (select distinct period_grain, period_start from {{ source }}) as replaced
+    where target.period_grain = replaced.period_grain
+        and target.period_start = replaced.period_start;
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }}
+    from {{ source }}
+    where {{ config.get("replace_marker", "slice_by") }} is not null;
+{% endmacro %}
+
+{#- CTEs of the periods to recompute: changed_incidents, affected_days, affected_periods and
+    affected_span (every day of every affected period). Incremental runs only. Models using it
+    declare depends_on for int_incident_events_classified, stg_operational__csat_surveys and
+    stg_operational__sla_timers. -#}
+{% macro affected_periods_ctes() %}
+    changed_incidents as (
+        {{ changed_fct_incidents() }}
+    ),
+
+    affected_days as (
+        select {{ reporting_date("occurred_at") }} as day
+        from {{ ref('int_incident_events_classified') }}
+        where incident_id in (select incident_id from changed_incidents)
+        union
+        select opened_date
+        from {{ ref('fct_incidents') }}
+        where incident_id in (select incident_id from changed_incidents)
+        union
+        select {{ reporting_date("opened_at") }}
+        from {{ ref('stg_operational__csat_surveys') }}
+        where incident_id in (select incident_id from changed_incidents)
+        union
+        select {{ reporting_date("answered_at") }}
+        from {{ ref('stg_operational__csat_surveys') }}
+        where incident_id in (select incident_id from changed_incidents) and answered_at is not null
+        union
+        select {{ reporting_date("completed_at") }}
+        from {{ ref('stg_operational__sla_timers') }}
+        where incident_id in (select incident_id from changed_incidents)
+            and completed_at is not null
+    ),
+
+    affected_periods as (
+        {%- for grain in var("metric_grains") %}
+        select distinct
+            '{{ grain }}'::text as period_grain,
+            {{ period_start(grain, "day") }} as period_start,
+            {%- if grain == "day" %}
+            day as period_end
+            {%- else %}
+            ({{ period_start(grain, "day") }} + interval '1 {{ grain }}' - interval '1 day')::date
+                as period_end
+            {%- endif %}
+        from affected_days
+        where day is not null
+        {{ "union all" if not loop.last }}
+        {%- endfor %}
+    ),
+
+    affected_span as (
+        select distinct span.day::date as day
+        from affected_periods
+        cross join lateral generate_series(
+            affected_periods.period_start::timestamp,
+            affected_periods.period_end::timestamp,
+            interval '1 day'
+        ) as span (day)
+    ),
+{% endmacro %}
+
+{#- " and <date_column> in an affected period", in incremental runs; nothing otherwise. -#}
+{% macro in_affected_periods(date_column) -%}
+    {%- if is_incremental() %} and {{ date_column }} in (select day from affected_span){% endif -%}
+{%- endmacro %}
+
+{#- The final select of a rollup from the CTE `rolled`: its period keys and `columns`, and the
+    watermark. Incremental runs keep only the affected periods, with a placeholder row for each. -#}
+{% macro rollup_output(columns) %}
+    {%- if config.get("materialized") == "incremental" and is_incremental() %}
+    select
+        affected_periods.period_grain,
+        affected_periods.period_start,
+        {%- for column in columns %}
+        rolled.{{ column }},
+        {%- endfor %}
+        {{ run_watermark() }} as loaded_watermark
+    from affected_periods
+    left join rolled
+        on rolled.period_grain = affected_periods.period_grain
+        and rolled.period_start = affected_periods.period_start
+    {%- else %}
+    select
+        period_grain,
+        period_start,
+        {%- for column in columns %}
+        {{ column }},
+        {%- endfor %}
+        {{ run_watermark() }} as loaded_watermark
+    from rolled
+    {%- endif %}
+{% endmacro %}
+
+{#- Strategy for per-incident marts whose rows depend on mutable values (a breach can be undone
+    by a retarget): delete every incident the new rows name, then insert the new rows. An incident
+    left with no row is named by a placeholder row whose config('replace_marker') column is null,
+    which is not inserted. -#}
+{% macro get_incremental_replace_incidents_sql(arg_dict) %}
+    {%- set target = arg_dict["target_relation"] -%}
+    {%- set source = arg_dict["temp_relation"] -%}
+    {%- set columns = get_quoted_csv(arg_dict["dest_columns"] | map(attribute="name")) -%}
+    delete from {{ target }}
+    where incident_id in (select incident_id from {{ source }});
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }}
+    from {{ source }}
+    where {{ config.get("replace_marker") }} is not null;
+{% endmacro %}
+
+{#- Incidents rebuilt in fct_incidents since this model last ran (incremental runs only). -#}
+{% macro changed_fct_incidents() -%}
+    select incident_id
+    from {{ ref('fct_incidents') }}
+    where loaded_watermark > {{ incremental_since() }}
+{%- endmacro %}

@@ -1,0 +1,112 @@
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key="event_id",
+        on_schema_change="fail",
+        indexes=[
+            {"columns": ["event_id"], "unique": True},
+            {"columns": ["incident_id", "event_seq"]},
+            {"columns": ["recorded_at"]},
+            {"columns": ["loaded_watermark"]},
+        ],
+    )
+}}
+
+-- The incident events that shape a lifecycle, each classified once: states, assignments, public
+-- comments, hold reasons, and requester changes (which decide who counts as an agent).
+-- One row per event. Events are append-only, so an incremental run only adds what was recorded
+-- since its watermark (loaded_watermark, see macros/incremental.sql).
+
+with incident_events as (
+    select
+        events.event_id,
+        events.entity_id as incident_id,
+        events.event_seq,
+        events.occurred_at,
+        events.recorded_at,
+        -- Imported events name their actor by the source's label: match it to the imported user.
+        coalesce(events.actor_id, imported_actors.user_id) as actor_id,
+        events.event_kind,
+        events.field_name,
+        events.old_value,
+        events.new_value,
+        events.event_data,
+        events.source_system
+    from {{ ref('stg_operational__events') }} as events
+    left join {{ ref('stg_operational__users') }} as imported_actors
+        on events.actor_id is null
+        and events.event_kind = 'comment_added'
+        and imported_actors.source_system = events.source_system
+        and imported_actors.external_id = events.actor_label
+    where events.entity_type = 'incident'
+        and (
+            events.event_kind in ('assigned', 'state_changed', 'comment_added')
+            or events.field_name in ('hold_reason', 'requester')
+        )
+    {% if is_incremental() %}
+        and events.recorded_at > {{ incremental_since() }}
+    {% endif %}
+)
+
+select
+    event_id,
+    incident_id,
+    event_seq,
+    occurred_at,
+    recorded_at,
+    actor_id,
+    source_system,
+    event_kind,
+    field_name,
+    old_value,
+    new_value,
+    event_kind = 'assigned' and field_name = 'assignee' and new_value is not null
+        as is_assignee_assignment,
+    -- Assigned to a person by a person: not by an assignment rule, a round-robin pick or an SLA
+    -- escalation (the event data names those), nor by the system.
+    event_kind = 'assigned' and field_name = 'assignee' and new_value is not null
+        and not coalesce(
+            event_data ?| array['rule_id', 'assignment_rule_id', 'picked_by', 'escalation_rule_id'],
+            false
+        )
+        and (actor_id is not null or source_system <> 'native')
+        as is_manual_assignee_assignment,
+    event_kind = 'assigned' and field_name = 'assignment_group' and new_value is not null
+        as is_group_assignment,
+    -- A reassignment moves the incident from one team to another (both known, and different).
+    event_kind = 'assigned' and field_name = 'assignment_group'
+        and old_value is not null and new_value is not null and old_value <> new_value
+        as is_reassignment,
+    event_kind = 'comment_added' as is_public_comment,
+    event_kind = 'state_changed' and new_value = 'in_progress' as is_moved_to_in_progress,
+    -- A resolution: into resolved, or straight into closed from a state other than resolved.
+    event_kind = 'state_changed'
+        and (new_value = 'resolved' or (new_value = 'closed' and old_value is distinct from 'resolved'))
+        as is_resolution,
+    event_kind = 'state_changed' and new_value = 'closed' as is_closure,
+    event_kind = 'state_changed' and new_value = 'cancelled' as is_cancellation,
+    -- A reopen: out of resolved or closed, back into an open state.
+    event_kind = 'state_changed' and old_value in ('resolved', 'closed')
+        and new_value in ('new', 'assigned', 'in_progress', 'on_hold')
+        as is_reopen,
+    -- Leaving the open states (into resolved, closed or cancelled).
+    event_kind = 'state_changed'
+        and (old_value is null or old_value in ('new', 'assigned', 'in_progress', 'on_hold'))
+        and new_value in ('resolved', 'closed', 'cancelled')
+        as is_open_exit,
+    event_kind = 'state_changed' and new_value = 'on_hold'
+        and old_value is distinct from 'on_hold' as is_hold_start,
+    event_kind = 'state_changed' and old_value = 'on_hold'
+        and new_value is distinct from 'on_hold' as is_hold_end,
+    -- The hold reason, whether recorded as its own field change or on the state change.
+    case
+        when field_name = 'hold_reason' then new_value
+        when event_kind = 'state_changed' and new_value = 'on_hold'
+            then event_data ->> 'hold_reason'
+    end as hold_reason,
+    field_name = 'hold_reason'
+        or (event_kind = 'state_changed' and new_value = 'on_hold' and event_data ? 'hold_reason')
+        as is_hold_reason_recorded,
+    {{ run_watermark() }} as loaded_watermark
+from incident_events

@@ -1,0 +1,271 @@
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key="incident_id",
+        on_schema_change="fail",
+        indexes=[
+            {"columns": ["incident_id"], "unique": True},
+            {"columns": ["loaded_watermark"]},
+            {"columns": ["resolved_date"]},
+            {"columns": ["opened_date"]},
+        ],
+    )
+}}
+
+-- depends_on: {{ ref('stg_operational__events') }}
+-- One row per incident with every lifecycle figure, for drill-down from any metric to tickets.
+-- Incremental: an incident is rebuilt whole when any of its events (or its team's) was recorded
+-- since the watermark, so an incremental run equals a full refresh.
+
+{% if is_incremental() %}
+with scope as (
+    select entity_id as incident_id
+    from {{ ref('stg_operational__events') }}
+    where entity_type = 'incident' and recorded_at > {{ incremental_since() }}
+    union
+    select incident_id
+    from {{ ref('stg_operational__incidents') }}
+    where created_at > {{ incremental_since() }}
+    union
+    select incidents.incident_id
+    from {{ ref('stg_operational__incidents') }} as incidents
+    inner join {{ ref('stg_operational__events') }} as team_events
+        on team_events.entity_type = 'team' and team_events.entity_id = incidents.team_id
+    where team_events.recorded_at > {{ incremental_since() }}
+    union
+    select incident_id
+    from {{ ref('int_incidents_lifecycle_rebuilt') }}
+    where loaded_watermark > {{ incremental_since() }}
+),
+{% else %}
+with
+{% endif %}
+
+incidents as (
+    select *
+    from {{ ref('stg_operational__incidents') }}
+    {% if is_incremental() %}
+    where incident_id in (select incident_id from scope)
+    {% endif %}
+),
+
+surveys as (
+    select
+        incident_id,
+        count(*) as csat_survey_count,
+        count(*) filter (where is_answered) as csat_answer_count,
+        -- The latest answer stands for the incident.
+        (array_agg(rating order by answered_at desc, survey_id desc) filter (where is_answered))[1]
+            as csat_rating,
+        max(answered_at) as csat_answered_at
+    from {{ ref('stg_operational__csat_surveys') }}
+    {% if is_incremental() %}
+    where incident_id in (select incident_id from scope)
+    {% endif %}
+    group by incident_id
+),
+
+holds as (
+    select
+        incident_id,
+        count(*) as hold_count,
+        sum(calendar_minutes) as on_hold_calendar_minutes,
+        bool_or(is_awaiting_caller) as has_awaited_caller,
+        bool_or(is_ongoing) as has_ongoing_hold
+    from {{ ref('int_incident_holds_paired') }}
+    {% if is_incremental() %}
+    where incident_id in (select incident_id from scope)
+    {% endif %}
+    group by incident_id
+),
+
+-- One row per incident: its response and its resolution timer side by side (cancelled timers
+-- left out). Completed figures only: a running timer's minutes change without an event.
+timers as (
+    select
+        timers.incident_id,
+        max(policies.policy_name) filter (where timers.target_type = 'resolution')
+            as sla_policy_name,
+        {%- for target in ["response", "resolution"] %}
+        max(timers.target_minutes) filter (where timers.target_type = '{{ target }}')
+            as {{ target }}_target_minutes,
+        max(timers.timer_state) filter (where timers.target_type = '{{ target }}')
+            as {{ target }}_sla_state,
+        max(timers.due_at) filter (where timers.target_type = '{{ target }}')
+            as {{ target }}_due_at,
+        max(timers.completed_at) filter (
+            where timers.target_type = '{{ target }}' and timers.is_completed
+        ) as {{ target }}_completed_at,
+        max(timers.breached_at) filter (where timers.target_type = '{{ target }}')
+            as {{ target }}_breached_at,
+        bool_or(timers.is_met) filter (
+            where timers.target_type = '{{ target }}' and timers.is_completed
+        ) as {{ target }}_sla_met,
+        bool_or(timers.is_breached) filter (where timers.target_type = '{{ target }}')
+            as {{ target }}_is_breached,
+        -- Business minutes from the timer's start to its completion, paused or not.
+        max(timers.elapsed_business_minutes + timers.paused_business_minutes) filter (
+            where timers.target_type = '{{ target }}' and timers.is_completed
+        )::numeric(14, 2) as {{ target }}_business_minutes,
+        {%- endfor %}
+        max(timers.elapsed_business_minutes) filter (
+            where timers.target_type = 'resolution' and timers.is_completed
+        )::numeric(14, 2) as resolution_sla_clock_minutes,
+        max(timers.paused_business_minutes) filter (
+            where timers.target_type = 'resolution' and timers.is_completed
+        )::numeric(14, 2) as resolution_paused_business_minutes
+    from {{ ref('stg_operational__sla_timers') }} as timers
+    left join {{ ref('stg_operational__sla_policies') }} as policies
+        on policies.policy_id = timers.policy_id
+    where timers.timer_state <> 'cancelled'
+    {% if is_incremental() %}
+        and timers.incident_id in (select incident_id from scope)
+    {% endif %}
+    group by timers.incident_id
+),
+
+joined as (
+    select
+        incidents.*,
+        teams.team_name,
+        lifecycle.acknowledged_at,
+        lifecycle.acknowledgement_kind,
+        lifecycle.first_group_assigned_at,
+        lifecycle.first_resolved_at,
+        lifecycle.resolved_at,
+        lifecycle.closed_at,
+        lifecycle.cancelled_at,
+        lifecycle.last_reopened_at,
+        coalesce(lifecycle.lifecycle_status, 'open') as lifecycle_status,
+        coalesce(lifecycle.group_assignment_count, 0) as group_assignment_count,
+        coalesce(lifecycle.reassignment_count, 0) as reassignment_count,
+        coalesce(lifecycle.reopen_count, 0) as reopen_count,
+        coalesce(lifecycle.resolution_count, 0) as resolution_count,
+        coalesce(holds.hold_count, 0) as hold_count,
+        coalesce(holds.on_hold_calendar_minutes, 0)::numeric(14, 2) as on_hold_calendar_minutes,
+        coalesce(holds.has_awaited_caller, false) as has_awaited_caller,
+        coalesce(holds.has_ongoing_hold, false)
+            and coalesce(lifecycle.lifecycle_status, 'open') = 'open' as is_on_hold,
+        coalesce(surveys.csat_survey_count, 0) as csat_survey_count,
+        coalesce(surveys.csat_answer_count, 0) as csat_answer_count,
+        surveys.csat_rating,
+        surveys.csat_answered_at,
+        timers.sla_policy_name,
+        {%- for target in ["response", "resolution"] %}
+        timers.{{ target }}_target_minutes,
+        timers.{{ target }}_sla_state,
+        timers.{{ target }}_due_at,
+        timers.{{ target }}_completed_at,
+        timers.{{ target }}_breached_at,
+        timers.{{ target }}_sla_met,
+        timers.{{ target }}_business_minutes,
+        {%- endfor %}
+        timers.resolution_sla_clock_minutes,
+        timers.resolution_paused_business_minutes,
+        timers.incident_id is not null as has_sla,
+        coalesce(timers.response_is_breached, false)
+            or coalesce(timers.resolution_is_breached, false) as is_sla_breached,
+        greatest(incidents.created_at, lifecycle.source_recorded_at) as source_recorded_at
+    from incidents
+    left join {{ ref('int_incidents_lifecycle_rebuilt') }} as lifecycle
+        on lifecycle.incident_id = incidents.incident_id
+    left join {{ ref('stg_operational__teams') }} as teams on teams.team_id = incidents.team_id
+    left join surveys on surveys.incident_id = incidents.incident_id
+    left join holds on holds.incident_id = incidents.incident_id
+    left join timers on timers.incident_id = incidents.incident_id
+)
+
+select
+    incident_id,
+    incident_number,
+    title,
+    source_system,
+    external_id,
+    is_imported,
+    channel,
+    category,
+    subcategory,
+    service_name,
+    configuration_item,
+    impact,
+    urgency,
+    priority,
+    priority_label,
+    team_id,
+    team_name,
+    assignee_id,
+    requester_id,
+    first_assignee_id,
+    state,
+    lifecycle_status,
+    lifecycle_status = 'open' as is_open,
+    lifecycle_status = 'resolved' as is_resolved,
+    lifecycle_status = 'cancelled' as is_cancelled,
+    opened_at,
+    {{ reporting_date("opened_at") }} as opened_date,
+    acknowledged_at,
+    {{ reporting_date("acknowledged_at") }} as acknowledged_date,
+    acknowledgement_kind,
+    first_group_assigned_at,
+    first_resolved_at,
+    {{ reporting_date("first_resolved_at") }} as first_resolved_date,
+    resolved_at,
+    {{ reporting_date("resolved_at") }} as resolved_date,
+    closed_at,
+    cancelled_at,
+    last_reopened_at,
+    {{ minutes_between("opened_at", "acknowledged_at") }} as minutes_to_acknowledge,
+    (case
+        when lifecycle_status = 'resolved' then {{ minutes_between("opened_at", "resolved_at") }}
+    end)::numeric(14, 2) as minutes_to_resolve,
+    group_assignment_count,
+    reassignment_count,
+    reassignment_count > 0 as is_reassigned,
+    reopen_count,
+    reopen_count > 0 as is_reopened,
+    resolution_count,
+    hold_count,
+    on_hold_calendar_minutes,
+    has_awaited_caller,
+    is_on_hold,
+    -- First-contact resolution: resolved, never reassigned, never reopened, never awaited caller.
+    case
+        when lifecycle_status = 'resolved'
+            then reassignment_count = 0 and reopen_count = 0 and not has_awaited_caller
+    end as is_first_contact_resolution,
+    csat_survey_count,
+    csat_answer_count,
+    csat_rating,
+    csat_answered_at,
+    sla_policy_name,
+    response_target_minutes,
+    response_sla_state,
+    response_due_at,
+    response_completed_at,
+    {{ reporting_date("response_completed_at") }} as response_completed_date,
+    response_breached_at,
+    response_sla_met,
+    response_business_minutes,
+    resolution_target_minutes,
+    resolution_sla_state,
+    resolution_due_at,
+    resolution_completed_at,
+    {{ reporting_date("resolution_completed_at") }} as resolution_completed_date,
+    resolution_breached_at,
+    resolution_sla_met,
+    resolution_business_minutes,
+    resolution_sla_clock_minutes,
+    resolution_paused_business_minutes,
+    -- Business time to acknowledge and to resolve come from the SLA timers (see README).
+    response_business_minutes as business_minutes_to_acknowledge,
+    (case when lifecycle_status = 'resolved' then resolution_business_minutes end)::numeric(14, 2)
+        as business_minutes_to_resolve,
+    has_sla,
+    is_sla_breached,
+    -- Our verdict in the terms of ServiceNow's made_sla: no SLA timer of the incident breached.
+    case when has_sla then not is_sla_breached end as made_sla,
+    source_made_sla,
+    source_recorded_at,
+    {{ run_watermark() }} as loaded_watermark
+from joined

@@ -1,0 +1,325 @@
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="replace_periods",
+        on_schema_change="fail",
+        indexes=[
+            {"columns": ["period_grain", "period_start"]},
+            {"columns": ["snapshot_date"]},
+        ],
+        post_hook=[
+            "delete from {{ this }} where period_grain = 'day' and period_start < "
+            ~ "(select max(snapshot_date) from {{ this }}) - "
+            ~ (var('backlog_daily_days') - 1) | string,
+            "analyze {{ this }}",
+        ],
+    )
+}}
+
+-- depends_on: {{ ref('int_incident_events_classified') }}
+-- depends_on: {{ ref('stg_operational__csat_surveys') }}
+-- depends_on: {{ ref('stg_operational__sla_timers') }}
+
+-- Backlog: incidents open at the end of each day (new, assigned, in progress or on hold), by age
+-- bucket (time since the incident was first opened), and 'all' for the total. Weekly and monthly
+-- rows give the backlog at the end of the period (or at the end of today for the current one).
+-- One row per grain, period, slice and age bucket. For slice 'all' every day and bucket has a
+-- row; for the other slices, rows with no open incident are left out. Day rows cover the last
+-- var('backlog_daily_days') days.
+--
+-- A row depends only on the open incidents at its snapshot day, so an incremental run recomputes
+-- the rows from the earliest day touched by a changed incident (or the previous run's today).
+
+{%- set buckets = var("backlog_age_buckets") %}
+{%- set slice_map = default_slice_columns() %}
+{%- set slices = var("metric_slices") %}
+{%- set sliced = [] %}
+{%- for slice in slices if slice != "all" %}{% do sliced.append((slice, slice_map[slice])) %}{% endfor %}
+
+with
+{% if is_incremental() %}{{ affected_periods_ctes() }}{% endif %}
+
+-- The last snapshot day: today, or var('as_of_date') when given (unit tests, reruns).
+today as (
+    select
+        {%- if var("as_of_date", none) %} '{{ var("as_of_date") }}'::date
+        {%- else %} {{ reporting_date("now()") }}
+        {%- endif %} as today_date
+),
+
+-- The first snapshot day to compute: all of them, or from the earliest day touched since the
+-- last run (and at least from the last run's today, whose rows move to the new today).
+window_start as (
+    select
+        {%- if is_incremental() %}
+        least(
+            (select min(day) from affected_days),
+            (select max(snapshot_date) from {{ this }})
+        )
+        {%- else %}
+        '-infinity'::date
+        {%- endif %} as start_date
+),
+
+intervals as (
+    select
+        intervals.opened_at as interval_start,
+        intervals.closed_at as interval_end,
+        incidents.opened_at as incident_opened_at,
+        incidents.priority_label,
+        incidents.team_name,
+        incidents.service_name,
+        incidents.category,
+        incidents.channel
+    from {{ ref('int_incident_open_intervals_paired') }} as intervals
+    inner join {{ ref('fct_incidents') }} as incidents
+        on incidents.incident_id = intervals.incident_id
+    {%- if is_incremental() %}
+    where intervals.closed_at is null
+        or intervals.closed_at > (
+            select {{ reporting_day_start("start_date") }} from window_start
+        )
+    {%- endif %}
+),
+
+buckets (age_bucket, bucket_order, lower_age, upper_age) as (
+    values
+        {%- for label, lower, upper in buckets %}
+        (
+            '{{ label }}',
+            {{ loop.index }},
+            interval '{{ lower }} hours',
+            {{ "null::interval" if upper is none else "interval '" ~ upper ~ " hours'" }}
+        ){{ "," if not loop.last }}
+        {%- endfor %}
+),
+
+-- While an incident is open, it sits in an age bucket from (opened + lower) to (opened + upper).
+presence as (
+    select
+        intervals.*,
+        buckets.age_bucket,
+        greatest(
+            intervals.interval_start, intervals.incident_opened_at + buckets.lower_age
+        ) as present_from,
+        case
+            when buckets.upper_age is null then intervals.interval_end
+            when intervals.interval_end is null
+                then intervals.incident_opened_at + buckets.upper_age
+            else least(intervals.interval_end, intervals.incident_opened_at + buckets.upper_age)
+        end as present_until
+    from intervals
+    cross join buckets
+),
+
+-- Counted on day D when present at the end of D: +1 from the local date of the instant just
+-- before present_from, -1 from the local date of the instant just before present_until. Changes
+-- before the window count from its first day.
+deltas as (
+    select
+        greatest(delta.delta_date, window_start.start_date) as delta_date,
+        delta.delta,
+        presence.age_bucket,
+        presence.priority_label,
+        presence.team_name,
+        presence.service_name,
+        presence.category,
+        presence.channel
+    from presence
+    cross join window_start
+    cross join lateral (
+        values
+            ({{ reporting_date("presence.present_from - interval '1 microsecond'") }}, 1),
+            ({{ reporting_date("presence.present_until - interval '1 microsecond'") }}, -1)
+    ) as delta (delta_date, delta)
+    where (presence.present_until is null or presence.present_until > presence.present_from)
+        and delta.delta_date is not null
+),
+
+sliced_deltas as (
+    select
+        delta_date,
+        age_bucket,
+        {{ slice_by_expression(sliced) }} as slice_by,
+        {{ slice_value_expression(sliced) }} as slice_value,
+        sum(delta) as delta
+    from deltas
+    group by grouping sets (
+        {%- for slice in slices %}
+        (delta_date, age_bucket{% if slice != "all" %}, {{ slice_map[slice] }}{% endif %})
+            {{- "," if not loop.last }}
+        {%- endfor %}
+    )
+),
+
+-- Between two consecutive changes a series' backlog is constant: one segment per change.
+segments as (
+    select *
+    from (
+        select
+            slice_by,
+            slice_value,
+            age_bucket,
+            delta_date as segment_start,
+            -- First day the count no longer holds (null: it still holds).
+            lead(delta_date) over series as segment_end,
+            sum(delta) over series as open_count
+        from sliced_deltas
+        window series as (partition by slice_by, slice_value, age_bucket order by delta_date)
+    ) as counted
+    where open_count <> 0 and segment_start <= (select today_date from today)
+),
+
+-- Snapshot days of each grain: every day of the daily horizon, and each week's and month's
+-- last day (or today), from the first incident on.
+snapshots as (
+    {%- for grain in var("metric_grains") %}
+    select
+        '{{ grain }}'::text as period_grain,
+        starts.period::date as period_start,
+        {%- if grain == "day" %}
+        starts.period::date as snapshot_date
+        {%- else %}
+        least(
+            (starts.period + interval '1 {{ grain }}' - interval '1 day')::date, today.today_date
+        ) as snapshot_date
+        {%- endif %}
+    from today
+    cross join window_start
+    cross join lateral generate_series(
+        date_trunc(
+            '{{ grain }}',
+            greatest(
+                -- No incident yet: start after today, so there is no snapshot.
+                coalesce(
+                    (select min(opened_date) from {{ ref('fct_incidents') }}),
+                    today.today_date + 1
+                ),
+                window_start.start_date
+                {%- if grain == "day" %},
+                today.today_date - {{ var("backlog_daily_days") - 1 }}
+                {%- endif %}
+            )::timestamp
+        ),
+        today.today_date::timestamp,
+        interval '1 {{ grain }}'
+    ) as starts (period)
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+),
+
+-- The snapshots each segment covers: the days of the daily horizon, and the week and month ends
+-- (or today) that fall inside it.
+counts as (
+    {%- for grain in var("metric_grains") %}
+    select
+        '{{ grain }}'::text as period_grain,
+        covered.period_start,
+        segments.slice_by,
+        segments.slice_value,
+        segments.age_bucket,
+        covered.snapshot_date,
+        segments.open_count
+    from segments
+    cross join today
+    cross join window_start
+    cross join lateral generate_series(
+        date_trunc(
+            '{{ grain }}',
+            greatest(
+                segments.segment_start,
+                window_start.start_date
+                {%- if grain == "day" %},
+                today.today_date - {{ var("backlog_daily_days") - 1 }}
+                {%- endif %}
+            )::timestamp
+        ),
+        date_trunc(
+            '{{ grain }}', (least(segments.segment_end, today.today_date + 1) - 1)::timestamp
+        ),
+        interval '1 {{ grain }}'
+    ) as starts (period)
+    cross join lateral (
+        select
+            starts.period::date as period_start,
+            {%- if grain == "day" %}
+            starts.period::date as snapshot_date
+            {%- else %}
+            least(
+                (starts.period + interval '1 {{ grain }}' - interval '1 day')::date,
+                today.today_date
+            ) as snapshot_date
+            {%- endif %}
+    ) as covered
+    where covered.snapshot_date >= segments.segment_start
+        and (segments.segment_end is null or covered.snapshot_date < segments.segment_end)
+        and covered.snapshot_date >= window_start.start_date
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+),
+
+-- Slice 'all' has a row for every snapshot and bucket, zero included.
+all_slice as (
+    select
+        snapshots.period_grain,
+        snapshots.period_start,
+        'all'::text as slice_by,
+        'all'::text as slice_value,
+        buckets.age_bucket,
+        snapshots.snapshot_date,
+        coalesce(counts.open_count, 0) as open_count
+    from snapshots
+    cross join buckets
+    cross join window_start
+    left join counts
+        on counts.slice_by = 'all'
+        and counts.period_grain = snapshots.period_grain
+        and counts.period_start = snapshots.period_start
+        and counts.age_bucket = buckets.age_bucket
+    where snapshots.snapshot_date >= window_start.start_date
+),
+
+by_bucket as (
+    select * from all_slice
+    union all
+    select * from counts where slice_by <> 'all'
+),
+
+-- The buckets partition the ages, so 'all' is their sum.
+rolled as (
+    select
+        by_bucket.period_grain,
+        by_bucket.period_start,
+        by_bucket.slice_by,
+        by_bucket.slice_value,
+        by_bucket.age_bucket,
+        buckets.bucket_order,
+        by_bucket.snapshot_date,
+        by_bucket.open_count::integer as open_count
+    from by_bucket
+    inner join buckets on buckets.age_bucket = by_bucket.age_bucket
+    union all
+    select
+        period_grain,
+        period_start,
+        slice_by,
+        slice_value,
+        'all' as age_bucket,
+        0 as bucket_order,
+        snapshot_date,
+        sum(open_count)::integer as open_count
+    from by_bucket
+    group by period_grain, period_start, slice_by, slice_value, snapshot_date
+)
+
+select
+    period_grain,
+    period_start,
+    slice_by,
+    slice_value,
+    age_bucket,
+    bucket_order,
+    snapshot_date,
+    open_count,
+    {{ run_watermark() }} as loaded_watermark
+from rolled

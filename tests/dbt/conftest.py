@@ -1,0 +1,89 @@
+"""dbt against a real database: a migrated database per module, dbt run in-process.
+
+Each module gets its own database (cloned from the run's migrated template) and its own dbt
+target and log folders, so parallel workers never share dbt state.
+"""
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from dbt.cli.main import dbtRunner, dbtRunnerResult
+from psycopg.rows import dict_row
+
+from operational.core.db import dbt_environment, libpq_url
+from tests.conftest import _recreate_database, _sqlalchemy_url, _worker
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
+OFFLINE = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_VERSION_CHECK": "false"}
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@dataclass
+class DbtDatabase:
+    """A database and the dbt project pointed at it."""
+
+    url: str
+    work: Path
+
+    def dbt(self, *arguments: str, variables: dict[str, Any] | None = None) -> dbtRunnerResult:
+        """Invoke dbt; fail the test with dbt's own messages if anything failed."""
+        command = [
+            *arguments,
+            "--project-dir", str(DBT_PROJECT_DIR),
+            "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(self.work / "target"),
+            "--log-path", str(self.work / "logs"),
+        ]  # fmt: skip
+        if variables:
+            command += ["--vars", json.dumps(variables)]
+        with _environment({**dbt_environment(self.url), **OFFLINE}):
+            result = dbtRunner().invoke(command)
+        if not result.success:
+            problems = [
+                f"{item.node.unique_id}: {item.status} {item.message}"
+                for item in getattr(result.result, "results", None) or []
+                if str(item.status) in ("error", "fail")
+            ]
+            pytest.fail(f"dbt {' '.join(arguments)} failed: {problems or result.exception}")
+        return result
+
+    def rows(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        with psycopg.connect(libpq_url(self.url), row_factory=dict_row) as connection:
+            return connection.execute(sql, params).fetchall()
+
+
+@pytest.fixture(scope="module")
+def dbt_database(
+    request: pytest.FixtureRequest,
+    database_server: str,
+    template_database: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[DbtDatabase]:
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    name = f"itsm_{module}_{_worker()}"
+    _recreate_database(database_server, name, template=template_database)
+    yield DbtDatabase(
+        url=_sqlalchemy_url(database_server, name), work=tmp_path_factory.mktemp("dbt")
+    )
+    with psycopg.connect(database_server, autocommit=True) as connection:
+        connection.execute(f'drop database if exists "{name}" with (force)')

@@ -1,0 +1,72 @@
+"""Compliance marts with known rows, created inside the test's rolled-back transaction.
+
+dbt builds the real marts (tests/pipelines runs it end to end); these stand-ins carry only the
+columns the export service relies on, so that the export tests do not need a dbt run each.
+"""
+
+from datetime import date
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+PERIOD = (date(2026, 10, 1), date(2026, 10, 31))
+
+MART_ROWS = {
+    "sla_breach_register": (
+        "incident_number text, target_type text, breached_at timestamptz, breached_date date",
+        [
+            "('INC0000001', 'response', '2026-09-30 23:59:59+00', '2026-09-30')",
+            "('INC0000002', 'resolution', '2026-10-01 00:00+00', '2026-10-01')",
+            "('INC0000003', 'response', '2026-10-31 23:59:59+00', '2026-10-31')",
+            "('INC0000004', 'resolution', '2026-11-01 00:00+00', '2026-11-01')",
+        ],
+    ),
+    "change_approval_evidence": (
+        "change_number text, implemented_date date, approved boolean",
+        [
+            "('CHG0000001', '2026-10-15', true)",
+            "('CHG0000002', '2026-11-02', false)",
+        ],
+    ),
+    "access_review": (
+        "email text, roles text, mfa_enabled boolean, last_login_at timestamptz",
+        [
+            "('admin@example.com', 'admin', true, null)",
+            "('auditor@example.com', 'auditor', false, '2026-08-01 09:00+00')",
+            "('agent@example.com', 'agent', false, null)",
+        ],
+    ),
+    "audit_trail_summary": (
+        "activity_date date, entity_type text, events bigint",
+        [
+            "('2026-09-30', 'incident', 12)",
+            "('2026-10-01', 'incident', 7)",
+            "('2026-10-31', 'change', 3)",
+        ],
+    ),
+    "sla_source_comparison": (
+        "incident_number text, resolved_date date, source_made_sla boolean, our_made_sla boolean",
+        [
+            "('INC0000005', '2026-10-20', true, false)",
+        ],
+    ),
+}
+# Rows of each mart inside PERIOD, counted by hand from MART_ROWS (access_review: all rows).
+ROWS_IN_PERIOD = {
+    "sla_breach_register": 2,
+    "change_approval_evidence": 1,
+    "access_review": 3,
+    "audit_trail_summary": 2,
+    "sla_source_comparison": 1,
+}
+
+
+@pytest.fixture
+def compliance_marts(session: Session) -> dict[str, int]:
+    session.execute(text("create schema if not exists marts"))
+    for name, (columns, rows) in MART_ROWS.items():
+        session.execute(text(f"create table marts.{name} ({columns})"))
+        session.execute(text(f"insert into marts.{name} values {', '.join(rows)}"))
+    session.flush()
+    return ROWS_IN_PERIOD
