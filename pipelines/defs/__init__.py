@@ -1,0 +1,1 @@
+"""One module per concern; each exposes ``defs``, merged in ``pipelines.definitions``."""

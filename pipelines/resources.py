@@ -1,0 +1,65 @@
+"""Resources: the platform's home folder and database, read from the environment."""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+from sqlalchemy import Engine, create_engine, pool
+from sqlalchemy.orm import Session
+
+from operational.core.config import Settings
+from operational.core.db import dbt_environment, normalize_url
+
+
+class ItsmResource(dg.ConfigurableResource):
+    """``ITSM_HOME`` (inbox, exports) and ``ITSM_DATABASE_URL`` (the operational database)."""
+
+    home: str
+    database_url: str
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home)
+
+    def settings(self) -> Settings:
+        return Settings(home=Path(self.home), database_url=self.database_url)
+
+    @contextmanager
+    def engine(self) -> Iterator[Engine]:
+        engine = create_engine(normalize_url(self.database_url), poolclass=pool.NullPool)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits when the block succeeds (pipelines own their transactions)."""
+        with (
+            self.engine() as engine,
+            Session(engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
+
+    @contextmanager
+    def dbt_connection(self) -> Iterator[None]:
+        """Point dbt's profile (``env_var('ITSM_DBT_*')``) at this database while a dbt
+        process starts; the dbt resource hands the process its environment at launch."""
+        wanted = dbt_environment(normalize_url(self.database_url))
+        saved = {name: os.environ.get(name) for name in wanted}
+        os.environ.update(wanted)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def itsm_resource() -> ItsmResource:
+    return ItsmResource(home=dg.EnvVar("ITSM_HOME"), database_url=dg.EnvVar("ITSM_DATABASE_URL"))
