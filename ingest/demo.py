@@ -18,6 +18,9 @@ own format), so the demo goes through the same parsing and loading as a customer
   failed, backed-out or unlucky change (on one of its CIs, hours after it began);
 - csat.csv: satisfaction answers for part of the resolved incidents.
 
+The history covers the `days` (default 365) up to `end_date`, by default yesterday, so that a
+dashboard's default period always shows data; pass `end_date` for byte-identical files.
+
 `IMPORT_ORDER` lists the (file, mapping) pairs in the order they must be loaded.
 """
 
@@ -29,7 +32,7 @@ import json
 import math
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import yaml
@@ -37,7 +40,6 @@ import yaml
 from operational.changes.service import tally
 
 SOURCE_SYSTEM = "demo"
-YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 TEAMS: dict[str, tuple[str, ...]] = {
@@ -151,6 +153,8 @@ class DemoExport:
     change_approvals: int
     configuration_items: int
     csat_answers: int
+    first_day: date
+    last_day: date
 
 
 def _priority(impact: int, urgency: int) -> int:
@@ -189,9 +193,25 @@ IMPORT_ORDER = (
 )
 
 
+def default_end_date() -> date:
+    """Yesterday (UTC): the demo history ends there, so the dashboards' default period has data."""
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
 def write_demo_export(
-    directory: Path, *, seed: int = 2025, incidents: int = 20_000, days: int = 365
+    directory: Path,
+    *,
+    seed: int = 2025,
+    incidents: int = 20_000,
+    days: int = 365,
+    end_date: date | None = None,
 ) -> DemoExport:
+    """The demo history covers the `days` up to and including `end_date` (default: yesterday).
+    The same seed and end date give the same files."""
+    end_date = end_date or default_end_date()
+    start = datetime.combine(end_date + timedelta(days=1), time(), tzinfo=UTC) - timedelta(
+        days=days
+    )
     rng = random.Random(seed)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -228,7 +248,7 @@ def write_demo_export(
     ci_names = [row[0] for row in cis if row[2] in ("application", "server", "database")]
     services = [row[1] for row in cis if row[2] == "business_service"]
 
-    changes = _changes(rng, ci_names, agents, cab, days)
+    changes = _changes(rng, ci_names, agents, cab, start, days)
     _write_csv(
         directory / "changes.csv",
         ["id", "title", "type", "state", "requester", "team", "implementer", "cis", "risk",
@@ -263,7 +283,7 @@ def write_demo_export(
     )  # fmt: skip
 
     incident_rows, event_rows, csat_rows = _incidents(
-        rng, incidents, days, agents, requesters, ci_names, services
+        rng, incidents, start, days, agents, requesters, ci_names, services
     )
     _link_caused_incidents(rng, changes, incident_rows, event_rows)
     _write_csv(
@@ -310,6 +330,8 @@ def write_demo_export(
         change_approvals=len(approvals),
         configuration_items=len(cis),
         csat_answers=len(csat_rows),
+        first_day=start.date(),
+        last_day=end_date,
     )
 
 
@@ -408,20 +430,21 @@ def _changes(
     ci_keys: list[str],
     agents: dict[str, list[str]],
     cab: list[str],
+    start: datetime,
     days: int,
 ) -> list[_Change]:
-    horizon = YEAR_START + timedelta(days=days)
+    horizon = start + timedelta(days=days)
     changes = []
     for index in range(1, 301):
         key = f"CHG{index:05d}"
         team = rng.choice(list(TEAMS))
         kind = rng.choices(("standard", "normal", "emergency"), (0.5, 0.4, 0.1))[0]
-        opened = YEAR_START + timedelta(minutes=rng.randrange(days * 24 * 60))
-        start = (opened + timedelta(days=rng.randint(2, 14))).replace(
+        opened = start + timedelta(minutes=rng.randrange(days * 24 * 60))
+        planned = (opened + timedelta(days=rng.randint(2, 14))).replace(
             hour=rng.choice((20, 21, 22)), minute=0, second=0
         )
         if kind == "emergency":
-            start = opened + timedelta(hours=rng.randint(2, 6))
+            planned = opened + timedelta(hours=rng.randint(2, 6))
         length = timedelta(hours=rng.choice((1, 2, 3)))
         decisions: list[list[object]] = []
         state = ""
@@ -432,30 +455,30 @@ def _changes(
             contested = kind == "normal" and rng.random() < 0.12
             outcome, rows, last = _cab_round(
                 rng, key, kind, "authorization", 1, cab,
-                opened + timedelta(minutes=10), min(start, horizon) - timedelta(minutes=5),
+                opened + timedelta(minutes=10), min(planned, horizon) - timedelta(minutes=5),
                 0.1 if contested else 0.93,
             )  # fmt: skip
             decisions += rows
             if outcome == "rejected" and rng.random() < 0.5:
-                start += timedelta(days=7)
+                planned += timedelta(days=7)
                 outcome, rows, last = _cab_round(
                     rng, key, kind, "authorization", 2, cab, last + timedelta(days=1),
-                    min(start, horizon) - timedelta(minutes=5), 0.95,
+                    min(planned, horizon) - timedelta(minutes=5), 0.95,
                 )  # fmt: skip
                 decisions += rows
             if outcome == "rejected":
                 state, closed_at = "cancelled", last + timedelta(hours=rng.randint(1, 48))
             elif outcome == "pending":
                 state = "authorize"  # still waiting for the CAB at the end of the year
-        end = start + length
+        end = planned + length
         began = ended = reviewed = None
         review = caused = reviewer = ""
         if not state and end + timedelta(days=5) > horizon:
             state = "scheduled"
         elif not state and rng.random() < 0.03:
-            state, closed_at = "cancelled", start - timedelta(hours=rng.randint(2, 30))
+            state, closed_at = "cancelled", planned - timedelta(hours=rng.randint(2, 30))
         elif not state:
-            began = start + timedelta(minutes=rng.randrange(15))
+            began = planned + timedelta(minutes=rng.randrange(15))
             ended = began + length * rng.uniform(0.6, 1.1)
             result = rng.choices(("successful", "failed", "backed_out"), (0.88, 0.05, 0.07))[0]
             state = {"successful": "closed"}.get(result, result)
@@ -473,7 +496,7 @@ def _changes(
             row=[
                 key, f"{kind.title()} change {index} by {team}", kind, state,
                 rng.choice(agents[team]), team, rng.choice(agents[team]), ";".join(affected),
-                rng.choices(("low", "moderate", "high"), (0.6, 0.3, 0.1))[0], _stamp(start),
+                rng.choices(("low", "moderate", "high"), (0.6, 0.3, 0.1))[0], _stamp(planned),
                 _stamp(end), _stamp(opened), _stamp(closed_at) if closed_at else "",
                 _stamp(began) if began else "", _stamp(ended) if ended else "", review, caused,
                 reviewer, _stamp(reviewed) if reviewed else "",
@@ -521,10 +544,10 @@ def _link_caused_incidents(
             position += 1
 
 
-def _arrival(rng: random.Random, days: int) -> datetime:
+def _arrival(rng: random.Random, start: datetime, days: int) -> datetime:
     while True:
         day = rng.randrange(days)
-        moment = YEAR_START + timedelta(days=day)
+        moment = start + timedelta(days=day)
         # seasonality: quieter in August and the last week of December
         season = 0.7 if moment.month == 8 or (moment.month == 12 and moment.day > 22) else 1.0
         if rng.random() < WEEKDAY_WEIGHT[moment.weekday()] / 1.25 * season:
@@ -535,14 +558,15 @@ def _arrival(rng: random.Random, days: int) -> datetime:
 def _incidents(
     rng: random.Random,
     count: int,
+    start: datetime,
     days: int,
     agents: dict[str, list[str]],
     requesters: list[str],
     ci_keys: list[str],
     services: list[str],
 ) -> tuple[list[list[object]], list[list[object]], list[list[object]]]:
-    horizon = YEAR_START + timedelta(days=days)
-    arrivals = sorted(_arrival(rng, days) for _ in range(count))
+    horizon = start + timedelta(days=days)
+    arrivals = sorted(_arrival(rng, start, days) for _ in range(count))
     mix = list(IMPACT_URGENCY_MIX)
     weights = list(IMPACT_URGENCY_MIX.values())
     channels, channel_weights = list(CHANNEL_MIX), list(CHANNEL_MIX.values())

@@ -1,5 +1,7 @@
 """``itsm demo``: a seeded year of service-desk history, imported through `ingest`, then the API."""
 
+from datetime import datetime
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -8,6 +10,11 @@ from rich.table import Table
 def demo(
     incidents: int = typer.Option(20_000, min=1, help="How many incidents to generate."),
     seed: int = typer.Option(2025, help="Random seed: the same seed gives the same data."),
+    end_date: datetime | None = typer.Option(
+        None,
+        formats=["%Y-%m-%d"],
+        help="Last day of the demo year (default: yesterday, UTC). Fix it to reproduce files.",
+    ),
     serve_api: bool = typer.Option(True, "--serve/--no-serve", help="Serve the API afterwards."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="TCP port."),
@@ -25,12 +32,17 @@ def demo(
     upgrade(resolve_database_url())
     directory = get_settings().home / "demo"
     with console.status("Generating the demo year ..."):
-        export = demo_data.write_demo_export(directory, seed=seed, incidents=incidents)
+        export = demo_data.write_demo_export(
+            directory,
+            seed=seed,
+            incidents=incidents,
+            end_date=end_date.date() if end_date else None,
+        )
     console.print(
         f"Generated {export.incidents:,} incidents with {export.events:,} events, "
         f"{export.configuration_items:,} CIs, {export.changes:,} changes with "
         f"{export.change_approvals:,} CAB decisions and {export.csat_answers:,} CSAT answers "
-        f"in {directory}"
+        f"from {export.first_day} to {export.last_day} in {directory}"
     )
     table = Table(title="Demo import")
     for column in ("file", "read", "loaded", "updated", "rejected", "skipped"):

@@ -111,7 +111,9 @@ def up(
 
     if demo and not demo_loaded():
         console.rule("demo data")
-        load_demo(incidents=incidents, seed=2025, serve_api=False, host=host, port=port)
+        load_demo(
+            incidents=incidents, seed=2025, end_date=None, serve_api=False, host=host, port=port
+        )
     if pipelines:
         console.rule("pipelines: import inbox, build marts, compliance exports")
         if not pipelines_cli.run_once():

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -91,8 +92,9 @@ def test_inbox_imports_and_moves_files_aside(committed_engine, fixtures, tmp_pat
 
 
 def test_demo_export_is_seeded_and_imports_without_rejects(tmp_path):
-    first = demo.write_demo_export(tmp_path / "a", seed=7, incidents=400)
-    second = demo.write_demo_export(tmp_path / "b", seed=7, incidents=400)
+    last_day = date(2024, 3, 31)
+    first = demo.write_demo_export(tmp_path / "a", seed=7, incidents=400, end_date=last_day)
+    second = demo.write_demo_export(tmp_path / "b", seed=7, incidents=400, end_date=last_day)
     for data_file, _ in demo.IMPORT_ORDER:
         assert (first.directory / data_file).read_bytes() == (
             second.directory / data_file
@@ -115,6 +117,17 @@ def test_demo_export_is_seeded_and_imports_without_rejects(tmp_path):
     )
     assert reopened.height > 0
     assert len(set(incidents.incidents.get_column("assignment_group"))) == 8
+    opened = incidents.incidents.get_column("opened_at")
+    assert (first.first_day, first.last_day) == (date(2023, 4, 2), last_day)
+    assert opened.min().date() >= first.first_day and opened.max().date() <= last_day
+    # Most of the history is in the last quarter too, not only at the start.
+    assert opened.filter(opened.dt.date() > date(2024, 1, 1)).len() > 60
+
+
+def test_demo_year_ends_yesterday_by_default(tmp_path):
+    export = demo.write_demo_export(tmp_path, seed=1, incidents=50, days=30)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    assert (export.first_day, export.last_day) == (yesterday - timedelta(days=29), yesterday)
 
 
 def scalar(session, sql: str):
