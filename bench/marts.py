@@ -6,9 +6,11 @@
 3. Loads 10,000 new incidents the same way and times the incremental ``dbt build``.
 Prints the figures and the slowest models of each build (from dbt's run_results.json).
 
-Run: python bench/marts.py [--incidents 1000000] [--new-incidents 10000]
+Run: python bench/marts.py [--incidents 1000000] [--new-incidents 10000] [--reuse]
 It uses a scratch database ``itsm_bench`` (dropped and re-created) on the server of
-ITSM_DATABASE_URL, or else on the embedded server under ITSM_HOME. Targets: full build 60 s or
+ITSM_DATABASE_URL, or else on the embedded server under ITSM_HOME. ``--reuse`` keeps the history
+already loaded there by an earlier run and times the builds again (``--full-refresh`` for the
+first), for comparing model changes on the same data. Targets: full build 60 s or
 less, incremental refresh 10 s or less. No asserts: the figures are for people.
 """
 
@@ -24,11 +26,6 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-
-# `python bench/marts.py` puts bench/ first on sys.path, where bench/ingest.py would shadow the
-# ingest package: look in the repository root instead.
-if not __package__:
-    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import polars as pl
 import psycopg
@@ -48,14 +45,26 @@ EVENTS_PER_INCIDENT = 10
 BENCH_DATABASE = "itsm_bench"
 
 
-def scratch_database(name: str) -> str:
-    """Drop and create ``name`` on the configured server; return its SQLAlchemy URL."""
+def scratch_database(name: str, *, reuse: bool) -> str:
+    """Drop and create ``name`` on the configured server (or keep it, with ``reuse``); return
+    its SQLAlchemy URL."""
     server_url = make_url(resolve_database_url(get_settings()))
     admin = libpq_url(server_url.set(database="postgres").render_as_string(False))
     with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'drop database if exists "{name}" with (force)')
-        connection.execute(f'create database "{name}"')
+        exists = connection.execute("select 1 from pg_database where datname = %s", (name,))
+        if not (reuse and exists.fetchone()):
+            connection.execute(f'drop database if exists "{name}" with (force)')
+            connection.execute(f'create database "{name}"')
     return server_url.set(database=name).render_as_string(hide_password=False)
+
+
+def loaded_history(url: str) -> tuple[int, datetime | None]:
+    """Incidents already in the database and the last time one was opened."""
+    with psycopg.connect(libpq_url(url)) as connection:
+        count, last = connection.execute(
+            "select count(*), max(opened_at) from operational.incidents"
+        ).fetchone()
+    return count, last
 
 
 def renumber(path: Path, offset: int) -> None:
@@ -93,7 +102,7 @@ def generate_and_load(
     return figures
 
 
-def dbt_build(url: str, target: Path) -> tuple[float, list[dict]]:
+def dbt_build(url: str, target: Path, *, full_refresh: bool = False) -> tuple[float, list[dict]]:
     """Run ``dbt build``; return its wall time and dbt's per-node results."""
     environment = {
         **os.environ,
@@ -105,6 +114,7 @@ def dbt_build(url: str, target: Path) -> tuple[float, list[dict]]:
     dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
     command = [dbt, "build", "--project-dir", str(DBT_PROJECT_DIR)]
     command += ["--profiles-dir", str(DBT_PROJECT_DIR), "--quiet"]
+    command += ["--full-refresh"] if full_refresh else []
     started = time.perf_counter()
     completed = subprocess.run(command, env=environment, cwd=DBT_PROJECT_DIR, check=False)
     seconds = time.perf_counter() - started
@@ -137,44 +147,53 @@ def main() -> None:
     parser.add_argument("--incidents", type=int, default=1_000_000)
     parser.add_argument("--new-incidents", type=int, default=10_000)
     parser.add_argument("--slowest", type=int, default=8, help="Slowest models to list.")
+    parser.add_argument(
+        "--reuse", action="store_true", help="Keep the history an earlier run loaded."
+    )
     arguments = parser.parse_args()
 
-    url = scratch_database(BENCH_DATABASE)
+    url = scratch_database(BENCH_DATABASE, reuse=arguments.reuse)
     upgrade(url)
+    loaded, last_opened = loaded_history(url)
     with tempfile.TemporaryDirectory(prefix="itsm-bench-") as scratch:
         work = Path(scratch)
-        print(f"history: {arguments.incidents:,} incidents, ~{EVENTS_PER_INCIDENT} events each")
-        history = generate_and_load(
-            work / "history.csv",
-            url,
-            incidents=arguments.incidents,
-            seed=7,
-            start=datetime(2016, 2, 29),
-            offset=0,
-        )
-        print(
-            f"  generated {history['incidents']:,.0f} incidents / {history['events']:,.0f} events"
-            f" in {history['generate_s']:.1f} s; parsed in {history['parse_s']:.1f} s;"
-            f" loaded in {history['load_s']:.1f} s"
-        )
+        if loaded and arguments.reuse:
+            print(f"history: reusing {loaded:,} incidents already in {BENCH_DATABASE}")
+        else:
+            print(f"history: {arguments.incidents:,} incidents, ~{EVENTS_PER_INCIDENT} events each")
+            history = generate_and_load(
+                work / "history.csv",
+                url,
+                incidents=arguments.incidents,
+                seed=7,
+                # The generator opens one incident every ~7 minutes: end the history today.
+                start=datetime.now() - timedelta(minutes=7 * arguments.incidents + 1_440),
+                offset=0,
+            )
+            print(
+                f"  generated {history['incidents']:,.0f} incidents / "
+                f"{history['events']:,.0f} events in {history['generate_s']:.1f} s; "
+                f"parsed in {history['parse_s']:.1f} s; loaded in {history['load_s']:.1f} s"
+            )
+            loaded, last_opened = loaded_history(url)
 
         # One target folder for both builds: the second reuses dbt's partial parse, as the
         # scheduled refresh does.
         target = work / "target"
-        full_seconds, full_results = dbt_build(url, target)
+        full_seconds, full_results = dbt_build(url, target, full_refresh=arguments.reuse)
         print(f"full dbt build: {full_seconds:.1f} s (target 60 s)")
         print_breakdown(full_results)
         print_slowest(full_results, arguments.slowest)
 
         # New incidents open after the history's last one, numbered after it.
-        later = datetime(2016, 2, 29) + timedelta(minutes=7 * (history["incidents"] + 10))
+        later = last_opened.replace(tzinfo=None) + timedelta(hours=1)
         new = generate_and_load(
             work / "new.csv",
             url,
             incidents=arguments.new_incidents,
             seed=8,
             start=later,
-            offset=int(history["incidents"]),
+            offset=loaded + 1_000,
         )
         print(
             f"new: {new['incidents']:,.0f} incidents / {new['events']:,.0f} events"

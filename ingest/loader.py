@@ -77,6 +77,8 @@ class LoadReport:
     parse_skipped: int
     counts: dict[str, EntityCounts] = field(default_factory=dict)
     batches: int = 0
+    # Processes that loaded the ticket batches (1: all in the calling process).
+    workers: int = 1
     run_id: int | None = None
     rejects_path: Path | None = None
     incident_ids: list[int] = field(default_factory=list)
@@ -1859,13 +1861,19 @@ def _ticket_batch_in_worker(
 def workers_possible() -> bool:
     """Whether batches can go to worker processes. Workers import the program's main module, as
     every use of multiprocessing does (so a script that calls `load` must guard its entry
-    point with `if __name__ == "__main__":`). With no importable main module (python -c,
-    standard input, pytest-xdist workers, whose standard streams are their channel) everything
-    stays in one process, whatever `workers` asks for."""
+    point with `if __name__ == "__main__":`). That needs the main module to be the program that
+    was started: run by name (`python -m`), or the file named on the command line (a script,
+    a console entry point such as `itsm`). Otherwise (python -c, standard input, pytest-xdist
+    workers, or a host that swapped `__main__` for a module of its own, as Streamlit's script
+    runner does) everything stays in one process, whatever `workers` asks for."""
     main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", None) is not None:
+        return True
     path = getattr(main, "__file__", None)
-    by_name = getattr(getattr(main, "__spec__", None), "name", None) is not None
-    return by_name or (path is not None and Path(path).is_file())
+    started = sys.argv[0] if sys.argv else ""
+    if not path or not started or not Path(path).is_file() or not Path(started).is_file():
+        return False
+    return Path(path).resolve() == Path(started).resolve()
 
 
 def default_workers() -> int:
@@ -1941,6 +1949,7 @@ def _load_all(
             and workers_possible()
         )
         workers = min(workers, len(batches)) if parallel else 1
+        report.workers = workers
         pool = _process_pool(workers) if parallel else None
         try:
             _run_batch(

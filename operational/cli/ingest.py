@@ -23,6 +23,9 @@ def ingest(
     workers: int | None = typer.Option(
         None, min=1, help="Ticket batches loaded at once (default: one per CPU, at most four)."
     ),
+    batch_events: int | None = typer.Option(
+        None, min=1, help="Events per batch, each one transaction (default: 100,000)."
+    ),
 ) -> None:
     """Import an export: parse, check, then load in batches with COPY. Re-running is safe."""
     from ingest import loader, sources
@@ -57,6 +60,7 @@ def ingest(
             progress=advance,
             rejects_dir=rejects_dir or path.parent,
             workers=workers,
+            batch_events=batch_events or loader.DEFAULT_BATCH_EVENTS,
         )
         progress.update(task, completed=progress.tasks[0].total or 1)
     table = Table(title="Dry run (nothing written)" if dry_run else "Import summary")
@@ -76,4 +80,7 @@ def ingest(
     if report.rejects_path:
         console.print(f"Rejected rows: {report.rejects_path} (and .json)")
     if report.run_id:
-        console.print(f"Import run #{report.run_id}")
+        console.print(
+            f"Import run #{report.run_id}: {report.batches:,} batches, ticket batches in "
+            f"{report.workers} process{'es' if report.workers > 1 else ''}"
+        )

@@ -1,5 +1,11 @@
 """Loading into PostgreSQL: first-class tickets, idempotence, increments, crashes, SLA backfill."""
 
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
 import polars as pl
 import pytest
 from sqlalchemy import create_engine, pool, text
@@ -181,41 +187,66 @@ def test_crash_mid_import_leaves_whole_batches_and_a_rerun_completes(fresh_datab
     engine.dispose()
 
 
-@pytest.mark.skipif(
-    not loader.workers_possible(), reason="no importable main module (pytest-xdist worker)"
-)
+def _imported_content(url: str) -> list[tuple]:
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                """
+                select i.external_id, i.state, i.priority, assignee.external_id,
+                       team.name, i.acknowledged_at, e.seq, e.kind, e.field,
+                       e.old_value, e.new_value, e.data
+                from operational.incidents i
+                left join operational.users assignee on assignee.id = i.assignee_id
+                left join operational.teams team on team.id = i.assignment_group_id
+                join operational.events e
+                  on e.entity_type = 'incident' and e.entity_id = i.id
+                order by i.external_id, e.seq
+                """
+            )
+        )
+        content = [tuple(row) for row in rows]
+    engine.dispose()
+    return content
+
+
 def test_parallel_batches_load_what_one_process_loads(fresh_database, tmp_path):
     export = write_servicenow_audit(tmp_path / "audit.csv", events=4_000, seed=5)
     parsed = sources.parse("servicenow-audit", export.path)
-    contents = []
-    for workers in (1, 2):
-        engine = create_engine(fresh_database(f"workers{workers}"), poolclass=pool.NullPool)
-        report = loader.load(parsed, engine=engine, batch_events=700, workers=workers)
-        assert report.batches > 3
-        with engine.connect() as connection:
-            contents.append(
-                [
-                    tuple(row)
-                    for row in connection.execute(
-                        text(
-                            """
-                            select i.external_id, i.state, i.priority, assignee.external_id,
-                                   team.name, i.acknowledged_at, e.seq, e.kind, e.field,
-                                   e.old_value, e.new_value, e.data
-                            from operational.incidents i
-                            left join operational.users assignee on assignee.id = i.assignee_id
-                            left join operational.teams team on team.id = i.assignment_group_id
-                            join operational.events e
-                              on e.entity_type = 'incident' and e.entity_id = i.id
-                            order by i.external_id, e.seq
-                            """
-                        )
-                    )
-                ]
-            )
-        engine.dispose()
-    assert len(contents[0]) > export.events  # the imported events and the SLA transitions
-    assert contents[0] == contents[1]
+    one_process = fresh_database("workers1")
+    engine = create_engine(one_process, poolclass=pool.NullPool)
+    report = loader.load(parsed, engine=engine, batch_events=700, workers=1)
+    engine.dispose()
+    assert report.batches > 3 and report.workers == 1
+
+    # Worker processes need the program's own main module, which a pytest-xdist worker lacks:
+    # the parallel load runs as users run it, through the `itsm` command.
+    two_processes = fresh_database("workers2")
+    completed = subprocess.run(
+        [Path(sys.executable).with_name("itsm"), "ingest", "servicenow-audit", export.path,
+         "--workers", "2", "--batch-events", "700"],
+        env={**os.environ, "ITSM_DATABASE_URL": two_processes, "COLUMNS": "200"},
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "ticket batches in 2 processes" in completed.stdout
+
+    content = _imported_content(one_process)
+    assert len(content) > export.events  # the imported events and the SLA transitions
+    assert content == _imported_content(two_processes)
+
+
+def test_a_host_that_swaps_the_main_module_keeps_the_load_in_one_process(monkeypatch, tmp_path):
+    # Streamlit's script runner (and AppTest) puts the page it runs in sys.modules["__main__"]:
+    # worker processes would run that page. The loader must notice and stay in one process.
+    page = tmp_path / "page.py"
+    page.write_text("raise SystemExit('a worker ran the page')\n")
+    swapped = types.ModuleType("__main__")
+    swapped.__file__ = str(page)
+    monkeypatch.setitem(sys.modules, "__main__", swapped)
+    monkeypatch.setattr(sys, "argv", [str(Path(sys.executable).with_name("itsm"))])
+    assert not loader.workers_possible()
+    assert loader.default_workers() == 1
 
 
 def test_servicenow_table_import(session, fixtures):
