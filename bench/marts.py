@@ -27,6 +27,11 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+# `python bench/marts.py` puts bench/ first on sys.path, where bench/ingest.py (the name
+# for the ingest benchmark) would shadow the ingest package: look in the repository root instead.
+if not __package__:
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
 import polars as pl
 import psycopg
 from sqlalchemy import create_engine, pool

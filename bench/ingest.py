@@ -12,7 +12,7 @@ Prints wall-clock seconds, events/s, this process's CPU seconds and its workers'
 average (the machine is shared). With ``--workers 1`` it also prints the statements that took
 the time (worker processes' statements are not seen).
 
-Run: python bench/ingest_load.py [--events 1000000] [--batch-events 100000] [--workers 2]
+Run: python bench/ingest.py [--events 1000000] [--batch-events 100000] [--workers 2]
                             [--sla after] [--export /tmp/audit_1m.csv]
 It uses a scratch database ``itsm_bench_ingest`` (dropped and re-created) on the server of
 ITSM_DATABASE_URL, or else on the embedded server under ITSM_HOME. Target: 100,000 events/s or
