@@ -227,9 +227,12 @@ def kpi_grid(
             current = getattr(by_period.get(period), kpi.column, None)
             before = getattr(by_period.get(previous), kpi.column, None)
             days = series["period_start"].dt.date
+            # Periods without a value (nothing resolved that day, say) are left out of the
+            # line: st.metric draws numbers only.
             spark = [
-                None if pd.isna(value) else float(value)
+                float(value)
                 for value in series[(days >= first) & (days <= period)][kpi.column]
+                if not pd.isna(value)
             ]
             delta = format_delta(current, before, kpi.kind)
             unchanged = delta is not None and not any(ch in delta for ch in "123456789")

@@ -5,6 +5,8 @@ The figures expected below are the hand-computed ones of tests/dbt/test_marts.py
 would read them on the page (hours to one decimal, shares in percent).
 """
 
+from datetime import timedelta
+
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -120,6 +122,27 @@ def test_overview_figures_are_the_mart_rows(dashboard_settings: Stack):
     shown = metrics(signed_in())
     assert shown["MTTR · mean"] == f"{float(row['mttr_minutes']) / 60:,.1f} h"
     assert shown["MTTR · 90th percentile"] == f"{float(row['mttr_p90_minutes']) / 60:,.1f} h"
+
+
+def test_overview_compares_with_the_period_before_and_draws_the_trend(
+    dashboard_settings: Stack,
+):
+    """By day: the last day of the range with a day before it that also resolved incidents."""
+    days = dashboard_settings.rows(
+        "select period_start, mttr_minutes from marts.mttr_per_period "
+        "where period_grain = 'day' and slice_by = 'all' order by period_start"
+    )
+    mttr = {row["period_start"]: float(row["mttr_minutes"]) for row in days}
+    last = max(day for day in mttr if day - timedelta(days=1) in mttr)
+    previous = mttr[last - timedelta(days=1)]
+    app = signed_in(params={"from": "2026-03-01", "to": last.isoformat(), "grain": "day"})
+    card = next(metric for metric in app.metric if metric.label == "MTTR · mean")
+    assert card.value == f"{mttr[last] / 60:,.1f} h"
+    assert card.proto.delta == f"{(mttr[last] - previous) / 60:+,.1f} h"
+    # The sparkline: the mart's days of the range up to that day, in hours.
+    in_range = sorted(day for day in mttr if day <= last)
+    assert len(in_range) > 1
+    assert list(card.proto.chart_data) == pytest.approx([mttr[day] / 60 for day in in_range])
 
 
 def test_a_team_filter_changes_the_numbers_and_the_link(dashboard_settings: Stack):
