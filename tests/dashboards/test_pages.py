@@ -79,9 +79,12 @@ def ticket_numbers(app: AppTest, index: int = -1) -> set[str]:
 # --- every page -------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("grain", ["day", "week", "month"])
 @pytest.mark.parametrize("page", PAGES)
-def test_every_page_runs_on_the_marts_without_an_error(dashboard_settings: Stack, page: str):
-    app = signed_in()
+def test_every_page_runs_on_the_marts_without_an_error(
+    dashboard_settings: Stack, page: str, grain: str
+):
+    app = signed_in(params={"from": "2026-02-15", "to": "2026-03-31", "grain": grain})
     app.switch_page(page).run()
     assert problems(app) == []
     # Every page says how fresh the marts are.
