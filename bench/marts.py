@@ -141,10 +141,14 @@ def print_breakdown(results: list[dict]) -> None:
 
 
 def print_slowest(results: list[dict], count: int) -> None:
-    models = [result for result in results if result["unique_id"].startswith("model.")]
-    for result in sorted(models, key=lambda item: item["execution_time"], reverse=True)[:count]:
-        name = result["unique_id"].split(".")[-1]
-        print(f"    {result['execution_time']:>8.2f} s  {name}")
+    for kind in ("model", "test"):
+        nodes = [result for result in results if result["unique_id"].startswith(f"{kind}.")]
+        if not nodes or not count:
+            continue
+        print(f"  slowest {kind}s:")
+        for result in sorted(nodes, key=lambda item: item["execution_time"], reverse=True)[:count]:
+            name = result["unique_id"].split(".")[2]
+            print(f"    {result['execution_time']:>8.2f} s  {name}")
 
 
 def main() -> None:

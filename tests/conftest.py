@@ -62,7 +62,9 @@ def _embedded_server(tmp_root: Path):
     from operational.core.embedded import EmbeddedServer
 
     pgdata = tmp_root / "pgdata"
-    tmp_root.mkdir(parents=True, exist_ok=True)
+    # get_server creates a missing pgdata with exist_ok=False: two workers starting at once would
+    # race for it. An empty folder is initialized (under the package's own lock) all the same.
+    pgdata.mkdir(parents=True, exist_ok=True)
     _server_handle = get_server(pgdata, cleanup_mode="stop")
     info = _server_handle.get_postmaster_info()
     return EmbeddedServer(pgdata=pgdata, socket_dir=info.socket_dir, port=info.port, pid=info.pid)

@@ -15,14 +15,57 @@
     )
 {%- endmacro %}
 
-{#- The instant from which an incremental model reprocesses: its watermark less the lookback.
-    Only valid inside {% if is_incremental() %}. -#}
+{#- The instant from which an incremental model reprocesses: the watermark of its last run less
+    the lookback. Only valid inside {% if is_incremental() %}. The last run's watermark is
+    recorded apart (record_run_watermark), whether that run wrote rows or not: a model whose
+    last runs wrote nothing (a CSAT rollup before the first answer, say) would otherwise find no
+    watermark in its rows and reprocess all history on every run. Before the first recorded run,
+    its rows' largest watermark stands in. -#}
 {% macro incremental_since(watermark_column="loaded_watermark") -%}
     (
-        select coalesce(max({{ watermark_column }}), '-infinity'::timestamptz)
-            - make_interval(mins => {{ var("incremental_lookback_minutes") }})
-        from {{ this }}
+        select coalesce(
+            (
+                select recorded.watermark
+                from {{ watermarks_relation() }} as recorded
+                where recorded.model_name = '{{ this.schema }}.{{ this.identifier }}'
+            ),
+            (select max({{ watermark_column }}) from {{ this }}),
+            '-infinity'::timestamptz
+        ) - make_interval(mins => {{ var("incremental_lookback_minutes") }})
     )
+{%- endmacro %}
+
+{#- Where incremental models record their last run's watermark (created by on-run-start). -#}
+{% macro watermarks_relation() -%}
+    intermediate.incremental_watermarks
+{%- endmacro %}
+
+{% macro create_watermarks_relation() -%}
+    create schema if not exists intermediate;
+    create table if not exists {{ watermarks_relation() }} (
+        model_name text primary key,
+        watermark timestamptz not null
+    )
+{%- endmacro %}
+
+{#- Pre-hook: note the run's watermark in the transaction, before the model reads anything (an
+    instant no later than the one the model's rows carry: at worst a little is reprocessed). -#}
+{% macro remember_run_watermark() -%}
+    {%- if model.config.materialized == "incremental" -%}
+        select set_config('itsm.run_watermark', ({{ run_watermark() }})::text, true)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Post-hook, in the same transaction as the model's rows: record the noted watermark. -#}
+{% macro record_run_watermark() -%}
+    {%- if model.config.materialized == "incremental" -%}
+        insert into {{ watermarks_relation() }} (model_name, watermark)
+        values (
+            '{{ this.schema }}.{{ this.identifier }}',
+            current_setting('itsm.run_watermark')::timestamptz
+        )
+        on conflict (model_name) do update set watermark = excluded.watermark
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Incidents with lifecycle events recorded since this model's watermark. Rebuilding a whole

