@@ -22,17 +22,27 @@
     watermark in its rows and reprocess all history on every run. Before the first recorded run,
     its rows' largest watermark stands in. -#}
 {% macro incremental_since(watermark_column="loaded_watermark") -%}
-    (
-        select coalesce(
-            (
-                select recorded.watermark
-                from {{ watermarks_relation() }} as recorded
-                where recorded.model_name = '{{ this.schema }}.{{ this.identifier }}'
-            ),
-            (select max({{ watermark_column }}) from {{ this }}),
-            '-infinity'::timestamptz
-        ) - make_interval(mins => {{ var("incremental_lookback_minutes") }})
-    )
+    {%- set since_sql -%}
+        select (
+            coalesce(
+                (
+                    select recorded.watermark
+                    from {{ watermarks_relation() }} as recorded
+                    where recorded.model_name = '{{ this.schema }}.{{ this.identifier }}'
+                ),
+                (select max({{ watermark_column }}) from {{ this }}),
+                '-infinity'::timestamptz
+            ) - make_interval(mins => {{ var("incremental_lookback_minutes") }})
+        )::text
+    {%- endset -%}
+    {#- Read before the model runs and written in as a constant: PostgreSQL then estimates from
+        its statistics how few rows are newer (a handful of the history), and reads them through
+        the indexes; compared with a subquery it assumes a third of the table. -#}
+    {%- if execute -%}
+        '{{ run_query(since_sql).columns[0].values()[0] }}'::timestamptz
+    {%- else -%}
+        (({{ since_sql }})::timestamptz)
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Where incremental models record their last run's watermark (created by on-run-start). -#}

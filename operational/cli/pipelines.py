@@ -44,8 +44,12 @@ def dagster_command(*arguments: str) -> list[str]:
     return [_executable(program), *rest, "-w", str(WORKSPACE_FILE)]
 
 
-def spawn_daemon() -> subprocess.Popen:
-    """Start ``dagster-daemon run`` in the background (schedules, sensors, freshness)."""
+def spawn_daemon(*, new_session: bool = False) -> subprocess.Popen:
+    """Start ``dagster-daemon run`` in the background (schedules, sensors, freshness).
+
+    ``new_session``: out of the terminal's process group, so that Ctrl-C reaches only the
+    parent, which then stops the daemon itself (as ``itsm up`` does).
+    """
     from pipelines.environment import REPOSITORY_ROOT
 
     environment = prepare_environment()
@@ -53,6 +57,7 @@ def spawn_daemon() -> subprocess.Popen:
         dagster_command("dagster-daemon", "run"),
         env={**os.environ, **environment},
         cwd=REPOSITORY_ROOT,
+        start_new_session=new_session,
     )
 
 

@@ -135,7 +135,7 @@ def up(
             raise typer.Exit(1)
         lines = [f"API and OpenAPI docs: {api_url}/docs"]
         if pipelines:
-            processes.append(pipelines_cli.spawn_daemon())
+            processes.append(pipelines_cli.spawn_daemon(new_session=True))
             lines.append("pipelines daemon:    running (schedules and inbox sensor)")
             lines.append("pipelines UI:        itsm pipelines ui   (optional)")
         if dashboards:
