@@ -9,29 +9,7 @@
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get("where", "") -%}
     {%- if where == "latest_build" -%}
-        {%- set keys = replacement_keys(relation) -%}
-        {%- if keys -%}
-            {%- set filtered -%}
-                (
-                    select *
-                    from {{ relation }}
-                    -- After a full refresh every row carries one watermark: test them all,
-                    -- without building the set of keys.
-                    where (
-                        select min(loaded_watermark) = max(loaded_watermark) from {{ relation }}
-                    )
-                        or ({{ keys | join(", ") }}) in (
-                            select {{ keys | join(", ") }}
-                            from {{ relation }}
-                            where loaded_watermark >= (
-                                select max(loaded_watermark) from {{ relation }}
-                            )
-                        )
-                ) dbt_subquery
-            {%- endset -%}
-            {%- do return(filtered) -%}
-        {%- endif -%}
-        {%- do return(relation) -%}
+        {%- do return(latest_build_rows(relation)) -%}
     {%- elif where -%}
         {%- set filtered -%}
             (select * from {{ relation }} where {{ where }}) dbt_subquery
@@ -40,6 +18,40 @@
     {%- else -%}
         {%- do return(relation) -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#- The rows of `relation` whose replacement keys its latest build wrote, or the whole relation.
+    The latest watermark is read first and written in as a constant: PostgreSQL then estimates
+    from its statistics how few rows carry it and joins on the keys (a subquery, or an OR that
+    skips the filter after a full refresh, made it rescan the table for every row). -#}
+{% macro latest_build_rows(relation) -%}
+    {%- set keys = replacement_keys(relation) -%}
+    {%- if not keys or not execute -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+    {%- set bounds_sql -%}
+        select
+            coalesce(min(loaded_watermark) = max(loaded_watermark), true) as one_build,
+            max(loaded_watermark)::text as newest
+        from {{ relation }}
+    {%- endset -%}
+    {%- set bounds = run_query(bounds_sql) -%}
+    {%- if bounds.columns[0].values()[0] -%}
+        {#- Empty, or every row from one build (a full refresh): test them all. -#}
+        {%- do return(relation) -%}
+    {%- endif -%}
+    {%- set filtered -%}
+        (
+            select *
+            from {{ relation }}
+            where ({{ keys | join(", ") }}) in (
+                select {{ keys | join(", ") }}
+                from {{ relation }}
+                where loaded_watermark >= '{{ bounds.columns[1].values()[0] }}'::timestamptz
+            )
+        ) dbt_subquery
+    {%- endset -%}
+    {%- do return(filtered) -%}
 {%- endmacro %}
 
 {#- The columns an incremental build of `relation` replaces rows by; none when it is not an
