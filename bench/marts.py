@@ -183,8 +183,11 @@ def main() -> None:
                 url,
                 incidents=arguments.incidents,
                 seed=7,
-                # The generator opens one incident every ~7 minutes: end the history today.
-                start=datetime.now() - timedelta(minutes=7 * arguments.incidents + 1_440),
+                # The generator opens one incident every ~7 minutes: the history and the new
+                # incidents of this run and of a few --reuse runs all open before now (a ticket
+                # opened in the future would count as new at every refresh).
+                start=datetime.now()
+                - timedelta(minutes=7 * (arguments.incidents + 5 * arguments.new_incidents)),
                 offset=0,
             )
             print(
