@@ -184,8 +184,8 @@ def main() -> None:
                 incidents=arguments.incidents,
                 seed=7,
                 # The generator opens one incident every ~7 minutes: the history and the new
-                # incidents of this run and of a few --reuse runs all open before now (a ticket
-                # opened in the future would count as new at every refresh).
+                # incidents of this run and of a few --reuse runs all open before now, as real
+                # tickets do.
                 start=datetime.now()
                 - timedelta(minutes=7 * (arguments.incidents + 5 * arguments.new_incidents)),
                 offset=0,
