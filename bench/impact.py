@@ -24,21 +24,25 @@ import argparse
 import json
 import random
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
+from pathlib import Path
 
-import psycopg
 from sqlalchemy import create_engine, pool, select, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+# The repository root, for the benchmarks' shared helpers (bench/scratch.py).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.scratch import scratch_database
 from operational.cmdb import service as cmdb_service
 from operational.cmdb.enums import ImpactDirection
 from operational.cmdb.models import CIClass
-from operational.core.config import get_settings
-from operational.core.db import SCHEMA, libpq_url, resolve_database_url
+from operational.core.db import SCHEMA
 from operational.core.migrate import upgrade
 from operational.core.pagination import PageParams
 
@@ -74,16 +78,6 @@ RELATIONSHIP_PLAN = (
     ("server", "connects_to", "network_device", 0.333),
     ("network_device", "connects_to", "network_device", 0.037),
 )
-
-
-def scratch_database(name: str) -> str:
-    """Drop and create ``name`` on the configured server; return its SQLAlchemy URL."""
-    server_url = make_url(resolve_database_url(get_settings()))
-    admin = libpq_url(server_url.set(database="postgres").render_as_string(False))
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'drop database if exists "{name}" with (force)')
-        connection.execute(f'create database "{name}"')
-    return server_url.set(database=name).render_as_string(hide_password=False)
 
 
 @dataclass

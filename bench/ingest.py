@@ -31,27 +31,15 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import psycopg
 from sqlalchemy import create_engine, event, pool
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.scratch import scratch_database
 from ingest import loader
 from ingest.generate import write_servicenow_audit
 from ingest.sources import servicenow_audit
-from operational.core.config import get_settings
-from operational.core.db import libpq_url, resolve_database_url
 from operational.core.migrate import upgrade
-
-
-def scratch_database(name: str) -> str:
-    server_url = make_url(resolve_database_url(get_settings()))
-    admin = libpq_url(server_url.set(database="postgres").render_as_string(False))
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'drop database if exists "{name}" with (force)')
-        connection.execute(f'create database "{name}"')
-    return server_url.set(database=name).render_as_string(hide_password=False)
 
 
 def statement_timer(engine) -> dict[str, float]:

@@ -36,32 +36,18 @@ if not __package__:
 import polars as pl
 import psycopg
 from sqlalchemy import create_engine, pool
-from sqlalchemy.engine import make_url
 
+from bench.scratch import scratch_database
 from ingest.generate import write_servicenow_audit
 from ingest.loader import load
 from ingest.sources import parse
 from ingest.sources.servicenow_audit import NAME as SERVICENOW_AUDIT
-from operational.core.config import get_settings
-from operational.core.db import dbt_environment, libpq_url, resolve_database_url
+from operational.core.db import dbt_environment, libpq_url
 from operational.core.migrate import upgrade
 from pipelines.environment import DBT_PROJECT_DIR, OFFLINE
 
 EVENTS_PER_INCIDENT = 10
 BENCH_DATABASE = "itsm_bench"
-
-
-def scratch_database(name: str, *, reuse: bool) -> str:
-    """Drop and create ``name`` on the configured server (or keep it, with ``reuse``); return
-    its SQLAlchemy URL."""
-    server_url = make_url(resolve_database_url(get_settings()))
-    admin = libpq_url(server_url.set(database="postgres").render_as_string(False))
-    with psycopg.connect(admin, autocommit=True) as connection:
-        exists = connection.execute("select 1 from pg_database where datname = %s", (name,))
-        if not (reuse and exists.fetchone()):
-            connection.execute(f'drop database if exists "{name}" with (force)')
-            connection.execute(f'create database "{name}"')
-    return server_url.set(database=name).render_as_string(hide_password=False)
 
 
 def loaded_history(url: str) -> tuple[int, datetime | None]:

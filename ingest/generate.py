@@ -15,44 +15,10 @@ from pathlib import Path
 
 import polars as pl
 
-AUDIT_COLUMNS = (
-    "number",
-    "incident_state",
-    "active",
-    "reassignment_count",
-    "reopen_count",
-    "sys_mod_count",
-    "made_sla",
-    "caller_id",
-    "opened_by",
-    "opened_at",
-    "sys_created_by",
-    "sys_created_at",
-    "sys_updated_by",
-    "sys_updated_at",
-    "contact_type",
-    "location",
-    "category",
-    "subcategory",
-    "u_symptom",
-    "cmdb_ci",
-    "impact",
-    "urgency",
-    "priority",
-    "assignment_group",
-    "assigned_to",
-    "knowledge",
-    "u_priority_confirmation",
-    "notify",
-    "problem_id",
-    "rfc",
-    "vendor",
-    "caused_by",
-    "closed_code",
-    "resolved_by",
-    "resolved_at",
-    "closed_at",
-)
+from ingest.sources import servicenow_audit
+
+# Every column the source reads, required or optional: the generated export is complete.
+AUDIT_COLUMNS = (*servicenow_audit.REQUIRED_COLUMNS, *servicenow_audit.OPTIONAL_COLUMNS)
 _IMPACTS = ("1 - High", "2 - Medium", "3 - Low")
 _PRIORITIES = ("1 - Critical", "2 - High", "3 - Moderate", "4 - Low")
 _CHANNELS = ("Phone", "Email", "Self service", "IVR", "Direct opening")

@@ -6,6 +6,9 @@ reaches the internet: Dagster telemetry is off in ``dagster.yaml`` and by enviro
 sends no usage statistics and checks no versions.
 """
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -62,3 +65,19 @@ def pipeline_environment(settings: Settings, database_url: str | None = None) ->
         "DAGSTER_HOME": str(prepare_dagster_home(home)),
         "DBT_TARGET_PATH": str(dbt_target_dir(home)),
     }
+
+
+@contextmanager
+def temporary_environment(values: dict[str, str]) -> Iterator[None]:
+    """Set ``values`` in ``os.environ`` for the block, then restore what was there: dbt reads
+    its profile's ``env_var()`` from the environment of the process it starts in."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

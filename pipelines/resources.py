@@ -1,6 +1,5 @@
 """Resources: the platform's home folder and database, read from the environment."""
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from operational.core.config import Settings
 from operational.core.db import dbt_environment, normalize_url
+from pipelines.environment import temporary_environment
 
 
 class ItsmResource(dg.ConfigurableResource):
@@ -48,17 +48,8 @@ class ItsmResource(dg.ConfigurableResource):
     def dbt_connection(self) -> Iterator[None]:
         """Point dbt's profile (``env_var('ITSM_DBT_*')``) at this database while a dbt
         process starts; the dbt resource hands the process its environment at launch."""
-        wanted = dbt_environment(normalize_url(self.database_url))
-        saved = {name: os.environ.get(name) for name in wanted}
-        os.environ.update(wanted)
-        try:
+        with temporary_environment(dbt_environment(normalize_url(self.database_url))):
             yield
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
 
 def itsm_resource() -> ItsmResource:

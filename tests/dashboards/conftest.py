@@ -30,7 +30,6 @@ from sqlalchemy import create_engine, pool
 from sqlalchemy.orm import Session
 
 from operational.core.config import Settings, get_settings
-from operational.core.db import libpq_url
 from operational.exports.analyst_role import analyst_url
 from tests.conftest import _recreate_database, _sqlalchemy_url, _worker
 from tests.dbt.conftest import DbtDatabase
@@ -80,8 +79,7 @@ class Stack:
         return self.database.rows(sql, *params)
 
     def execute(self, sql: str, *params) -> None:
-        with psycopg.connect(libpq_url(self.url), autocommit=True) as connection:
-            connection.execute(sql, params)
+        self.database.execute(sql, *params)
 
 
 def free_port() -> int:

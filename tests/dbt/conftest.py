@@ -5,9 +5,7 @@ target and log folders, so parallel workers never share dbt state.
 """
 
 import json
-import os
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,24 +16,8 @@ from dbt.cli.main import dbtRunner, dbtRunnerResult
 from psycopg.rows import dict_row
 
 from operational.core.db import dbt_environment, libpq_url
+from pipelines.environment import DBT_PROJECT_DIR, OFFLINE, temporary_environment
 from tests.conftest import _recreate_database, _sqlalchemy_url, _worker
-
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
-OFFLINE = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_VERSION_CHECK": "false"}
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @dataclass
@@ -59,7 +41,7 @@ class DbtDatabase:
         ]  # fmt: skip
         if variables:
             command += ["--vars", json.dumps(variables)]
-        with _environment({**dbt_environment(self.url), **OFFLINE}):
+        with temporary_environment({**dbt_environment(self.url), **OFFLINE}):
             result = dbtRunner().invoke(command)
         if check and not result.success:
             problems = [
@@ -73,6 +55,10 @@ class DbtDatabase:
     def rows(self, sql: str, *params: Any) -> list[dict[str, Any]]:
         with psycopg.connect(libpq_url(self.url), row_factory=dict_row) as connection:
             return connection.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, *params: Any) -> None:
+        with psycopg.connect(libpq_url(self.url), autocommit=True) as connection:
+            connection.execute(sql, params)
 
 
 @pytest.fixture(scope="module")

@@ -30,31 +30,19 @@ def failing_tests(database: DbtDatabase, selector: str) -> set[str]:
     return {item.node.name for item in results if str(item.status) in ("fail", "error")}
 
 
-def execute(database: DbtDatabase, sql: str) -> None:
-    import psycopg
-
-    from operational.core.db import libpq_url
-
-    with psycopg.connect(libpq_url(database.url), autocommit=True) as connection:
-        connection.execute(sql)
-
-
 def test_a_stale_row_beside_a_rebuilt_period_fails_the_key_test(built: DbtDatabase):
     assert failing_tests(built, "mttr_per_period") == set()
     # A row of the same period that an earlier build left behind: older watermark, same key.
-    execute(
-        built,
+    built.execute(
         "insert into marts.mttr_per_period select * from marts.mttr_per_period where " + MARCH_ROW,
     )
-    execute(
-        built,
+    built.execute(
         "update marts.mttr_per_period set loaded_watermark = loaded_watermark - interval '1 day' "
         "where ctid = (select max(ctid) from marts.mttr_per_period where " + MARCH_ROW + ")",
     )
     failing = failing_tests(built, "mttr_per_period")
     assert any(name.startswith("unique_combination_mttr_per_period") for name in failing)
-    execute(
-        built,
+    built.execute(
         "delete from marts.mttr_per_period where ctid = "
         "(select max(ctid) from marts.mttr_per_period where " + MARCH_ROW + ")",
     )
