@@ -28,50 +28,7 @@ acknowledged as (
     where acknowledged_at is not null{{ in_affected_periods('acknowledged_date') }}
 ),
 
-rolled_up as (
-    {{ period_slice_rollup(
-        "acknowledged",
-        "acknowledged_date",
-        measures="
-            count(*) as acknowledged_count,
-            avg(minutes_to_acknowledge) as mean_minutes,
-            -- One sort per group gives both percentiles (continuous).
-            percentile_cont(array[0.5, 0.9]) within group (order by minutes_to_acknowledge)
-                as percentiles,
-            count(business_minutes_to_acknowledge) as business_time_count,
-            avg(business_minutes_to_acknowledge) as mean_business_minutes,
-            percentile_cont(array[0.5, 0.9]) within group (order by business_minutes_to_acknowledge)
-                as business_percentiles
-        ",
-    ) }}
-),
-
-rolled as (
-    select
-        period_grain,
-        period_start,
-        slice_by,
-        slice_value,
-        acknowledged_count,
-        mean_minutes::numeric(14, 2) as mtta_minutes,
-        percentiles[1]::numeric(14, 2) as mtta_median_minutes,
-        percentiles[2]::numeric(14, 2) as mtta_p90_minutes,
-        business_time_count,
-        mean_business_minutes::numeric(14, 2) as mtta_business_minutes,
-        business_percentiles[1]::numeric(14, 2) as mtta_median_business_minutes,
-        business_percentiles[2]::numeric(14, 2) as mtta_p90_business_minutes
-    from rolled_up
-)
-
-{{ rollup_output([
-    "slice_by",
-    "slice_value",
-    "acknowledged_count",
-    "mtta_minutes",
-    "mtta_median_minutes",
-    "mtta_p90_minutes",
-    "business_time_count",
-    "mtta_business_minutes",
-    "mtta_median_business_minutes",
-    "mtta_p90_business_minutes",
-]) }}
+{{ duration_rollup(
+    "acknowledged", "acknowledged_date", "acknowledged_count",
+    "minutes_to_acknowledge", "business_minutes_to_acknowledge", "mtta",
+) }}
