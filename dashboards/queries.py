@@ -616,21 +616,25 @@ API_PATHS = {
     "fct_changes": "/api/v1/changes/",
 }
 
-_DATETIME = "YYYY-MM-DD HH:mm"
+DATETIME_FORMAT = "YYYY-MM-DD HH:mm"
+# The dimensions the sidebar filters on, as every incident list shows them.
+SLICE_COLUMNS: dict[str, Any] = {
+    "priority_label": st.column_config.TextColumn("Priority"),
+    "team_name": st.column_config.TextColumn("Team"),
+    "service_name": st.column_config.TextColumn("Service"),
+    "category": st.column_config.TextColumn("Category"),
+    "channel": st.column_config.TextColumn("Channel"),
+}
 RECORD_COLUMNS: dict[str, dict[str, Any]] = {
     "fct_incidents": {
         "record_number": st.column_config.TextColumn("Ticket"),
         "api_url": st.column_config.LinkColumn("API", display_text="open ↗"),
         "title": st.column_config.TextColumn("Title", width="medium"),
         "lifecycle_status": st.column_config.TextColumn("Status"),
-        "priority_label": st.column_config.TextColumn("Priority"),
-        "team_name": st.column_config.TextColumn("Team"),
-        "service_name": st.column_config.TextColumn("Service"),
-        "category": st.column_config.TextColumn("Category"),
-        "channel": st.column_config.TextColumn("Channel"),
-        "opened_at": st.column_config.DatetimeColumn("Opened", format=_DATETIME),
-        "acknowledged_at": st.column_config.DatetimeColumn("Acknowledged", format=_DATETIME),
-        "resolved_at": st.column_config.DatetimeColumn("Resolved", format=_DATETIME),
+        **SLICE_COLUMNS,
+        "opened_at": st.column_config.DatetimeColumn("Opened", format=DATETIME_FORMAT),
+        "acknowledged_at": st.column_config.DatetimeColumn("Acknowledged", format=DATETIME_FORMAT),
+        "resolved_at": st.column_config.DatetimeColumn("Resolved", format=DATETIME_FORMAT),
         "hours_to_acknowledge": st.column_config.NumberColumn("To acknowledge (h)", format="%.1f"),
         "hours_to_resolve": st.column_config.NumberColumn("To resolve (h)", format="%.1f"),
         "reassignment_count": st.column_config.NumberColumn("Reassignments"),
@@ -643,27 +647,21 @@ RECORD_COLUMNS: dict[str, dict[str, Any]] = {
     "fct_csat_answers": {
         "record_number": st.column_config.TextColumn("Ticket"),
         "api_url": st.column_config.LinkColumn("API", display_text="open ↗"),
-        "answered_at": st.column_config.DatetimeColumn("Answered", format=_DATETIME),
+        "answered_at": st.column_config.DatetimeColumn("Answered", format=DATETIME_FORMAT),
         "rating": st.column_config.NumberColumn("Rating", format="%d ★"),
         "comment": st.column_config.TextColumn("Comment", width="large"),
-        "priority_label": st.column_config.TextColumn("Priority"),
-        "team_name": st.column_config.TextColumn("Team"),
-        "service_name": st.column_config.TextColumn("Service"),
-        "category": st.column_config.TextColumn("Category"),
-        "channel": st.column_config.TextColumn("Channel"),
+        **SLICE_COLUMNS,
     },
     "fct_incident_open_intervals": {
         "record_number": st.column_config.TextColumn("Ticket"),
         "api_url": st.column_config.LinkColumn("API", display_text="open ↗"),
-        "incident_opened_at": st.column_config.DatetimeColumn("First opened", format=_DATETIME),
-        "open_since": st.column_config.DatetimeColumn("Open since", format=_DATETIME),
-        "open_until": st.column_config.DatetimeColumn("Open until", format=_DATETIME),
+        "incident_opened_at": st.column_config.DatetimeColumn(
+            "First opened", format=DATETIME_FORMAT
+        ),
+        "open_since": st.column_config.DatetimeColumn("Open since", format=DATETIME_FORMAT),
+        "open_until": st.column_config.DatetimeColumn("Open until", format=DATETIME_FORMAT),
         "lifecycle_status": st.column_config.TextColumn("Status now"),
-        "priority_label": st.column_config.TextColumn("Priority"),
-        "team_name": st.column_config.TextColumn("Team"),
-        "service_name": st.column_config.TextColumn("Service"),
-        "category": st.column_config.TextColumn("Category"),
-        "channel": st.column_config.TextColumn("Channel"),
+        **SLICE_COLUMNS,
     },
     "fct_changes": {
         "record_number": st.column_config.TextColumn("Change"),
@@ -673,11 +671,11 @@ RECORD_COLUMNS: dict[str, dict[str, Any]] = {
         "state": st.column_config.TextColumn("State"),
         "risk_level": st.column_config.TextColumn("Risk"),
         "team_name": st.column_config.TextColumn("Team"),
-        "planned_start": st.column_config.DatetimeColumn("Planned start", format=_DATETIME),
-        "planned_end": st.column_config.DatetimeColumn("Planned end", format=_DATETIME),
-        "actual_start": st.column_config.DatetimeColumn("Started", format=_DATETIME),
-        "actual_end": st.column_config.DatetimeColumn("Ended", format=_DATETIME),
-        "closed_at": st.column_config.DatetimeColumn("Closed", format=_DATETIME),
+        "planned_start": st.column_config.DatetimeColumn("Planned start", format=DATETIME_FORMAT),
+        "planned_end": st.column_config.DatetimeColumn("Planned end", format=DATETIME_FORMAT),
+        "actual_start": st.column_config.DatetimeColumn("Started", format=DATETIME_FORMAT),
+        "actual_end": st.column_config.DatetimeColumn("Ended", format=DATETIME_FORMAT),
+        "closed_at": st.column_config.DatetimeColumn("Closed", format=DATETIME_FORMAT),
         "is_successful": st.column_config.CheckboxColumn("Successful"),
         "caused_incident_count": st.column_config.NumberColumn("Incidents caused"),
     },

@@ -318,10 +318,6 @@ def not_sliced_note(dimension: str, filters: Filters) -> None:
     )
 
 
-def due_column() -> object:
-    return st.column_config.DatetimeColumn("Due", format="YYYY-MM-DD HH:mm")
-
-
 INCIDENT_LIST_COLUMNS: dict[str, object] = {
     "incident_number": st.column_config.TextColumn("Ticket"),
     "api_url": st.column_config.LinkColumn("API", display_text="open ↗"),
@@ -332,9 +328,9 @@ INCIDENT_LIST_COLUMNS: dict[str, object] = {
     "team_name": st.column_config.TextColumn("Team"),
     "service_name": st.column_config.TextColumn("Service"),
     "category": st.column_config.TextColumn("Category"),
-    "due_at": st.column_config.DatetimeColumn("Due", format="YYYY-MM-DD HH:mm"),
-    "breached_at": st.column_config.DatetimeColumn("Breached", format="YYYY-MM-DD HH:mm"),
-    "completed_at": st.column_config.DatetimeColumn("Completed", format="YYYY-MM-DD HH:mm"),
+    "due_at": st.column_config.DatetimeColumn("Due", format=queries.DATETIME_FORMAT),
+    "breached_at": st.column_config.DatetimeColumn("Breached", format=queries.DATETIME_FORMAT),
+    "completed_at": st.column_config.DatetimeColumn("Completed", format=queries.DATETIME_FORMAT),
     "timer_state": st.column_config.TextColumn("Timer"),
     "business_hours_over_target": st.column_config.NumberColumn(
         "Over target (business h)", format="%.1f"

@@ -84,12 +84,12 @@ else:
             "is_mfa_enabled": st.column_config.CheckboxColumn("MFA"),
             "is_privileged_without_mfa": st.column_config.CheckboxColumn("Privileged, no MFA"),
             "last_login_at": st.column_config.DatetimeColumn(
-                "Last login", format="YYYY-MM-DD HH:mm"
+                "Last login", format=queries.DATETIME_FORMAT
             ),
             "days_since_last_login": st.column_config.NumberColumn("Days since login"),
             "failed_logins_last_30_days": st.column_config.NumberColumn("Failed logins (30 d)"),
             "roles_changed_at": st.column_config.DatetimeColumn(
-                "Roles changed", format="YYYY-MM-DD HH:mm"
+                "Roles changed", format=queries.DATETIME_FORMAT
             ),
         },
     )

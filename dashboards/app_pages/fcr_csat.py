@@ -170,7 +170,9 @@ else:
         width="stretch",
         column_config={
             **ui.INCIDENT_LIST_COLUMNS,
-            "answered_at": st.column_config.DatetimeColumn("Answered", format="YYYY-MM-DD HH:mm"),
+            "answered_at": st.column_config.DatetimeColumn(
+                "Answered", format=queries.DATETIME_FORMAT
+            ),
             "rating": st.column_config.NumberColumn("Rating", format="%d ★"),
             "comment": st.column_config.TextColumn("Comment", width="large"),
         },

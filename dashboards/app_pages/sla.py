@@ -151,7 +151,7 @@ else:
         upcoming.drop(columns=["incident_id", "timer_state"]),
         hide_index=True,
         width="stretch",
-        column_config={**ui.INCIDENT_LIST_COLUMNS, "due_at": ui.due_column()},
+        column_config=ui.INCIDENT_LIST_COLUMNS,
     )
     st.caption(
         "Timers still running at the last build whose due time falls before now plus the "
