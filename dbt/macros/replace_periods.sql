@@ -129,6 +129,29 @@
     where {{ config.get("replace_marker") }} is not null;
 {% endmacro %}
 
+{#- The final select of a replace_incidents mart from the CTE `relation` (rows with an
+    incident_id) and `columns`, and the watermark. Incremental runs select from the CTE
+    `incidents` (the incidents rebuilt since the last run), so that an incident left with no
+    row in `relation` gets a placeholder row (null in the replace_marker column). -#}
+{% macro replace_incidents_output(relation, columns) %}
+select
+    {%- for column in columns %}
+    {{ relation }}.{{ column }},
+    {%- endfor %}
+    {%- if is_incremental() %}
+    incidents.incident_id,
+    {%- else %}
+    {{ relation }}.incident_id,
+    {%- endif %}
+    {{ run_watermark() }} as loaded_watermark
+{%- if is_incremental() %}
+from incidents
+left join {{ relation }} on {{ relation }}.incident_id = incidents.incident_id
+{%- else %}
+from {{ relation }}
+{%- endif %}
+{% endmacro %}
+
 {#- Incidents rebuilt in fct_incidents since this model last ran (incremental runs only). -#}
 {% macro changed_fct_incidents() -%}
     select incident_id

@@ -64,20 +64,4 @@ breaches as (
     "service_name", "category", "channel", "lifecycle_status", "source_system", "source_made_sla",
 ] %}
 
-select
-    {%- for column in columns %}
-    breaches.{{ column }},
-    {%- endfor %}
-    {%- if is_incremental() %}
-    -- Rebuilt incidents without a breach (any more) leave a placeholder row (null timer_id).
-    incidents.incident_id,
-    {%- else %}
-    breaches.incident_id,
-    {%- endif %}
-    {{ run_watermark() }} as loaded_watermark
-{%- if is_incremental() %}
-from incidents
-left join breaches on breaches.incident_id = incidents.incident_id
-{%- else %}
-from breaches
-{%- endif %}
+{{ replace_incidents_output("breaches", columns) }}

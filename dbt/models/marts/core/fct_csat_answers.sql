@@ -52,20 +52,4 @@ answers as (
     "service_name", "category", "channel",
 ] %}
 
-select
-    {%- for column in columns %}
-    answers.{{ column }},
-    {%- endfor %}
-    {%- if is_incremental() %}
-    -- Rebuilt incidents without an answer leave a placeholder row (null survey_id).
-    incidents.incident_id,
-    {%- else %}
-    answers.incident_id,
-    {%- endif %}
-    {{ run_watermark() }} as loaded_watermark
-{%- if is_incremental() %}
-from incidents
-left join answers on answers.incident_id = incidents.incident_id
-{%- else %}
-from answers
-{%- endif %}
+{{ replace_incidents_output("answers", columns) }}
