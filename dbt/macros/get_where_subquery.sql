@@ -2,10 +2,9 @@
     checks what the tested model's latest build replaced, not the whole table: every row whose
     replacement key (the periods of a replace_periods rollup, the incidents of a
     replace_incidents mart, the unique_key of a delete+insert model) is among the keys of the
-    rows carrying the table's largest loaded_watermark. Old rows of those keys are included, so a
-    duplicate left beside a rewritten row is caught. A full refresh writes every row with one
-    watermark, so it tests every row; a model that is not incremental is tested whole. Any other
-    `where` behaves as in dbt. -#}
+    rows its latest build wrote. Old rows of those keys are included, so a duplicate left beside a
+    rewritten row is caught. After a first build or a full refresh every row is tested; a model
+    that is not incremental is tested whole. Any other `where` behaves as in dbt. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get("where", "") -%}
     {%- if where == "latest_build" -%}
@@ -20,24 +19,26 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The rows of `relation` whose replacement keys its latest build wrote, or the whole relation.
-    The latest watermark is read first and written in as a constant: PostgreSQL then estimates
-    from its statistics how few rows carry it and joins on the keys (a subquery, or an OR that
-    skips the filter after a full refresh, made it rescan the table for every row). -#}
+{#- The rows of `relation` whose replacement keys its latest build wrote, or the whole relation
+    after a build that rewrote it whole. What the latest build was comes from the watermarks its
+    models record (macros/incremental.sql), a lookup of one row: reading the bounds of
+    loaded_watermark from the table cost a scan of it for every test. The watermark is written in
+    as a constant, so PostgreSQL reads the few newer rows through the loaded_watermark index and
+    joins on the keys (a subquery, or an OR that skips the filter after a full refresh, made it
+    rescan the table for every row). -#}
 {% macro latest_build_rows(relation) -%}
     {%- set keys = replacement_keys(relation) -%}
     {%- if not keys or not execute -%}
         {%- do return(relation) -%}
     {%- endif -%}
-    {%- set bounds_sql -%}
-        select
-            coalesce(min(loaded_watermark) = max(loaded_watermark), true) as one_build,
-            max(loaded_watermark)::text as newest
-        from {{ relation }}
+    {%- set latest_sql -%}
+        select full_build, watermark::text
+        from {{ watermarks_relation() }}
+        where model_name = '{{ relation.schema }}.{{ relation.identifier }}'
     {%- endset -%}
-    {%- set bounds = run_query(bounds_sql) -%}
-    {%- if bounds.columns[0].values()[0] -%}
-        {#- Empty, or every row from one build (a full refresh): test them all. -#}
+    {%- set latest = run_query(latest_sql).rows -%}
+    {%- if not latest or latest[0][0] -%}
+        {#- Not recorded, or rebuilt whole (a first build, a full refresh): test every row. -#}
         {%- do return(relation) -%}
     {%- endif -%}
     {%- set filtered -%}
@@ -47,7 +48,7 @@
             where ({{ keys | join(", ") }}) in (
                 select {{ keys | join(", ") }}
                 from {{ relation }}
-                where loaded_watermark >= '{{ bounds.columns[1].values()[0] }}'::timestamptz
+                where loaded_watermark >= '{{ latest[0][1] }}'::timestamptz
             )
         ) dbt_subquery
     {%- endset -%}

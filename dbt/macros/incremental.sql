@@ -45,7 +45,9 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Where incremental models record their last run's watermark (created by on-run-start). -#}
+{#- Where incremental models record their last run's watermark, and whether that run rebuilt
+    the table whole (a first build or a full refresh), for the scoped data tests
+    (macros/get_where_subquery.sql). Created by on-run-start. -#}
 {% macro watermarks_relation() -%}
     intermediate.incremental_watermarks
 {%- endmacro %}
@@ -55,27 +57,58 @@
     create table if not exists {{ watermarks_relation() }} (
         model_name text primary key,
         watermark timestamptz not null
-    )
+    );
+    alter table {{ watermarks_relation() }}
+        add column if not exists full_build boolean not null default true
 {%- endmacro %}
 
-{#- Pre-hook: note the run's watermark in the transaction, before the model reads anything (an
-    instant no later than the one the model's rows carry: at worst a little is reprocessed). -#}
+{#- Pre-hook: note in the transaction, before the model reads anything, the run's watermark (an
+    instant no later than the one the model's rows carry: at worst a little is reprocessed) and
+    whether this build rebuilds the table whole. Hooks render when they run, so this is the last
+    moment is_incremental() still says so for a first build. -#}
 {% macro remember_run_watermark() -%}
+    select set_config(
+        'itsm.full_build', '{{ "false" if is_incremental() else "true" }}', true
+    )
     {%- if model.config.materialized == "incremental" -%}
-        select set_config('itsm.run_watermark', ({{ run_watermark() }})::text, true)
+        , set_config('itsm.run_watermark', ({{ run_watermark() }})::text, true)
     {%- endif -%}
 {%- endmacro %}
 
 {#- Post-hook, in the same transaction as the model's rows: record the noted watermark. -#}
 {% macro record_run_watermark() -%}
     {%- if model.config.materialized == "incremental" -%}
-        insert into {{ watermarks_relation() }} (model_name, watermark)
+        insert into {{ watermarks_relation() }} (model_name, watermark, full_build)
         values (
             '{{ this.schema }}.{{ this.identifier }}',
-            current_setting('itsm.run_watermark')::timestamptz
+            current_setting('itsm.run_watermark')::timestamptz,
+            current_setting('itsm.full_build')::boolean
         )
-        on conflict (model_name) do update set watermark = excluded.watermark
+        on conflict (model_name) do update
+            set watermark = excluded.watermark, full_build = excluded.full_build
     {%- endif -%}
+{%- endmacro %}
+
+{#- Post-hook: fresh statistics whenever the build wrote rows, so that the next models plan well.
+    They matter after an incremental run too: the models downstream select the rows newer than
+    their watermark, and with statistics that have never seen those rows PostgreSQL expects one
+    and picks nested loops that took 75 s for 19,000 incidents. A run that wrote nothing (the
+    usual scheduled refresh) skips the sampling. -#}
+{% macro analyze_if_written() -%}
+    do $analyze$
+    begin
+        if current_setting('itsm.full_build')::boolean
+        {%- if model.config.materialized == "incremental" %}
+            or exists (
+                select from {{ this }}
+                where loaded_watermark >= current_setting('itsm.run_watermark')::timestamptz
+            )
+        {%- endif %}
+        then
+            analyze {{ this }};
+        end if;
+    end
+    $analyze$
 {%- endmacro %}
 
 {#- Incidents with lifecycle events recorded since this model's watermark. Rebuilding a whole

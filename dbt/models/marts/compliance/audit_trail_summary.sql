@@ -7,6 +7,7 @@
         indexes=[
             {"columns": ["audit_key"], "unique": True},
             {"columns": ["activity_date"]},
+            {"columns": ["loaded_watermark"]},
         ],
     )
 }}

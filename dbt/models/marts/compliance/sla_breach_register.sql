@@ -4,7 +4,11 @@
         incremental_strategy="replace_incidents",
         replace_marker="timer_id",
         on_schema_change="fail",
-        indexes=[{"columns": ["incident_id"]}, {"columns": ["breached_date"]}],
+        indexes=[
+            {"columns": ["incident_id"]},
+            {"columns": ["breached_date"]},
+            {"columns": ["loaded_watermark"]},
+        ],
     )
 }}
 

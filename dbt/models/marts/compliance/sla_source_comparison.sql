@@ -4,7 +4,10 @@
         incremental_strategy="replace_incidents",
         replace_marker="source_made_sla",
         on_schema_change="fail",
-        indexes=[{"columns": ["incident_id"], "unique": True}],
+        indexes=[
+            {"columns": ["incident_id"], "unique": True},
+            {"columns": ["loaded_watermark"]},
+        ],
     )
 }}
 

@@ -7,6 +7,7 @@
         indexes=[
             {"columns": ["incident_id"]},
             {"columns": ["answered_date"]},
+            {"columns": ["loaded_watermark"]},
         ],
     )
 }}

@@ -6,12 +6,13 @@
         indexes=[
             {"columns": ["period_grain", "period_start"]},
             {"columns": ["snapshot_date"]},
+            {"columns": ["loaded_watermark"]},
         ],
         post_hook=[
             "delete from {{ this }} where period_grain = 'day' and period_start < "
             ~ "(select max(snapshot_date) from {{ this }}) - "
             ~ (var('backlog_daily_days') - 1) | string,
-            "analyze {{ this }}",
+            "{{ analyze_if_written() }}",
         ],
     )
 }}

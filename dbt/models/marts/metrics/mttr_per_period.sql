@@ -3,7 +3,10 @@
         materialized="incremental",
         incremental_strategy="replace_periods",
         on_schema_change="fail",
-        indexes=[{"columns": ["period_grain", "period_start"]}],
+        indexes=[
+            {"columns": ["period_grain", "period_start"]},
+            {"columns": ["loaded_watermark"]},
+        ],
     )
 }}
 

@@ -4,7 +4,10 @@
         incremental_strategy="replace_periods",
         replace_marker="resolved_count",
         on_schema_change="fail",
-        indexes=[{"columns": ["period_grain", "period_start"]}],
+        indexes=[
+            {"columns": ["period_grain", "period_start"]},
+            {"columns": ["loaded_watermark"]},
+        ],
     )
 }}
 
