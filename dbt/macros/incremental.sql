@@ -20,7 +20,9 @@
     recorded apart (record_run_watermark), whether that run wrote rows or not: a model whose
     last runs wrote nothing (a CSAT rollup before the first answer, say) would otherwise find no
     watermark in its rows and reprocess all history on every run. Before the first recorded run,
-    its rows' largest watermark stands in. -#}
+    its rows' largest watermark stands in. Compare with >=: a transaction still open during the
+    last run stopped its watermark at the transaction's start, which is the recorded_at (now())
+    of every row that transaction wrote (tests/dbt/test_watermarks.py). -#}
 {% macro incremental_since(watermark_column="loaded_watermark") -%}
     {%- set since_sql -%}
         select (
@@ -116,7 +118,7 @@
 {% macro classified_refresh_scope() -%}
     select incident_id
     from {{ ref('int_incident_events_classified') }}
-    where recorded_at > {{ incremental_since() }}
+    where recorded_at >= {{ incremental_since() }}
 {%- endmacro %}
 
 {#- Incidents whose lifecycle was rebuilt since this model last ran: for the per-incident models
@@ -124,5 +126,5 @@
 {% macro lifecycle_refresh_scope() -%}
     select incident_id
     from {{ ref('int_incidents_lifecycle_rebuilt') }}
-    where loaded_watermark > {{ incremental_since() }}
+    where loaded_watermark >= {{ incremental_since() }}
 {%- endmacro %}

@@ -156,5 +156,5 @@ from {{ relation }}
 {% macro changed_fct_incidents() -%}
     select incident_id
     from {{ ref('fct_incidents') }}
-    where loaded_watermark > {{ incremental_since() }}
+    where loaded_watermark >= {{ incremental_since() }}
 {%- endmacro %}

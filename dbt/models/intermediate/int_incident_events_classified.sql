@@ -45,7 +45,7 @@ with incident_events as (
             or events.field_name in ('hold_reason', 'requester')
         )
     {% if is_incremental() %}
-        and events.recorded_at > {{ incremental_since() }}
+        and events.recorded_at >= {{ incremental_since() }}
     {% endif %}
 )
 

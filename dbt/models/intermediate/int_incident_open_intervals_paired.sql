@@ -21,7 +21,7 @@ with scope as (
     union
     select incident_id
     from {{ ref('stg_operational__incidents') }}
-    where created_at > {{ incremental_since() }}
+    where created_at >= {{ incremental_since() }}
     {% else %}select null::bigint as incident_id{% endif %}
 ),
 

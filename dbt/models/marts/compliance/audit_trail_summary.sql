@@ -20,7 +20,7 @@
 with touched_days as (
     select distinct {{ reporting_date("occurred_at") }} as activity_date
     from {{ ref('stg_operational__events') }}
-    where recorded_at > {{ incremental_since() }}
+    where recorded_at >= {{ incremental_since() }}
 ),
 
 -- No index on occurred_at (the log is optimized for writing): one pass over the events.

@@ -22,21 +22,21 @@
 with scope as (
     select entity_id as incident_id
     from {{ ref('stg_operational__events') }}
-    where entity_type = 'incident' and recorded_at > {{ incremental_since() }}
+    where entity_type = 'incident' and recorded_at >= {{ incremental_since() }}
     union
     select incident_id
     from {{ ref('stg_operational__incidents') }}
-    where created_at > {{ incremental_since() }}
+    where created_at >= {{ incremental_since() }}
     union
     select incidents.incident_id
     from {{ ref('stg_operational__incidents') }} as incidents
     inner join {{ ref('stg_operational__events') }} as team_events
         on team_events.entity_type = 'team' and team_events.entity_id = incidents.team_id
-    where team_events.recorded_at > {{ incremental_since() }}
+    where team_events.recorded_at >= {{ incremental_since() }}
     union
     select incident_id
     from {{ ref('int_incidents_lifecycle_rebuilt') }}
-    where loaded_watermark > {{ incremental_since() }}
+    where loaded_watermark >= {{ incremental_since() }}
 ),
 {% else %}
 with
