@@ -2,7 +2,8 @@
     in its period; an incident's metric dates (acknowledged, resolved, first resolved, survey and
     SLA dates, before and after any change) are always dates of its own events, surveys or
     timers. So an incremental run recomputes whole every period (of each grain) that contains a
-    date of an incident rebuilt in fct_incidents since the rollup last ran, and nothing else. -#}
+    day touched since the rollup last ran (int_metric_days_touched: the dates of the incidents
+    rebuilt in fct_incidents), and nothing else. -#}
 
 {#- Strategy: delete every period the new rows name, then insert the new rows. A period whose
     rows all disappeared is named by a placeholder row (null config('replace_marker'), by
@@ -21,36 +22,15 @@
     where {{ config.get("replace_marker", "slice_by") }} is not null;
 {% endmacro %}
 
-{#- CTEs of the periods to recompute: changed_incidents, affected_days, affected_periods and
-    affected_span (every day of every affected period). Incremental runs only. Models using it
-    declare depends_on for int_incident_events_classified, stg_operational__csat_surveys and
-    stg_operational__sla_timers. -#}
+{#- CTEs of the periods to recompute: affected_days (the days touched since this rollup's
+    watermark, int_metric_days_touched), affected_periods and affected_span (every day of every
+    affected period). Incremental runs only. Models using it declare
+    `-- depends_on: {{ ref('int_metric_days_touched') }}`. -#}
 {% macro affected_periods_ctes() %}
-    changed_incidents as (
-        {{ changed_fct_incidents() }}
-    ),
-
     affected_days as (
-        select {{ reporting_date("occurred_at") }} as day
-        from {{ ref('int_incident_events_classified') }}
-        where incident_id in (select incident_id from changed_incidents)
-        union
-        select opened_date
-        from {{ ref('fct_incidents') }}
-        where incident_id in (select incident_id from changed_incidents)
-        union
-        select {{ reporting_date("opened_at") }}
-        from {{ ref('stg_operational__csat_surveys') }}
-        where incident_id in (select incident_id from changed_incidents)
-        union
-        select {{ reporting_date("answered_at") }}
-        from {{ ref('stg_operational__csat_surveys') }}
-        where incident_id in (select incident_id from changed_incidents) and answered_at is not null
-        union
-        select {{ reporting_date("completed_at") }}
-        from {{ ref('stg_operational__sla_timers') }}
-        where incident_id in (select incident_id from changed_incidents)
-            and completed_at is not null
+        select day
+        from {{ ref('int_metric_days_touched') }}
+        where loaded_watermark >= {{ incremental_since() }}
     ),
 
     affected_periods as (

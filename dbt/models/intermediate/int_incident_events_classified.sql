@@ -1,22 +1,11 @@
-{{
-    config(
-        materialized="incremental",
-        incremental_strategy="delete+insert",
-        unique_key="event_id",
-        on_schema_change="fail",
-        indexes=[
-            {"columns": ["event_id"], "unique": True},
-            {"columns": ["incident_id", "event_seq"]},
-            {"columns": ["recorded_at"]},
-            {"columns": ["loaded_watermark"]},
-        ],
-    )
-}}
+{{ config(materialized="view") }}
 
 -- The incident events that shape a lifecycle, each classified once: states, assignments, public
 -- comments, hold reasons, and requester changes (which decide who counts as an agent).
--- One row per event. Events are append-only, so an incremental run only adds what was recorded
--- since its watermark (loaded_watermark, see macros/incremental.sql).
+-- One row per event. A view: the models that read it filter on incident_id or recorded_at, which
+-- the event log's own indexes serve (its key on entity_type, entity_id, seq, and a BRIN index on
+-- recorded_at); a copy of the eight million lifecycle events of a large history cost more to
+-- write and index than the four full builds that read it save.
 
 with incident_events as (
     select
@@ -44,9 +33,6 @@ with incident_events as (
             events.event_kind in ('assigned', 'state_changed', 'comment_added')
             or events.field_name in ('hold_reason', 'requester')
         )
-    {% if is_incremental() %}
-        and events.recorded_at >= {{ incremental_since() }}
-    {% endif %}
 )
 
 select
@@ -107,6 +93,5 @@ select
     end as hold_reason,
     field_name = 'hold_reason'
         or (event_kind = 'state_changed' and new_value = 'on_hold' and event_data ? 'hold_reason')
-        as is_hold_reason_recorded,
-    {{ run_watermark() }} as loaded_watermark
+        as is_hold_reason_recorded
 from incident_events

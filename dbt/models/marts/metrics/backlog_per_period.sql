@@ -17,9 +17,7 @@
     )
 }}
 
--- depends_on: {{ ref('int_incident_events_classified') }}
--- depends_on: {{ ref('stg_operational__csat_surveys') }}
--- depends_on: {{ ref('stg_operational__sla_timers') }}
+-- depends_on: {{ ref('int_metric_days_touched') }}
 
 -- Backlog: incidents open at the end of each day (new, assigned, in progress or on hold), by age
 -- bucket (time since the incident was first opened), and 'all' for the total. Weekly and monthly
@@ -28,8 +26,10 @@
 -- row; for the other slices, rows with no open incident are left out. Day rows cover the last
 -- var('backlog_daily_days') days.
 --
--- A row depends only on the open incidents at its snapshot day, so an incremental run recomputes
--- the rows from the earliest day touched by a changed incident (or the previous run's today).
+-- Each open stretch is counted at every snapshot whose end it covers, at the age its incident
+-- had then: a stretch of a few days meets a handful of snapshots. A row depends only on the
+-- stretches open at its snapshot, so an incremental run recomputes the snapshots from the
+-- earliest day touched by a changed incident (or the previous run's today).
 
 {%- set buckets = var("backlog_age_buckets") %}
 {%- set slice_map = default_slice_columns() %}
@@ -62,27 +62,6 @@ window_start as (
         {%- endif %} as start_date
 ),
 
-intervals as (
-    select
-        intervals.opened_at as interval_start,
-        intervals.closed_at as interval_end,
-        incidents.opened_at as incident_opened_at,
-        incidents.priority_label,
-        incidents.team_name,
-        incidents.service_name,
-        incidents.category,
-        incidents.channel
-    from {{ ref('int_incident_open_intervals_paired') }} as intervals
-    inner join {{ ref('fct_incidents') }} as incidents
-        on incidents.incident_id = intervals.incident_id
-    {%- if is_incremental() %}
-    where intervals.closed_at is null
-        or intervals.closed_at > (
-            select {{ reporting_day_start("start_date") }} from window_start
-        )
-    {%- endif %}
-),
-
 buckets (age_bucket, bucket_order, lower_age, upper_age) as (
     values
         {%- for label, lower, upper in buckets %}
@@ -95,80 +74,32 @@ buckets (age_bucket, bucket_order, lower_age, upper_age) as (
         {%- endfor %}
 ),
 
--- While an incident is open, it sits in an age bucket from (opened + lower) to (opened + upper).
-presence as (
+-- A stretch counts on day D when it started at or before the end of D and had not ended by
+-- then: from the local date of the instant just before it started, to the day before the local
+-- date of the instant just before it ended (or today, while it lasts).
+intervals as (
     select
-        intervals.*,
-        buckets.age_bucket,
-        greatest(
-            intervals.interval_start, intervals.incident_opened_at + buckets.lower_age
-        ) as present_from,
-        case
-            when buckets.upper_age is null then intervals.interval_end
-            when intervals.interval_end is null
-                then intervals.incident_opened_at + buckets.upper_age
-            else least(intervals.interval_end, intervals.incident_opened_at + buckets.upper_age)
-        end as present_until
-    from intervals
-    cross join buckets
-),
-
--- Counted on day D when present at the end of D: +1 from the local date of the instant just
--- before present_from, -1 from the local date of the instant just before present_until. Changes
--- before the window count from its first day.
-deltas as (
-    select
-        greatest(delta.delta_date, window_start.start_date) as delta_date,
-        delta.delta,
-        presence.age_bucket,
-        presence.priority_label,
-        presence.team_name,
-        presence.service_name,
-        presence.category,
-        presence.channel
-    from presence
-    cross join window_start
-    cross join lateral (
-        values
-            ({{ reporting_date("presence.present_from - interval '1 microsecond'") }}, 1),
-            ({{ reporting_date("presence.present_until - interval '1 microsecond'") }}, -1)
-    ) as delta (delta_date, delta)
-    where (presence.present_until is null or presence.present_until > presence.present_from)
-        and delta.delta_date is not null
-),
-
-sliced_deltas as (
-    select
-        delta_date,
-        age_bucket,
-        {{ slice_by_expression(sliced) }} as slice_by,
-        {{ slice_value_expression(sliced) }} as slice_value,
-        sum(delta) as delta
-    from deltas
-    group by grouping sets (
-        {%- for slice in slices %}
-        (delta_date, age_bucket{% if slice != "all" %}, {{ slice_map[slice] }}{% endif %})
-            {{- "," if not loop.last }}
-        {%- endfor %}
-    )
-),
-
--- Between two consecutive changes a series' backlog is constant: one segment per change.
-segments as (
-    select *
-    from (
-        select
-            slice_by,
-            slice_value,
-            age_bucket,
-            delta_date as segment_start,
-            -- First day the count no longer holds (null: it still holds).
-            lead(delta_date) over series as segment_end,
-            sum(delta) over series as open_count
-        from sliced_deltas
-        window series as (partition by slice_by, slice_value, age_bucket order by delta_date)
-    ) as counted
-    where open_count <> 0 and segment_start <= (select today_date from today)
+        incidents.opened_at as incident_opened_at,
+        {{ reporting_date("intervals.opened_at - interval '1 microsecond'") }} as first_day,
+        least(
+            {{ reporting_date("intervals.closed_at - interval '1 microsecond'") }} - 1,
+            today.today_date
+        ) as last_day,
+        incidents.priority_label,
+        incidents.team_name,
+        incidents.service_name,
+        incidents.category,
+        incidents.channel
+    from {{ ref('int_incident_open_intervals_paired') }} as intervals
+    inner join {{ ref('fct_incidents') }} as incidents
+        on incidents.incident_id = intervals.incident_id
+    cross join today
+    {%- if is_incremental() %}
+    where intervals.closed_at is null
+        or intervals.closed_at > (
+            select {{ reporting_day_start("start_date") }} from window_start
+        )
+    {%- endif %}
 ),
 
 -- Snapshot days of each grain: every day of the daily horizon, and each week's and month's
@@ -209,35 +140,35 @@ snapshots as (
     {%- endfor %}
 ),
 
--- The snapshots each segment covers: the days of the daily horizon, and the week and month ends
+-- The snapshots each stretch covers: the days of the daily horizon, and the week and month ends
 -- (or today) that fall inside it.
-counts as (
+covered as (
     {%- for grain in var("metric_grains") %}
     select
         '{{ grain }}'::text as period_grain,
         covered.period_start,
-        segments.slice_by,
-        segments.slice_value,
-        segments.age_bucket,
         covered.snapshot_date,
-        segments.open_count
-    from segments
+        intervals.incident_opened_at,
+        intervals.priority_label,
+        intervals.team_name,
+        intervals.service_name,
+        intervals.category,
+        intervals.channel
+    from intervals
     cross join today
     cross join window_start
     cross join lateral generate_series(
         date_trunc(
             '{{ grain }}',
             greatest(
-                segments.segment_start,
+                intervals.first_day,
                 window_start.start_date
                 {%- if grain == "day" %},
                 today.today_date - {{ var("backlog_daily_days") - 1 }}
                 {%- endif %}
             )::timestamp
         ),
-        date_trunc(
-            '{{ grain }}', (least(segments.segment_end, today.today_date + 1) - 1)::timestamp
-        ),
+        date_trunc('{{ grain }}', intervals.last_day::timestamp),
         interval '1 {{ grain }}'
     ) as starts (period)
     cross join lateral (
@@ -252,11 +183,45 @@ counts as (
             ) as snapshot_date
             {%- endif %}
     ) as covered
-    where covered.snapshot_date >= segments.segment_start
-        and (segments.segment_end is null or covered.snapshot_date < segments.segment_end)
+    where covered.snapshot_date between intervals.first_day and intervals.last_day
         and covered.snapshot_date >= window_start.start_date
     {{ "union all" if not loop.last }}
     {%- endfor %}
+),
+
+-- Age at a snapshot: from the incident's first opening to the end of the snapshot day.
+aged as (
+    select
+        covered.*,
+        buckets.age_bucket
+    from covered
+    inner join buckets
+        on {{ reporting_day_start("covered.snapshot_date + 1") }} - covered.incident_opened_at
+            >= buckets.lower_age
+        and (
+            buckets.upper_age is null
+            or {{ reporting_day_start("covered.snapshot_date + 1") }} - covered.incident_opened_at
+                < buckets.upper_age
+        )
+),
+
+counts as (
+    select
+        period_grain,
+        period_start,
+        {{ slice_by_expression(sliced) }} as slice_by,
+        {{ slice_value_expression(sliced) }} as slice_value,
+        age_bucket,
+        snapshot_date,
+        count(*) as open_count
+    from aged
+    group by grouping sets (
+        {%- for slice in slices %}
+        (period_grain, period_start, snapshot_date, age_bucket
+            {%- if slice != "all" %}, {{ slice_map[slice] }}{% endif %})
+            {{- "," if not loop.last }}
+        {%- endfor %}
+    )
 ),
 
 -- Slice 'all' has a row for every snapshot and bucket, zero included.

@@ -10,9 +10,7 @@
     )
 }}
 
--- depends_on: {{ ref('int_incident_events_classified') }}
--- depends_on: {{ ref('stg_operational__csat_surveys') }}
--- depends_on: {{ ref('stg_operational__sla_timers') }}
+-- depends_on: {{ ref('int_metric_days_touched') }}
 -- depends_on: {{ ref('fct_incidents') }}
 
 -- CSAT: among the answers given in the period, the share rated 4 or 5 and the mean rating; and

@@ -10,9 +10,7 @@
     )
 }}
 
--- depends_on: {{ ref('int_incident_events_classified') }}
--- depends_on: {{ ref('stg_operational__csat_surveys') }}
--- depends_on: {{ ref('stg_operational__sla_timers') }}
+-- depends_on: {{ ref('int_metric_days_touched') }}
 
 -- MTTA: mean (and median, p90) calendar minutes from opening to acknowledgement, attributed to
 -- the period of the acknowledgement; in business time, the SLA response timer's business minutes

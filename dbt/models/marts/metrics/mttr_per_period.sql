@@ -10,9 +10,7 @@
     )
 }}
 
--- depends_on: {{ ref('int_incident_events_classified') }}
--- depends_on: {{ ref('stg_operational__csat_surveys') }}
--- depends_on: {{ ref('stg_operational__sla_timers') }}
+-- depends_on: {{ ref('int_metric_days_touched') }}
 
 -- MTTR: mean, median and p90 calendar minutes from opening to the last resolution, over
 -- resolved incidents (cancelled ones excluded), attributed to the period of that last

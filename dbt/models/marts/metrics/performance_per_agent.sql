@@ -11,9 +11,7 @@
     )
 }}
 
--- depends_on: {{ ref('int_incident_events_classified') }}
--- depends_on: {{ ref('stg_operational__csat_surveys') }}
--- depends_on: {{ ref('stg_operational__sla_timers') }}
+-- depends_on: {{ ref('int_metric_days_touched') }}
 
 -- Per agent: the incidents resolved in the period (same population and period as MTTR) by their
 -- assignee, with MTTR, FCR, CSAT and reassignments, by the incident's team.

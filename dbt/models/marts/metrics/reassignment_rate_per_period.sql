@@ -10,9 +10,7 @@
     )
 }}
 
--- depends_on: {{ ref('int_incident_events_classified') }}
--- depends_on: {{ ref('stg_operational__csat_surveys') }}
--- depends_on: {{ ref('stg_operational__sla_timers') }}
+-- depends_on: {{ ref('int_metric_days_touched') }}
 -- depends_on: {{ ref('fct_incidents') }}
 
 -- Reassignment rate: the share of resolved incidents moved at least once from one team to

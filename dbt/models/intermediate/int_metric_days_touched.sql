@@ -1,0 +1,82 @@
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key="day",
+        on_schema_change="fail",
+        indexes=[
+            {"columns": ["day"], "unique": True},
+            {"columns": ["loaded_watermark"]},
+        ],
+    )
+}}
+
+-- depends_on: {{ ref('int_incident_events_classified') }}
+-- depends_on: {{ ref('stg_operational__csat_surveys') }}
+-- depends_on: {{ ref('stg_operational__sla_timers') }}
+
+-- The local days whose metric periods a refresh must recompute, found once per build for every
+-- rollup. A rollup row depends on the incidents whose metric date falls in its period; an
+-- incident's metric dates (opened, acknowledged, resolved, first resolved, survey and SLA
+-- timer dates, before and after any change) are always dates of its own events, surveys or
+-- timers. So the days touched by a build are every such date of the incidents it rebuilt in
+-- fct_incidents. One row per day; loaded_watermark is the last build that touched it, and each
+-- rollup recomputes the periods of the days touched since its own watermark.
+--
+-- A full build touches every day from the earliest to the latest metric date (a rollup left
+-- incremental then recomputes everything).
+
+{% if is_incremental() %}
+with changed_incidents as (
+    {{ changed_fct_incidents() }}
+),
+
+touched as (
+    select {{ reporting_date("occurred_at") }} as day
+    from {{ ref('int_incident_events_classified') }}
+    where incident_id in (select incident_id from changed_incidents)
+    union
+    select opened_date
+    from {{ ref('fct_incidents') }}
+    where incident_id in (select incident_id from changed_incidents)
+    union
+    select {{ reporting_date("opened_at") }}
+    from {{ ref('stg_operational__csat_surveys') }}
+    where incident_id in (select incident_id from changed_incidents)
+    union
+    select {{ reporting_date("answered_at") }}
+    from {{ ref('stg_operational__csat_surveys') }}
+    where incident_id in (select incident_id from changed_incidents)
+    union
+    select {{ reporting_date("completed_at") }}
+    from {{ ref('stg_operational__sla_timers') }}
+    where incident_id in (select incident_id from changed_incidents)
+)
+{% else %}
+with bounds as (
+    select
+        min(least(
+            opened_date, acknowledged_date, first_resolved_date, resolved_date,
+            response_completed_date, resolution_completed_date, {{ reporting_date("csat_answered_at") }}
+        )) as first_day,
+        max(greatest(
+            opened_date, acknowledged_date, first_resolved_date, resolved_date,
+            response_completed_date, resolution_completed_date, {{ reporting_date("csat_answered_at") }}
+        )) as last_day
+    from {{ ref('fct_incidents') }}
+),
+
+touched as (
+    select span.day::date as day
+    from bounds
+    cross join lateral generate_series(
+        bounds.first_day::timestamp, bounds.last_day::timestamp, interval '1 day'
+    ) as span (day)
+)
+{% endif %}
+
+select
+    day,
+    {{ run_watermark() }} as loaded_watermark
+from touched
+where day is not null
