@@ -95,8 +95,11 @@
     They matter after an incremental run too: the models downstream select the rows newer than
     their watermark, and with statistics that have never seen those rows PostgreSQL expects one
     and picks nested loops that took 75 s for 19,000 incidents. A run that wrote nothing (the
-    usual scheduled refresh) skips the sampling. -#}
+    usual scheduled refresh) skips the sampling. Views have no statistics of their own. -#}
 {% macro analyze_if_written() -%}
+    {%- if model.config.materialized == "view" -%}
+        {%- do return("") -%}
+    {%- endif %}
     do $analyze$
     begin
         if current_setting('itsm.full_build')::boolean

@@ -183,25 +183,27 @@
 {#- MTTA and MTTR share their shape: for the rows of `relation` (one per incident, dated by
     `date_column`), the count, mean, median and p90 of `minutes` and of `business_minutes`,
     per period and slice, named `<metric>_minutes`, `<metric>_median_minutes`, ... and
-    `count_column`. Emits the CTEs `rolled_up` and `rolled` and the final select; the model
-    writes `with`, its incremental CTEs and `relation` before it. -#}
-{% macro duration_rollup(relation, date_column, count_column, minutes, business_minutes, metric) %}
-rolled_up as (
-    {{ period_slice_rollup(
-        relation,
-        date_column,
-        measures="
-            count(*) as " ~ count_column ~ ",
-            avg(" ~ minutes ~ ") as mean_minutes,
+    `count_column`. `sums` ([name, per-row expression] summed as bigint) and `finals` ([name,
+    expression over the sums]) add measures of the same rows in the same pass. Emits the CTEs
+    `rolled_up` and `rolled` and the final select; the model writes `with`, its incremental
+    CTEs and `relation` before it. -#}
+{% macro duration_rollup(relation, date_column, count_column, minutes, business_minutes, metric, sums=[], finals=[]) %}
+{%- set measures -%}
+            count(*) as {{ count_column }},
+            avg({{ minutes }}) as mean_minutes,
             -- One sort per group gives both percentiles (continuous).
-            percentile_cont(array[0.5, 0.9]) within group (order by " ~ minutes ~ ")
+            percentile_cont(array[0.5, 0.9]) within group (order by {{ minutes }})
                 as percentiles,
-            count(" ~ business_minutes ~ ") as business_time_count,
-            avg(" ~ business_minutes ~ ") as mean_business_minutes,
-            percentile_cont(array[0.5, 0.9]) within group (order by " ~ business_minutes ~ ")
+            count({{ business_minutes }}) as business_time_count,
+            avg({{ business_minutes }}) as mean_business_minutes,
+            percentile_cont(array[0.5, 0.9]) within group (order by {{ business_minutes }})
                 as business_percentiles
-        ",
-    ) }}
+            {%- for name, expression in sums %},
+            sum({{ expression }})::bigint as {{ name }}
+            {%- endfor %}
+{%- endset %}
+rolled_up as (
+    {{ period_slice_rollup(relation, date_column, measures=measures) }}
 ),
 
 rolled as (
@@ -218,6 +220,12 @@ rolled as (
         mean_business_minutes::numeric(14, 2) as {{ metric }}_business_minutes,
         business_percentiles[1]::numeric(14, 2) as {{ metric }}_median_business_minutes,
         business_percentiles[2]::numeric(14, 2) as {{ metric }}_p90_business_minutes
+        {%- for name, expression in sums %},
+        {{ name }}
+        {%- endfor %}
+        {%- for name, expression in finals %},
+        {{ expression }} as {{ name }}
+        {%- endfor %}
     from rolled_up
 )
 
@@ -232,5 +240,5 @@ rolled as (
     metric ~ "_business_minutes",
     metric ~ "_median_business_minutes",
     metric ~ "_p90_business_minutes",
-]) }}
+] + additive_rollup_measures(sums, finals)) }}
 {% endmacro %}

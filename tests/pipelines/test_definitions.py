@@ -33,7 +33,7 @@ def test_dbt_tests_are_asset_checks_and_marts_have_freshness(defs):
     graph = defs.resolve_asset_graph()
     checks = {key for key in graph.asset_check_keys}
     fct_checks = {check.name for check in checks if check.asset_key.path[-1] == "fct_incidents"}
-    assert any(name.startswith("unique_fct_incidents") for name in fct_checks)
+    assert any(name.startswith("covers_every_fct_incidents") for name in fct_checks)
 
     marts = [key for key in graph.get_all_asset_keys() if key.path[0] == "marts"]
     assert marts and all(graph.get(key).freshness_policy is not None for key in marts)

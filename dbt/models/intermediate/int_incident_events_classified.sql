@@ -14,8 +14,20 @@ with incident_events as (
         events.event_seq,
         events.occurred_at,
         events.recorded_at,
-        -- Imported events name their actor by the source's label: match it to the imported user.
-        coalesce(events.actor_id, imported_actors.user_id) as actor_id,
+        -- Imported comments name their actor by the source's label: match it to the imported
+        -- user (unique on source_system, external_id). Looked up for those events only: a join
+        -- would hash every event of the log.
+        coalesce(
+            events.actor_id,
+            case
+                when events.event_kind = 'comment_added' then (
+                    select imported_actors.user_id
+                    from {{ ref('stg_operational__users') }} as imported_actors
+                    where imported_actors.source_system = events.source_system
+                        and imported_actors.external_id = events.actor_label
+                )
+            end
+        ) as actor_id,
         events.event_kind,
         events.field_name,
         events.old_value,
@@ -23,11 +35,6 @@ with incident_events as (
         events.event_data,
         events.source_system
     from {{ ref('stg_operational__events') }} as events
-    left join {{ ref('stg_operational__users') }} as imported_actors
-        on events.actor_id is null
-        and events.event_kind = 'comment_added'
-        and imported_actors.source_system = events.source_system
-        and imported_actors.external_id = events.actor_label
     where events.entity_type = 'incident'
         and (
             events.event_kind in ('assigned', 'state_changed', 'comment_added')

@@ -5,7 +5,6 @@
         unique_key="incident_id",
         on_schema_change="fail",
         indexes=[
-            {"columns": ["incident_id", "resolution_number"], "unique": True},
             {"columns": ["loaded_watermark"]},
         ],
     )

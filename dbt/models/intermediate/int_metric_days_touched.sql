@@ -5,7 +5,6 @@
         unique_key="day",
         on_schema_change="fail",
         indexes=[
-            {"columns": ["day"], "unique": True},
             {"columns": ["loaded_watermark"]},
         ],
     )

@@ -5,8 +5,6 @@
         unique_key="activity_date",
         on_schema_change="fail",
         indexes=[
-            {"columns": ["audit_key"], "unique": True},
-            {"columns": ["activity_date"]},
             {"columns": ["loaded_watermark"]},
         ],
     )

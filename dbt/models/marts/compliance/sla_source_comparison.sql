@@ -5,8 +5,8 @@
         replace_marker="source_made_sla",
         on_schema_change="fail",
         indexes=[
-            {"columns": ["incident_id"], "unique": True},
             {"columns": ["loaded_watermark"]},
+            {"columns": ["resolved_date"]},
         ],
     )
 }}

@@ -5,10 +5,13 @@
         unique_key="incident_id",
         on_schema_change="fail",
         indexes=[
-            {"columns": ["incident_id"], "unique": True},
             {"columns": ["loaded_watermark"]},
-            {"columns": ["resolved_date"]},
             {"columns": ["opened_date"]},
+            {"columns": ["acknowledged_date"]},
+            {"columns": ["first_resolved_date"]},
+            {"columns": ["resolved_date"]},
+            {"columns": ["response_completed_date"]},
+            {"columns": ["resolution_completed_date"]},
         ],
     )
 }}
@@ -81,50 +84,38 @@ holds as (
 ),
 
 -- One row per incident: its response and its resolution timer side by side (cancelled timers
--- left out). Completed figures only: a running timer's minutes change without an event.
-timers as (
+-- left out). Completed figures only: a running timer's minutes change without an event. An
+-- incident has at most one timer per target (uq_sla_timers_incident_id_target), so the pivot is
+-- two joins, not an aggregate.
+{%- for target in ["response", "resolution"] %}
+{{ target }}_timers as (
     select
-        timers.incident_id,
-        max(policies.policy_name) filter (where timers.target_type = 'resolution')
-            as sla_policy_name,
-        {%- for target in ["response", "resolution"] %}
-        max(timers.target_minutes) filter (where timers.target_type = '{{ target }}')
-            as {{ target }}_target_minutes,
-        max(timers.timer_state) filter (where timers.target_type = '{{ target }}')
-            as {{ target }}_sla_state,
-        max(timers.due_at) filter (where timers.target_type = '{{ target }}')
-            as {{ target }}_due_at,
-        max(timers.completed_at) filter (
-            where timers.target_type = '{{ target }}' and timers.is_completed
-        ) as {{ target }}_completed_at,
-        max(timers.breached_at) filter (where timers.target_type = '{{ target }}')
-            as {{ target }}_breached_at,
-        bool_or(timers.is_met) filter (
-            where timers.target_type = '{{ target }}' and timers.is_completed
-        ) as {{ target }}_sla_met,
-        bool_or(timers.is_breached) filter (where timers.target_type = '{{ target }}')
-            as {{ target }}_is_breached,
+        incident_id,
+        policy_id,
+        target_minutes as {{ target }}_target_minutes,
+        timer_state as {{ target }}_sla_state,
+        due_at as {{ target }}_due_at,
+        case when is_completed then completed_at end as {{ target }}_completed_at,
+        breached_at as {{ target }}_breached_at,
+        case when is_completed then is_met end as {{ target }}_sla_met,
+        is_breached as {{ target }}_is_breached,
         -- Business minutes from the timer's start to its completion, paused or not.
-        max(timers.elapsed_business_minutes + timers.paused_business_minutes) filter (
-            where timers.target_type = '{{ target }}' and timers.is_completed
-        )::numeric(14, 2) as {{ target }}_business_minutes,
-        {%- endfor %}
-        max(timers.elapsed_business_minutes) filter (
-            where timers.target_type = 'resolution' and timers.is_completed
-        )::numeric(14, 2) as resolution_sla_clock_minutes,
-        max(timers.paused_business_minutes) filter (
-            where timers.target_type = 'resolution' and timers.is_completed
-        )::numeric(14, 2) as resolution_paused_business_minutes
-    from {{ ref('stg_operational__sla_timers') }} as timers
-    left join {{ ref('stg_operational__sla_policies') }} as policies
-        on policies.policy_id = timers.policy_id
-    where timers.timer_state <> 'cancelled'
+        (case when is_completed then elapsed_business_minutes + paused_business_minutes end)
+            ::numeric(14, 2) as {{ target }}_business_minutes
+        {%- if target == "resolution" %},
+        (case when is_completed then elapsed_business_minutes end)::numeric(14, 2)
+            as resolution_sla_clock_minutes,
+        (case when is_completed then paused_business_minutes end)::numeric(14, 2)
+            as resolution_paused_business_minutes
+        {%- endif %}
+    from {{ ref('stg_operational__sla_timers') }}
+    where target_type = '{{ target }}' and timer_state <> 'cancelled'
     {% if is_incremental() %}
-        and timers.incident_id in (select incident_id from scope)
+        and incident_id in (select incident_id from scope)
     {% endif %}
-    group by timers.incident_id
 ),
 
+{% endfor %}
 joined as (
     select
         incidents.*,
@@ -151,21 +142,22 @@ joined as (
         coalesce(surveys.csat_answer_count, 0) as csat_answer_count,
         surveys.csat_rating,
         surveys.csat_answered_at,
-        timers.sla_policy_name,
+        resolution_policies.policy_name as sla_policy_name,
         {%- for target in ["response", "resolution"] %}
-        timers.{{ target }}_target_minutes,
-        timers.{{ target }}_sla_state,
-        timers.{{ target }}_due_at,
-        timers.{{ target }}_completed_at,
-        timers.{{ target }}_breached_at,
-        timers.{{ target }}_sla_met,
-        timers.{{ target }}_business_minutes,
+        {{ target }}_timers.{{ target }}_target_minutes,
+        {{ target }}_timers.{{ target }}_sla_state,
+        {{ target }}_timers.{{ target }}_due_at,
+        {{ target }}_timers.{{ target }}_completed_at,
+        {{ target }}_timers.{{ target }}_breached_at,
+        {{ target }}_timers.{{ target }}_sla_met,
+        {{ target }}_timers.{{ target }}_business_minutes,
         {%- endfor %}
-        timers.resolution_sla_clock_minutes,
-        timers.resolution_paused_business_minutes,
-        timers.incident_id is not null as has_sla,
-        coalesce(timers.response_is_breached, false)
-            or coalesce(timers.resolution_is_breached, false) as is_sla_breached,
+        resolution_timers.resolution_sla_clock_minutes,
+        resolution_timers.resolution_paused_business_minutes,
+        response_timers.incident_id is not null
+            or resolution_timers.incident_id is not null as has_sla,
+        coalesce(response_timers.response_is_breached, false)
+            or coalesce(resolution_timers.resolution_is_breached, false) as is_sla_breached,
         greatest(incidents.created_at, lifecycle.source_recorded_at) as source_recorded_at
     from incidents
     left join {{ ref('int_incidents_lifecycle_rebuilt') }} as lifecycle
@@ -173,7 +165,10 @@ joined as (
     left join {{ ref('stg_operational__teams') }} as teams on teams.team_id = incidents.team_id
     left join surveys on surveys.incident_id = incidents.incident_id
     left join holds on holds.incident_id = incidents.incident_id
-    left join timers on timers.incident_id = incidents.incident_id
+    left join response_timers on response_timers.incident_id = incidents.incident_id
+    left join resolution_timers on resolution_timers.incident_id = incidents.incident_id
+    left join {{ ref('stg_operational__sla_policies') }} as resolution_policies
+        on resolution_policies.policy_id = resolution_timers.policy_id
 )
 
 select

@@ -1,36 +1,23 @@
-{{
-    config(
-        materialized="incremental",
-        incremental_strategy="replace_periods",
-        on_schema_change="fail",
-        indexes=[
-            {"columns": ["period_grain", "period_start"]},
-            {"columns": ["loaded_watermark"]},
-        ],
-    )
-}}
-
--- depends_on: {{ ref('int_metric_days_touched') }}
+{{ config(materialized="view") }}
 
 -- MTTR: mean, median and p90 calendar minutes from opening to the last resolution, over
 -- resolved incidents (cancelled ones excluded), attributed to the period of that last
 -- resolution; in business time, the SLA resolution timer's business minutes from start to
--- completion (see README). One row per grain, period and slice.
+-- completion (see README). One row per grain, period and slice. Computed with FCR and the
+-- reassignment rate, which share its population and period (int_resolved_incidents_rolled_up).
 
-with
-{% if is_incremental() %}{{ affected_periods_ctes() }}{% endif %}
-resolved as (
-    select
-        resolved_date,
-        -- Aggregated as float8: much faster than numeric, and exact enough for two decimals.
-        minutes_to_resolve::float8 as minutes_to_resolve,
-        business_minutes_to_resolve::float8 as business_minutes_to_resolve,
-        {{ slice_columns() }}
-    from {{ ref('fct_incidents') }}
-    where is_resolved{{ in_affected_periods('resolved_date') }}
-),
-
-{{ duration_rollup(
-    "resolved", "resolved_date", "resolved_count",
-    "minutes_to_resolve", "business_minutes_to_resolve", "mttr",
-) }}
+select
+    period_grain,
+    period_start,
+    slice_by,
+    slice_value,
+    resolved_count,
+    mttr_minutes,
+    mttr_median_minutes,
+    mttr_p90_minutes,
+    business_time_count,
+    mttr_business_minutes,
+    mttr_median_business_minutes,
+    mttr_p90_business_minutes,
+    loaded_watermark
+from {{ ref('int_resolved_incidents_rolled_up') }}

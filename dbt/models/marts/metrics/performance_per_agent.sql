@@ -5,7 +5,6 @@
         replace_marker="resolved_count",
         on_schema_change="fail",
         indexes=[
-            {"columns": ["period_grain", "period_start"]},
             {"columns": ["loaded_watermark"]},
         ],
     )

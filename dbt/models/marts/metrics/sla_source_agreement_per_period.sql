@@ -4,7 +4,6 @@
         incremental_strategy="replace_periods",
         on_schema_change="fail",
         indexes=[
-            {"columns": ["period_grain", "period_start"]},
             {"columns": ["loaded_watermark"]},
         ],
     )
