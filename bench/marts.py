@@ -9,7 +9,7 @@
 Prints the figures and the slowest models of each build (from dbt's run_results.json).
 
 Run: python bench/marts.py [--incidents 1000000] [--new-incidents 10000] [--reuse]
-[--incremental-only] [--threads N] [--unit-tests]
+[--incremental-only] [--threads N] [--target-dir DIR] [--unit-tests]
 It uses a scratch database ``itsm_bench`` (dropped and re-created) on the server of
 ITSM_DATABASE_URL, or else on the embedded server under ITSM_HOME. ``--reuse`` keeps the history
 already loaded there by an earlier run and times the builds again (``--full-refresh`` for the
@@ -170,6 +170,11 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, help="dbt threads (default: profiles.yml, ITSM_DBT_THREADS)."
     )
+    parser.add_argument(
+        "--target-dir",
+        type=Path,
+        help="Keep dbt's target folder (compiled SQL, run_results.json, dbt.log) here.",
+    )
     arguments = parser.parse_args()
 
     url = scratch_database(BENCH_DATABASE, reuse=arguments.reuse)
@@ -202,7 +207,7 @@ def main() -> None:
 
         # One target folder for both builds: the second reuses dbt's partial parse, as the
         # scheduled refresh does.
-        target = work / "target"
+        target = arguments.target_dir or work / "target"
         build = {"unit_tests": arguments.unit_tests, "threads": arguments.threads}
         if arguments.incremental_only and loaded and arguments.reuse:
             # A first refresh brings the marts up to date and leaves dbt's partial parse.

@@ -94,26 +94,50 @@
 {#- Post-hook: fresh statistics whenever the build wrote rows, so that the next models plan well.
     They matter after an incremental run too: the models downstream select the rows newer than
     their watermark, and with statistics that have never seen those rows PostgreSQL expects one
-    and picks nested loops that took 75 s for 19,000 incidents. A run that wrote nothing (the
-    usual scheduled refresh) skips the sampling. Views have no statistics of their own. -#}
+    and picks nested loops that took 75 s for 19,000 incidents. So after an incremental run the
+    models that others select from by watermark (config analyze_after_refresh: the lifecycles,
+    fct_incidents, the days touched) sample the columns those selections use (keys, indexed
+    columns, loaded_watermark): 0.1 s instead of 1 s on a million incidents. The rollups and
+    compliance marts at the end of the line leave it to autovacuum, as does a run that wrote
+    nothing. Views have no statistics of their own. -#}
 {% macro analyze_if_written() -%}
     {%- if model.config.materialized == "view" -%}
         {%- do return("") -%}
     {%- endif %}
     do $analyze$
     begin
-        if current_setting('itsm.full_build')::boolean
-        {%- if model.config.materialized == "incremental" %}
-            or exists (
-                select from {{ this }}
-                where loaded_watermark >= current_setting('itsm.run_watermark')::timestamptz
-            )
-        {%- endif %}
-        then
+        if current_setting('itsm.full_build')::boolean then
             analyze {{ this }};
+        {%- if model.config.materialized == "incremental"
+            and model.config.get("analyze_after_refresh", false) %}
+        elsif exists (
+            select from {{ this }}
+            where loaded_watermark >= current_setting('itsm.run_watermark')::timestamptz
+        ) then
+            analyze {{ this }} ({{ selection_columns() | join(", ") }});
+        {%- endif %}
         end if;
     end
     $analyze$
+{%- endmacro %}
+
+{#- The columns other models select this model's rows by: its loaded_watermark, its indexed
+    columns and the columns of its contract's keys. -#}
+{% macro selection_columns() -%}
+    {%- set columns = ["loaded_watermark"] -%}
+    {%- for index in model.config.get("indexes") or [] -%}
+        {%- do columns.extend(index["columns"]) -%}
+    {%- endfor -%}
+    {%- for constraint in model.get("constraints") or [] -%}
+        {%- do columns.extend(constraint.get("columns") or []) -%}
+    {%- endfor -%}
+    {%- for column in model["columns"].values() -%}
+        {%- for constraint in column.get("constraints") or []
+            if constraint["type"] in ("primary_key", "unique") -%}
+            {%- do columns.append(column["name"]) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(columns | unique | list) }}
 {%- endmacro %}
 
 {#- Incidents with lifecycle events recorded since this model's watermark. Rebuilding a whole

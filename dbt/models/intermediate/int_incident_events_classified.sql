@@ -7,53 +7,34 @@
 -- recorded_at); a copy of the eight million lifecycle events of a large history cost more to
 -- write and index than the four full builds that read it save.
 
-with incident_events as (
-    select
-        events.event_id,
-        events.entity_id as incident_id,
-        events.event_seq,
-        events.occurred_at,
-        events.recorded_at,
-        -- Imported comments name their actor by the source's label: match it to the imported
-        -- user (unique on source_system, external_id). Looked up for those events only: a join
-        -- would hash every event of the log.
-        coalesce(
-            events.actor_id,
-            case
-                when events.event_kind = 'comment_added' then (
-                    select imported_actors.user_id
-                    from {{ ref('stg_operational__users') }} as imported_actors
-                    where imported_actors.source_system = events.source_system
-                        and imported_actors.external_id = events.actor_label
-                )
-            end
-        ) as actor_id,
-        events.event_kind,
-        events.field_name,
-        events.old_value,
-        events.new_value,
-        events.event_data,
-        events.source_system
-    from {{ ref('stg_operational__events') }} as events
-    where events.entity_type = 'incident'
-        and (
-            events.event_kind in ('assigned', 'state_changed', 'comment_added')
-            or events.field_name in ('hold_reason', 'requester')
-        )
-)
-
+-- One select, no CTE: PostgreSQL then flattens the view into the query that reads it, and an
+-- incremental run's "incident_id in (...)" reaches the event log's key (behind a CTE it scanned
+-- the whole log once per changed incident).
 select
-    event_id,
-    incident_id,
-    event_seq,
-    occurred_at,
-    recorded_at,
-    actor_id,
-    source_system,
-    event_kind,
-    field_name,
-    old_value,
-    new_value,
+    events.event_id,
+    events.entity_id as incident_id,
+    events.event_seq,
+    events.occurred_at,
+    events.recorded_at,
+    -- Imported comments name their actor by the source's label: match it to the imported user
+    -- (unique on source_system, external_id). Looked up for those events only: a join would hash
+    -- every event of the log.
+    coalesce(
+        events.actor_id,
+        case
+            when events.event_kind = 'comment_added' then (
+                select imported_actors.user_id
+                from {{ ref('stg_operational__users') }} as imported_actors
+                where imported_actors.source_system = events.source_system
+                    and imported_actors.external_id = events.actor_label
+            )
+        end
+    ) as actor_id,
+    events.source_system,
+    events.event_kind,
+    events.field_name,
+    events.old_value,
+    events.new_value,
     event_kind = 'assigned' and field_name = 'assignee' and new_value is not null
         as is_assignee_assignment,
     -- Assigned to a person by a person: not by an assignment rule, a round-robin pick or an SLA
@@ -63,7 +44,8 @@ select
             event_data ?| array['rule_id', 'assignment_rule_id', 'picked_by', 'escalation_rule_id'],
             false
         )
-        and (actor_id is not null or source_system <> 'native')
+        -- (the log's own actor: only comments are matched to imported users)
+        and (events.actor_id is not null or events.source_system <> 'native')
         as is_manual_assignee_assignment,
     event_kind = 'assigned' and field_name = 'assignment_group' and new_value is not null
         as is_group_assignment,
@@ -101,4 +83,9 @@ select
     field_name = 'hold_reason'
         or (event_kind = 'state_changed' and new_value = 'on_hold' and event_data ? 'hold_reason')
         as is_hold_reason_recorded
-from incident_events
+from {{ ref('stg_operational__events') }} as events
+where events.entity_type = 'incident'
+    and (
+        events.event_kind in ('assigned', 'state_changed', 'comment_added')
+        or events.field_name in ('hold_reason', 'requester')
+    )

@@ -1,3 +1,4 @@
+{#- closed_at: the backlog's refresh reads the stretches still open after a given day. -#}
 {{
     config(
         materialized="incremental",
@@ -6,6 +7,7 @@
         on_schema_change="fail",
         indexes=[
             {"columns": ["loaded_watermark"]},
+            {"columns": ["closed_at"]},
         ],
     )
 }}

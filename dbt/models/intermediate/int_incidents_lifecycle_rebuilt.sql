@@ -4,6 +4,7 @@
         incremental_strategy="delete+insert",
         unique_key="incident_id",
         on_schema_change="fail",
+        analyze_after_refresh=True,
         indexes=[
             {"columns": ["loaded_watermark"]},
         ],

@@ -4,6 +4,7 @@
         incremental_strategy="delete+insert",
         unique_key="day",
         on_schema_change="fail",
+        analyze_after_refresh=True,
         indexes=[
             {"columns": ["loaded_watermark"]},
         ],
@@ -30,26 +31,43 @@ with changed_incidents as (
     {{ changed_fct_incidents() }}
 ),
 
+-- Each changed incident's own rows, looked up by incident: a lateral subquery kept apart by
+-- "offset 0" runs once per incident through the tables' incident keys. The planner cannot know
+-- how few incidents changed, and its hash join read the whole event log instead.
 touched as (
-    select {{ reporting_date("occurred_at") }} as day
-    from {{ ref('int_incident_events_classified') }}
-    where incident_id in (select incident_id from changed_incidents)
+    select {{ reporting_date("events.occurred_at") }} as day
+    from changed_incidents
+    cross join lateral (
+        select classified.occurred_at
+        from {{ ref('int_incident_events_classified') }} as classified
+        where classified.incident_id = changed_incidents.incident_id
+        offset 0
+    ) as events
     union
-    select opened_date
-    from {{ ref('fct_incidents') }}
-    where incident_id in (select incident_id from changed_incidents)
+    select incidents.opened_date
+    from changed_incidents
+    inner join {{ ref('fct_incidents') }} as incidents
+        on incidents.incident_id = changed_incidents.incident_id
     union
-    select {{ reporting_date("opened_at") }}
-    from {{ ref('stg_operational__csat_surveys') }}
-    where incident_id in (select incident_id from changed_incidents)
+    select unnest(array[
+        {{ reporting_date("surveys.opened_at") }}, {{ reporting_date("surveys.answered_at") }}
+    ])
+    from changed_incidents
+    cross join lateral (
+        select csat.opened_at, csat.answered_at
+        from {{ ref('stg_operational__csat_surveys') }} as csat
+        where csat.incident_id = changed_incidents.incident_id
+        offset 0
+    ) as surveys
     union
-    select {{ reporting_date("answered_at") }}
-    from {{ ref('stg_operational__csat_surveys') }}
-    where incident_id in (select incident_id from changed_incidents)
-    union
-    select {{ reporting_date("completed_at") }}
-    from {{ ref('stg_operational__sla_timers') }}
-    where incident_id in (select incident_id from changed_incidents)
+    select {{ reporting_date("timers.completed_at") }}
+    from changed_incidents
+    cross join lateral (
+        select sla_timers.completed_at
+        from {{ ref('stg_operational__sla_timers') }} as sla_timers
+        where sla_timers.incident_id = changed_incidents.incident_id
+        offset 0
+    ) as timers
 )
 {% else %}
 with bounds as (

@@ -21,11 +21,18 @@ with touched_days as (
     where recorded_at >= {{ incremental_since() }}
 ),
 
--- No index on occurred_at (the log is optimized for writing): one pass over the events.
+-- Every event of those days, a day at a time through the log's BRIN index on occurred_at (a
+-- lateral subquery kept apart by "offset 0", so that each day is its own index range).
 events as (
-    select *, {{ reporting_date("occurred_at") }} as activity_date
-    from {{ ref('stg_operational__events') }}
-    where {{ reporting_date("occurred_at") }} in (select activity_date from touched_days)
+    select day_events.*, touched_days.activity_date
+    from touched_days
+    cross join lateral (
+        select *
+        from {{ ref('stg_operational__events') }} as logged
+        where logged.occurred_at >= {{ reporting_day_start("touched_days.activity_date") }}
+            and logged.occurred_at < {{ reporting_day_start("touched_days.activity_date + 1") }}
+        offset 0
+    ) as day_events
 )
 {% else %}
 with events as (

@@ -1,9 +1,12 @@
+{#- Indexes: loaded_watermark and the metric dates, by which incremental runs and the rollups
+    select rows; source_recorded_at for marts_freshness; open incidents by team for dim_teams. -#}
 {{
     config(
         materialized="incremental",
         incremental_strategy="delete+insert",
         unique_key="incident_id",
         on_schema_change="fail",
+        analyze_after_refresh=True,
         indexes=[
             {"columns": ["loaded_watermark"]},
             {"columns": ["opened_date"]},
@@ -12,6 +15,8 @@
             {"columns": ["resolved_date"]},
             {"columns": ["response_completed_date"]},
             {"columns": ["resolution_completed_date"]},
+            {"columns": ["source_recorded_at"]},
+            {"columns": ["is_open", "team_id"]},
         ],
     )
 }}

@@ -31,13 +31,29 @@
 -- earliest day touched by a changed incident (or the previous run's today).
 
 {%- set buckets = var("backlog_age_buckets") %}
+{#- The first snapshot day to recompute, as a SQL literal: all of them ('-infinity') in a full
+    build; else the earliest day touched since the last run, or the last run's today. -#}
+{%- set window_start = "'-infinity'" %}
+{%- if is_incremental() and execute %}
+    {%- set start_sql %}
+        select least(
+            (
+                select min(day)
+                from {{ ref('int_metric_days_touched') }}
+                where loaded_watermark >= {{ incremental_since() }}
+            ),
+            (select max(snapshot_date) from {{ this }})
+        )::text
+    {%- endset %}
+    {%- set start = run_query(start_sql).columns[0].values()[0] %}
+    {%- set window_start = "null" if start is none else "'" ~ start ~ "'" %}
+{%- endif %}
 {%- set slice_map = default_slice_columns() %}
 {%- set slices = var("metric_slices") %}
 {%- set sliced = [] %}
 {%- for slice in slices if slice != "all" %}{% do sliced.append((slice, slice_map[slice])) %}{% endfor %}
 
 with
-{% if is_incremental() %}{{ affected_periods_ctes() }}{% endif %}
 
 -- The last snapshot day: today, or var('as_of_date') when given (unit tests, reruns).
 today as (
@@ -47,18 +63,10 @@ today as (
         {%- endif %} as today_date
 ),
 
--- The first snapshot day to compute: all of them, or from the earliest day touched since the
--- last run (and at least from the last run's today, whose rows move to the new today).
+-- The first snapshot day to compute (see window_start above), read before the model runs and
+-- written in as a constant, so that PostgreSQL plans for the few stretches still open after it.
 window_start as (
-    select
-        {%- if is_incremental() %}
-        least(
-            (select min(day) from affected_days),
-            (select max(snapshot_date) from {{ this }})
-        )
-        {%- else %}
-        '-infinity'::date
-        {%- endif %} as start_date
+    select {{ window_start }}::date as start_date
 ),
 
 buckets (age_bucket, bucket_order, lower_age, upper_age) as (
@@ -95,9 +103,7 @@ intervals as (
     cross join today
     {%- if is_incremental() %}
     where intervals.closed_at is null
-        or intervals.closed_at > (
-            select {{ reporting_day_start("start_date") }} from window_start
-        )
+        or intervals.closed_at > {{ reporting_day_start(window_start ~ "::date") }}
     {%- endif %}
 ),
 
@@ -288,3 +294,4 @@ select
     open_count,
     {{ run_watermark() }} as loaded_watermark
 from rolled
+
