@@ -36,7 +36,7 @@
     affected_periods as (
         {%- for grain in var("metric_grains") %}
         select distinct
-            '{{ grain }}'::text collate "C" as period_grain,
+            '{{ grain }}'::text as period_grain,
             {{ period_start(grain, "day") }} as period_start,
             {%- if grain == "day" %}
             day as period_end

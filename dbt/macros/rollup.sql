@@ -35,7 +35,7 @@
             {%- for grain in grains %}
             when grouping(rollup_period_{{ grain }}) = 0 then '{{ grain }}'
             {%- endfor %}
-        end::text collate "C" as period_grain,
+        end::text as period_grain,
         coalesce({% for grain in grains %}rollup_period_{{ grain }}{{ ", " if not loop.last }}{% endfor %}, null::date)
             as period_start,
         {{ slice_by_expression(sliced) }} as slice_by,
@@ -66,32 +66,30 @@
     )
 {%- endmacro %}
 
-{#- slice_by and slice_value of a GROUPING SETS row; `sliced` is a list of (slice, column). Key
-    columns of the rollups compare bytewise (collation "C"): their primary key indexes build
-    with plain byte comparisons instead of the locale's, in the same order for these labels. -#}
+{#- slice_by and slice_value of a GROUPING SETS row; `sliced` is a list of (slice, column). -#}
 {% macro slice_by_expression(sliced) -%}
     {%- if sliced | length == 0 -%}
-        'all'::text collate "C"
+        'all'::text
     {%- else -%}
         case
             {%- for slice, column in sliced %}
             when grouping({{ column }}) = 0 then '{{ slice }}'
             {%- endfor %}
             else 'all'
-        end::text collate "C"
+        end::text
     {%- endif -%}
 {%- endmacro %}
 
 {% macro slice_value_expression(sliced) -%}
     {%- if sliced | length == 0 -%}
-        'all'::text collate "C"
+        'all'::text
     {%- else -%}
         case
             {%- for slice, column in sliced %}
             when grouping({{ column }}) = 0 then coalesce(({{ column }})::text, '(none)')
             {%- endfor %}
             else 'all'
-        end::text collate "C"
+        end::text
     {%- endif -%}
 {%- endmacro %}
 
@@ -135,7 +133,7 @@
     rollup_periods as (
         {%- for grain in var("metric_grains") %}
         select
-            '{{ grain }}'::text collate "C" as period_grain,
+            '{{ grain }}'::text as period_grain,
             {{ period_start(grain, "rollup_day") }} as period_start,
             {{ keys | join(", ") }},
             {%- for name, expression in sums %}

@@ -73,7 +73,7 @@ buckets (age_bucket, bucket_order, lower_age, upper_age) as (
     values
         {%- for label, lower, upper in buckets %}
         (
-            '{{ label }}'::text collate "C",
+            '{{ label }}',
             {{ loop.index }},
             interval '{{ lower }} hours',
             {{ "null::interval" if upper is none else "interval '" ~ upper ~ " hours'" }}
@@ -112,7 +112,7 @@ intervals as (
 snapshots as (
     {%- for grain in var("metric_grains") %}
     select
-        '{{ grain }}'::text collate "C" as period_grain,
+        '{{ grain }}'::text as period_grain,
         starts.period::date as period_start,
         {%- if grain == "day" %}
         starts.period::date as snapshot_date
@@ -150,7 +150,7 @@ snapshots as (
 covered as (
     {%- for grain in var("metric_grains") %}
     select
-        '{{ grain }}'::text collate "C" as period_grain,
+        '{{ grain }}'::text as period_grain,
         covered.period_start,
         covered.snapshot_date,
         intervals.incident_opened_at,
@@ -234,8 +234,8 @@ all_slice as (
     select
         snapshots.period_grain,
         snapshots.period_start,
-        'all'::text collate "C" as slice_by,
-        'all'::text collate "C" as slice_value,
+        'all'::text as slice_by,
+        'all'::text as slice_value,
         buckets.age_bucket,
         snapshots.snapshot_date,
         coalesce(counts.open_count, 0) as open_count
@@ -275,7 +275,7 @@ rolled as (
         period_start,
         slice_by,
         slice_value,
-        'all'::text collate "C" as age_bucket,
+        'all' as age_bucket,
         0 as bucket_order,
         snapshot_date,
         sum(open_count)::integer as open_count

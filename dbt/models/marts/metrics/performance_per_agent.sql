@@ -49,7 +49,7 @@ daily as (
 periods as (
     {%- for grain in var("metric_grains") %}
     select
-        '{{ grain }}'::text collate "C" as period_grain,
+        '{{ grain }}'::text as period_grain,
         {{ period_start(grain, "rollup_day") }} as period_start,
         assignee_id,
         team_id,

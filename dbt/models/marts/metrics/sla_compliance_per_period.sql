@@ -20,7 +20,7 @@ with
 {% if is_incremental() %}{{ affected_periods_ctes() }}{% endif %}
 completed_timers as (
     select
-        'response'::text collate "C" as target_type,
+        'response' as target_type,
         response_completed_date as completed_date,
         response_sla_met as is_met,
         priority_label,
@@ -32,7 +32,7 @@ completed_timers as (
     where response_sla_met is not null{{ in_affected_periods('response_completed_date') }}
     union all
     select
-        'resolution'::text collate "C" as target_type,
+        'resolution' as target_type,
         resolution_completed_date as completed_date,
         resolution_sla_met as is_met,
         priority_label,
