@@ -33,13 +33,8 @@ select
     made_sla,
     response_sla_state,
     resolution_sla_state,
-    case
-        when made_sla is null then 'no_timer'
-        when made_sla = source_made_sla then 'agree'
-        when source_made_sla then 'source_met_we_breached'
-        else 'source_breached_we_met'
-    end as comparison,
-    made_sla is not null and made_sla = source_made_sla as is_agreement,
+    source_sla_comparison as comparison,
+    source_sla_comparison = 'agree' as is_agreement,
     {{ run_watermark() }} as loaded_watermark
 from {{ ref('fct_incidents') }}
 {%- if is_incremental() %}

@@ -266,6 +266,14 @@ select
     -- Our verdict in the terms of ServiceNow's made_sla: no SLA timer of the incident breached.
     case when has_sla then not is_sla_breached end as made_sla,
     source_made_sla,
+    -- The source's verdict beside ours (made_sla), for incidents that carry one.
+    case
+        when source_made_sla is null then null
+        when not has_sla then 'no_timer'
+        when (not is_sla_breached) = source_made_sla then 'agree'
+        when source_made_sla then 'source_met_we_breached'
+        else 'source_breached_we_met'
+    end as source_sla_comparison,
     source_recorded_at,
     {{ run_watermark() }} as loaded_watermark
 from joined

@@ -1,42 +1,23 @@
-{{
-    config(
-        materialized="incremental",
-        incremental_strategy="replace_periods",
-        on_schema_change="fail",
-        indexes=[
-            {"columns": ["loaded_watermark"]},
-        ],
-    )
-}}
-
--- depends_on: {{ ref('int_metric_days_touched') }}
--- depends_on: {{ ref('fct_incidents') }}
+{{ config(materialized="view") }}
 
 -- Agreement between the source tool's SLA verdict and ours, for imported incidents that carry
--- one, attributed to the period of the incident's last resolution.
--- One row per grain, period and slice.
+-- one, attributed to the period of the incident's last resolution. One row per grain, period
+-- and slice with such incidents. Computed with MTTR, whose population it narrows
+-- (int_resolved_incidents_rolled_up).
 
-with
-{% if is_incremental() %}{{ affected_periods_ctes() }}{% endif %}
-compared as (
-    select resolved_date, comparison, source_made_sla, made_sla, {{ slice_columns() }}
-    from {{ ref('sla_source_comparison') }}
-    where lifecycle_status = 'resolved'{{ in_affected_periods('resolved_date') }}
-),
-
-{{ additive_rollup(
-    "compared",
-    "resolved_date",
-    sums=[
-        ["compared_count", "1"],
-        ["agree_count", "case when comparison = 'agree' then 1 else 0 end"],
-        ["source_met_we_breached_count", "case when comparison = 'source_met_we_breached' then 1 else 0 end"],
-        ["source_breached_we_met_count", "case when comparison = 'source_breached_we_met' then 1 else 0 end"],
-        ["no_timer_count", "case when comparison = 'no_timer' then 1 else 0 end"],
-        ["source_met_count", "case when source_made_sla then 1 else 0 end"],
-        ["our_met_count", "case when made_sla then 1 else 0 end"],
-    ],
-    finals=[
-        ["agreement_rate", "(agree_count::numeric / nullif(compared_count - no_timer_count, 0))::numeric(6, 4)"],
-    ],
-) }}
+select
+    period_grain,
+    period_start,
+    slice_by,
+    slice_value,
+    compared_count,
+    agree_count,
+    source_met_we_breached_count,
+    source_breached_we_met_count,
+    no_timer_count,
+    source_met_count,
+    our_met_count,
+    agreement_rate,
+    loaded_watermark
+from {{ ref('int_resolved_incidents_rolled_up') }}
+where compared_count > 0
