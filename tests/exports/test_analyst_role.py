@@ -13,6 +13,10 @@ def test_analyst_reads_marts_and_nothing_operational(fresh_database, tmp_path):
     with psycopg.connect(libpq_url(url), autocommit=True) as owner:
         # As dbt does: the owner creates (and re-creates) mart tables after the migration.
         owner.execute("create table marts.mtta_demo as select 1 as incidents, 42.5 as minutes")
+        # Some marts are views of an intermediate table (mttr_per_period and its siblings).
+        owner.execute("create schema if not exists intermediate")
+        owner.execute("create table intermediate.rolled_demo as select 7 as resolved_count")
+        owner.execute("create view marts.mttr_demo as select * from intermediate.rolled_demo")
         owner.execute("insert into operational.teams (name) values ('Service desk')")
 
     analyst = analyst_url(settings)
@@ -25,7 +29,9 @@ def test_analyst_reads_marts_and_nothing_operational(fresh_database, tmp_path):
         assert connection.execute("select incidents, minutes from marts.mtta_demo").fetchall() == [
             (1, 42.5)
         ]
+        assert connection.execute("select resolved_count from marts.mttr_demo").fetchall() == [(7,)]
         for statement in (
+            "select count(*) from intermediate.rolled_demo",
             "select count(*) from operational.teams",
             "select count(*) from operational.events",
             "create table marts.scribble (id int)",
