@@ -52,9 +52,14 @@ def _root_cause(error: Any) -> str:
 
 
 def materialize_everything(
-    *, instance: dg.DagsterInstance, log_level: str = "WARNING", defs: dg.Definitions | None = None
+    *,
+    instance: dg.DagsterInstance,
+    log_level: str = "WARNING",
+    defs: dg.Definitions | None = None,
+    full_refresh: bool = False,
 ) -> RunSummary:
-    """Run the implicit job of every asset (inbox import, dbt build, exports) and its checks."""
+    """Run the implicit job of every asset (inbox import, dbt build, exports) and its checks;
+    ``full_refresh`` rebuilds the incremental models from all history."""
     if defs is None:
         from pipelines.definitions import defs
     job = defs.resolve_implicit_global_asset_job_def()
@@ -62,7 +67,10 @@ def materialize_everything(
     result = job.execute_in_process(
         instance=instance,
         raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        run_config={
+            "loggers": {"console": {"config": {"log_level": log_level}}},
+            "ops": {"itsm_dbt_models": {"config": {"full_refresh": full_refresh}}},
+        },
     )
     summary = RunSummary(
         run_id=result.run_id, success=result.success, seconds=time.monotonic() - started

@@ -61,7 +61,7 @@ def spawn_daemon(*, new_session: bool = False) -> subprocess.Popen:
     )
 
 
-def run_once(*, verbose: bool = False) -> bool:
+def run_once(*, verbose: bool = False, full_refresh: bool = False) -> bool:
     """Materialize every asset once, in this process; print a summary. True on success.
 
     Without ``verbose``, Dagster's and dbt's output goes to ``$DAGSTER_HOME/last-run.log``.
@@ -77,12 +77,18 @@ def run_once(*, verbose: bool = False) -> bool:
     with console.status("materializing: inbox import, dbt build, compliance exports"):
         if verbose:
             summary = materialize_everything(
-                instance=dg.DagsterInstance.get(), log_level="INFO", defs=defs
+                instance=dg.DagsterInstance.get(),
+                log_level="INFO",
+                defs=defs,
+                full_refresh=full_refresh,
             )
         else:
             with log_path.open("w") as log, redirect_stdout(log), redirect_stderr(log):
                 summary = materialize_everything(
-                    instance=dg.DagsterInstance.get(), log_level="WARNING", defs=defs
+                    instance=dg.DagsterInstance.get(),
+                    log_level="WARNING",
+                    defs=defs,
+                    full_refresh=full_refresh,
                 )
     _print_summary(summary, log_path=None if verbose else log_path)
     return summary.success
@@ -131,9 +137,15 @@ def _print_summary(summary, *, log_path: Path | None) -> None:
 @app.command()
 def run(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Dagster and dbt logs."),
+    full_refresh: bool = typer.Option(
+        False,
+        "--full-refresh",
+        help="Rebuild the incremental models from all history (after changing a definition, "
+        "or once after an upgrade); without it only what is new is added.",
+    ),
 ) -> None:
     """Materialize everything once, in this process: inbox import, dbt build, exports."""
-    if not run_once(verbose=verbose):
+    if not run_once(verbose=verbose, full_refresh=full_refresh):
         raise typer.Exit(1)
 
 

@@ -18,6 +18,7 @@ from psycopg.rows import dict_row
 from operational.core.db import dbt_environment, libpq_url
 from pipelines.environment import DBT_PROJECT_DIR, OFFLINE, temporary_environment
 from tests.conftest import _recreate_database, _sqlalchemy_url, _worker
+from tests.dbt.history import History
 
 
 @dataclass
@@ -76,3 +77,19 @@ def dbt_database(
     )
     with psycopg.connect(database_server, autocommit=True) as connection:
         connection.execute(f'drop database if exists "{name}" with (force)')
+
+
+# A fixed "today" for the backlog of the hand-made history (tests/dbt/history.py).
+AS_OF = {"as_of_date": "2026-03-12"}
+
+
+@pytest.fixture(scope="module")
+def phase_one_built(dbt_database: DbtDatabase) -> DbtDatabase:
+    """The hand-made history's phase one, built by the pipelines' dbt build."""
+    history = History(dbt_database.url)
+    try:
+        history.phase_one()
+    finally:
+        history.dispose()
+    dbt_database.dbt("build", "--exclude-resource-type", "unit_test", variables=AS_OF)
+    return dbt_database

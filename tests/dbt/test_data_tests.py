@@ -7,29 +7,21 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.dbt.conftest import DbtDatabase
-from tests.dbt.history import History
+from tests.dbt.conftest import AS_OF, DbtDatabase
 
 pytestmark = pytest.mark.slow
 
-VARIABLES = {"as_of_date": "2026-03-12"}
 MARCH_ROW = "period_grain = 'month' and period_start = '2026-03-01' and slice_by = 'all'"
 ROLLUP = "intermediate.int_resolved_incidents_rolled_up"
 
 
 @pytest.fixture(scope="module")
-def built(dbt_database: DbtDatabase) -> DbtDatabase:
-    history = History(dbt_database.url)
-    try:
-        history.phase_one()
-    finally:
-        history.dispose()
-    dbt_database.dbt("build", "--exclude-resource-type", "unit_test", variables=VARIABLES)
-    return dbt_database
+def built(phase_one_built: DbtDatabase) -> DbtDatabase:
+    return phase_one_built
 
 
 def failing_tests(database: DbtDatabase, selector: str) -> set[str]:
-    result = database.dbt("test", "--select", selector, variables=VARIABLES, check=False)
+    result = database.dbt("test", "--select", selector, variables=AS_OF, check=False)
     results: list[Any] = result.result.results
     assert results, "no test ran"
     return {item.node.name for item in results if str(item.status) in ("fail", "error")}

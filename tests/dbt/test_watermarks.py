@@ -8,12 +8,9 @@ import psycopg
 import pytest
 
 from operational.core.db import libpq_url
-from tests.dbt.conftest import DbtDatabase
-from tests.dbt.history import History
+from tests.dbt.conftest import AS_OF, DbtDatabase
 
 pytestmark = pytest.mark.slow
-
-VARIABLES = {"as_of_date": "2026-03-12"}
 
 
 def lifecycle_of(database: DbtDatabase, number: str) -> tuple[str, int]:
@@ -26,14 +23,9 @@ def lifecycle_of(database: DbtDatabase, number: str) -> tuple[str, int]:
 
 
 def test_rows_of_a_transaction_open_across_a_refresh_reach_the_next_one(
-    dbt_database: DbtDatabase,
+    phase_one_built: DbtDatabase,
 ):
-    history = History(dbt_database.url)
-    try:
-        history.phase_one()
-    finally:
-        history.dispose()
-    dbt_database.dbt("build", "--exclude-resource-type", "unit_test", variables=VARIABLES)
+    dbt_database = phase_one_built
     assert lifecycle_of(dbt_database, "INC-C") == ("open", 0)
 
     with psycopg.connect(libpq_url(dbt_database.url)) as late:
@@ -51,11 +43,11 @@ def test_rows_of_a_transaction_open_across_a_refresh_reach_the_next_one(
         )
         # A refresh while the transaction is open does not see its event, and stops its
         # watermark at the transaction's start.
-        dbt_database.dbt("run", variables=VARIABLES)
+        dbt_database.dbt("run", variables=AS_OF)
         assert lifecycle_of(dbt_database, "INC-C") == ("open", 0)
         late.commit()
 
-    dbt_database.dbt("run", variables=VARIABLES)
+    dbt_database.dbt("run", variables=AS_OF)
     assert lifecycle_of(dbt_database, "INC-C") == ("resolved", 1)
     mttr = dbt_database.rows(
         "select resolved_count from marts.mttr_per_period where period_grain = 'day'"

@@ -88,3 +88,15 @@ def test_pipelines_run_imports_builds_and_exports(pipeline_home):
     assert versions == [(1,), (1,), (2,), (2,)]  # re-runs add versions; the first ones remain
     assert all(exports.verify_folder(folder) == [] for folder in folders)
     assert _rows(url, "select count(*) from marts.fct_incidents") == [(3,)]
+    # A second run refreshes: every incremental model added only what was new ...
+    rebuilt_whole = (
+        "select bool_or(full_build), bool_and(full_build) from intermediate.incremental_watermarks"
+    )
+    assert _rows(url, rebuilt_whole) == [(False, False)]
+
+    # ... unless asked to rebuild them from all history.
+    third = CliRunner().invoke(cli, ["pipelines", "run", "--full-refresh"])
+
+    assert third.exit_code == 0, third.output
+    assert _rows(url, rebuilt_whole) == [(True, True)]
+    assert _rows(url, "select count(*) from marts.fct_incidents") == [(3,)]

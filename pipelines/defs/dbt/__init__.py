@@ -31,7 +31,8 @@ class ItsmDbtTranslator(DagsterDbtTranslator):
 
     def __init__(self, marts_freshness: dg.FreshnessPolicy):
         super().__init__(
-            # The sources' tests (keys unique and not null) are checks on ``operational``.
+            # A test on a source would be a check on ``operational`` (there are none: the
+            # operational schema enforces its own keys, named in the staging models' YAML).
             settings=DagsterDbtTranslatorSettings(
                 enable_duplicate_source_asset_keys=True, enable_source_tests_as_checks=True
             )
@@ -74,16 +75,30 @@ DBT_PROJECT: DbtProject = dbt_project()
 ensure_manifest(DBT_PROJECT)
 
 
+class DbtBuildConfig(dg.Config):
+    """Launchpad options of the dbt build."""
+
+    full_refresh: bool = False
+    """Rebuild every incremental model from all history (after a change of definition, or an
+    upgrade whose models changed their keys or indexes); a refresh adds only what is new."""
+
+
 @dbt_assets(
     manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR
 )
-def itsm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, itsm: ItsmResource):
+def itsm_dbt_models(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    itsm: ItsmResource,
+    config: DbtBuildConfig,
+):
     """``dbt build`` of the selected models: runs them and their data tests (asset checks).
     The unit tests check the models' SQL, not the data: CI runs them, not every refresh."""
+    arguments = ["build", "--exclude-resource-type", "unit_test"]
+    if config.full_refresh:
+        arguments.append("--full-refresh")
     with itsm.dbt_connection():
-        invocation = dbt.cli(
-            ["build", "--exclude-resource-type", "unit_test"], context=context, raise_on_error=True
-        )
+        invocation = dbt.cli(arguments, context=context, raise_on_error=True)
     yield from invocation.stream()
 
 
