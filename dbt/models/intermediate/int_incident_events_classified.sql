@@ -4,8 +4,9 @@
 -- comments, hold reasons, and requester changes (which decide who counts as an agent).
 -- One row per event. A view: the models that read it filter on incident_id or recorded_at, which
 -- the event log's own indexes serve (its key on entity_type, entity_id, seq, and a BRIN index on
--- recorded_at); a copy of the eight million lifecycle events of a large history cost more to
--- write and index than the four full builds that read it save.
+-- recorded_at). A copy of the eight million lifecycle events of the bench's history took 18-20 s
+-- of a full build to write and index; reading the log in place costs the four models that read
+-- it about 5 s more in all.
 
 -- One select, no CTE: PostgreSQL then flattens the view into the query that reads it, and an
 -- incremental run's "incident_id in (...)" reaches the event log's key (behind a CTE it scanned
