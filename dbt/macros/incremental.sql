@@ -95,7 +95,7 @@
     They matter after an incremental run too: the models downstream select the rows newer than
     their watermark, and with statistics that have never seen those rows PostgreSQL expects one
     and picks nested loops that took 75 s for 19,000 incidents. So after an incremental run the
-    models that others select from by watermark (config analyze_after_refresh: the lifecycles,
+    models that others select from by watermark (config analyze_after_refresh: the lifecycle,
     fct_incidents, the days touched) sample the columns those selections use (keys, indexed
     columns, loaded_watermark): 0.1 s instead of 1 s on a million incidents. The rollups and
     compliance marts at the end of the line leave it to autovacuum, as does a run that wrote
