@@ -4,7 +4,8 @@ import os
 import shutil
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import typer
@@ -74,24 +75,25 @@ def run_once(*, verbose: bool = False, full_refresh: bool = False) -> bool:
         environment = prepare_environment()
         from pipelines.definitions import defs
     log_path = Path(environment["DAGSTER_HOME"]) / "last-run.log"
-    with console.status("materializing: inbox import, dbt build, compliance exports"):
-        if verbose:
-            summary = materialize_everything(
-                instance=dg.DagsterInstance.get(),
-                log_level="INFO",
-                defs=defs,
-                full_refresh=full_refresh,
-            )
-        else:
-            with log_path.open("w") as log, redirect_stdout(log), redirect_stderr(log):
-                summary = materialize_everything(
-                    instance=dg.DagsterInstance.get(),
-                    log_level="WARNING",
-                    defs=defs,
-                    full_refresh=full_refresh,
-                )
+    with (
+        console.status("materializing: inbox import, dbt build, compliance exports"),
+        nullcontext() if verbose else _output_to(log_path),
+    ):
+        summary = materialize_everything(
+            instance=dg.DagsterInstance.get(),
+            log_level="INFO" if verbose else "WARNING",
+            defs=defs,
+            full_refresh=full_refresh,
+        )
     _print_summary(summary, log_path=None if verbose else log_path)
     return summary.success
+
+
+@contextmanager
+def _output_to(path: Path) -> Iterator[None]:
+    """Send this process's stdout and stderr (Dagster's and dbt's output) to ``path``."""
+    with path.open("w") as log, redirect_stdout(log), redirect_stderr(log):
+        yield
 
 
 def _print_summary(summary, *, log_path: Path | None) -> None:
