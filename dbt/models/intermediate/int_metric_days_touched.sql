@@ -70,16 +70,14 @@ touched as (
     ) as timers
 )
 {% else %}
+{%- set metric_dates = [
+    "opened_date", "acknowledged_date", "first_resolved_date", "resolved_date",
+    "response_completed_date", "resolution_completed_date", reporting_date("csat_answered_at"),
+] %}
 with bounds as (
     select
-        min(least(
-            opened_date, acknowledged_date, first_resolved_date, resolved_date,
-            response_completed_date, resolution_completed_date, {{ reporting_date("csat_answered_at") }}
-        )) as first_day,
-        max(greatest(
-            opened_date, acknowledged_date, first_resolved_date, resolved_date,
-            response_completed_date, resolution_completed_date, {{ reporting_date("csat_answered_at") }}
-        )) as last_day
+        min(least({{ metric_dates | join(", ") }})) as first_day,
+        max(greatest({{ metric_dates | join(", ") }})) as last_day
     from {{ ref('fct_incidents') }}
 ),
 
