@@ -25,9 +25,9 @@ import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from operational.auth.dependencies import MFA_ENROLMENT_SCOPE, enrolling
+from operational.auth.dependencies import enrolling
 from operational.auth.permissions import PERMISSIONS, ROLE_PERMISSIONS, Role
-from operational.auth.security import create_access_token
+from operational.auth.security import MFA_ENROLMENT_SCOPE, create_access_token
 from operational.main import create_app
 
 _APP = create_app()

@@ -3,7 +3,8 @@
 Every route declares its access with exactly one of:
 - ``dependencies=[require("incident:read")]``, or a parameter
   ``user: Annotated[User, require(...)]``
-- ``dependencies=[public]`` for the few routes anyone may call (login, health, CSAT answer).
+- ``dependencies=[public]`` (from ``operational.core.access``) for the few routes anyone may call
+  (login, health, CSAT answer).
 The RBAC matrix test finds these markers on every route and fails on a route without one.
 """
 
@@ -16,12 +17,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from operational.auth.models import Team, User
 from operational.auth.permissions import PERMISSIONS, permissions_for
+from operational.auth.security import MFA_ENROLMENT_SCOPE
 from operational.core.db import DbSession
 from operational.core.errors import Forbidden, NotFound, Unauthorized
 
 bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
-
-MFA_ENROLMENT_SCOPE = "mfa_enrolment"
 
 
 def _current_user(
@@ -80,18 +80,6 @@ def require(permission: str) -> Any:
     check.required_permission = permission  # type: ignore[attr-defined]
     check.__name__ = f"require_{permission.replace(':', '_')}"
     return Depends(check)
-
-
-def has_permission(user: User, permission: str) -> bool:
-    return permission in permissions_for(user.roles)
-
-
-def _public() -> None:
-    return None
-
-
-_public.is_public = True  # type: ignore[attr-defined]
-public = Depends(_public)
 
 
 def _authenticated_only(user: CurrentUser) -> User:

@@ -5,6 +5,7 @@ every route against every role using this table.
 """
 
 from enum import StrEnum
+from typing import Any
 
 
 class Role(StrEnum):
@@ -87,3 +88,8 @@ def permissions_for(roles: list[str] | set[str] | frozenset[str]) -> frozenset[s
     for role in roles:
         granted |= ROLE_PERMISSIONS.get(Role(role), frozenset())
     return frozenset(granted)
+
+
+def has_permission(user: Any, permission: str) -> bool:
+    """Whether ``user`` (anything with ``roles``) holds ``permission`` through one of its roles."""
+    return permission in permissions_for(user.roles)

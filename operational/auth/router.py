@@ -21,7 +21,6 @@ from operational.auth.dependencies import (
     TargetUser,
     authenticated,
     enrolling,
-    public,
     require,
 )
 from operational.auth.exceptions import InvalidMfaCode
@@ -49,6 +48,7 @@ from operational.auth.schemas import (
     UserRead,
     UserUpdate,
 )
+from operational.core.access import public
 from operational.core.db import DbSession
 from operational.core.errors import DomainError, NotFound
 from operational.core.pagination import Page, PageQuery

@@ -1,10 +1,11 @@
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from operational.auth.models import Team, TeamMember, User
 from operational.auth.permissions import Role
+from operational.core.schemas import RequestBody
 
 # Deliberately loose: internal domains (admin@itsm.local) are fine; delivery is not our check.
 Email = Annotated[
@@ -24,21 +25,10 @@ AssignmentStrategy = Literal["round_robin", "least_loaded"]
 NO_NUL_PATTERN = r"^[^\x00]*$"
 
 
-class Input(BaseModel):
-    """Base of every request body here."""
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul_characters(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
-
-
 # --- sessions -----------------------------------------------------------------------------------
 
 
-class LoginRequest(Input):
+class LoginRequest(RequestBody):
     email: Annotated[str, Field(max_length=320)]
     password: Password
     totp_code: Annotated[
@@ -63,11 +53,11 @@ class TokenRead(BaseModel):
     must_change_password: bool
 
 
-class RefreshRequest(Input):
+class RefreshRequest(RequestBody):
     refresh_token: Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class LogoutRequest(Input):
+class LogoutRequest(RequestBody):
     refresh_token: Annotated[
         str | None, Field(max_length=200, description="Revoke this token's login (its family)")
     ] = None
@@ -82,7 +72,7 @@ class LogoutRequest(Input):
         return self
 
 
-class PasswordChange(Input):
+class PasswordChange(RequestBody):
     current_password: Password
     new_password: Password
 
@@ -95,7 +85,7 @@ class MfaEnrolmentRead(BaseModel):
     valid_window: int = Field(description="Time-steps accepted either side of the current one")
 
 
-class MfaVerifyRequest(Input):
+class MfaVerifyRequest(RequestBody):
     code: Annotated[str, Field(min_length=1, max_length=16)]
 
 
@@ -162,14 +152,14 @@ class MeRead(UserRead):
     permissions: list[str]
 
 
-class MeUpdate(Input):
+class MeUpdate(RequestBody):
     """Fields a user may change on their own account; omitted fields stay as they are."""
 
     display_name: DisplayName | None = None
     timezone: Timezone | None = None
 
 
-class UserCreate(Input):
+class UserCreate(RequestBody):
     email: Email
     display_name: DisplayName | None = None
     password: Password | None = Field(
@@ -186,7 +176,7 @@ class UserCreated(UserRead):
     )
 
 
-class UserUpdate(Input):
+class UserUpdate(RequestBody):
     """Omitted (or null) fields stay as they are. ``roles`` replaces the whole set."""
 
     display_name: DisplayName | None = None
@@ -247,14 +237,14 @@ class TeamRead(BaseModel):
         )
 
 
-class TeamCreate(Input):
+class TeamCreate(RequestBody):
     name: DisplayName
     description: str | None = None
     email: Email | None = None
     assignment_strategy: AssignmentStrategy = "round_robin"
 
 
-class TeamUpdate(Input):
+class TeamUpdate(RequestBody):
     """Omitted fields stay as they are; ``description`` and ``email`` may be set to null."""
 
     name: DisplayName | None = None
@@ -264,7 +254,7 @@ class TeamUpdate(Input):
     is_active: bool | None = None
 
 
-class TeamMemberWrite(Input):
+class TeamMemberWrite(RequestBody):
     is_available: bool = Field(
         default=True, description="False keeps the member out of automatic assignment"
     )

@@ -12,6 +12,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from operational.core.config import Settings, get_settings
 
+# The scope of a token issued only to enrol MFA: it opens the enrolment routes and nothing else.
+MFA_ENROLMENT_SCOPE = "mfa_enrolment"
+
 _hasher = PasswordHasher()
 ACCESS_TOKEN_TYPE = "access"
 JWT_ALGORITHM = "HS256"

@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from operational.changes.enums import (
     ApprovalRule,
@@ -18,12 +18,11 @@ from operational.changes.models import (
 )
 from operational.cmdb.enums import Environment
 from operational.cmdb.schemas import CIBrief
+from operational.core.schemas import ReadModel, RequestBody
 
 
-class RiskAnswers(BaseModel):
+class RiskAnswers(RequestBody):
     """The risk questionnaire (see GET /changes/risk-questions). Unanswered counts as risky."""
-
-    model_config = ConfigDict(extra="forbid")
 
     done_before: bool | None = None
     backout_tested: bool | None = None
@@ -36,7 +35,7 @@ def _window_in_order(start: datetime | None, end: datetime | None) -> None:
         raise ValueError("planned_end must be after planned_start")
 
 
-class ChangeCreate(BaseModel):
+class ChangeCreate(RequestBody):
     change_type: ChangeType
     template_id: int | None = Field(default=None, description="Required for standard changes")
     title: str | None = Field(
@@ -61,7 +60,7 @@ class ChangeCreate(BaseModel):
         return self
 
 
-class ChangeUpdate(BaseModel):
+class ChangeUpdate(RequestBody):
     """Fields left out are unchanged. Plans, window, CIs and risk answers change only in new
     or assess; assignment group and implementer until the change ends."""
 
@@ -201,21 +200,21 @@ class ChangeRead(ChangeSummary):
         )
 
 
-class TransitionRequest(BaseModel):
+class TransitionRequest(RequestBody):
     to: ChangeState
     reason: str | None = Field(default=None, description="Kept in the event log")
 
 
-class OverrideRequest(BaseModel):
+class OverrideRequest(RequestBody):
     reason: str = Field(min_length=3, description="Why the change may go ahead over conflicts")
 
 
-class DecisionCreate(BaseModel):
+class DecisionCreate(RequestBody):
     decision: Decision
     comment: str = Field(min_length=1)
 
 
-class ReviewCreate(BaseModel):
+class ReviewCreate(RequestBody):
     outcome: ReviewOutcome
     caused_incidents: bool
     incident_ids: list[int] = Field(
@@ -230,11 +229,11 @@ class ReviewCreate(BaseModel):
         return self
 
 
-class CausedIncidentLink(BaseModel):
+class CausedIncidentLink(RequestBody):
     incident_id: int
 
 
-class TemplateCreate(BaseModel):
+class TemplateCreate(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     title: str = Field(min_length=1, max_length=300)
     description: str | None = None
@@ -245,7 +244,7 @@ class TemplateCreate(BaseModel):
     risk_answers: RiskAnswers = Field(default_factory=RiskAnswers)
 
 
-class TemplateUpdate(BaseModel):
+class TemplateUpdate(RequestBody):
     title: str | None = Field(default=None, min_length=1, max_length=300)
     description: str | None = None
     justification: str | None = None
@@ -256,9 +255,7 @@ class TemplateUpdate(BaseModel):
     is_active: bool | None = None
 
 
-class TemplateRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class TemplateRead(ReadModel):
     id: int
     name: str
     title: str
@@ -277,16 +274,14 @@ class TemplateRead(BaseModel):
         return cls.model_validate(template)
 
 
-class CabRuleRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class CabRuleRead(ReadModel):
     change_type: str
     rule: str
     quorum: int | None
     updated_at: datetime
 
 
-class CabRuleUpdate(BaseModel):
+class CabRuleUpdate(RequestBody):
     rule: ApprovalRule
     quorum: int | None = Field(default=None, ge=1, le=100)
 
@@ -297,7 +292,7 @@ class CabRuleUpdate(BaseModel):
         return self
 
 
-class BlackoutCreate(BaseModel):
+class BlackoutCreate(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     description: str | None = None
     starts_at: AwareDatetime
@@ -317,7 +312,7 @@ class BlackoutCreate(BaseModel):
         return self
 
 
-class BlackoutUpdate(BaseModel):
+class BlackoutUpdate(RequestBody):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = None
     starts_at: AwareDatetime | None = None
@@ -328,9 +323,7 @@ class BlackoutUpdate(BaseModel):
     is_active: bool | None = None
 
 
-class BlackoutRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class BlackoutRead(ReadModel):
     id: int
     name: str
     description: str | None

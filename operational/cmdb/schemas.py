@@ -1,16 +1,17 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from operational.cmdb.enums import CIStatus, Criticality, Environment, RelationshipType
 from operational.cmdb.models import CIRelationship, ConfigurationItem
 from operational.core.pagination import Page
+from operational.core.schemas import ReadModel, RequestBody
 
 CLASS_NAME_PATTERN = r"^[a-z][a-z0-9_]{1,63}$"
 
 
-class CIClassCreate(BaseModel):
+class CIClassCreate(RequestBody):
     name: str = Field(pattern=CLASS_NAME_PATTERN, examples=["load_balancer"])
     label: str = Field(min_length=1, max_length=120)
     description: str | None = None
@@ -20,15 +21,13 @@ class CIClassCreate(BaseModel):
     )
 
 
-class CIClassUpdate(BaseModel):
+class CIClassUpdate(RequestBody):
     label: str | None = Field(default=None, min_length=1, max_length=120)
     description: str | None = None
     attribute_schema: dict[str, Any] | None = None
 
 
-class CIClassRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class CIClassRead(ReadModel):
     id: int
     name: str
     label: str
@@ -38,7 +37,7 @@ class CIClassRead(BaseModel):
     updated_at: datetime
 
 
-class CICreate(BaseModel):
+class CICreate(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     ci_class: str = Field(description="Name of the CI class, e.g. server")
     description: str | None = None
@@ -52,7 +51,7 @@ class CICreate(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
-class CIUpdate(BaseModel):
+class CIUpdate(RequestBody):
     """Fields left out are unchanged. ``attributes`` is a JSON merge patch (RFC 7396): given
     keys are set, keys set to null are removed, others are kept."""
 
@@ -116,9 +115,7 @@ class CIRead(CIBrief):
         )
 
 
-class IncidentBrief(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class IncidentBrief(ReadModel):
     id: int
     number: str
     title: str
@@ -127,9 +124,7 @@ class IncidentBrief(BaseModel):
     opened_at: datetime
 
 
-class ChangeBrief(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class ChangeBrief(ReadModel):
     id: int
     number: str
     title: str
@@ -144,7 +139,7 @@ class CIDetail(CIRead):
     upcoming_changes: list[ChangeBrief]
 
 
-class RelationshipCreate(BaseModel):
+class RelationshipCreate(RequestBody):
     source_ci_id: int
     type: RelationshipType
     target_ci_id: int

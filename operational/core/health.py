@@ -1,7 +1,7 @@
 from fastapi import APIRouter
 from sqlalchemy import text
 
-from operational.auth.dependencies import public
+from operational.core.access import public
 from operational.core.db import DbSession
 from operational.core.errors import problem
 

@@ -4,15 +4,12 @@ history)."""
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from operational.core.pagination import Page
+from operational.core.schemas import ReadModel
 
 
-class EventRead(BaseModel):
+class EventRead(ReadModel):
     """One event of a record's history, as the event log holds it."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     seq: int
     occurred_at: datetime

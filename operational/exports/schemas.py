@@ -1,13 +1,10 @@
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict
-
 from operational.core.pagination import Page
+from operational.core.schemas import ReadModel
 
 
-class ExportFileRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class ExportFileRead(ReadModel):
     name: str
     format: str
     mart: str | None
@@ -16,9 +13,7 @@ class ExportFileRead(BaseModel):
     sha256: str
 
 
-class ExportRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class ExportRead(ReadModel):
     id: int
     period_start: date
     period_end: date

@@ -3,7 +3,6 @@ from typing import Annotated
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     field_validator,
@@ -11,6 +10,7 @@ from pydantic import (
 )
 
 from operational.core.pagination import Page
+from operational.core.schemas import ReadModel, RequestBody
 from operational.incidents.enums import (
     Channel,
     IncidentState,
@@ -30,11 +30,7 @@ Level = Annotated[int, Field(ge=1, le=3, description="1 high, 2 medium, 3 low")]
 Priority = Annotated[int, Field(ge=1, le=5, description="1 (P1, critical) .. 5 (P5)")]
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class IncidentCreate(_Input):
+class IncidentCreate(RequestBody):
     title: Title
     description: str | None = None
     requester_id: int | None = Field(None, description="Defaults to the caller of the API")
@@ -66,7 +62,7 @@ class IncidentCreate(_Input):
 NOT_NULLABLE = ("title", "impact", "urgency", "channel", "state", "requester_id")
 
 
-class IncidentUpdate(_Input):
+class IncidentUpdate(RequestBody):
     """Only the fields sent are changed. ``version`` may replace the If-Match header."""
 
     version: int | None = Field(None, description="The version read (instead of If-Match)")
@@ -114,14 +110,12 @@ def _set(model: BaseModel, name: str) -> bool:
     return getattr(model, name) is not None
 
 
-class UserRef(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class UserRef(ReadModel):
     id: int
     display_name: str
 
 
-class TeamRef(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class TeamRef(ReadModel):
     id: int
     name: str
 
@@ -134,9 +128,7 @@ class CsatInvitationRead(BaseModel):
     expires_at: datetime
 
 
-class IncidentRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class IncidentRead(ReadModel):
     id: int
     number: str
     version: int
@@ -219,14 +211,12 @@ class IncidentFilters(BaseModel):
         return value
 
 
-class CommentCreate(_Input):
+class CommentCreate(RequestBody):
     body: Body
     is_public: bool = Field(True, description="false: a work note, seen by agents only")
 
 
-class CommentRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class CommentRead(ReadModel):
     id: int
     incident_id: int
     author: UserRef | None
@@ -235,14 +225,14 @@ class CommentRead(BaseModel):
     created_at: datetime
 
 
-class ReopenRequest(_Input):
+class ReopenRequest(RequestBody):
     reason: Reason
 
 
 Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 
 
-class AssignmentRuleCreate(_Input):
+class AssignmentRuleCreate(RequestBody):
     name: Label200 = Field(min_length=1)
     position: int = Field(100, ge=0, description="Lower runs first")
     is_active: bool = True
@@ -252,7 +242,7 @@ class AssignmentRuleCreate(_Input):
     team_id: int
 
 
-class AssignmentRuleUpdate(_Input):
+class AssignmentRuleUpdate(RequestBody):
     name: Label200 | None = Field(None, min_length=1)
     position: int | None = Field(None, ge=0)
     is_active: bool | None = None
@@ -273,9 +263,7 @@ class AssignmentRuleUpdate(_Input):
         return self
 
 
-class AssignmentRuleRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class AssignmentRuleRead(ReadModel):
     id: int
     name: str
     position: int
@@ -291,7 +279,7 @@ class AssignmentRuleRead(BaseModel):
 AssignmentRulePage = Page[AssignmentRuleRead]
 
 
-class CsatAnswer(_Input):
+class CsatAnswer(RequestBody):
     rating: int = Field(ge=1, le=5, description="1..5 stars")
     comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
 

@@ -3,8 +3,6 @@ from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     field_validator,
@@ -12,7 +10,7 @@ from pydantic import (
 )
 
 from operational.core.pagination import Page
-from operational.incidents.enums import HoldReason, IncidentState
+from operational.core.schemas import ReadModel, RequestBody
 from operational.sla.enums import (
     BREACH_THRESHOLD,
     EscalationAction,
@@ -20,6 +18,7 @@ from operational.sla.enums import (
     TimerTarget,
     Weekday,
 )
+from operational.tickets.enums import HoldReason, IncidentState
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Label120 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
@@ -35,10 +34,6 @@ PAUSABLE_STATES = (
     IncidentState.in_progress,
     IncidentState.on_hold,
 )
-
-
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 def _check_weekly_hours(value: dict[Weekday, list[str]]) -> dict[Weekday, list[str]]:
@@ -65,7 +60,7 @@ WeeklyHours = Annotated[
 ]
 
 
-class CalendarCreate(_Input):
+class CalendarCreate(RequestBody):
     name: Name
     description: str | None = None
     timezone: str = Field(description="IANA time zone, e.g. Europe/Amsterdam")
@@ -80,7 +75,7 @@ class CalendarCreate(_Input):
     _weekly = field_validator("weekly_hours")(_check_weekly_hours)
 
 
-class CalendarUpdate(_Input):
+class CalendarUpdate(RequestBody):
     name: Name | None = None
     description: str | None = None
     timezone: str | None = None
@@ -96,9 +91,7 @@ class CalendarUpdate(_Input):
         return None if value is None else _check_weekly_hours(value)
 
 
-class CalendarRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class CalendarRead(ReadModel):
     id: int
     name: str
     description: str | None
@@ -115,7 +108,7 @@ class CalendarRead(BaseModel):
 CalendarPage = Page[CalendarRead]
 
 
-class PauseCondition(_Input):
+class PauseCondition(RequestBody):
     state: IncidentState = Field(description="An open state: new, assigned, in_progress, on_hold")
     hold_reason: HoldReason | None = Field(
         None, description="Only with state on_hold; null pauses on any hold reason"
@@ -149,7 +142,7 @@ Thresholds = Annotated[
 ]
 
 
-class PolicyCreate(_Input):
+class PolicyCreate(RequestBody):
     name: Name
     description: str | None = None
     is_active: bool = True
@@ -167,7 +160,7 @@ class PolicyCreate(_Input):
     _thresholds = field_validator("warning_thresholds")(_check_thresholds)
 
 
-class PolicyUpdate(_Input):
+class PolicyUpdate(RequestBody):
     name: Name | None = None
     description: str | None = None
     is_active: bool | None = None
@@ -186,9 +179,7 @@ class PolicyUpdate(_Input):
         return None if value is None else _check_thresholds(value)
 
 
-class PolicyRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class PolicyRead(ReadModel):
     id: int
     name: str
     description: str | None
@@ -208,7 +199,7 @@ class PolicyRead(BaseModel):
 PolicyPage = Page[PolicyRead]
 
 
-class EscalationRuleCreate(_Input):
+class EscalationRuleCreate(RequestBody):
     name: Name
     description: str | None = None
     is_active: bool = True
@@ -243,7 +234,7 @@ def _check_action(
         raise ValueError("raise_to_priority only applies to raise_priority rules")
 
 
-class EscalationRuleUpdate(_Input):
+class EscalationRuleUpdate(RequestBody):
     name: Name | None = None
     description: str | None = None
     is_active: bool | None = None
@@ -256,9 +247,7 @@ class EscalationRuleUpdate(_Input):
     raise_to_priority: Priority | None = None
 
 
-class EscalationRuleRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class EscalationRuleRead(ReadModel):
     id: int
     name: str
     description: str | None
@@ -277,10 +266,8 @@ class EscalationRuleRead(BaseModel):
 EscalationRulePage = Page[EscalationRuleRead]
 
 
-class SlaTimerRead(BaseModel):
+class SlaTimerRead(ReadModel):
     """One SLA timer of an incident, as shown in incident responses and /sla/timers."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     id: int
     incident_id: int
@@ -302,9 +289,7 @@ class SlaTimerRead(BaseModel):
 SlaTimerPage = Page[SlaTimerRead]
 
 
-class EscalationRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class EscalationRead(ReadModel):
     id: int
     rule_id: int
     timer_id: int
@@ -318,9 +303,7 @@ class EscalationRead(BaseModel):
 EscalationPage = Page[EscalationRead]
 
 
-class NotificationRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class NotificationRead(ReadModel):
     id: int
     escalation_id: int
     incident_id: int

@@ -93,7 +93,7 @@ def test_database_refusals_are_problem_json_not_500(app, client):
     from fastapi import APIRouter
     from sqlalchemy import text as sql
 
-    from operational.auth.dependencies import public
+    from operational.core.access import public
     from operational.core.db import DbSession
 
     router = APIRouter(dependencies=[public])
