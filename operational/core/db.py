@@ -1,13 +1,16 @@
 """Engine, sessions and the declarative base shared by every domain."""
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime
 from enum import Enum
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
-from sqlalchemy import MetaData, create_engine
+from sqlalchemy import MetaData, Table, create_engine, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -32,6 +35,41 @@ class Base(DeclarativeBase):
 def sql_values(enum: type[Enum]) -> str:
     """An enum's values as a SQL list, for check constraints: ``state in ({sql_values(State)})``."""
     return ", ".join(f"'{member.value}'" for member in enum)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"cannot write {value!r} as JSON")
+
+
+_DIALECT = postgresql.dialect()
+
+
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    suffix: str = "",
+    returning: tuple[str, ...] = (),
+) -> list[Any]:
+    """INSERT many rows (dicts with the same keys) as one statement over one JSON document
+    (``jsonb_to_recordset``): a short statement and a single parameter whatever the row count,
+    so bulk writes take one round trip. ``suffix`` may add an ON CONFLICT clause."""
+    columns = list(rows[0])
+    definitions = ", ".join(
+        f"{name} {table.c[name].type.compile(dialect=_DIALECT)}" for name in columns
+    )
+    names = ", ".join(columns)
+    statement = (
+        f"insert into {table.schema}.{table.name} ({names}) select {names} "
+        f"from jsonb_to_recordset(cast(:rows as jsonb)) as r({definitions}) {suffix}"
+    )
+    if returning:
+        statement += f" returning {', '.join(returning)}"
+    result = session.execute(text(statement), {"rows": json.dumps(rows, default=_json_value)})
+    return list(result) if returning else []
 
 
 def normalize_url(url: str) -> str:

@@ -1,15 +1,28 @@
-"""Appending to the event log (the only writer; nothing updates or deletes) and reading it."""
+"""The event log's only writer (nothing updates or deletes) and its readers.
 
-from collections.abc import Sequence
+Every event is appended here: one at a time with ``append``, or in bulk with ``append_many``
+(the SLA engine's transitions). Ingest's COPY of imported history is the documented exception
+for speed, and goes through ``copy_rows`` here too.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
-from operational.auth.models import User
+from operational.core.db import insert_rows
 from operational.core.pagination import Page, PageParams, paginate
 from operational.events.models import Event
+
+
+class Actor(Protocol):
+    """Who did it: a user (auth's model). Named here by shape, so the log depends on no domain."""
+
+    id: int
+    display_name: str
 
 
 def _stringify(value: Any) -> str | None:
@@ -37,7 +50,7 @@ def append(
     entity_type: str,
     entity_id: int,
     kind: str,
-    actor: User | None,
+    actor: Actor | None,
     field: str | None = None,
     old_value: Any = None,
     new_value: Any = None,
@@ -64,6 +77,54 @@ def append(
     return event
 
 
+_BULK_DEFAULTS: dict[str, Any] = {
+    "actor_id": None,
+    "actor_label": "system",
+    "field": None,
+    "old_value": None,
+    "new_value": None,
+    "data": None,
+    "source_system": "native",
+    "synthesized": False,
+}
+
+
+def append_many(*, session: Session, events: Sequence[Mapping[str, Any]]) -> int:
+    """Append events in bulk, in the order given, in one statement; returns how many.
+
+    Each mapping holds ``entity_type``, ``entity_id``, ``kind`` and ``occurred_at``, and may hold
+    ``actor_id``, ``actor_label``, ``field``, ``old_value``, ``new_value``, ``data``,
+    ``source_system`` and ``synthesized``. Each record's events continue its ``seq``; callers
+    lock the records they append to, as for ``append``.
+    """
+    if not events:
+        return 0
+    keys = {(str(event["entity_type"]), event["entity_id"]) for event in events}
+    last_seq: dict[tuple[str, int], int] = defaultdict(int)
+    last_seq.update(
+        {
+            (entity_type, entity_id): seq
+            for entity_type, entity_id, seq in session.execute(
+                select(Event.entity_type, Event.entity_id, func.max(Event.seq))
+                .where(tuple_(Event.entity_type, Event.entity_id).in_(keys))
+                .group_by(Event.entity_type, Event.entity_id)
+            )
+        }
+    )
+    rows = []
+    for event in events:
+        key = (str(event["entity_type"]), event["entity_id"])
+        last_seq[key] += 1
+        row = {**_BULK_DEFAULTS, **event, "entity_type": key[0], "seq": last_seq[key]}
+        row["kind"] = str(row["kind"])
+        row["old_value"] = _stringify(row["old_value"])
+        row["new_value"] = _stringify(row["new_value"])
+        rows.append(row)
+    session.flush()
+    insert_rows(session, Event.__table__, rows)
+    return len(rows)
+
+
 HISTORY_SORTABLE = {"seq": Event.seq, "occurred_at": Event.occurred_at}
 
 
@@ -81,3 +142,29 @@ def list_for(*, session: Session, entity_type: str, entity_id: int) -> Sequence[
         .where(Event.entity_type == str(entity_type), Event.entity_id == entity_id)
         .order_by(Event.seq)
     ).all()
+
+
+def rows_for_many(
+    *, session: Session, entity_type: str, entity_ids: Iterable[int]
+) -> dict[int, list[Any]]:
+    """The logs of many records in one query, as rows in seq order, by record id (for replays
+    over thousands of records, where ORM objects would cost more than the replay)."""
+    found: dict[int, list[Any]] = defaultdict(list)
+    for event in session.execute(
+        select(
+            Event.entity_id,
+            Event.seq,
+            Event.occurred_at,
+            Event.kind,
+            Event.field,
+            Event.old_value,
+            Event.new_value,
+            Event.actor_id,
+            Event.data,
+            Event.source_system,
+        )
+        .where(Event.entity_type == str(entity_type), Event.entity_id.in_(list(entity_ids)))
+        .order_by(Event.entity_id, Event.seq)
+    ):
+        found[event.entity_id].append(event)
+    return found
