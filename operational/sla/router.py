@@ -8,7 +8,7 @@ from operational.auth.dependencies import require
 from operational.auth.models import User
 from operational.core.db import DbSession
 from operational.core.pagination import PageQuery
-from operational.sla import service
+from operational.sla import escalation, service, timers
 from operational.sla.dependencies import CurrentCalendar, CurrentEscalationRule, CurrentPolicy
 from operational.sla.enums import TimerState, TimerTarget
 from operational.sla.schemas import (
@@ -174,7 +174,7 @@ def list_timers(
     state: TimerState | None = None,
     target: TimerTarget | None = None,
 ) -> SlaTimerPage:
-    page = service.list_timers(
+    page = timers.list_timers(
         session=session, params=params, incident_id=incident_id, state=state, target=target
     )
     return SlaTimerPage.model_validate(page, from_attributes=True)
@@ -186,7 +186,7 @@ def list_escalations(
     params: PageQuery,
     incident_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> EscalationPage:
-    page = service.list_escalations(session=session, params=params, incident_id=incident_id)
+    page = escalation.list_escalations(session=session, params=params, incident_id=incident_id)
     return EscalationPage.model_validate(page, from_attributes=True)
 
 
@@ -200,5 +200,5 @@ def list_notifications(
     params: PageQuery,
     incident_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> NotificationPage:
-    page = service.list_notifications(session=session, params=params, incident_id=incident_id)
+    page = escalation.list_notifications(session=session, params=params, incident_id=incident_id)
     return NotificationPage.model_validate(page, from_attributes=True)

@@ -1,0 +1,228 @@
+"""SLA escalation: which rules fire for an incident's warnings and breaches, each claimed once,
+and the record of what was done.
+
+The loop that runs the rules, and the actions that change the incident itself (reassign, raise
+the priority), belong to the incident flows (``operational.incidents.flows.escalate_sla``): this
+module only decides, claims and records, and writes the notifications that are its own.
+"""
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from operational.core.pagination import Page, PageParams, paginate
+from operational.events import service as events_service
+from operational.events.enums import EntityType, EventKind
+from operational.sla.enums import BREACH_THRESHOLD, TimerState
+from operational.sla.models import (
+    SlaAlert,
+    SlaEscalation,
+    SlaEscalationRule,
+    SlaNotification,
+    SlaTimer,
+)
+from operational.sla.timers import SLA_ACTOR_LABEL
+
+Outcome = tuple[str, dict[str, Any]]  # ("done" | "skipped" | "failed", detail)
+
+
+class EscalatedRecord(Protocol):
+    """What escalation reads of an incident (the incident flows pass the ORM object)."""
+
+    id: int
+    number: str
+    title: str
+    priority: int
+    assignment_group_id: int | None
+    assignee_id: int | None
+
+
+def pending_alerts(*, session: Session, incident_id: int) -> list[SlaAlert]:
+    """The incident's warnings and breaches not escalated yet, in the order they happened."""
+    return list(
+        session.scalars(
+            select(SlaAlert)
+            .where(SlaAlert.incident_id == incident_id, SlaAlert.escalated_at.is_(None))
+            .order_by(SlaAlert.occurred_at, SlaAlert.threshold, SlaAlert.id)
+            .execution_options(populate_existing=True)
+        ).all()
+    )
+
+
+def active_rules(*, session: Session) -> list[SlaEscalationRule]:
+    return list(
+        session.scalars(
+            select(SlaEscalationRule)
+            .where(SlaEscalationRule.is_active)
+            .order_by(SlaEscalationRule.threshold, SlaEscalationRule.id)
+        ).all()
+    )
+
+
+def current_timer(*, session: Session, alert: SlaAlert) -> SlaTimer | None:
+    """The alert's timer while it is open and the alert is about its current target; None when
+    the alert is moot (the timer finished, was cancelled or was retargeted since)."""
+    timer = session.get(SlaTimer, alert.timer_id, populate_existing=True)
+    if (
+        timer is not None
+        and timer.completed_at is None
+        and timer.state != TimerState.cancelled
+        and alert.target_minutes == timer.target_minutes
+    ):
+        return timer
+    return None
+
+
+def rule_applies(
+    rule: SlaEscalationRule, alert: SlaAlert, timer: SlaTimer, *, priority: int
+) -> bool:
+    return (
+        rule.threshold <= alert.threshold
+        and rule.target in (None, timer.target)
+        and rule.priority in (None, priority)
+        and rule.policy_id in (None, timer.policy_id)
+    )
+
+
+def claim(
+    *, session: Session, rule: SlaEscalationRule, alert: SlaAlert, timer: SlaTimer, now: datetime
+) -> int | None:
+    """Claim (timer, rule) with the unique key: the new escalation's id, or None when the rule
+    has fired for this timer already."""
+    return session.execute(
+        pg_insert(SlaEscalation.__table__)
+        .values(
+            rule_id=rule.id,
+            timer_id=timer.id,
+            alert_id=alert.id,
+            incident_id=timer.incident_id,
+            action=rule.action,
+            outcome="pending",
+            fired_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["timer_id", "rule_id"])
+        .returning(SlaEscalation.__table__.c.id)
+    ).scalar_one_or_none()
+
+
+def _alert_phrase(alert: SlaAlert) -> str:
+    if alert.threshold == BREACH_THRESHOLD:
+        return "breached"
+    return f"at {alert.threshold}% of its target"
+
+
+def reason(rule: SlaEscalationRule, alert: SlaAlert, timer: SlaTimer) -> str:
+    """Why an escalation acted, as the incident's events say it."""
+    return f"SLA escalation rule {rule.name!r}: the {timer.target} SLA is {_alert_phrase(alert)}"
+
+
+def notify(
+    *,
+    session: Session,
+    escalation_id: int,
+    rule: SlaEscalationRule,
+    alert: SlaAlert,
+    timer: SlaTimer,
+    incident: EscalatedRecord,
+    now: datetime,
+) -> Outcome:
+    """The ``notify`` action: record who is to be told what (the rule's team, or the incident's
+    team and assignee)."""
+    team_id = rule.team_id or incident.assignment_group_id
+    user_id = incident.assignee_id if rule.team_id is None else None
+    if team_id is None and user_id is None:
+        return "skipped", {"reason": "nobody to notify: no team on the rule or the incident"}
+    due = timer.due_at.isoformat() if timer.due_at else "paused"
+    session.add(
+        SlaNotification(
+            escalation_id=escalation_id,
+            incident_id=incident.id,
+            recipient_team_id=team_id,
+            recipient_user_id=user_id,
+            subject=f"{incident.number}: {timer.target} SLA {_alert_phrase(alert)}",
+            body=(
+                f"{incident.number} ({incident.title}), priority P{incident.priority}: the "
+                f"{timer.target} SLA ({timer.target_minutes} business minutes, due {due}) "
+                f"is {_alert_phrase(alert)}. Rule: {rule.name}."
+            ),
+            created_at=now,
+        )
+    )
+    session.flush()
+    return "done", {"team_id": team_id}
+
+
+def record(
+    *,
+    session: Session,
+    escalation_id: int,
+    rule: SlaEscalationRule,
+    alert: SlaAlert,
+    timer: SlaTimer,
+    outcome: Outcome,
+    now: datetime,
+) -> None:
+    """Settle the claimed escalation with its outcome, and log it on the incident."""
+    result, detail = outcome
+    detail = {**detail, "rule": rule.name, "threshold": alert.threshold}
+    escalation = session.get(SlaEscalation, escalation_id)
+    escalation.outcome = result
+    escalation.detail = detail
+    events_service.append(
+        session=session,
+        entity_type=EntityType.incident,
+        entity_id=timer.incident_id,
+        kind=EventKind.escalated,
+        actor=None,
+        actor_label=SLA_ACTOR_LABEL,
+        field=timer.target,
+        new_value=rule.action,
+        occurred_at=now,
+        data={
+            "rule_id": rule.id,
+            "action": rule.action,
+            "outcome": result,
+            "threshold": alert.threshold,
+            "escalation_id": escalation_id,
+            **{k: v for k, v in detail.items() if k in ("team_id", "priority", "error")},
+        },
+    )
+    session.flush()
+
+
+def mark_escalated(*, session: Session, alert: SlaAlert, now: datetime) -> None:
+    alert.escalated_at = now
+    session.flush()
+
+
+def list_escalations(
+    *, session: Session, params: PageParams, incident_id: int | None = None
+) -> Page[Any]:
+    statement = select(SlaEscalation)
+    if incident_id is not None:
+        statement = statement.where(SlaEscalation.incident_id == incident_id)
+    return paginate(
+        session,
+        statement,
+        params,
+        sortable={"id": SlaEscalation.id, "fired_at": SlaEscalation.fired_at},
+        default_sort=[SlaEscalation.id],
+    )
+
+
+def list_notifications(
+    *, session: Session, params: PageParams, incident_id: int | None = None
+) -> Page[Any]:
+    statement = select(SlaNotification)
+    if incident_id is not None:
+        statement = statement.where(SlaNotification.incident_id == incident_id)
+    return paginate(
+        session,
+        statement,
+        params,
+        sortable={"id": SlaNotification.id, "created_at": SlaNotification.created_at},
+        default_sort=[SlaNotification.id],
+    )
