@@ -746,10 +746,9 @@ def _backfill_sla(session: Session, incident_ids: list[int]) -> None:
     """Timers for imported incidents come from the one SLA engine, computed from their events."""
     if not incident_ids:
         return
-    from operational.incidents.models import Incident  # noqa: F401  (mapper configuration)
-    from operational.sla import service as sla_service
+    from operational.incidents import flows as incident_flows
 
-    sla_service.backfill(session=session, incident_ids=incident_ids)
+    incident_flows.backfill_sla(session=session, incident_ids=incident_ids)
 
 
 # --- CSAT -----------------------------------------------------------------------------------
@@ -2020,7 +2019,7 @@ def _process_pool(workers: int) -> ProcessPoolExecutor:
     they start in milliseconds (spawning imports everything anew, seconds on a busy machine),
     and never inherit the parent's threads (polars) or connections, as plain forks would."""
     context = get_context("forkserver")
-    context.set_forkserver_preload(["ingest.loader", "operational.sla.service"])
+    context.set_forkserver_preload(["ingest.loader", "operational.incidents.flows"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 

@@ -14,7 +14,7 @@ from operational.core.logging import configure_logging
 from operational.exports.router import router as exports_router
 from operational.incidents.router import router as incidents_router
 from operational.sla.router import router as sla_router
-from operational.sla.worker import background_worker
+from operational.worker import background_worker
 
 API_PREFIX = "/api/v1"
 

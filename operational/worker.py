@@ -1,9 +1,11 @@
-"""The background worker: SLA warnings, breaches and escalations, and the incident auto-close job.
+"""The one background worker, above the domains: SLA warnings, breaches and escalations, then
+the auto-close of resolved incidents.
 
 It runs inside every ``itsm serve`` process (a thread started by the app's lifespan, when
-``ITSM_RUN_WORKER`` is true) or on its own as ``itsm worker``. Any number may run at once: each
-incident is processed in its own transaction under ``SELECT ... FOR UPDATE SKIP LOCKED``, and
-unique keys on (timer, target, threshold) and (timer, rule) make a second recording impossible.
+``ITSM_RUN_WORKER`` is true) or on its own as ``itsm worker``. Each step is a flow of the domain
+it works on (``operational.incidents.flows``), one transaction per incident. Any number may run
+at once: each incident is processed under ``SELECT ... FOR UPDATE SKIP LOCKED``, and unique keys
+on (timer, target, threshold) and (timer, rule) make a second recording impossible.
 """
 
 import logging
@@ -12,14 +14,15 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from operational.core.db import _session_factory, session_scope
+from operational.incidents import flows as incident_flows
+from operational.sla import timers as sla_timers
 
-logger = logging.getLogger("operational.sla.worker")
+logger = logging.getLogger("operational.worker")
 
 
 @dataclass
@@ -48,15 +51,13 @@ def run_once(
 ) -> ScanReport:
     """One scan: every incident with a warning or breach due by ``now`` or an escalation pending,
     one transaction each; then the auto-close job. ``now`` defaults to the wall clock."""
-    from operational.sla import service
-
     now = now or datetime.now(UTC)
     make_session = _sessions(engine)
     report = ScanReport()
     last_id = 0
     while True:  # page through the backlog, batch by batch, each incident once
         with session_scope(make_session) as session:
-            incident_ids = service.incidents_needing_attention(
+            incident_ids = sla_timers.incidents_needing_attention(
                 session=session, now=now, limit=batch_size, after_id=last_id
             )
         for incident_id in incident_ids:
@@ -72,11 +73,9 @@ def run_once(
 def _process(
     make_session: Callable[[], Session], incident_id: int, now: datetime, report: ScanReport
 ) -> None:
-    from operational.sla import service
-
     try:
         with session_scope(make_session) as session:
-            fired = service.process_incident(session=session, incident_id=incident_id, now=now)
+            fired = incident_flows.process_sla(session=session, incident_id=incident_id, now=now)
     except Exception:
         logger.exception("SLA processing failed", extra={"incident_id": incident_id})
         report.failed += 1
@@ -89,17 +88,12 @@ def _process(
 
 
 def _auto_close(make_session: Callable[[], Session], now: datetime) -> int:
-    from operational.incidents import service as incidents_service
-
     try:
         with session_scope(make_session) as session:
-            closed: Any = incidents_service.close_resolved_incidents(session=session, now=now)
+            return incident_flows.close_resolved_incidents(session=session, now=now)
     except Exception:
         logger.exception("auto-close failed")
         return 0
-    if isinstance(closed, int):
-        return closed
-    return len(closed) if closed is not None else 0
 
 
 def run_forever(

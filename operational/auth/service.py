@@ -13,7 +13,6 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from operational.auth import mfa, throttling, tokens
-from operational.auth.dependencies import MFA_ENROLMENT_SCOPE
 from operational.auth.exceptions import (
     AccountLocked,
     ClientThrottled,
@@ -32,6 +31,7 @@ from operational.auth.models import Team, TeamMember, User, UserRole
 from operational.auth.permissions import Role
 from operational.auth.schemas import TeamCreate, TeamUpdate, UserCreate, UserUpdate
 from operational.auth.security import (
+    MFA_ENROLMENT_SCOPE,
     create_access_token,
     generate_password,
     hash_secret,
@@ -57,6 +57,14 @@ TEAM_SORTABLE = {"id": Team.id, "name": Team.name, "created_at": Team.created_at
 # --- lookups ------------------------------------------------------------------------------------
 
 
+def get_user(*, session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def get_team(*, session: Session, team_id: int) -> Team | None:
+    return session.get(Team, team_id)
+
+
 def get_by_email(*, session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
@@ -72,6 +80,30 @@ def ensure_team(*, session: Session, name: str) -> Team:
         session.add(team)
         session.flush()
     return team
+
+
+def is_member(*, session: Session, team_id: int, user_id: int) -> bool:
+    return session.get(TeamMember, (team_id, user_id)) is not None
+
+
+def available_members(*, session: Session, team_id: int) -> list[TeamMember]:
+    """Members marked available to receive work, locked so that concurrent picks (round robin,
+    least loaded) do not collide; in user order."""
+    return list(
+        session.scalars(
+            select(TeamMember)
+            .where(TeamMember.team_id == team_id, TeamMember.is_available)
+            .order_by(TeamMember.user_id)
+            .with_for_update()
+        ).all()
+    )
+
+
+def note_assignment(*, session: Session, team_id: int, user_id: int, now: datetime) -> None:
+    """Move the member to the back of the team's rotation."""
+    member = session.get(TeamMember, (team_id, user_id))
+    if member is not None:
+        member.last_assigned_at = now
 
 
 def _lock(session: Session, model: type[User] | type[Team], record_id: int) -> None:

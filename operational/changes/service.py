@@ -13,9 +13,8 @@ from typing import Any
 from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
-from operational.auth.dependencies import has_permission
 from operational.auth.models import Team, User, UserRole
-from operational.auth.permissions import ROLE_PERMISSIONS
+from operational.auth.permissions import ROLE_PERMISSIONS, has_permission
 from operational.changes import recurrence, risk
 from operational.changes.enums import (
     CALENDAR_STATES,

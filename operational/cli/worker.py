@@ -22,14 +22,14 @@ def worker(
     """
     import threading
 
+    from operational import worker as background
     from operational.core.config import get_settings
     from operational.core.logging import configure_logging
-    from operational.sla import worker as sla_worker
 
     settings = get_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
     if once:
-        report = sla_worker.run_once()
+        report = background.run_once()
         console.print(
             f"processed {report.processed} incidents, fired {report.escalations} escalations, "
             f"closed {report.closed}, skipped {report.skipped} (locked), failed {report.failed}"
@@ -39,7 +39,7 @@ def worker(
     seconds = interval or settings.worker_interval_seconds
     console.print(f"SLA worker scanning every {seconds:g} s; Ctrl-C stops it.")
     try:
-        sla_worker.run_forever(stop=stop, interval_seconds=seconds)
+        background.run_forever(stop=stop, interval_seconds=seconds)
     except KeyboardInterrupt:
         stop.set()
         console.print("stopped")

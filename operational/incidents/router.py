@@ -2,17 +2,18 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from sqlalchemy.orm import Session
 
-from operational.auth.dependencies import has_permission, public, require
+from operational.auth.dependencies import require
 from operational.auth.models import User
+from operational.auth.permissions import has_permission
+from operational.core.access import public
 from operational.core.concurrency import IfMatchVersion, set_etag
 from operational.core.config import get_settings
 from operational.core.db import DbSession
 from operational.core.errors import Forbidden, NotFound
 from operational.core.pagination import PageQuery
 from operational.events.schemas import EventRead
-from operational.incidents import assignment, csat, priority, service
+from operational.incidents import assignment, csat, flows, priority, service
 from operational.incidents.dependencies import CurrentIncident, expected_version
 from operational.incidents.models import CsatSurvey, Incident
 from operational.incidents.schemas import (
@@ -33,7 +34,7 @@ from operational.incidents.schemas import (
     PriorityMatrixRead,
     ReopenRequest,
 )
-from operational.sla import service as sla_service
+from operational.sla import timers as sla_timers
 from operational.sla.schemas import SlaTimerRead
 
 router = APIRouter()
@@ -41,12 +42,11 @@ router = APIRouter()
 OVERRIDE_PRIORITY = "incident:override_priority"
 
 
-def _read(session: Session, incident: Incident, timers: list | None = None) -> IncidentRead:
+def _read(
+    incident: Incident, timers: list, invitation: csat.SurveyInvitation | None = None
+) -> IncidentRead:
     read = IncidentRead.model_validate(incident)
-    if timers is None:
-        timers = sla_service.timers_for(session=session, incident_id=incident.id)
     read.sla_timers = [SlaTimerRead.model_validate(timer) for timer in timers]
-    invitation = service.pop_survey_invitation(session=session, incident=incident)
     if invitation is not None:
         read.csat_invitation = CsatInvitationRead(
             token=invitation.token,
@@ -54,6 +54,10 @@ def _read(session: Session, incident: Incident, timers: list | None = None) -> I
             expires_at=invitation.survey.expires_at,
         )
     return read
+
+
+def _outcome_read(outcome: flows.IncidentOutcome) -> IncidentRead:
+    return _read(outcome.incident, outcome.timers, outcome.survey_invitation)
 
 
 def _survey_read(survey: CsatSurvey, now: datetime) -> CsatSurveyRead:
@@ -99,10 +103,10 @@ def create_incident(
             f"Overriding the priority needs the {OVERRIDE_PRIORITY!r} permission",
             permission=OVERRIDE_PRIORITY,
         )
-    incident = service.create(session=session, data=data, actor=user)
-    response.headers["Location"] = f"/api/v1/incidents/{incident.id}"
-    set_etag(response, incident.version)
-    return _read(session, incident)
+    outcome = flows.create(session=session, data=data, actor=user)
+    response.headers["Location"] = f"/api/v1/incidents/{outcome.incident.id}"
+    set_etag(response, outcome.incident.version)
+    return _outcome_read(outcome)
 
 
 @router.get("/incidents", tags=["incidents"], summary="Search, filter, sort and page incidents")
@@ -113,10 +117,10 @@ def list_incidents(
     page: PageQuery,
 ) -> IncidentPage:
     found = service.search(session=session, viewer=user, filters=filters, params=page)
-    timers = sla_service.timers_for_incidents(
+    timers = sla_timers.timers_for_incidents(
         session=session, incident_ids=[incident.id for incident in found.items]
     )
-    return found.map(lambda incident: _read(session, incident, timers.get(incident.id, [])))
+    return found.map(lambda incident: _read(incident, timers.get(incident.id, [])))
 
 
 @router.get(
@@ -127,7 +131,7 @@ def list_incidents(
 )
 def get_incident(incident: CurrentIncident, session: DbSession, response: Response) -> IncidentRead:
     set_etag(response, incident.version)
-    return _read(session, incident)
+    return _read(incident, sla_timers.timers_for(session=session, incident_id=incident.id))
 
 
 @router.patch(
@@ -148,15 +152,15 @@ def update_incident(
             f"Overriding the priority needs the {OVERRIDE_PRIORITY!r} permission",
             permission=OVERRIDE_PRIORITY,
         )
-    incident = service.update(
+    outcome = flows.update(
         session=session,
         incident=incident,
         data=data,
         actor=user,
         expected_version=expected_version(if_match, data.version),
     )
-    set_etag(response, incident.version)
-    return _read(session, incident)
+    set_etag(response, outcome.incident.version)
+    return _outcome_read(outcome)
 
 
 @router.post(
@@ -171,9 +175,9 @@ def reopen_incident(
     session: DbSession,
     response: Response,
 ) -> IncidentRead:
-    incident = service.reopen(session=session, incident=incident, actor=user, reason=data.reason)
-    set_etag(response, incident.version)
-    return _read(session, incident)
+    outcome = flows.reopen(session=session, incident=incident, actor=user, reason=data.reason)
+    set_etag(response, outcome.incident.version)
+    return _outcome_read(outcome)
 
 
 @router.post(
@@ -187,11 +191,11 @@ def auto_assign_incident(
     session: DbSession,
     response: Response,
 ) -> IncidentRead:
-    rule = service.auto_assign(session=session, incident=incident, actor=user)
-    if rule is None:
+    outcome = flows.auto_assign(session=session, incident=incident, actor=user)
+    if outcome.assignment_rule is None:
         raise NotFound("No active assignment rule matches this incident")
-    set_etag(response, incident.version)
-    return _read(session, incident)
+    set_etag(response, outcome.incident.version)
+    return _outcome_read(outcome)
 
 
 @router.get(
@@ -238,7 +242,7 @@ def add_comment(
     data: CommentCreate,
     session: DbSession,
 ) -> CommentRead:
-    comment = service.add_comment(
+    comment = flows.add_comment(
         session=session, incident=incident, actor=user, body=data.body, is_public=data.is_public
     )
     return CommentRead.model_validate(comment)

@@ -1,23 +1,25 @@
-"""Incidents: create, update, assign, move through the workflow, comment, search and auto-close.
+"""Incidents: the record itself. Create, update, move through the workflow, comment, search,
+and close after resolution; assignment is ``operational.incidents.assignment``.
 
-Every change locks the incident row, appends one event per changed field to the event log in
-the same transaction, and then lets the SLA engine recompute the incident's timers.
+Every change locks the incident row and appends one event per changed field to the event log in
+the same transaction (``operational.incidents.recording``). The work around a change that other
+domains do (the SLA timers) is the incident flows' part: these functions never call upward.
 Functions flush, never commit, and raise domain exceptions.
 """
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
-from operational.auth.models import Team, User
+from operational.auth import service as auth_service
+from operational.auth.models import User
 from operational.auth.permissions import permissions_for
 from operational.core.concurrency import check_version
 from operational.core.config import get_settings
 from operational.core.errors import (
-    BadRequest,
-    Conflict,
     Forbidden,
     InvalidTransition,
     NotFound,
@@ -27,19 +29,31 @@ from operational.core.pagination import Page, PageParams, paginate
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
 from operational.events.models import Event
-from operational.incidents import assignment, csat, workflow
+from operational.incidents import assignment, workflow
 from operational.incidents.enums import OPEN_STATES, Channel, IncidentState, NativeHoldReason
-from operational.incidents.exceptions import AssigneeNotInTeam, ReopenWindowClosed
+from operational.incidents.exceptions import ReopenWindowClosed
 from operational.incidents.models import (
     SEARCH_CONFIG,
-    AssignmentRule,
     Incident,
     IncidentComment,
     incident_number_seq,
 )
 from operational.incidents.priority import priority_for
+from operational.incidents.recording import (
+    acknowledge,
+    ensure_changeable,
+    finish,
+    known_user,
+    lock,
+    now_or,
+    plain,
+    record,
+    record_state,
+    set_field,
+    user_label,
+)
 from operational.incidents.schemas import IncidentCreate, IncidentFilters, IncidentUpdate
-from operational.sla import service as sla_service
+from operational.sla import timers as sla_timers
 
 NUMBER_PREFIX = "INC"
 NUMBER_DIGITS = 7
@@ -82,8 +96,14 @@ SORTABLE = {
 }
 DEFAULT_SORT = (Incident.opened_at.desc(), Incident.id.desc())
 
-# The key under which a request's freshly opened survey invitation waits for the router.
-_INVITATIONS = "incidents.csat_invitations"
+
+@dataclass(frozen=True)
+class Applied:
+    """What one update did, for the flow above it: whether anything changed (the SLA timers
+    follow only then) and whether it resolved the incident (a survey opens then)."""
+
+    changed: bool
+    resolved: bool = False
 
 
 # ---------------------------------------------------------------------------------- lookups
@@ -125,6 +145,57 @@ def get_by_reference(*, session: Session, reference: str) -> Incident:
     return incident
 
 
+def lock_unless_held(*, session: Session, incident_id: int) -> Incident | None:
+    """The incident, locked and reloaded; None when another transaction holds it (an agent's
+    update or another worker: that one, or the next scan, does the work)."""
+    locked = session.scalar(
+        select(Incident.id).where(Incident.id == incident_id).with_for_update(skip_locked=True)
+    )
+    if locked is None:
+        return None
+    return session.get(Incident, incident_id, populate_existing=True)
+
+
+def open_on_ci(*, session: Session, ci_id: int) -> list[Incident]:
+    """Open incidents on a configuration item, most urgent first."""
+    return list(
+        session.scalars(
+            select(Incident)
+            .where(Incident.ci_id == ci_id, Incident.state.in_(list(OPEN_STATES)))
+            .order_by(Incident.priority, Incident.opened_at)
+        ).all()
+    )
+
+
+def caused_by_change(*, session: Session, change_id: int) -> list[int]:
+    """Ids of the incidents recorded as caused by the change."""
+    return list(
+        session.scalars(
+            select(Incident.id)
+            .where(Incident.caused_by_change_id == change_id)
+            .order_by(Incident.id)
+        ).all()
+    )
+
+
+def sla_rows(*, session: Session, incident_ids: list[int]) -> list[Any]:
+    """What the SLA replay reads of many incidents (``sla.timers.TimedRecord``), as light rows."""
+    return list(
+        session.execute(
+            select(
+                Incident.id,
+                Incident.state,
+                Incident.opened_at,
+                Incident.requester_id,
+                Incident.hold_reason,
+                Incident.priority,
+                Incident.service,
+                Incident.category,
+            ).where(Incident.id.in_(incident_ids))
+        ).all()
+    )
+
+
 def format_number(value: int) -> str:
     return f"{NUMBER_PREFIX}{value:0{NUMBER_DIGITS}d}"
 
@@ -137,120 +208,8 @@ def _next_number(session: Session) -> str:
             return number
 
 
-# ---------------------------------------------------------------------------------- helpers
-
-
-def _now(now: datetime | None) -> datetime:
-    return now or datetime.now(UTC)
-
-
-def _lock(session: Session, incident: Incident) -> None:
-    """Lock the row (the event sequence and the version depend on it) and reload it."""
-    session.execute(select(Incident.id).where(Incident.id == incident.id).with_for_update())
-    session.refresh(incident)
-
-
-def _record(
-    session: Session,
-    incident: Incident,
-    kind: EventKind,
-    actor: User | None,
-    now: datetime,
-    *,
-    field: str | None = None,
-    old: Any = None,
-    new: Any = None,
-    data: dict[str, Any] | None = None,
-    actor_label: str | None = None,
-) -> Event:
-    return events.append(
-        session=session,
-        entity_type=EntityType.incident,
-        entity_id=incident.id,
-        kind=kind,
-        actor=actor,
-        field=field,
-        old_value=old,
-        new_value=new,
-        data={key: value for key, value in (data or {}).items() if value is not None} or None,
-        occurred_at=now,
-        actor_label=actor_label,
-    )
-
-
-def _finish(session: Session, incident: Incident, now: datetime, *, bump: bool = True) -> None:
-    """After the events: bump the version, then let the SLA engine recompute the timers as of
-    ``now``, the time the events carry."""
-    if bump:
-        incident.version += 1
-    incident.updated_at = now
-    session.flush()
-    sla_service.recompute_timers(session=session, incident=incident, now=now)
-
-
-def _ensure_changeable(incident: Incident) -> None:
-    if incident.state in (IncidentState.closed, IncidentState.cancelled):
-        raise Conflict(
-            f"{incident.number} is {incident.state}; it can no longer be changed",
-            state=incident.state,
-        )
-
-
-def _acknowledge(incident: Incident, now: datetime) -> bool:
-    """Record the first agent touch (MTTA); True when this is it."""
-    if incident.acknowledged_at is not None:
-        return False
-    incident.acknowledged_at = now
-    return True
-
-
 def _is_agent_of(user: User, incident: Incident) -> bool:
     return can_work(user) and user.id != incident.requester_id
-
-
-def _user_label(user: User | None) -> str | None:
-    return user.display_name if user else None
-
-
-def _team_label(team: Team | None) -> str | None:
-    return team.name if team else None
-
-
-def _value(value: Any) -> Any:
-    return value.value if hasattr(value, "value") else value
-
-
-def _user(session: Session, user_id: int, role: str) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise UnprocessableEntity(f"Unknown {role}: user {user_id} does not exist", field=role)
-    return user
-
-
-def _set_field(
-    session: Session,
-    incident: Incident,
-    actor: User | None,
-    now: datetime,
-    name: str,
-    value: Any,
-) -> bool:
-    value = _value(value)
-    old = getattr(incident, name)
-    if old == value:
-        return False
-    setattr(incident, name, value)
-    _record(
-        session,
-        incident,
-        EventKind.field_changed,
-        actor,
-        now,
-        field=EVENT_FIELD_NAMES.get(name, name),
-        old=old,
-        new=value,
-    )
-    return True
 
 
 # --------------------------------------------------------------------------------- priority
@@ -275,7 +234,7 @@ def _set_priority(
     incident.priority_override_reason = reason if overridden else None
     if escalation and priority < old:
         incident.escalated = True
-    _record(
+    record(
         session,
         incident,
         EventKind.priority_changed,
@@ -301,8 +260,9 @@ def change_priority(
     priority: int,
     reason: str,
     now: datetime | None = None,
-) -> Incident:
-    """Override the matrix priority, with a reason (actor None: the system, e.g. escalation).
+) -> bool:
+    """Override the matrix priority, with a reason (actor None: the system, e.g. escalation);
+    True when the priority changed.
 
     The override sticks: later impact or urgency changes no longer move the priority.
     Raising the priority marks the incident escalated (docs/incidents.md, first contact).
@@ -311,10 +271,10 @@ def change_priority(
         raise UnprocessableEntity(f"Priority runs 1..5, got {priority}")
     if not reason or not reason.strip():
         raise UnprocessableEntity("A priority override needs a reason")
-    now = _now(now)
-    _lock(session, incident)
-    _ensure_changeable(incident)
-    if _set_priority(
+    now = now_or(now)
+    lock(session, incident)
+    ensure_changeable(incident)
+    changed = _set_priority(
         session,
         incident,
         actor,
@@ -322,9 +282,10 @@ def change_priority(
         priority=priority,
         reason=reason.strip(),
         overridden=True,
-    ):
-        _finish(session, incident, now)
-    return incident
+    )
+    if changed:
+        finish(session, incident, now)
+    return changed
 
 
 def _apply_matrix(
@@ -344,249 +305,7 @@ def _apply_matrix(
     )
 
 
-# ------------------------------------------------------------------------------- assignment
-
-
-def _assign(
-    session: Session,
-    incident: Incident,
-    actor: User | None,
-    now: datetime,
-    *,
-    team_id: int | None,
-    assignee_id: int | None,
-    reason: str | None = None,
-    rule: Any = None,
-    picked_by: str | None = None,
-) -> bool:
-    """Set the team and the person exactly as given; record, count and acknowledge."""
-    old_team_id, old_assignee_id = incident.assignment_group_id, incident.assignee_id
-    if team_id == old_team_id and assignee_id == old_assignee_id:
-        return False
-    team = session.get(Team, team_id) if team_id is not None else None
-    if team_id is not None and team is None:
-        raise UnprocessableEntity(f"Unknown team {team_id}", field="assignment_group_id")
-    if team is not None and team_id != old_team_id and not team.is_active:
-        raise UnprocessableEntity(f"Team {team.name!r} is inactive", field="assignment_group_id")
-    assignee = _user(session, assignee_id, "assignee") if assignee_id is not None else None
-    if (
-        assignee is not None
-        and assignee_id != old_assignee_id
-        and not assignment.can_work_incidents(assignee)
-    ):
-        raise UnprocessableEntity(
-            f"{assignee.display_name} cannot work incidents", field="assignee_id"
-        )
-    if (
-        team is not None
-        and assignee is not None
-        and not assignment.is_member(session=session, team_id=team.id, user_id=assignee.id)
-    ):
-        raise AssigneeNotInTeam(
-            f"{assignee.display_name} is not a member of {team.name!r}",
-            team_id=team.id,
-            assignee_id=assignee.id,
-        )
-
-    automatic = isinstance(rule, AssignmentRule)
-    label = "auto-assignment" if automatic and actor is None else None
-    data: dict[str, Any] = {"reason": reason, "picked_by": picked_by}
-    if automatic:
-        data["rule_id"] = rule.id
-    elif rule is not None:  # an SLA escalation rule
-        data["escalation_rule_id"] = getattr(rule, "id", None)
-    system_escalation = actor is None and not automatic
-
-    old_team = session.get(Team, old_team_id) if old_team_id is not None else None
-    old_assignee = session.get(User, old_assignee_id) if old_assignee_id is not None else None
-    first_assignment = old_team_id is None and old_assignee_id is None
-    reassigned = (old_team_id is not None and team_id != old_team_id) or (
-        old_assignee_id is not None and assignee_id != old_assignee_id
-    )
-
-    incident.assignment_group_id = team_id
-    incident.assignee_id = assignee_id
-    if first_assignment:
-        incident.first_assigned_at = now
-    if incident.first_assignment_group_id is None and team_id is not None:
-        incident.first_assignment_group_id = team_id
-    if incident.first_assignee_id is None and assignee_id is not None:
-        incident.first_assignee_id = assignee_id
-    if reassigned:
-        incident.reassignment_count += 1
-    if system_escalation:
-        incident.escalated = True
-
-    if team_id != old_team_id:
-        _record(
-            session,
-            incident,
-            EventKind.assigned,
-            actor,
-            now,
-            field="assignment_group",
-            old=_team_label(old_team),
-            new=_team_label(team),
-            data={**data, "old_id": old_team_id, "new_id": team_id},
-            actor_label=label,
-        )
-    if assignee_id != old_assignee_id:
-        # Assignment to a person counts as the first response when a person made it.
-        first_response = (
-            assignee_id is not None
-            and actor is not None
-            and not automatic
-            and picked_by is None
-            and _acknowledge(incident, now)
-        )
-        _record(
-            session,
-            incident,
-            EventKind.assigned,
-            actor,
-            now,
-            field="assignee",
-            old=_user_label(old_assignee),
-            new=_user_label(assignee),
-            data={
-                **data,
-                "old_id": old_assignee_id,
-                "new_id": assignee_id,
-                "first_response": first_response or None,
-            },
-            actor_label=label,
-        )
-    if team_id is not None and assignee_id is not None:
-        assignment.note_assignment(session=session, team_id=team_id, user_id=assignee_id, now=now)
-    if assignee_id is not None and incident.state == IncidentState.new:
-        _record_state(
-            session, incident, actor, now, IncidentState.assigned, data={}, actor_label=label
-        )
-    session.flush()
-    return True
-
-
-def _member_or_pick(
-    session: Session, incident: Incident, team_id: int, *, auto_pick: bool
-) -> tuple[int | None, str | None]:
-    """The person for an assignment to ``team_id`` that names nobody."""
-    current = incident.assignee_id
-    if current is not None and assignment.is_member(
-        session=session, team_id=team_id, user_id=current
-    ):
-        return current, None
-    if not auto_pick:
-        return None, None
-    team = session.get(Team, team_id)
-    if team is None:
-        raise UnprocessableEntity(f"Unknown team {team_id}", field="assignment_group_id")
-    member = assignment.pick_member(session=session, team=team)
-    return (member.id, team.assignment_strategy) if member else (None, None)
-
-
-def assign(
-    *,
-    session: Session,
-    incident: Incident,
-    actor: User | None,
-    team_id: int | None = None,
-    assignee_id: int | None = None,
-    reason: str | None = None,
-    rule: Any = None,
-    auto_pick: bool = True,
-    now: datetime | None = None,
-) -> Incident:
-    """Assign to a team, a person, or both (actor None: the system, e.g. an SLA escalation).
-
-    - team only: the team's current assignee stays if they belong to it; otherwise the team's
-      strategy picks an available member (``auto_pick``), or the incident waits in the queue;
-    - person only: the team stays, and the person must belong to it;
-    - both: exactly these.
-    ``rule`` is the AssignmentRule that chose the team (data.rule_id), or an SLA escalation rule
-    (data.escalation_rule_id). A system assignment outside a rule marks the incident escalated.
-    """
-    if team_id is None and assignee_id is None:
-        raise BadRequest("Name a team, an assignee or both")
-    now = _now(now)
-    _lock(session, incident)
-    _ensure_changeable(incident)
-    target_team = team_id if team_id is not None else incident.assignment_group_id
-    picked_by = None
-    if assignee_id is None:
-        assignee_id, picked_by = _member_or_pick(session, incident, team_id, auto_pick=auto_pick)
-    if _assign(
-        session,
-        incident,
-        actor,
-        now,
-        team_id=target_team,
-        assignee_id=assignee_id,
-        reason=reason,
-        rule=rule,
-        picked_by=picked_by,
-    ):
-        _finish(session, incident, now)
-    return incident
-
-
-def _auto_assign(session: Session, incident: Incident, actor: User | None, now: datetime) -> bool:
-    rule = assignment.matching_rule(session=session, incident=incident)
-    if rule is None:
-        return False
-    assignee_id, picked_by = _member_or_pick(session, incident, rule.team_id, auto_pick=True)
-    return _assign(
-        session,
-        incident,
-        actor,
-        now,
-        team_id=rule.team_id,
-        assignee_id=assignee_id,
-        rule=rule,
-        picked_by=picked_by,
-        reason=f"assignment rule {rule.name!r}",
-    )
-
-
-def auto_assign(
-    *, session: Session, incident: Incident, actor: User | None, now: datetime | None = None
-) -> AssignmentRule | None:
-    """Run the assignment rules against the incident as it is now; the rule that fired, if any."""
-    now = _now(now)
-    _lock(session, incident)
-    _ensure_changeable(incident)
-    rule = assignment.matching_rule(session=session, incident=incident)
-    if rule is not None and _auto_assign(session, incident, actor, now):
-        _finish(session, incident, now)
-    return rule
-
-
 # ---------------------------------------------------------------------------------- workflow
-
-
-def _record_state(
-    session: Session,
-    incident: Incident,
-    actor: User | None,
-    now: datetime,
-    target: IncidentState,
-    *,
-    data: dict[str, Any],
-    actor_label: str | None = None,
-) -> None:
-    old = incident.state
-    incident.state = target.value
-    _record(
-        session,
-        incident,
-        EventKind.state_changed,
-        actor,
-        now,
-        field="state",
-        old=old,
-        new=target.value,
-        data=data,
-        actor_label=actor_label,
-    )
 
 
 def _transition(
@@ -603,10 +322,10 @@ def _transition(
     extra: dict[str, Any] | None = None,
 ) -> bool:
     current = incident.state
-    hold_reason = _value(hold_reason)
+    hold_reason = plain(hold_reason)
     if target == current:
         if target == IncidentState.on_hold and hold_reason:
-            return _set_field(session, incident, actor, now, "hold_reason", hold_reason)
+            return set_field(session, incident, actor, now, "hold_reason", hold_reason)
         if hold_reason and target != IncidentState.on_hold:
             raise UnprocessableEntity("hold_reason applies only to on_hold", field="hold_reason")
         return False
@@ -626,17 +345,17 @@ def _transition(
             f"Assign someone (assignee_id) before moving to {target.value}", field="assignee_id"
         )
     if target == IncidentState.resolved:
-        code = _value(resolution_code) or incident.resolution_code
+        code = plain(resolution_code) or incident.resolution_code
         notes = resolution_notes or incident.resolution_notes
         if not code or not (notes and notes.strip()):
             raise UnprocessableEntity(
                 "Resolving needs a resolution_code and resolution_notes",
                 field="resolution_code" if not code else "resolution_notes",
             )
-        _set_field(session, incident, actor, now, "resolution_code", code)
-        _set_field(session, incident, actor, now, "resolution_notes", notes)
+        set_field(session, incident, actor, now, "resolution_code", code)
+        set_field(session, incident, actor, now, "resolution_notes", notes)
 
-    first_response = target == IncidentState.in_progress and _acknowledge(incident, now)
+    first_response = target == IncidentState.in_progress and acknowledge(incident, now)
     data = {
         **(extra or {}),
         "reason": reason,
@@ -644,12 +363,12 @@ def _transition(
         "reopen": reopen or None,
         "first_response": first_response or None,
     }
-    _record_state(session, incident, actor, now, target, data=data)
+    record_state(session, incident, actor, now, target, data=data)
 
     if current == IncidentState.on_hold:
-        _set_field(session, incident, actor, now, "hold_reason", None)
+        set_field(session, incident, actor, now, "hold_reason", None)
     if target == IncidentState.on_hold:
-        _set_field(session, incident, actor, now, "hold_reason", hold_reason)
+        set_field(session, incident, actor, now, "hold_reason", hold_reason)
     if target == IncidentState.resolved:
         incident.resolved_at = now
         incident.resolved_by_id = actor.id if actor else None
@@ -662,9 +381,6 @@ def _transition(
         incident.resolved_at = None
         incident.resolved_by_id = None
     session.flush()
-    if target == IncidentState.resolved and incident.requester_id is not None:
-        invitation = csat.open_survey(session=session, incident=incident, now=now)
-        session.info.setdefault(_INVITATIONS, {})[incident.id] = invitation
     return True
 
 
@@ -679,23 +395,25 @@ def transition(
     resolution_notes: str | None = None,
     reason: str | None = None,
     now: datetime | None = None,
-) -> Incident:
+) -> Applied:
     """Move the incident to ``state``; an illegal move is InvalidTransition (409)."""
-    now = _now(now)
-    _lock(session, incident)
-    if _transition(
+    now = now_or(now)
+    lock(session, incident)
+    target = IncidentState(state)
+    changed = _transition(
         session,
         incident,
         actor,
         now,
-        IncidentState(state),
+        target,
         hold_reason=hold_reason,
         resolution_code=resolution_code,
         resolution_notes=resolution_notes,
         reason=reason,
-    ):
-        _finish(session, incident, now)
-    return incident
+    )
+    if changed:
+        finish(session, incident, now)
+    return Applied(changed=changed, resolved=changed and target == IncidentState.resolved)
 
 
 def reopen_deadline(incident: Incident) -> datetime | None:
@@ -714,8 +432,8 @@ def reopen(
 ) -> Incident:
     """Reopen a resolved incident (back to in_progress). Requesters may do so only within the
     reopen window after the resolution; their reason is added as a public comment."""
-    now = _now(now)
-    _lock(session, incident)
+    now = now_or(now)
+    lock(session, incident)
     if incident.state != IncidentState.resolved:
         raise InvalidTransition(
             incident.state, IncidentState.in_progress.value, workflow.allowed_from(incident.state)
@@ -730,13 +448,13 @@ def reopen(
         )
     _add_comment(session, incident, actor, now, body=reason, is_public=True)
     _transition(session, incident, actor, now, IncidentState.in_progress, reason=reason)
-    _finish(session, incident, now)
+    finish(session, incident, now)
     return incident
 
 
-def close_resolved_incidents(*, session: Session, now: datetime, limit: int = 500) -> int:
-    """Close incidents resolved more than ``incident_auto_close_days`` ago. Safe to run in
-    several processes at once (rows another run holds are skipped). Returns how many closed."""
+def close_resolved(*, session: Session, now: datetime, limit: int = 500) -> list[Incident]:
+    """Close incidents resolved more than ``incident_auto_close_days`` ago; returns them. Safe
+    to run in several processes at once (rows another run holds are skipped)."""
     days = get_settings().incident_auto_close_days
     cutoff = now - timedelta(days=days)
     ids = session.scalars(
@@ -746,6 +464,7 @@ def close_resolved_incidents(*, session: Session, now: datetime, limit: int = 50
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
+    closed = []
     for incident_id in ids:
         incident = session.get(Incident, incident_id)
         session.refresh(incident)
@@ -758,8 +477,9 @@ def close_resolved_incidents(*, session: Session, now: datetime, limit: int = 50
             reason=f"closed automatically {days:g} days after resolution",
             extra={"auto_close": True},
         )
-        _finish(session, incident, now)
-    return len(ids)
+        finish(session, incident, now)
+        closed.append(incident)
+    return closed
 
 
 # ------------------------------------------------------------------------------ create/update
@@ -772,7 +492,7 @@ def create(
 
     The caller checks ``incident:override_priority`` before passing ``data.priority``.
     """
-    now = _now(now)
+    now = now_or(now)
     if not can_work(actor):
         refused = [
             name
@@ -785,7 +505,7 @@ def create(
                 f"Only agents may set {', '.join(refused)} when raising an incident",
                 fields=refused,
             )
-    requester = _user(session, data.requester_id, "requester") if data.requester_id else actor
+    requester = known_user(session, data.requester_id, "requester") if data.requester_id else actor
     matrix_priority = priority_for(impact=data.impact, urgency=data.urgency)
     incident = Incident(
         number=_next_number(session),
@@ -793,7 +513,7 @@ def create(
         description=data.description,
         requester_id=requester.id,
         opened_by_id=actor.id,
-        channel=_value(data.channel or Channel.portal),
+        channel=plain(data.channel or Channel.portal),
         category=data.category,
         subcategory=data.subcategory,
         service=data.service,
@@ -811,7 +531,7 @@ def create(
     )
     session.add(incident)
     session.flush()
-    _record(
+    record(
         session,
         incident,
         EventKind.created,
@@ -847,8 +567,10 @@ def create(
     if data.assignment_group_id is not None or data.assignee_id is not None:
         team_id, assignee_id, picked_by = data.assignment_group_id, data.assignee_id, None
         if assignee_id is None:
-            assignee_id, picked_by = _member_or_pick(session, incident, team_id, auto_pick=True)
-        _assign(
+            assignee_id, picked_by = assignment.member_or_pick(
+                session, incident, team_id, auto_pick=True
+            )
+        assignment.apply(
             session,
             incident,
             actor,
@@ -858,37 +580,9 @@ def create(
             picked_by=picked_by,
         )
     else:
-        _auto_assign(session, incident, None, now)
-    _finish(session, incident, now, bump=False)
+        assignment.apply_rules(session, incident, None, now)
+    finish(session, incident, now, bump=False)
     return incident
-
-
-def _update_assignment(
-    session: Session,
-    incident: Incident,
-    data: IncidentUpdate,
-    actor: User,
-    now: datetime,
-    fields: set[str],
-) -> bool:
-    team_given, person_given = "assignment_group_id" in fields, "assignee_id" in fields
-    if not (team_given or person_given):
-        return False
-    team_id = data.assignment_group_id if team_given else incident.assignment_group_id
-    assignee_id = data.assignee_id if person_given else incident.assignee_id
-    picked_by = None
-    if team_given and not person_given and team_id is not None:
-        assignee_id, picked_by = _member_or_pick(session, incident, team_id, auto_pick=True)
-    return _assign(
-        session,
-        incident,
-        actor,
-        now,
-        team_id=team_id,
-        assignee_id=assignee_id,
-        reason=data.reason,
-        picked_by=picked_by,
-    )
 
 
 def update(
@@ -899,33 +593,37 @@ def update(
     actor: User,
     expected_version: int | None,
     now: datetime | None = None,
-) -> Incident:
+) -> Applied:
     """Apply the fields sent, in order: plain fields, impact/urgency (and the matrix priority),
     a priority override, the assignment, then the state. Stale ``expected_version``: 412."""
-    now = _now(now)
-    _lock(session, incident)
+    now = now_or(now)
+    lock(session, incident)
     check_version(current=incident.version, expected=expected_version, what=incident.number)
     fields = set(data.model_fields_set) - {"version", "reason", "priority_reason"}
     if not fields:
-        return incident
-    _ensure_changeable(incident)
-    changed = False
+        return Applied(changed=False)
+    ensure_changeable(incident)
+    changed = resolved = False
     resolving = data.state == IncidentState.resolved and incident.state != IncidentState.resolved
     for name in PLAIN_FIELDS + RESOLUTION_FIELDS:
         if name in fields and not (resolving and name in RESOLUTION_FIELDS):
-            changed |= _set_field(session, incident, actor, now, name, getattr(data, name))
+            changed |= set_field(session, incident, actor, now, name, getattr(data, name))
     if "requester_id" in fields and data.requester_id != incident.requester_id:
-        old = session.get(User, incident.requester_id) if incident.requester_id else None
-        new = _user(session, data.requester_id, "requester")
+        old = (
+            auth_service.get_user(session=session, user_id=incident.requester_id)
+            if incident.requester_id
+            else None
+        )
+        new = known_user(session, data.requester_id, "requester")
         incident.requester_id = new.id
-        _record(
+        record(
             session,
             incident,
             EventKind.field_changed,
             actor,
             now,
             field="requester",
-            old=_user_label(old),
+            old=user_label(old),
             new=new.display_name,
             data={"old_id": old.id if old else None, "new_id": new.id},
         )
@@ -933,7 +631,7 @@ def update(
     levels_changed = False
     for name in ("impact", "urgency"):
         if name in fields:
-            levels_changed |= _set_field(session, incident, actor, now, name, getattr(data, name))
+            levels_changed |= set_field(session, incident, actor, now, name, getattr(data, name))
     if levels_changed:
         _apply_matrix(session, incident, actor, now, escalation=True)
     changed |= levels_changed
@@ -947,9 +645,9 @@ def update(
             reason=data.priority_reason,
             overridden=True,
         )
-    changed |= _update_assignment(session, incident, data, actor, now, fields)
+    changed |= assignment.apply_update(session, incident, data, actor, now, fields)
     if "state" in fields:
-        changed |= _transition(
+        moved = _transition(
             session,
             incident,
             actor,
@@ -960,6 +658,8 @@ def update(
             resolution_notes=data.resolution_notes if resolving else None,
             reason=data.reason,
         )
+        changed |= moved
+        resolved = moved and resolving
     elif "hold_reason" in fields:
         if incident.state != IncidentState.on_hold:
             raise UnprocessableEntity("hold_reason applies only to on_hold", field="hold_reason")
@@ -967,15 +667,46 @@ def update(
             raise UnprocessableEntity(
                 "An incident on hold needs a hold_reason", field="hold_reason"
             )
-        changed |= _set_field(session, incident, actor, now, "hold_reason", data.hold_reason)
+        changed |= set_field(session, incident, actor, now, "hold_reason", data.hold_reason)
     if changed:
-        _finish(session, incident, now)
+        finish(session, incident, now)
+    return Applied(changed=changed, resolved=resolved)
+
+
+def mark_caused_by_change(
+    *,
+    session: Session,
+    incident_id: int,
+    change_id: int,
+    change_number: str,
+    actor: User,
+    now: datetime | None = None,
+) -> Incident | None:
+    """Record that a change caused the incident; None when that was recorded already. An
+    unknown incident is a 422 (the caller names it in a request body)."""
+    incident = session.scalar(
+        select(Incident).where(Incident.id == incident_id).with_for_update(of=Incident)
+    )
+    if incident is None:
+        raise UnprocessableEntity(f"There is no incident {incident_id}", incident_id=incident_id)
+    if incident.caused_by_change_id == change_id:
+        return None
+    now = now_or(now)
+    old = incident.caused_by_change_id
+    incident.caused_by_change_id = change_id
+    record(
+        session,
+        incident,
+        EventKind.field_changed,
+        actor,
+        now,
+        field="caused_by_change",
+        old=old,
+        new=change_number,
+        data={"change_id": change_id},
+    )
+    finish(session, incident, now)
     return incident
-
-
-def pop_survey_invitation(*, session: Session, incident: Incident) -> csat.SurveyInvitation | None:
-    """The survey opened by this unit of work for the incident, once."""
-    return session.info.get(_INVITATIONS, {}).pop(incident.id, None)
 
 
 # ---------------------------------------------------------------------------------- comments
@@ -995,7 +726,7 @@ def _add_comment(
     )
     session.add(comment)
     session.flush()
-    first_response = is_public and _is_agent_of(actor, incident) and _acknowledge(incident, now)
+    first_response = is_public and _is_agent_of(actor, incident) and acknowledge(incident, now)
     if (
         is_public
         and actor.id == incident.requester_id
@@ -1003,7 +734,7 @@ def _add_comment(
         and incident.state in OPEN_STATES
     ):
         incident.requester_replied_before_resolution = True
-    _record(
+    record(
         session,
         incident,
         EventKind.comment_added if is_public else EventKind.work_note_added,
@@ -1030,10 +761,10 @@ def add_comment(
     """
     if not is_public and not can_work(actor):
         raise Forbidden("Only agents can add work notes; comment publicly instead")
-    now = _now(now)
-    _lock(session, incident)
+    now = now_or(now)
+    lock(session, incident)
     comment = _add_comment(session, incident, actor, now, body=body, is_public=is_public)
-    _finish(session, incident, now, bump=False)
+    finish(session, incident, now, bump=False)
     return comment
 
 
@@ -1089,7 +820,7 @@ def _filtered(statement: Select[Any], filters: IncidentFilters) -> Select[Any]:
             statement = statement.where(column < end)
     if filters.sla_state:
         statement = statement.where(
-            sla_service.incident_sla_state_condition([state.value for state in filters.sla_state])
+            sla_timers.has_timer_in_state(Incident.id, [state.value for state in filters.sla_state])
         )
     return statement
 

@@ -1,4 +1,4 @@
-"""Factories for incident tests: people, teams, rules and incidents made through the service."""
+"""Factories for incident tests: people, teams, rules and incidents made through the flows."""
 
 from collections.abc import Iterator
 from datetime import datetime
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from operational.auth.models import Team, TeamMember, User
 from operational.core.config import get_settings
 from operational.events.models import Event
-from operational.incidents import service
+from operational.incidents import flows
 from operational.incidents.models import AssignmentRule, Incident
 from operational.incidents.schemas import IncidentCreate
 
@@ -47,14 +47,14 @@ class IncidentFactory:
     ) -> Incident:
         actor = actor or self.agent()
         fields.setdefault("title", "Printer on floor 3 jams")
-        return service.create(
+        return flows.create(
             session=self.session, data=IncidentCreate(**fields), actor=actor, now=now
-        )
+        ).incident
 
     def resolved(self, *, actor: User, now: datetime | None = None, **fields: Any) -> Incident:
         """An incident worked by ``actor`` and resolved at ``now``."""
         incident = self.incident(actor=actor, assignee_id=actor.id, now=now, **fields)
-        return service.transition(
+        return flows.transition(
             session=self.session,
             incident=incident,
             actor=actor,
@@ -62,7 +62,7 @@ class IncidentFactory:
             resolution_code="solved_permanently",
             resolution_notes="Replaced the fuser",
             now=now,
-        )
+        ).incident
 
     def events(self, incident: Incident, *, sla: bool = False) -> list[Event]:
         """The incident's events in order; the SLA engine's own (sla_*) only when asked."""

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from operational.incidents import service
+from operational.incidents import flows
 from operational.incidents.exceptions import AssigneeNotInTeam
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -127,7 +127,7 @@ def test_assign_to_a_team_lets_its_strategy_pick(incidents, session):
     bob = incidents.agent(teams=(second,))
     incident = incidents.incident(assignment_group_id=first.id)
     assert incident.assignee_id == anna.id
-    service.assign(session=session, incident=incident, actor=None, team_id=second.id, reason="L2")
+    flows.assign(session=session, incident=incident, actor=None, team_id=second.id, reason="L2")
     assert (incident.assignment_group_id, incident.assignee_id) == (second.id, bob.id)
     # Escalation by the system (an SLA rule, not an assignment rule).
     assert incident.escalated is True
@@ -143,15 +143,15 @@ def test_reassignment_count_counts_changes_after_the_first_assignment(incidents,
     incident = incidents.incident(actor=lead, assignment_group_id=team.id, assignee_id=None)
     # The strategy picked anna in the same step as the team: one first assignment.
     assert (incident.assignee_id, incident.reassignment_count) == (anna.id, 0)
-    service.assign(session=session, incident=incident, actor=lead, assignee_id=bob.id)
+    flows.assign(session=session, incident=incident, actor=lead, assignee_id=bob.id)
     assert incident.reassignment_count == 1
-    service.assign(
+    flows.assign(
         session=session, incident=incident, actor=lead, team_id=other.id, assignee_id=carl.id
     )
     assert incident.reassignment_count == 2
     # Same team and person again: nothing changes, nothing is recorded.
     before = len(incidents.events(incident))
-    service.assign(session=session, incident=incident, actor=lead, team_id=other.id)
+    flows.assign(session=session, incident=incident, actor=lead, team_id=other.id)
     assert (incident.reassignment_count, len(incidents.events(incident))) == (2, before)
     assert incident.escalated is False
 
@@ -162,7 +162,7 @@ def test_picking_up_from_the_queue_is_not_a_reassignment(incidents, session):
     incidents.set_available(team, anna, False)
     incident = incidents.incident(assignment_group_id=team.id)
     assert incident.assignee_id is None
-    service.assign(session=session, incident=incident, actor=anna, assignee_id=anna.id)
+    flows.assign(session=session, incident=incident, actor=anna, assignee_id=anna.id)
     assert (incident.assignee_id, incident.reassignment_count) == (anna.id, 0)
     assert incident.first_assignee_id == anna.id
 
@@ -172,4 +172,4 @@ def test_assignee_must_belong_to_the_team(incidents, session):
     outsider = incidents.agent()
     incident = incidents.incident(assignment_group_id=team.id)
     with pytest.raises(AssigneeNotInTeam):
-        service.assign(session=session, incident=incident, actor=outsider, assignee_id=outsider.id)
+        flows.assign(session=session, incident=incident, actor=outsider, assignee_id=outsider.id)

@@ -1,10 +1,14 @@
+"""The worker's auto-close step against a committed database. (``incidents/jobs.py`` ran a
+second auto-close loop beside the worker's and is gone; these tests hold the worker to it.)"""
+
 import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from operational import worker
 from operational.core.db import session_scope
-from operational.incidents import jobs, service
+from operational.incidents import flows
 from operational.incidents.models import Incident
 from operational.incidents.schemas import IncidentCreate
 from tests.factories import Factory
@@ -13,13 +17,13 @@ from tests.factories import Factory
 def _resolved_incident(resolved_at: datetime) -> int:
     with session_scope() as session:
         agent = Factory(session).user(roles=("agent",))
-        incident = service.create(
+        incident = flows.create(
             session=session,
             data=IncidentCreate(title="Old", assignee_id=agent.id),
             actor=agent,
             now=resolved_at,
-        )
-        service.transition(
+        ).incident
+        flows.transition(
             session=session,
             incident=incident,
             actor=agent,
@@ -36,22 +40,21 @@ def _state(incident_id: int) -> str:
         return session.scalar(select(Incident.state).where(Incident.id == incident_id))
 
 
-def test_run_auto_close_commits_its_own_pass(committed_database):
+def test_a_scan_closes_and_commits_in_its_own_transaction(committed_database):
     due = _resolved_incident(datetime.now(UTC) - timedelta(days=8))
     fresh = _resolved_incident(datetime.now(UTC) - timedelta(days=1))
-    assert jobs.run_auto_close() == 1
+    assert worker.run_once().closed == 1
     assert (_state(due), _state(fresh)) == ("closed", "resolved")
 
 
-def test_auto_close_loop_runs_until_stopped(committed_database):
+def test_the_background_worker_closes_until_stopped(committed_database):
     due = _resolved_incident(datetime.now(UTC) - timedelta(days=8))
-    stop = threading.Event()
-    worker = threading.Thread(target=jobs.auto_close_loop, args=(stop,), daemon=True)
-    worker.start()
+    background = worker.BackgroundWorker(interval_seconds=0.05)
+    background.start()
+    polling = threading.Event()
     deadline = datetime.now(UTC) + timedelta(seconds=30)
     while _state(due) != "closed" and datetime.now(UTC) < deadline:
-        stop.wait(0.05)
-    stop.set()
-    worker.join(timeout=30)
+        polling.wait(0.05)
+    background.stop(timeout=30)
     assert _state(due) == "closed"
-    assert not worker.is_alive()
+    assert not background.running

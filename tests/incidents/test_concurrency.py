@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from operational.auth.models import User
 from operational.core.errors import PreconditionFailed
-from operational.incidents import service
+from operational.incidents import flows
 from operational.incidents.models import Incident
 from operational.incidents.schemas import IncidentCreate, IncidentUpdate
 from tests.factories import Factory
@@ -30,9 +30,9 @@ def test_concurrent_updates_of_one_version_never_both_win(fresh_database):
         with Session(engine) as setup:
             first = Factory(setup).user(roles=("agent",))
             second = Factory(setup).user(roles=("agent",))
-            incident_id = service.create(
+            incident_id = flows.create(
                 session=setup, data=IncidentCreate(title="Original"), actor=first
-            ).id
+            ).incident.id
             first_id, second_id = first.id, second.id
             setup.commit()
 
@@ -45,7 +45,7 @@ def test_concurrent_updates_of_one_version_never_both_win(fresh_database):
                 incident = session.get(Incident, incident_id)
                 agent = session.get(User, second_id)
                 try:
-                    service.update(
+                    flows.update(
                         session=session,
                         incident=incident,
                         data=IncidentUpdate(title="Second"),
@@ -59,7 +59,7 @@ def test_concurrent_updates_of_one_version_never_both_win(fresh_database):
 
         with Session(engine) as session:
             incident = session.get(Incident, incident_id)
-            service.update(
+            flows.update(
                 session=session,
                 incident=incident,
                 data=IncidentUpdate(title="First"),

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from operational.core.errors import NotFound
-from operational.incidents import csat, service
+from operational.incidents import csat, flows
 from operational.incidents.exceptions import SurveyAlreadyAnswered, SurveyExpired
 from operational.incidents.models import CsatSurvey
 
@@ -73,15 +73,14 @@ def test_resolving_opens_a_survey_answered_once_by_token(client, factory, sessio
 def test_bad_tokens_and_ratings_are_problems(client, factory, incidents, session):
     agent = incidents.agent()
     incident = incidents.incident(actor=agent, assignee_id=agent.id)
-    service.transition(
+    token = flows.transition(
         session=session,
         incident=incident,
         actor=agent,
         state="resolved",
         resolution_code="duplicate",
         resolution_notes="See INC0000001",
-    )
-    token = service.pop_survey_invitation(session=session, incident=incident).token
+    ).survey_invitation.token
     assert client.get("/api/v1/csat/not-a-token").status_code == 404
     assert client.post("/api/v1/csat/not-a-token", json={"rating": 3}).status_code == 404
     for body in ({"rating": 6}, {"rating": 0}, {}, {"rating": 3, "extra": 1}):
@@ -93,8 +92,16 @@ def test_bad_tokens_and_ratings_are_problems(client, factory, incidents, session
 def test_expired_and_superseded_surveys_are_gone(incidents, session, settings_env):
     settings_env(csat_survey_valid_days="3")
     agent = incidents.agent()
-    incident = incidents.resolved(actor=agent, now=T0)
-    first = service.pop_survey_invitation(session=session, incident=incident)
+    incident = incidents.incident(actor=agent, assignee_id=agent.id, now=T0)
+    first = flows.transition(
+        session=session,
+        incident=incident,
+        actor=agent,
+        state="resolved",
+        resolution_code="solved_permanently",
+        resolution_notes="Replaced the fuser",
+        now=T0,
+    ).survey_invitation
     assert first.survey.expires_at == T0 + timedelta(days=3)
     with pytest.raises(SurveyExpired):
         csat.answer(
@@ -102,17 +109,16 @@ def test_expired_and_superseded_surveys_are_gone(incidents, session, settings_en
         )
 
     # Reopened and resolved again: a new survey; the unanswered earlier one closes.
-    service.reopen(
+    flows.reopen(
         session=session, incident=incident, actor=agent, reason="Again", now=T0 + timedelta(days=1)
     )
-    service.transition(
+    second = flows.transition(
         session=session,
         incident=incident,
         actor=agent,
         state="resolved",
         now=T0 + timedelta(days=2),
-    )
-    second = service.pop_survey_invitation(session=session, incident=incident)
+    ).survey_invitation
     assert second.token != first.token
     with pytest.raises(SurveyExpired):
         csat.answer(

@@ -3,7 +3,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from operational.core.db import SCHEMA
-from operational.incidents import service
+from operational.incidents import flows
 from operational.incidents.schemas import IncidentUpdate
 
 URL = "/api/v1/incidents"
@@ -16,7 +16,7 @@ def _facts(events):
 def test_one_event_per_changed_field_and_none_for_unchanged(incidents, session):
     agent = incidents.agent()
     incident = incidents.incident(actor=agent, title="Old", category="Network", location="HQ")
-    service.update(
+    flows.update(
         session=session,
         incident=incident,
         data=IncidentUpdate(
@@ -39,7 +39,7 @@ def test_one_event_per_changed_field_and_none_for_unchanged(incidents, session):
     ]
     assert incident.version == 2
     # Sending only unchanged values changes nothing: no event, no new version.
-    service.update(
+    flows.update(
         session=session,
         incident=incident,
         data=IncidentUpdate(title="New"),
@@ -77,7 +77,7 @@ def test_created_event_carries_the_initial_values(incidents):
 def test_requester_change_records_names_and_ids(incidents, session):
     agent, first, second = incidents.agent(), incidents.requester(), incidents.requester()
     incident = incidents.incident(actor=agent, requester_id=first.id)
-    service.update(
+    flows.update(
         session=session,
         incident=incident,
         data=IncidentUpdate(requester_id=second.id),
@@ -134,9 +134,9 @@ def test_first_contact_facts(incidents, session):
     )
     assert (quick.escalated, quick.requester_replied_before_resolution) == (False, False)
     # A comment after the resolution is not a reply before it.
-    service.add_comment(session=session, incident=quick, actor=requester, body="Thanks!")
+    flows.add_comment(session=session, incident=quick, actor=requester, body="Thanks!")
     assert quick.requester_replied_before_resolution is False
 
     chased = incidents.incident(actor=agent, requester_id=requester.id, assignee_id=agent.id)
-    service.add_comment(session=session, incident=chased, actor=requester, body="Any news?")
+    flows.add_comment(session=session, incident=chased, actor=requester, body="Any news?")
     assert chased.requester_replied_before_resolution is True

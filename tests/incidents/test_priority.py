@@ -1,7 +1,9 @@
 import pytest
 
-from operational.incidents import service
+from operational.core.errors import UnprocessableEntity
+from operational.incidents import flows
 from operational.incidents.priority import priority_for
+from operational.incidents.schemas import IncidentUpdate
 
 # The ITIL 3x3 matrix, cell by cell: (impact, urgency) -> priority.
 ITIL = {
@@ -32,10 +34,10 @@ def test_impact_change_recomputes_priority_with_one_event_per_field(incidents, s
     agent = incidents.agent()
     incident = incidents.incident(actor=agent, impact=3, urgency=2)
     assert incident.priority == 4
-    service.update(
+    flows.update(
         session=session,
         incident=incident,
-        data=service.IncidentUpdate(impact=1),
+        data=IncidentUpdate(impact=1),
         actor=agent,
         expected_version=1,
     )
@@ -50,7 +52,7 @@ def test_impact_change_recomputes_priority_with_one_event_per_field(incidents, s
 def test_override_is_recorded_with_reason_and_sticks(incidents, session):
     agent = incidents.agent()
     incident = incidents.incident(actor=agent, impact=3, urgency=3)
-    service.change_priority(
+    flows.change_priority(
         session=session, incident=incident, actor=agent, priority=2, reason="CEO's laptop"
     )
     assert (incident.priority, incident.priority_overridden) == (2, True)
@@ -60,10 +62,10 @@ def test_override_is_recorded_with_reason_and_sticks(incidents, session):
     assert event.data["reason"] == "CEO's laptop"
     assert event.data["matrix_priority"] == 5
     # A later urgency change no longer moves an overridden priority.
-    service.update(
+    flows.update(
         session=session,
         incident=incident,
-        data=service.IncidentUpdate(urgency=1),
+        data=IncidentUpdate(urgency=1),
         actor=agent,
         expected_version=incident.version,
     )
@@ -72,8 +74,8 @@ def test_override_is_recorded_with_reason_and_sticks(incidents, session):
 
 def test_override_needs_a_reason(incidents, session):
     incident = incidents.incident()
-    with pytest.raises(service.UnprocessableEntity):
-        service.change_priority(
+    with pytest.raises(UnprocessableEntity):
+        flows.change_priority(
             session=session, incident=incident, actor=None, priority=1, reason=" "
         )
 
@@ -81,7 +83,7 @@ def test_override_needs_a_reason(incidents, session):
 def test_system_raising_the_priority_marks_the_incident_escalated(incidents, session):
     incident = incidents.incident(impact=2, urgency=2)
     assert incident.escalated is False
-    service.change_priority(
+    flows.change_priority(
         session=session, incident=incident, actor=None, priority=2, reason="SLA 90% used"
     )
     assert incident.escalated is True

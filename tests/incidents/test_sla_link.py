@@ -4,7 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from operational.incidents import flows
 from operational.sla import service as sla_service
+from operational.sla import timers as sla_timers
 from operational.sla.schemas import CalendarCreate, PolicyCreate
 
 URL = "/api/v1/incidents"
@@ -60,9 +62,9 @@ def test_list_filters_by_sla_state(client, factory, incidents, payroll_policy, s
         now=datetime.now(UTC) - timedelta(hours=10),
     )
     # Its timers are computed as of the time it was opened; the worker's scan records the breach.
-    timers = sla_service.timers_for(session=session, incident_id=late.id)
+    timers = sla_timers.timers_for(session=session, incident_id=late.id)
     assert {timer.state for timer in timers} == {"running"}
-    sla_service.process_incident(session=session, incident_id=late.id, now=datetime.now(UTC))
+    flows.process_sla(session=session, incident_id=late.id, now=datetime.now(UTC))
     incidents.incident(actor=agent, title="On time", service="Payroll")
     headers = factory.auth_headers(agent)
 

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from operational.core.errors import InvalidTransition, UnprocessableEntity
-from operational.incidents import service
+from operational.incidents import flows
 from operational.incidents.exceptions import ReopenWindowClosed
 from operational.incidents.schemas import IncidentUpdate
 
@@ -11,7 +11,7 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def _move(session, incident, actor, state, *, at=None, **fields):
-    return service.transition(
+    return flows.transition(
         session=session, incident=incident, actor=actor, state=state, now=at, **fields
     )
 
@@ -21,7 +21,7 @@ def test_the_whole_workflow_with_its_timestamps(incidents, session):
     incident = incidents.incident(actor=agent, now=T0)
     assert (incident.state, incident.version) == ("new", 1)
 
-    service.assign(
+    flows.assign(
         session=session,
         incident=incident,
         actor=agent,
@@ -95,7 +95,7 @@ def test_illegal_transition_names_the_allowed_ones(incidents, session, start, ta
         "cancelled": [("cancelled", {})],
     }[start]
     if path and path[0][0] != "cancelled":
-        service.assign(session=session, incident=incident, actor=agent, assignee_id=agent.id)
+        flows.assign(session=session, incident=incident, actor=agent, assignee_id=agent.id)
     for state, _ in path:
         _move(
             session,
@@ -130,7 +130,7 @@ def test_working_an_incident_needs_an_assignee(incidents, session):
     with pytest.raises(UnprocessableEntity, match="Assign someone"):
         _move(session, incident, agent, "in_progress")
     # The same PATCH may assign and start work: assignment first, then the state.
-    service.update(
+    flows.update(
         session=session,
         incident=incident,
         data=IncidentUpdate(assignee_id=agent.id, state="in_progress"),
@@ -143,7 +143,7 @@ def test_working_an_incident_needs_an_assignee(incidents, session):
 def test_requester_reopens_within_the_window_with_a_comment(incidents, session):
     agent, requester = incidents.agent(), incidents.requester()
     incident = incidents.resolved(actor=agent, requester_id=requester.id, now=T0)
-    service.reopen(
+    flows.reopen(
         session=session,
         incident=incident,
         actor=requester,
@@ -166,12 +166,10 @@ def test_requester_cannot_reopen_after_the_window_but_an_agent_can(incidents, se
     incident = incidents.resolved(actor=agent, requester_id=requester.id, now=T0)
     late = T0 + timedelta(days=7, seconds=1)
     with pytest.raises(ReopenWindowClosed) as raised:
-        service.reopen(
-            session=session, incident=incident, actor=requester, reason="Again", now=late
-        )
+        flows.reopen(session=session, incident=incident, actor=requester, reason="Again", now=late)
     assert raised.value.extra["reopen_deadline"] == (T0 + timedelta(days=7)).isoformat()
     assert incident.state == "resolved"
-    service.reopen(session=session, incident=incident, actor=agent, reason="Again", now=late)
+    flows.reopen(session=session, incident=incident, actor=agent, reason="Again", now=late)
     assert incident.state == "in_progress"
 
 
@@ -180,7 +178,7 @@ def test_reopen_window_is_configurable(incidents, session, settings_env):
     agent, requester = incidents.agent(), incidents.requester()
     incident = incidents.resolved(actor=agent, requester_id=requester.id, now=T0)
     with pytest.raises(ReopenWindowClosed):
-        service.reopen(
+        flows.reopen(
             session=session,
             incident=incident,
             actor=requester,
@@ -194,7 +192,7 @@ def test_closed_incidents_cannot_be_reopened(incidents, session):
     incident = incidents.resolved(actor=agent, now=T0)
     _move(session, incident, agent, "closed", at=T0 + timedelta(hours=1))
     with pytest.raises(InvalidTransition) as raised:
-        service.reopen(session=session, incident=incident, actor=agent, reason="Again")
+        flows.reopen(session=session, incident=incident, actor=agent, reason="Again")
     assert raised.value.extra["allowed"] == []
 
 
@@ -205,7 +203,7 @@ def test_auto_close_closes_only_incidents_resolved_long_enough_ago(incidents, se
     still_open = incidents.incident(actor=agent, now=T0)
     now = T0 + timedelta(days=7, hours=1)
 
-    assert service.close_resolved_incidents(session=session, now=now) == 1
+    assert flows.close_resolved_incidents(session=session, now=now) == 1
     assert (old.state, old.closed_at) == ("closed", now)
     assert recent.state == "resolved"
     assert still_open.state == "new"
@@ -221,16 +219,16 @@ def test_auto_close_closes_only_incidents_resolved_long_enough_ago(incidents, se
         True,
     )
     # Running again closes nothing more until the next one is due.
-    assert service.close_resolved_incidents(session=session, now=now) == 0
-    assert service.close_resolved_incidents(session=session, now=now + timedelta(days=2)) == 1
+    assert flows.close_resolved_incidents(session=session, now=now) == 0
+    assert flows.close_resolved_incidents(session=session, now=now + timedelta(days=2)) == 1
     assert recent.state == "closed"
 
 
 def test_auto_close_delay_is_configurable(incidents, session, settings_env):
     settings_env(incident_auto_close_days="2")
     incident = incidents.resolved(actor=incidents.agent(), now=T0)
-    assert service.close_resolved_incidents(session=session, now=T0 + timedelta(days=1)) == 0
-    assert service.close_resolved_incidents(session=session, now=T0 + timedelta(days=2)) == 1
+    assert flows.close_resolved_incidents(session=session, now=T0 + timedelta(days=1)) == 0
+    assert flows.close_resolved_incidents(session=session, now=T0 + timedelta(days=2)) == 1
     assert incident.state == "closed"
 
 
@@ -244,14 +242,14 @@ def test_first_response_is_the_first_agent_touch(incidents, session):
     )  # auto-assigned to the agent: no human touched it yet
     assert incident.assignee_id == agent.id
     assert incident.acknowledged_at is None
-    service.add_comment(
+    flows.add_comment(
         session=session,
         incident=incident,
         actor=requester,
         body="Any news?",
         now=T0 + timedelta(minutes=1),
     )
-    service.add_comment(
+    flows.add_comment(
         session=session,
         incident=incident,
         actor=agent,
@@ -260,7 +258,7 @@ def test_first_response_is_the_first_agent_touch(incidents, session):
         now=T0 + timedelta(minutes=2),
     )
     assert incident.acknowledged_at is None
-    service.add_comment(
+    flows.add_comment(
         session=session,
         incident=incident,
         actor=agent,
@@ -290,7 +288,7 @@ def test_hold_reason_changes_while_on_hold_but_never_empties(incidents, session)
     agent = incidents.agent()
     incident = incidents.incident(actor=agent, assignee_id=agent.id)
     _move(session, incident, agent, "on_hold", hold_reason="awaiting_vendor")
-    service.update(
+    flows.update(
         session=session,
         incident=incident,
         data=IncidentUpdate(hold_reason="awaiting_change"),
@@ -305,7 +303,7 @@ def test_hold_reason_changes_while_on_hold_but_never_empties(incidents, session)
         "awaiting_change",
     )
     with pytest.raises(UnprocessableEntity, match="needs a hold_reason"):
-        service.update(
+        flows.update(
             session=session,
             incident=incident,
             data=IncidentUpdate(hold_reason=None),

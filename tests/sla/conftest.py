@@ -15,6 +15,7 @@ from operational.events import service as events_service
 from operational.events.models import Event
 from operational.incidents.models import Incident
 from operational.sla import service as sla_service
+from operational.sla import timers as sla_timers
 from operational.sla.models import SlaCalendar, SlaPolicy, SlaTimer
 from operational.sla.schemas import CalendarCreate, PolicyCreate
 
@@ -189,7 +190,7 @@ class SlaKit:
         self.session.flush()
 
     def recompute(self, incident: Incident, now: datetime) -> dict[str, SlaTimer]:
-        timers = sla_service.recompute_timers(session=self.session, incident=incident, now=now)
+        timers = sla_timers.recompute_timers(session=self.session, incident=incident, now=now)
         return {timer.target: timer for timer in timers}
 
     def sla_events(self, incident: Incident, kind: str | None = None) -> list[Event]:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from operational.sla import service as sla_service
+from operational.sla import timers as sla_timers
 from tests.conftest import assert_problem
 
 OFFICE = {"monday": ["09:00-12:00", "13:00-17:00"], "friday": ["09:00-15:00"]}
@@ -196,7 +196,7 @@ def test_timers_endpoint_lists_an_incidents_timers(client, admin, sla):
     policy = sla.policy(response=60, resolution=480)
     opened = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
     incident = sla.incident(opened_at=opened)
-    sla_service.recompute_timers(session=sla.session, incident=incident, now=opened)
+    sla_timers.recompute_timers(session=sla.session, incident=incident, now=opened)
     response = client.get("/api/v1/sla/timers", params={"incident_id": incident.id}, headers=admin)
     assert response.status_code == 200
     items = response.json()["items"]

@@ -5,7 +5,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from operational.sla import service as sla_service
+from operational.incidents import flows as incident_flows
+from operational.sla import timers as sla_timers
 from operational.sla.models import SlaAlert
 from tests.sla.conftest import OFFICE_HOURS
 
@@ -60,7 +61,7 @@ def _scan_until(sla, incident, until: datetime) -> None:
     """What the worker does between two changes: recompute when a warning or breach falls due
     (30 seconds late, as a scan would be)."""
     while True:
-        timers = sla_service.timers_for(session=sla.session, incident_id=incident.id)
+        timers = sla_timers.timers_for(session=sla.session, incident_id=incident.id)
         due = min((t.next_alert_at for t in timers if t.next_alert_at), default=None)
         if due is None or due + timedelta(seconds=30) >= until:
             return
@@ -81,7 +82,7 @@ def _timer_facts(session, incident) -> dict:
             timer.breached_at,
             timer.warnings_fired,
         )
-        for timer in sla_service.timers_for(session=session, incident_id=incident.id)
+        for timer in sla_timers.timers_for(session=session, incident_id=incident.id)
     }
 
 
@@ -106,7 +107,9 @@ def test_backfill_equals_the_live_recompute_of_the_same_history(sla):
     imported = sla.incident(opened_at=opened, priority=3, source_system="servicenow")
     for when, step in HISTORY:
         _apply(sla, imported, when, step, native=False)
-    assert sla_service.backfill(session=sla.session, incident_ids=[imported.id], now=END) == 1
+    assert (
+        incident_flows.backfill_sla(session=sla.session, incident_ids=[imported.id], now=END) == 1
+    )
 
     facts = _timer_facts(sla.session, imported)
     assert facts == _timer_facts(sla.session, live)
@@ -138,7 +141,7 @@ def test_backfill_marks_its_events_synthesized_and_escalates_nothing(sla):
     _policies(sla)
     imported = sla.incident(opened_at=local(1, 9), priority=2, source_system="servicenow")
     sla.move(imported, local(3, 9), "in_progress")  # both targets long breached
-    sla_service.backfill(session=sla.session, incident_ids=[imported.id], now=local(3, 10))
+    incident_flows.backfill_sla(session=sla.session, incident_ids=[imported.id], now=local(3, 10))
     events = sla.sla_events(imported)
     assert {e.kind for e in events} == {"sla_started", "sla_warning", "sla_breached"}
     assert all(e.synthesized and e.actor_label == "sla" for e in events)
@@ -160,11 +163,11 @@ def test_backfill_is_idempotent_and_handles_many_incidents(sla):
         sla.move(incident, local(1, 12), "in_progress")
         sla.move(incident, local(2, 12), "resolved")
         ids.append(incident.id)
-    assert sla_service.backfill(session=sla.session, incident_ids=ids, now=END) == 30
+    assert incident_flows.backfill_sla(session=sla.session, incident_ids=ids, now=END) == 30
     first = [_sla_event_facts(sla, sla.session.get(type(incident), i)) for i in ids]
-    assert sla_service.backfill(session=sla.session, incident_ids=ids, now=END) == 30
+    assert incident_flows.backfill_sla(session=sla.session, incident_ids=ids, now=END) == 30
     assert [_sla_event_facts(sla, sla.session.get(type(incident), i)) for i in ids] == first
-    timers = sla_service.timers_for_incidents(session=sla.session, incident_ids=ids)
+    timers = sla_timers.timers_for_incidents(session=sla.session, incident_ids=ids)
     # Opened 09:00..09:29, P3: 960 min = two office days; resolved Tue 12:00 -> met for all.
     assert {timers[i][1].state for i in ids} == {"met"}
     assert timers[ids[0]][1].elapsed_minutes == 480 + 180

@@ -5,7 +5,9 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from operational.events.models import Event
+from operational.incidents import flows as incident_flows
 from operational.sla import service as sla_service
+from operational.sla import timers as sla_timers
 from operational.sla.models import SlaAlert, SlaEscalation, SlaNotification
 from operational.sla.schemas import EscalationRuleCreate
 
@@ -49,17 +51,11 @@ def test_a_breach_notifies_once(sla, factory):
     incident = sla.incident(opened_at=T0)
 
     # Before the breach nothing fires.
-    assert (
-        sla_service.process_incident(session=sla.session, incident_id=incident.id, now=at(50)) == 0
-    )
-    assert (
-        sla_service.process_incident(session=sla.session, incident_id=incident.id, now=at(61)) == 1
-    )
+    assert incident_flows.process_sla(session=sla.session, incident_id=incident.id, now=at(50)) == 0
+    assert incident_flows.process_sla(session=sla.session, incident_id=incident.id, now=at(61)) == 1
     for minute in (62, 90):  # later scans find nothing new
         assert (
-            sla_service.process_incident(
-                session=sla.session, incident_id=incident.id, now=at(minute)
-            )
+            incident_flows.process_sla(session=sla.session, incident_id=incident.id, now=at(minute))
             == 0
         )
 
@@ -92,9 +88,9 @@ def test_rules_filter_by_threshold_target_and_priority(sla, factory):
 
     # At 85 minutes both timers crossed only 75 %: the 80 % rule waits for an alert at or above
     # 80 %, the 90 % warning, and only on the resolution timer; the P1 rule never applies.
-    sla_service.process_incident(session=sla.session, incident_id=incident.id, now=at(85))
+    incident_flows.process_sla(session=sla.session, incident_id=incident.id, now=at(85))
     assert count(sla.session, SlaEscalation) == 0
-    sla_service.process_incident(session=sla.session, incident_id=incident.id, now=at(95))
+    incident_flows.process_sla(session=sla.session, incident_id=incident.id, now=at(95))
     [escalation] = sla.session.scalars(select(SlaEscalation)).all()
     assert escalation.rule_id == warn_resolution.id
     assert escalation.detail["threshold"] == 90
@@ -109,9 +105,7 @@ def test_alerts_of_finished_timers_do_not_escalate(sla, factory):
     sla.move(incident, at(40), "in_progress", first_response=True)
     sla.recompute(incident, now=at(40))
     assert len(sla.sla_events(incident, "sla_breached")) == 1
-    assert (
-        sla_service.process_incident(session=sla.session, incident_id=incident.id, now=at(41)) == 0
-    )
+    assert incident_flows.process_sla(session=sla.session, incident_id=incident.id, now=at(41)) == 0
     assert count(sla.session, SlaAlert, incident_id=incident.id, escalated_at=None) == 0
 
 
@@ -121,12 +115,8 @@ def test_reassign_moves_the_incident_to_the_team_once(sla, factory):
     rule(sla.session, threshold=75, action="reassign", team_id=second_line.id)
     incident = sla.incident(opened_at=T0)
 
-    assert (
-        sla_service.process_incident(session=sla.session, incident_id=incident.id, now=at(50)) == 1
-    )
-    assert (
-        sla_service.process_incident(session=sla.session, incident_id=incident.id, now=at(70)) == 0
-    )
+    assert incident_flows.process_sla(session=sla.session, incident_id=incident.id, now=at(50)) == 1
+    assert incident_flows.process_sla(session=sla.session, incident_id=incident.id, now=at(70)) == 0
     sla.session.refresh(incident)
     assert incident.assignment_group_id == second_line.id
     [escalation] = sla.session.scalars(select(SlaEscalation)).all()
@@ -150,7 +140,7 @@ def test_raise_priority_fires_once_although_the_new_target_is_breached_too(sla):
     raise_rule = rule(sla.session, threshold=100, target="resolution", action="raise_priority")
     incident = sla.incident(opened_at=T0, priority=3)
 
-    fired = sla_service.process_incident(session=sla.session, incident_id=incident.id, now=at(61))
+    fired = incident_flows.process_sla(session=sla.session, incident_id=incident.id, now=at(61))
     assert fired == 1
     sla.session.refresh(incident)
     # P3 -> P2, not on to P1: the P2 target (30 min) is breached at once, but the rule has
@@ -161,12 +151,10 @@ def test_raise_priority_fires_once_although_the_new_target_is_breached_too(sla):
     ).all()
     assert change.data["reason"].startswith(f"SLA escalation rule {raise_rule.name!r}")
     timers = {
-        t.target: t for t in sla_service.timers_for(session=sla.session, incident_id=incident.id)
+        t.target: t for t in sla_timers.timers_for(session=sla.session, incident_id=incident.id)
     }
     assert (timers["resolution"].target_minutes, timers["resolution"].state) == (30, "breached")
-    assert (
-        sla_service.process_incident(session=sla.session, incident_id=incident.id, now=at(90)) == 0
-    )
+    assert incident_flows.process_sla(session=sla.session, incident_id=incident.id, now=at(90)) == 0
     assert count(sla.session, SlaEscalation) == 1
 
 
@@ -178,14 +166,10 @@ def test_a_refused_action_is_recorded_as_failed_and_not_retried(sla, factory):
     team.is_active = False  # the incident service refuses inactive teams
     sla.session.flush()
 
-    assert (
-        sla_service.process_incident(session=sla.session, incident_id=incident.id, now=at(61)) == 1
-    )
+    assert incident_flows.process_sla(session=sla.session, incident_id=incident.id, now=at(61)) == 1
     [escalation] = sla.session.scalars(select(SlaEscalation)).all()
     assert escalation.outcome == "failed"
     assert "inactive" in escalation.detail["error"]
     sla.session.refresh(incident)
     assert incident.assignment_group_id is None
-    assert (
-        sla_service.process_incident(session=sla.session, incident_id=incident.id, now=at(62)) == 0
-    )
+    assert incident_flows.process_sla(session=sla.session, incident_id=incident.id, now=at(62)) == 0

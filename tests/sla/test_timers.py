@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from operational.sla import service as sla_service
+from operational.incidents import flows as incident_flows
+from operational.sla import timers as sla_timers
 from operational.sla.models import SlaAlert
 from tests.sla.conftest import OFFICE_HOURS
 
@@ -196,10 +197,12 @@ def test_imported_history_uses_the_same_first_response_rules(sla):
     sla.event(
         incident, utc(2026, 6, 1, 8, 25), "assigned", field="assignee", new="Bob", actor=sla.agent
     )
-    sla_service.backfill(session=sla.session, incident_ids=[incident.id], now=utc(2026, 6, 1, 9))
+    incident_flows.backfill_sla(
+        session=sla.session, incident_ids=[incident.id], now=utc(2026, 6, 1, 9)
+    )
     [response] = [
         t
-        for t in sla_service.timers_for(session=sla.session, incident_id=incident.id)
+        for t in sla_timers.timers_for(session=sla.session, incident_id=incident.id)
         if t.target == "response"
     ]
     assert (response.state, response.completed_at) == ("met", utc(2026, 6, 1, 8, 25))
@@ -398,6 +401,4 @@ def test_timers_whose_policy_was_switched_off_are_kept_but_no_longer_scanned(sla
     later = utc(2026, 6, 1, 16, 0)
     timer = sla.recompute(incident, now=later)["resolution"]
     assert (timer.state, timer.elapsed_minutes, timer.next_alert_at) == ("running", 60, None)
-    assert incident.id not in sla_service.incidents_needing_attention(
-        session=sla.session, now=later
-    )
+    assert incident.id not in sla_timers.incidents_needing_attention(session=sla.session, now=later)

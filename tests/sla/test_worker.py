@@ -9,9 +9,9 @@ from sqlalchemy import create_engine, func, pool, select, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from operational import worker
 from operational.core.config import Settings
 from operational.events.models import Event
-from operational.sla import worker
 from operational.sla.models import SlaEscalation, SlaNotification, SlaPolicy
 from operational.sla.schemas import EscalationRuleCreate
 from tests.sla.conftest import SlaKit
