@@ -9,8 +9,10 @@ Arguments after ``test`` go to pytest (``python3 dev.py test tests/core -x``).
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -67,9 +69,19 @@ def test(arguments: list[str]) -> None:
     _run(BIN / "ruff", "check", ".")
     _run(BIN / "ruff", "format", "--check", ".")
     workers = os.environ.get("ITSM_TEST_WORKERS", "auto")
-    result = subprocess.run(
-        [str(PYTHON), "-m", "pytest", "-n", workers, *arguments], cwd=ROOT, check=False
-    )
+    # A folder of this run's own: pytest's shared pytest-of-<user> rotation would otherwise
+    # delete a concurrent run's folder, and the embedded server inside it.
+    own_folder = None
+    if not any(argument.startswith("--basetemp") for argument in arguments):
+        own_folder = tempfile.mkdtemp(prefix="itsm-tests-")
+        arguments = [f"--basetemp={own_folder}", *arguments]
+    try:
+        result = subprocess.run(
+            [str(PYTHON), "-m", "pytest", "-n", workers, *arguments], cwd=ROOT, check=False
+        )
+    finally:
+        if own_folder:
+            shutil.rmtree(own_folder, ignore_errors=True)
     sys.exit(result.returncode)
 
 

@@ -193,7 +193,7 @@ class ChangeRead(ChangeSummary):
             requester=change.requester.display_name if change.requester else None,
             assignment_group=change.assignment_group.name if change.assignment_group else None,
             implementer=change.implementer.display_name if change.implementer else None,
-            cis=[CIBrief.from_model(link.ci) for link in change.ci_links],
+            cis=[CIBrief.model_validate(link.ci) for link in change.ci_links],
             approvals=[ApprovalRead.from_model(approval) for approval in change.approvals],
             caused_incident_ids=caused_incident_ids,
             allowed_transitions=allowed,

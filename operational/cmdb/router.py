@@ -109,7 +109,7 @@ def list_cis(
         attr=attr,
         attributes=attributes,
     )
-    return found.map(CIRead.from_model)
+    return found.map(CIRead.model_validate)
 
 
 @router.post("/cis", status_code=status.HTTP_201_CREATED, summary="Add a configuration item")
@@ -122,7 +122,7 @@ def create_ci(
     ci = service.create(session=session, data=data, actor=user)
     set_etag(response, ci.version)
     response.headers["Location"] = f"/api/v1/cis/{ci.id}"
-    return CIRead.from_model(ci)
+    return CIRead.model_validate(ci)
 
 
 @router.get(
@@ -133,7 +133,7 @@ def create_ci(
 def get_ci(ci: CurrentCI, session: DbSession, response: Response) -> CIDetail:
     set_etag(response, ci.version)
     return CIDetail(
-        **CIRead.from_model(ci).model_dump(),
+        **CIRead.model_validate(ci).model_dump(),
         open_incidents=[
             IncidentBrief.model_validate(incident)
             for incident in service.open_incidents(session=session, ci_id=ci.id)
@@ -158,7 +158,7 @@ def update_ci(
         session=session, ci_id=ci.id, data=data, expected_version=expected_version, actor=user
     )
     set_etag(response, updated.version)
-    return CIRead.from_model(updated)
+    return CIRead.model_validate(updated)
 
 
 @router.get("/cis/{ci_id}/history", dependencies=[require("ci:read")], summary="The CI's event log")
@@ -194,7 +194,9 @@ def ci_impact(
             )
             for ci_id, relationship_id in zip(reached.path[1:], reached.via, strict=True)
         ]
-        items.append(ImpactItem(ci=CIBrief.from_model(reached.ci), depth=reached.depth, path=steps))
+        items.append(
+            ImpactItem(ci=CIBrief.model_validate(reached.ci), depth=reached.depth, path=steps)
+        )
     return ImpactPage(
         items=items,
         total=found.total,
@@ -235,7 +237,7 @@ def list_relationships(
         target_ci_id=target_ci_id,
         types=[item.value for item in relationship_type],
     )
-    return found.map(RelationshipRead.from_model)
+    return found.map(RelationshipRead.model_validate)
 
 
 @router.post(
@@ -247,7 +249,7 @@ def create_relationship(
     data: RelationshipCreate, session: DbSession, user: Annotated[User, require("ci:write")]
 ) -> RelationshipRead:
     relationship = service.create_relationship(session=session, data=data, actor=user)
-    return RelationshipRead.from_model(relationship)
+    return RelationshipRead.model_validate(relationship)
 
 
 @router.get(
@@ -257,7 +259,7 @@ def create_relationship(
 )
 def get_relationship(relationship_id: int, session: DbSession) -> RelationshipRead:
     relationship = service.get_relationship(session=session, relationship_id=relationship_id)
-    return RelationshipRead.from_model(relationship)
+    return RelationshipRead.model_validate(relationship)
 
 
 @router.delete(

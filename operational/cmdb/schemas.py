@@ -1,10 +1,9 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import AliasPath, BaseModel, Field
 
 from operational.cmdb.enums import CIStatus, Criticality, Environment, RelationshipType
-from operational.cmdb.models import CIRelationship, ConfigurationItem
 from operational.core.pagination import Page
 from operational.core.schemas import ReadModel, RequestBody
 
@@ -66,30 +65,19 @@ class CIUpdate(RequestBody):
     attributes: dict[str, Any] | None = None
 
 
-class CIBrief(BaseModel):
+class CIBrief(ReadModel):
     id: int
     name: str
-    ci_class: str
+    ci_class: str = Field(validation_alias=AliasPath("ci_class", "name"))
     status: str
     environment: str
     criticality: int
-
-    @classmethod
-    def from_model(cls, ci: ConfigurationItem) -> "CIBrief":
-        return cls(
-            id=ci.id,
-            name=ci.name,
-            ci_class=ci.ci_class.name,
-            status=ci.status,
-            environment=ci.environment,
-            criticality=ci.criticality,
-        )
 
 
 class CIRead(CIBrief):
     description: str | None
     owner_team_id: int | None
-    owner_team: str | None
+    owner_team: str | None = Field(validation_alias=AliasPath("owner_team", "name"))
     location: str | None
     attributes: dict[str, Any]
     source_system: str
@@ -97,22 +85,6 @@ class CIRead(CIBrief):
     version: int
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def from_model(cls, ci: ConfigurationItem) -> "CIRead":
-        return cls(
-            **CIBrief.from_model(ci).model_dump(),
-            description=ci.description,
-            owner_team_id=ci.owner_team_id,
-            owner_team=ci.owner_team.name if ci.owner_team else None,
-            location=ci.location,
-            attributes=ci.attributes,
-            source_system=ci.source_system,
-            external_id=ci.external_id,
-            version=ci.version,
-            created_at=ci.created_at,
-            updated_at=ci.updated_at,
-        )
 
 
 class IncidentBrief(ReadModel):
@@ -145,26 +117,14 @@ class RelationshipCreate(RequestBody):
     target_ci_id: int
 
 
-class RelationshipRead(BaseModel):
+class RelationshipRead(ReadModel):
     id: int
     source_ci_id: int
-    source_name: str
+    source_name: str = Field(validation_alias=AliasPath("source", "name"))
     type: str
     target_ci_id: int
-    target_name: str
+    target_name: str = Field(validation_alias=AliasPath("target", "name"))
     created_at: datetime
-
-    @classmethod
-    def from_model(cls, relationship: CIRelationship) -> "RelationshipRead":
-        return cls(
-            id=relationship.id,
-            source_ci_id=relationship.source_ci_id,
-            source_name=relationship.source.name,
-            type=relationship.type,
-            target_ci_id=relationship.target_ci_id,
-            target_name=relationship.target.name,
-            created_at=relationship.created_at,
-        )
 
 
 class ImpactStep(BaseModel):

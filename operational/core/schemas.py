@@ -3,6 +3,9 @@
 - ``RequestBody``: every request body. Unknown fields are refused with a 422 naming them, never
   dropped silently, and text may not hold NUL characters (PostgreSQL text cannot store them).
 - ``ReadModel``: every response built from a SQLAlchemy model (``XRead.model_validate(row)``).
+  A field that shows a related row by one of its attributes names the path to it
+  (``Field(validation_alias=AliasPath("ci_class", "name"))``); by name it takes the plain value,
+  which is also what a missing (null) relation gives.
 """
 
 from typing import Any
@@ -22,4 +25,4 @@ class RequestBody(BaseModel):
 
 
 class ReadModel(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True, validate_by_alias=True)
