@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from dashboards.queries.db import read
-from dashboards.queries.records import api_url
+from dashboards.queries.records import with_links
 
 CHANGE_CALENDAR_SQL = """
 select
@@ -32,8 +32,7 @@ def change_calendar(filters: Any, *, days: int = 30) -> pd.DataFrame:
         until=since + timedelta(days=days),
         team=filters.value("team"),
     )
-    frame.insert(2, "api_url", [api_url("fct_changes", i) for i in frame["change_id"]])
-    return frame
+    return with_links(frame, "fct_changes")
 
 
 CONFLICT_OVERRIDES_SQL = """
@@ -53,5 +52,4 @@ def conflict_overrides(filters: Any) -> pd.DataFrame:
     frame = read(
         CONFLICT_OVERRIDES_SQL, start=filters.start, end=filters.end, team=filters.value("team")
     )
-    frame.insert(2, "api_url", [api_url("fct_changes", i) for i in frame["change_id"]])
-    return frame
+    return with_links(frame, "fct_changes")

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from dashboards.queries.db import read
-from dashboards.queries.records import api_url
+from dashboards.queries.records import with_links
 
 APPROVAL_FLAGS = {
     "is_implemented_without_approval": "Implemented without approval",
@@ -35,8 +35,7 @@ def approval_evidence(filters: Any) -> pd.DataFrame:
     frame = read(
         APPROVAL_EVIDENCE_SQL, start=filters.start, end=filters.end, team=filters.value("team")
     )
-    frame.insert(2, "api_url", [api_url("fct_changes", i) for i in frame["change_id"]])
-    return frame
+    return with_links(frame, "fct_changes")
 
 
 ACCESS_REVIEW_SQL = """

@@ -3,17 +3,14 @@ a count, the newest rows and a CSV of all of them."""
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import text
 
-from dashboards.queries.db import SCHEMA, connection, read
-from dashboards.queries.records import api_url
+from dashboards.queries.db import SCHEMA, read
+from dashboards.queries.records import records_csv, with_links
 from dashboards.queries.reporting_periods import next_period, period_start
 
 
@@ -331,19 +328,10 @@ def _drill_sql(spec: Drill) -> tuple[str, dict[str, Any]]:
 
 def drill_rows(spec: Drill, *, limit: int) -> pd.DataFrame:
     sql, params = _drill_sql(spec)
-    frame = read(sql + " limit :limit", limit=limit, **params)
-    frame.insert(2, "api_url", [api_url(spec.table, record) for record in frame["record_id"]])
-    return frame
+    return with_links(read(sql + " limit :limit", limit=limit, **params), spec.table)
 
 
 def drill_csv(spec: Drill) -> bytes:
     """Every row behind the number as CSV, read when the button is pressed (not cached)."""
     sql, params = _drill_sql(spec)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    with connection().session as session:
-        result = session.execute(text(sql), params)
-        writer.writerow([*result.keys(), "api_url"])
-        for row in result:
-            writer.writerow([*row, api_url(spec.table, row[0])])
-    return buffer.getvalue().encode()
+    return records_csv(sql, params, spec.table)

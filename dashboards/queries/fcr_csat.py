@@ -31,4 +31,5 @@ def csat_comments(filters: Any, *, limit: int) -> pd.DataFrame | None:
     """Survey comments, newest first; None while the marts hold no survey answers."""
     if not mart_exists(CSAT_ANSWERS_MART):
         return None
-    return with_links(read(CSAT_COMMENTS_SQL, **filter_params(filters), limit=limit))
+    frame = read(CSAT_COMMENTS_SQL, **filter_params(filters), limit=limit)
+    return with_links(frame, "fct_incidents")

@@ -1,13 +1,19 @@
-"""What every list of records shares: its link to the API, how its columns show, and the
-sidebar filters as the bound parameters of its where clause."""
+"""What every list of records shares: its link to the API, its CSV, how its columns show, and
+the sidebar filters as the bound parameters of its where clause.
+
+Every list selects the record's id first and its number second."""
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy import text
 
+from dashboards.queries.db import connection
 from operational.core.config import get_settings
 
 API_PATHS = {
@@ -34,11 +40,23 @@ def filter_params(filters: Any) -> dict[str, Any]:
     }
 
 
-def with_links(frame: pd.DataFrame) -> pd.DataFrame:
-    """Adds ``api_url`` (the ticket in the API) right after the ticket number."""
-    position = frame.columns.get_loc("incident_number") + 1
-    frame.insert(position, "api_url", [api_url("fct_incidents", i) for i in frame["incident_id"]])
+def with_links(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Adds ``api_url`` (the record in the API) right after the record's number."""
+    frame.insert(2, "api_url", [api_url(table, record) for record in frame.iloc[:, 0]])
     return frame
+
+
+def records_csv(sql: str, params: dict[str, Any], table: str) -> bytes:
+    """Every row of ``sql`` as CSV, with its ``api_url``; read when the button is pressed (not
+    cached)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    with connection().session as session:
+        result = session.execute(text(sql), params)
+        writer.writerow([*result.keys(), "api_url"])
+        for row in result:
+            writer.writerow([*row, api_url(table, row[0])])
+    return buffer.getvalue().encode()
 
 
 DATETIME_FORMAT = "YYYY-MM-DD HH:mm"

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import text
 
-from dashboards.queries.db import connection, read
-from dashboards.queries.records import api_url, filter_params, with_links
+from dashboards.queries.db import read
+from dashboards.queries.records import filter_params, records_csv, with_links
 
 # Running timers of the incidents open at the last build (only an open incident's timer runs);
 # the open ones come from the narrow open-interval view, not a scan of fct_incidents.
@@ -42,16 +39,15 @@ limit 200
 
 def upcoming_breaches(filters: Any, *, hours: int) -> pd.DataFrame:
     until = datetime.now(UTC) + timedelta(hours=hours)
-    return with_links(
-        read(
-            UPCOMING_BREACHES_SQL,
-            until=until,
-            team=filters.value("team"),
-            priority=filters.value("priority"),
-            service=filters.value("service"),
-            category=filters.value("category"),
-        )
+    frame = read(
+        UPCOMING_BREACHES_SQL,
+        until=until,
+        team=filters.value("team"),
+        priority=filters.value("priority"),
+        service=filters.value("service"),
+        category=filters.value("category"),
     )
+    return with_links(frame, "fct_incidents")
 
 
 BREACH_REGISTER_SQL = """
@@ -82,7 +78,8 @@ where breached_date between :start and :end
 
 
 def breach_register(filters: Any, *, limit: int = 500) -> pd.DataFrame:
-    return with_links(read(BREACH_REGISTER_SQL, **filter_params(filters), limit=limit))
+    frame = read(BREACH_REGISTER_SQL, **filter_params(filters), limit=limit)
+    return with_links(frame, "fct_incidents")
 
 
 def breach_register_count(filters: Any) -> int:
@@ -92,11 +89,4 @@ def breach_register_count(filters: Any) -> int:
 def breach_register_csv(filters: Any) -> bytes:
     """The whole register for the filters, read when the button is pressed (not cached)."""
     sql = BREACH_REGISTER_SQL.replace("limit :limit", "")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    with connection().session as session:
-        result = session.execute(text(sql), filter_params(filters))
-        writer.writerow([*result.keys(), "api_url"])
-        for row in result:
-            writer.writerow([*row, api_url("fct_incidents", row[0])])
-    return buffer.getvalue().encode()
+    return records_csv(sql, filter_params(filters), "fct_incidents")
