@@ -2,7 +2,7 @@
 
 Signs the visitor in (dashboards/auth.py), draws the shared filters (dashboards/filters.py) and
 routes with ``st.navigation`` to the pages in ``app_pages/``. Pages read the marts only, through
-dashboards/queries.py.
+the package dashboards/queries/.
 """
 
 from datetime import UTC, datetime

@@ -179,7 +179,7 @@ class Kpi:
     column: str
     kind: str  # percent, hours, count or rating
     lower_is_better: bool
-    population: str  # the tickets behind it (queries.POPULATIONS)
+    population: str  # the tickets behind it (queries.drill_down.POPULATIONS)
     help: str
     rows: dict[str, str] = field(default_factory=dict)  # extra key columns, e.g. target_type
     as_of_column: str | None = None  # for a backlog: the row's snapshot day

@@ -1,0 +1,67 @@
+"""The Compliance page's evidence: change approvals, the access review, the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from dashboards.queries.db import read
+from dashboards.queries.records import with_links
+
+APPROVAL_FLAGS = {
+    "is_implemented_without_approval": "Implemented without approval",
+    "is_implemented_outside_window": "Implemented outside its window",
+    "is_in_blackout": "Implemented in a blackout",
+    "is_emergency_without_retrospective": "Emergency without retrospective review",
+}
+
+APPROVAL_EVIDENCE_SQL = """
+select
+    change_id, change_number, title, change_type, state, team_name, implemented_date,
+    authorization_outcome, authorization_rule, authorization_quorum,
+    authorization_approved_count, authorization_rejected_count, approvers, quorum_met,
+    retrospective_outcome,
+    is_implemented_without_approval, is_implemented_outside_window, is_in_blackout,
+    is_emergency_without_retrospective
+from marts.change_approval_evidence
+where implemented_date between :start and :end
+    and (cast(:team as text) is null or team_name = :team)
+order by implemented_date desc, change_number
+"""
+
+
+def approval_evidence(filters: Any) -> pd.DataFrame:
+    frame = read(
+        APPROVAL_EVIDENCE_SQL, start=filters.start, end=filters.end, team=filters.value("team")
+    )
+    return with_links(frame, "fct_changes")
+
+
+ACCESS_REVIEW_SQL = """
+select
+    user_id, display_name, email, roles, team_names, is_active, is_privileged, is_mfa_enabled,
+    is_privileged_without_mfa, last_login_at, days_since_last_login, failed_logins_last_30_days,
+    roles_changed_at
+from marts.access_review
+where can_log_in
+order by is_privileged_without_mfa desc, is_privileged desc, email
+"""
+
+
+def access_review() -> pd.DataFrame:
+    return read(ACCESS_REVIEW_SQL)
+
+
+AUDIT_TRAIL_SQL = """
+select activity_date, entity_type, event_kind, event_count, record_count, actor_count,
+    system_event_count, imported_event_count
+from marts.audit_trail_summary
+where activity_date between :start and :end
+order by activity_date desc, entity_type, event_kind
+limit 1000
+"""
+
+
+def audit_trail(filters: Any) -> pd.DataFrame:
+    return read(AUDIT_TRAIL_SQL, start=filters.start, end=filters.end)
