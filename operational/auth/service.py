@@ -29,7 +29,7 @@ from operational.auth.exceptions import (
     WrongPassword,
 )
 from operational.auth.models import Team, TeamMember, User, UserRole
-from operational.auth.permissions import Role
+from operational.auth.permissions import ROLE_PERMISSIONS, Role
 from operational.auth.schemas import TeamCreate, TeamUpdate, UserCreate, UserUpdate
 from operational.auth.security import (
     create_access_token,
@@ -59,6 +59,14 @@ TEAM_SORTABLE = {"id": Team.id, "name": Team.name, "created_at": Team.created_at
 
 def get_by_email(*, session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def get_user(*, session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def get_team(*, session: Session, team_id: int) -> Team | None:
+    return session.get(Team, team_id)
 
 
 def get_team_by_name(*, session: Session, name: str) -> Team | None:
@@ -200,6 +208,26 @@ def list_users(
             )
         )
     return paginate(session, statement, params, sortable=USER_SORTABLE, default_sort=[User.id])
+
+
+def roles_with_permission(*, permission: str) -> list[str]:
+    """The roles that grant ``permission``, sorted."""
+    return sorted(role.value for role, granted in ROLE_PERMISSIONS.items() if permission in granted)
+
+
+def active_user_ids_with_permission(
+    *, session: Session, permission: str, exclude_ids: Iterable[int] = ()
+) -> set[int]:
+    """Active users holding a role that grants ``permission``, but for ``exclude_ids``."""
+    statement = (
+        select(User.id)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(User.is_active, UserRole.role.in_(roles_with_permission(permission=permission)))
+    )
+    excluded = list(exclude_ids)
+    if excluded:
+        statement = statement.where(User.id.not_in(excluded))
+    return set(session.scalars(statement).all())
 
 
 def _other_active_admins(session: Session, user: User) -> int:

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
+from operational.auth import service as auth_service
 from operational.auth.dependencies import has_permission
-from operational.auth.models import Team, User, UserRole
-from operational.auth.permissions import ROLE_PERMISSIONS
+from operational.auth.models import User
 from operational.changes import recurrence, risk
 from operational.changes.enums import (
     CALENDAR_STATES,
@@ -291,13 +291,18 @@ def _check_refs(
     implementer_id: int | None = None,
     assignment_group_id: int | None = None,
 ) -> None:
-    for field, model, value in (
-        ("requester_id", User, requester_id),
-        ("implementer_id", User, implementer_id),
-        ("assignment_group_id", Team, assignment_group_id),
+    for field, user_id in (("requester_id", requester_id), ("implementer_id", implementer_id)):
+        if user_id is not None and auth_service.get_user(session=session, user_id=user_id) is None:
+            raise _unknown(field, user_id)
+    if (
+        assignment_group_id is not None
+        and auth_service.get_team(session=session, team_id=assignment_group_id) is None
     ):
-        if value is not None and session.get(model, value) is None:
-            raise UnprocessableEntity(f"{field} {value} does not exist", field=field)
+        raise _unknown("assignment_group_id", assignment_group_id)
+
+
+def _unknown(field: str, value: int) -> UnprocessableEntity:
+    return UnprocessableEntity(f"{field} {value} does not exist", field=field)
 
 
 def get_template(*, session: Session, template_id: int) -> ChangeTemplate:
@@ -770,21 +775,16 @@ def find_conflicts(*, session: Session, change: Change) -> list[dict[str, Any]]:
 
 
 def approver_roles() -> list[str]:
-    return sorted(
-        role.value for role, granted in ROLE_PERMISSIONS.items() if APPROVE_PERMISSION in granted
-    )
+    return auth_service.roles_with_permission(permission=APPROVE_PERMISSION)
 
 
 def eligible_approver_ids(*, session: Session, change: Change) -> set[int]:
     """Active users whose role grants change:approve, the requester excluded."""
-    statement = (
-        select(User.id)
-        .join(UserRole, UserRole.user_id == User.id)
-        .where(User.is_active, UserRole.role.in_(approver_roles()))
+    return auth_service.active_user_ids_with_permission(
+        session=session,
+        permission=APPROVE_PERMISSION,
+        exclude_ids=() if change.requester_id is None else (change.requester_id,),
     )
-    if change.requester_id is not None:
-        statement = statement.where(User.id != change.requester_id)
-    return set(session.scalars(statement).all())
 
 
 @dataclass(frozen=True)
