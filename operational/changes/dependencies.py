@@ -4,13 +4,13 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from operational.changes import service
+from operational.changes import records, service
 from operational.changes.models import BlackoutWindow, Change, ChangeTemplate
 from operational.core.db import DbSession
 
 
 def _current_change(session: DbSession, change_id: Annotated[int, Path(ge=1)]) -> Change:
-    return service.get(session=session, change_id=change_id)
+    return records.get(session=session, change_id=change_id)
 
 
 CurrentChange = Annotated[Change, Depends(_current_change)]

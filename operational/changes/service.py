@@ -7,7 +7,7 @@ event with who, when and what.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, text
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from operational.auth import service as auth_service
 from operational.auth.dependencies import has_permission
 from operational.auth.models import User
-from operational.changes import recurrence, risk
+from operational.changes import records, recurrence, risk
 from operational.changes.enums import (
     CALENDAR_STATES,
     EDITABLE_STATES,
@@ -38,7 +38,6 @@ from operational.changes.exceptions import (
     CabRuleNotFound,
     ChangeFrozen,
     ChangeIncomplete,
-    ChangeNotFound,
     DuplicateTemplate,
     InvalidTemplateUse,
     NothingToDecide,
@@ -75,7 +74,6 @@ from operational.core.errors import BadRequest, Forbidden, InvalidTransition, Un
 from operational.core.pagination import Page, PageParams, paginate
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
-from operational.events.models import Event
 from operational.incidents.models import Incident
 
 # Risk, collisions and notices follow relationships this far (the API's own maximum).
@@ -103,52 +101,7 @@ BLACKOUT_SORTABLE = {
 }
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _record(
-    session: Session,
-    change: Change,
-    kind: EventKind,
-    actor: User | None,
-    *,
-    field: str | None = None,
-    old: Any = None,
-    new: Any = None,
-    data: dict[str, Any] | None = None,
-    occurred_at: datetime | None = None,
-) -> Event:
-    return events.append(
-        session=session,
-        entity_type=EntityType.change,
-        entity_id=change.id,
-        kind=kind,
-        actor=actor,
-        field=field,
-        old_value=old,
-        new_value=new,
-        data=data,
-        occurred_at=occurred_at,
-    )
-
-
-def _touch(change: Change) -> None:
-    change.version += 1
-    change.updated_at = _now()
-
-
 # --- lookups -----------------------------------------------------------------------------------
-
-
-def get(*, session: Session, change_id: int, for_update: bool = False) -> Change:
-    statement = select(Change).where(Change.id == change_id)
-    if for_update:
-        statement = statement.with_for_update(of=Change)
-    change = session.scalar(statement)
-    if change is None:
-        raise ChangeNotFound(f"There is no change {change_id}", change_id=change_id)
-    return change
 
 
 def caused_incident_ids(*, session: Session, change_id: int) -> list[int]:
@@ -163,7 +116,7 @@ def caused_incident_ids(*, session: Session, change_id: int) -> list[int]:
 
 def upcoming_for_ci(*, session: Session, ci_id: int, now: datetime | None = None) -> list[Change]:
     """Changes on the CI that are not finished and whose window (if any) is not over."""
-    now = now or _now()
+    now = now or records.now()
     return list(
         session.scalars(
             select(Change)
@@ -269,7 +222,7 @@ def _refresh_risk(session: Session, change: Change, actor: User | None, *, recor
     change.risk_level = assessment.level.value
     change.risk_explanation = assessment.explanation
     if record and (old_score, old_level) != (assessment.score, assessment.level.value):
-        _record(
+        records.append_event(
             session,
             change,
             EventKind.field_changed,
@@ -358,7 +311,7 @@ def create(*, session: Session, data: ChangeCreate, actor: User) -> Change:
         template_id=template.id if template else None,
         risk_answers=risk_answers,
         ci_links=[ChangeCI(ci_id=ci.id, ci=ci) for ci in cis],
-        opened_at=_now(),
+        opened_at=records.now(),
         **fields,
     )
     session.add(change)
@@ -366,7 +319,7 @@ def create(*, session: Session, data: ChangeCreate, actor: User) -> Change:
     _refresh_risk(session, change, actor, record=False)
     session.flush()
     session.refresh(change)
-    _record(
+    records.append_event(
         session,
         change,
         EventKind.created,
@@ -400,7 +353,7 @@ def update(
     expected_version: int,
     actor: User,
 ) -> Change:
-    change = get(session=session, change_id=change_id, for_update=True)
+    change = records.get(session=session, change_id=change_id, for_update=True)
     check_version(current=change.version, expected=expected_version, what=change.number)
     given = data.model_dump(exclude_unset=True)
     if "title" in given and given["title"] is None:
@@ -455,11 +408,11 @@ def update(
             setattr(change, field, value)
     if not changed:
         return change
-    _touch(change)
+    records.touch(change)
     session.flush()
     for field, old, new in changed:
         kind = EventKind.assigned if field in ALWAYS_EDITABLE else EventKind.field_changed
-        _record(session, change, kind, actor, field=field, old=old, new=new)
+        records.append_event(session, change, kind, actor, field=field, old=old, new=new)
     if rescore:
         _refresh_risk(session, change, actor, record=True)
     session.flush()
@@ -507,7 +460,7 @@ def _open_cab_round(session: Session, change: Change, stage: ApprovalStage, acto
     change.cab_rule = rule.rule
     change.cab_quorum = rule.quorum
     change.cab_outcome = CabOutcome.pending.value
-    _record(
+    records.append_event(
         session,
         change,
         EventKind.field_changed,
@@ -534,7 +487,7 @@ def _enter(
 ) -> None:
     """Move the change (already checked) and record it."""
     old = change.state
-    now = _now()
+    now = records.now()
     change.state = target.value
     if target in (ChangeState.assess, ChangeState.new):
         # Sent back: the next authorization is a new round over the new plan.
@@ -548,8 +501,8 @@ def _enter(
         change.actual_end = now
     if target in TERMINAL_STATES:
         change.closed_at = now
-    _touch(change)
-    _record(
+    records.touch(change)
+    records.append_event(
         session,
         change,
         EventKind.state_changed,
@@ -601,7 +554,7 @@ def transition(
     """Move a change along its type's workflow. Scheduling checks the calendar (409 with the
     conflicts); a holder of change:override_conflict overrides through schedule_over_conflicts."""
     target = ChangeState(target)
-    change = get(session=session, change_id=change_id, for_update=True)
+    change = records.get(session=session, change_id=change_id, for_update=True)
     check_version(current=change.version, expected=expected_version, what=change.number)
     _check_move(change, target)
     if target in (ChangeState.authorize, ChangeState.scheduled):
@@ -626,7 +579,7 @@ def schedule_over_conflicts(
     """Schedule a change despite its conflicts, recording who, why and over what."""
     if not has_permission(actor, OVERRIDE_PERMISSION):
         raise Forbidden(f"Overriding needs the {OVERRIDE_PERMISSION!r} permission")
-    change = get(session=session, change_id=change_id, for_update=True)
+    change = records.get(session=session, change_id=change_id, for_update=True)
     check_version(current=change.version, expected=expected_version, what=change.number)
     _check_move(change, ChangeState.scheduled)
     _refresh_risk(session, change, actor, record=True)
@@ -634,7 +587,7 @@ def schedule_over_conflicts(
     if conflicts:
         change.conflict_override_reason = reason
         change.conflict_overridden_by_id = actor.id
-        _record(
+        records.append_event(
             session,
             change,
             EventKind.field_changed,
@@ -817,7 +770,7 @@ def tally(*, rule: str, quorum: int | None, decisions: Sequence[str], pool_size:
 
 def decide(*, session: Session, change_id: int, data: DecisionCreate, actor: User) -> Change:
     """Record one CAB member's decision and settle the round when the rule says so."""
-    change = get(session=session, change_id=change_id, for_update=True)
+    change = records.get(session=session, change_id=change_id, for_update=True)
     if change.cab_outcome != CabOutcome.pending or change.state not in (
         ChangeState.authorize,
         ChangeState.review,
@@ -837,7 +790,7 @@ def decide(*, session: Session, change_id: int, data: DecisionCreate, actor: Use
         raise AlreadyDecided(
             f"You have already decided on {change.number} in round {change.cab_round}"
         )
-    decided_at = _now()
+    decided_at = records.now()
     approval = ChangeApproval(
         change_id=change.id,
         stage=change.cab_stage,
@@ -860,7 +813,7 @@ def decide(*, session: Session, change_id: int, data: DecisionCreate, actor: Use
         decisions=[item.decision for item in this_round],
         pool_size=len(pool),
     )
-    _record(
+    records.append_event(
         session,
         change,
         EventKind.approval_decided,
@@ -884,8 +837,8 @@ def decide(*, session: Session, change_id: int, data: DecisionCreate, actor: Use
     )
     if result.outcome != CabOutcome.pending:
         change.cab_outcome = result.outcome.value
-        _touch(change)
-        _record(
+        records.touch(change)
+        records.append_event(
             session,
             change,
             EventKind.field_changed,
@@ -907,7 +860,7 @@ def update_cab_rule(*, session: Session, change_type: str, data: CabRuleUpdate) 
     rule = _cab_rule(session, change_type)
     rule.rule = data.rule.value
     rule.quorum = data.quorum
-    rule.updated_at = _now()
+    rule.updated_at = records.now()
     session.flush()
     return rule
 
@@ -926,7 +879,7 @@ def _link_incident(session: Session, change: Change, incident_id: int, actor: Us
     old = incident.caused_by_change_id
     incident.caused_by_change_id = change.id
     incident.version += 1
-    incident.updated_at = _now()
+    incident.updated_at = records.now()
     events.append(
         session=session,
         entity_type=EntityType.incident,
@@ -938,7 +891,7 @@ def _link_incident(session: Session, change: Change, incident_id: int, actor: Us
         new_value=change.number,
         data={"change_id": change.id},
     )
-    _record(
+    records.append_event(
         session,
         change,
         EventKind.field_changed,
@@ -953,7 +906,7 @@ def link_caused_incident(
     *, session: Session, change_id: int, incident_id: int, actor: User
 ) -> Change:
     """Mark an incident as caused by the change (from implementation on)."""
-    change = get(session=session, change_id=change_id, for_update=True)
+    change = records.get(session=session, change_id=change_id, for_update=True)
     if change.state in (ChangeState.new, ChangeState.assess, ChangeState.authorize) or (
         change.state == ChangeState.cancelled
     ):
@@ -975,7 +928,7 @@ def record_review(
 ) -> Change:
     """The post-implementation review: outcome, caused incidents, notes. It closes the change
     as closed, failed or backed_out. An emergency change needs its retrospective CAB first."""
-    change = get(session=session, change_id=change_id, for_update=True)
+    change = records.get(session=session, change_id=change_id, for_update=True)
     check_version(current=change.version, expected=expected_version, what=change.number)
     if change.state != ChangeState.review:
         raise InvalidTransition(
@@ -995,8 +948,8 @@ def record_review(
     change.review_caused_incidents = data.caused_incidents
     change.review_notes = data.notes
     change.reviewed_by_id = actor.id
-    change.reviewed_at = _now()
-    _record(
+    change.reviewed_at = records.now()
+    records.append_event(
         session,
         change,
         EventKind.field_changed,
@@ -1053,7 +1006,7 @@ def update_template(
         if value is None and field not in ("description", "justification"):
             continue
         setattr(template, field, value)
-    template.updated_at = _now()
+    template.updated_at = records.now()
     session.flush()
     return template
 
@@ -1114,7 +1067,7 @@ def update_blackout(
         given["environment"] = given["environment"].value
     for field, value in given.items():
         setattr(window, field, value)
-    window.updated_at = _now()
+    window.updated_at = records.now()
     session.flush()
     return window
 
