@@ -6,7 +6,7 @@ from pydantic import AwareDatetime
 
 from operational.auth.dependencies import require
 from operational.auth.models import User
-from operational.changes import messages, risk, service
+from operational.changes import cab, messages, risk, service
 from operational.changes.dependencies import CurrentBlackout, CurrentChange, CurrentTemplate
 from operational.changes.enums import ChangeState, ChangeType, NoticeKind, RiskLevel
 from operational.changes.models import Change
@@ -144,7 +144,7 @@ def risk_questions() -> list[RiskQuestion]:
     "/changes/cab-rules", dependencies=[require("change:read")], summary="CAB rules by type"
 )
 def list_cab_rules(session: DbSession) -> list[CabRuleRead]:
-    return [CabRuleRead.model_validate(rule) for rule in service.list_cab_rules(session=session)]
+    return [CabRuleRead.model_validate(rule) for rule in cab.list_cab_rules(session=session)]
 
 
 @router.put(
@@ -157,7 +157,7 @@ def update_cab_rule(
     data: CabRuleUpdate,
     session: DbSession,
 ) -> CabRuleRead:
-    rule = service.update_cab_rule(session=session, change_type=change_type.value, data=data)
+    rule = cab.update_cab_rule(session=session, change_type=change_type.value, data=data)
     return CabRuleRead.model_validate(rule)
 
 
@@ -263,7 +263,7 @@ def decide(
     session: DbSession,
     response: Response,
 ) -> ChangeRead:
-    decided = service.decide(session=session, change_id=change.id, data=data, actor=user)
+    decided = cab.decide(session=session, change_id=change.id, data=data, actor=user)
     return _read(session, decided, response)
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from operational.auth.models import User
-from operational.changes import service
+from operational.changes import cab, service
 from operational.changes.models import BlackoutWindow, Change, ChangeTemplate
 from operational.changes.schemas import (
     BlackoutCreate,
@@ -87,7 +87,7 @@ class ChangeFactory:
         return change
 
     def decide(self, change: Change, approver: User, decision: str = "approved") -> Change:
-        return service.decide(
+        return cab.decide(
             session=self.session,
             change_id=change.id,
             data=DecisionCreate(decision=decision, comment=f"{decision} by {approver.id}"),
