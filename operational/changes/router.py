@@ -6,7 +6,7 @@ from pydantic import AwareDatetime
 
 from operational.auth.dependencies import require
 from operational.auth.models import User
-from operational.changes import cab, messages, risk, service
+from operational.changes import cab, collisions, messages, risk, service
 from operational.changes.dependencies import CurrentBlackout, CurrentChange, CurrentTemplate
 from operational.changes.enums import ChangeState, ChangeType, NoticeKind, RiskLevel
 from operational.changes.models import Change
@@ -239,7 +239,7 @@ def schedule_override(
     summary="What the planned window collides with now (blackouts, changes on related CIs)",
 )
 def change_conflicts(change: CurrentChange, session: DbSession) -> list[dict]:
-    return service.find_conflicts(session=session, change=change)
+    return collisions.find_conflicts(session=session, change=change)
 
 
 @router.get(

@@ -9,19 +9,19 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from operational.auth import service as auth_service
 from operational.auth.dependencies import has_permission
 from operational.auth.models import User
-from operational.changes import cab, records, recurrence, risk
+from operational.changes import cab, collisions, records, recurrence, risk
 from operational.changes.enums import (
     CALENDAR_STATES,
+    CHANGE_IMPACT_DEPTH,
     EDITABLE_STATES,
     OPEN_STATES,
     REVIEW_OUTCOME_STATE,
-    SCHEDULED_STATES,
     TERMINAL_STATES,
     TRANSITIONS,
     ApprovalStage,
@@ -56,7 +56,7 @@ from operational.changes.schemas import (
     TemplateUpdate,
 )
 from operational.cmdb import service as cmdb_service
-from operational.cmdb.enums import MAX_IMPACT_DEPTH, ImpactDirection
+from operational.cmdb.enums import ImpactDirection
 from operational.cmdb.models import ConfigurationItem
 from operational.core.concurrency import check_version
 from operational.core.errors import BadRequest, Forbidden, InvalidTransition, UnprocessableEntity
@@ -65,8 +65,6 @@ from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
 from operational.incidents.models import Incident
 
-# Risk, collisions and notices follow relationships this far (the API's own maximum).
-CHANGE_IMPACT_DEPTH = MAX_IMPACT_DEPTH
 OVERRIDE_PERMISSION = "change:override_conflict"
 MAX_CALENDAR_DAYS = 400
 REVIEW_PATH = "/api/v1/changes/{id}/review"
@@ -521,7 +519,7 @@ def transition(
     if target in (ChangeState.authorize, ChangeState.scheduled):
         _refresh_risk(session, change, actor, record=True)
     if target == ChangeState.scheduled:
-        conflicts = _conflicts_locked(session, change)
+        conflicts = collisions.lock_and_find_conflicts(session=session, change=change)
         if conflicts:
             raise ScheduleConflict(
                 f"{change.number} collides with {len(conflicts)} calendar entr"
@@ -544,7 +542,7 @@ def schedule_over_conflicts(
     check_version(current=change.version, expected=expected_version, what=change.number)
     _check_move(change, ChangeState.scheduled)
     _refresh_risk(session, change, actor, record=True)
-    conflicts = _conflicts_locked(session, change)
+    conflicts = collisions.lock_and_find_conflicts(session=session, change=change)
     if conflicts:
         change.conflict_override_reason = reason
         change.conflict_overridden_by_id = actor.id
@@ -566,123 +564,6 @@ def schedule_over_conflicts(
         data={"overridden_conflicts": len(conflicts)},
     )
     return change
-
-
-# --- collisions --------------------------------------------------------------------------------
-
-
-def _conflicts_locked(session: Session, change: Change) -> list[dict[str, Any]]:
-    # Serialize scheduling so two changes cannot both pass the check and then collide.
-    session.execute(text("select pg_advisory_xact_lock(hashtext('changes:schedule'))"))
-    return find_conflicts(session=session, change=change)
-
-
-def blackout_occurrences(
-    *,
-    session: Session,
-    starts_at: datetime,
-    ends_at: datetime,
-    environments: set[str] | None = None,
-) -> list[dict[str, Any]]:
-    """Occurrences of active blackout windows overlapping [starts_at, ends_at). With
-    ``environments``, windows limited to another environment are left out."""
-    found = []
-    for window in session.scalars(
-        select(BlackoutWindow)
-        .where(BlackoutWindow.is_active)
-        .order_by(BlackoutWindow.starts_at, BlackoutWindow.id)
-    ):
-        if (
-            environments is not None
-            and window.environment is not None
-            and window.environment not in environments
-        ):
-            continue
-        if window.rrule is None and not (window.starts_at < ends_at and window.ends_at > starts_at):
-            continue
-        for occurrence in recurrence.occurrences(
-            starts_at=window.starts_at,
-            ends_at=window.ends_at,
-            timezone=window.timezone,
-            rule=window.rrule,
-            window_start=starts_at,
-            window_end=ends_at,
-        ):
-            found.append(
-                {
-                    "window_id": window.id,
-                    "name": window.name,
-                    "starts_at": occurrence.starts_at,
-                    "ends_at": occurrence.ends_at,
-                    "environment": window.environment,
-                }
-            )
-    return sorted(found, key=lambda item: (item["starts_at"], item["window_id"]))
-
-
-def find_conflicts(*, session: Session, change: Change) -> list[dict[str, Any]]:
-    """Blackout occurrences and scheduled changes that overlap the change's planned window.
-
-    Another change conflicts when it touches one of this change's CIs, a CI that relies on them
-    (downstream) or a CI they rely on (upstream): either way one change can break the other.
-    """
-    start, end = change.planned_start, change.planned_end
-    if start is None or end is None:
-        return []
-    conflicts: list[dict[str, Any]] = []
-    environments = {link.ci.environment for link in change.ci_links}
-    for occurrence in blackout_occurrences(
-        session=session, starts_at=start, ends_at=end, environments=environments
-    ):
-        conflicts.append(
-            {
-                "kind": "blackout",
-                **occurrence,
-                "starts_at": occurrence["starts_at"].isoformat(),
-                "ends_at": occurrence["ends_at"].isoformat(),
-            }
-        )
-
-    overlapping = session.scalars(
-        select(Change)
-        .where(
-            Change.id != change.id,
-            Change.state.in_([state.value for state in SCHEDULED_STATES]),
-            Change.planned_start < end,
-            Change.planned_end > start,
-        )
-        .order_by(Change.planned_start, Change.id)
-    ).all()
-    if overlapping and change.ci_ids:
-        zone = {ci_id: "same_ci" for ci_id in change.ci_ids}
-        for direction in (ImpactDirection.downstream, ImpactDirection.upstream):
-            for ci_id in cmdb_service.impact_depths(
-                session=session,
-                ci_ids=change.ci_ids,
-                direction=direction,
-                depth=CHANGE_IMPACT_DEPTH,
-            ):
-                zone.setdefault(ci_id, direction.value)
-        for other in overlapping:
-            shared = [
-                {"ci_id": link.ci_id, "name": link.ci.name, "relation": zone[link.ci_id]}
-                for link in other.ci_links
-                if link.ci_id in zone
-            ]
-            if shared:
-                conflicts.append(
-                    {
-                        "kind": "change",
-                        "change_id": other.id,
-                        "number": other.number,
-                        "title": other.title,
-                        "state": other.state,
-                        "starts_at": other.planned_start.isoformat(),
-                        "ends_at": other.planned_end.isoformat(),
-                        "cis": shared,
-                    }
-                )
-    return conflicts
 
 
 # --- review and incidents ----------------------------------------------------------------------
@@ -920,5 +801,7 @@ def calendar(
         )
         .order_by(Change.planned_start, Change.id)
     ).all()
-    blackouts = blackout_occurrences(session=session, starts_at=starts_at, ends_at=ends_at)
+    blackouts = collisions.blackout_occurrences(
+        session=session, starts_at=starts_at, ends_at=ends_at
+    )
     return list(changes), blackouts
