@@ -1,12 +1,14 @@
-"""Changes: workflow by type, risk, CAB decisions, calendar, collisions and review.
+"""Changes: the change record itself. Lookups, search, history, risk, create and update, the
+workflow by type, and the post-implementation review.
 
 Plain functions: they flush, never commit, and know nothing of HTTP. Every change to a change
-is appended to the event log (entity 'change'); every CAB decision is an ``approval_decided``
-event with who, when and what.
+is appended to the event log (entity 'change'). Beside this module: cab.py (approvers, rounds,
+decisions), collisions.py (calendar conflicts), templates.py (standard change templates),
+blackouts.py (blackout windows and the calendar) and records.py (the helpers they all share).
 """
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -15,9 +17,8 @@ from sqlalchemy.orm import Session
 from operational.auth import service as auth_service
 from operational.auth.dependencies import has_permission
 from operational.auth.models import User
-from operational.changes import cab, collisions, records, recurrence, risk
+from operational.changes import cab, collisions, records, risk, templates
 from operational.changes.enums import (
-    CALENDAR_STATES,
     CHANGE_IMPACT_DEPTH,
     EDITABLE_STATES,
     OPEN_STATES,
@@ -30,31 +31,14 @@ from operational.changes.enums import (
     ChangeType,
 )
 from operational.changes.exceptions import (
-    BlackoutNotFound,
     ChangeFrozen,
     ChangeIncomplete,
-    DuplicateTemplate,
     InvalidTemplateUse,
     RetrospectivePending,
     ScheduleConflict,
-    TemplateNotFound,
 )
-from operational.changes.models import (
-    BlackoutWindow,
-    Change,
-    ChangeCI,
-    ChangeTemplate,
-    change_number_seq,
-)
-from operational.changes.schemas import (
-    BlackoutCreate,
-    BlackoutUpdate,
-    ChangeCreate,
-    ChangeUpdate,
-    ReviewCreate,
-    TemplateCreate,
-    TemplateUpdate,
-)
+from operational.changes.models import Change, ChangeCI, change_number_seq
+from operational.changes.schemas import ChangeCreate, ChangeUpdate, ReviewCreate
 from operational.cmdb import service as cmdb_service
 from operational.cmdb.enums import ImpactDirection
 from operational.cmdb.models import ConfigurationItem
@@ -66,7 +50,6 @@ from operational.events.enums import EntityType, EventKind
 from operational.incidents.models import Incident
 
 OVERRIDE_PERMISSION = "change:override_conflict"
-MAX_CALENDAR_DAYS = 400
 REVIEW_PATH = "/api/v1/changes/{id}/review"
 OVERRIDE_PATH = "/api/v1/changes/{id}/schedule-override"
 
@@ -79,11 +62,6 @@ CHANGE_SORTABLE = {
     "risk_score": Change.risk_score,
     "opened_at": Change.opened_at,
     "updated_at": Change.updated_at,
-}
-BLACKOUT_SORTABLE = {
-    "name": BlackoutWindow.name,
-    "starts_at": BlackoutWindow.starts_at,
-    "created_at": BlackoutWindow.created_at,
 }
 
 
@@ -244,13 +222,6 @@ def _unknown(field: str, value: int) -> UnprocessableEntity:
     return UnprocessableEntity(f"{field} {value} does not exist", field=field)
 
 
-def get_template(*, session: Session, template_id: int) -> ChangeTemplate:
-    template = session.get(ChangeTemplate, template_id)
-    if template is None:
-        raise TemplateNotFound(f"There is no change template {template_id}")
-    return template
-
-
 TEMPLATE_FIELDS = ("justification", "implementation_plan", "backout_plan", "test_plan")
 
 
@@ -261,7 +232,7 @@ def create(*, session: Session, data: ChangeCreate, actor: User) -> Change:
     if data.change_type == ChangeType.standard:
         if data.template_id is None:
             raise InvalidTemplateUse("A standard change is made from a template: give template_id")
-        template = get_template(session=session, template_id=data.template_id)
+        template = templates.get_template(session=session, template_id=data.template_id)
         if not template.is_active:
             raise InvalidTemplateUse(f"Template {template.name!r} is retired")
         given = [name for name in (*TEMPLATE_FIELDS, "risk_answers") if getattr(data, name)]
@@ -666,142 +637,3 @@ def record_review(
     )
     _enter(session, change, REVIEW_OUTCOME_STATE[data.outcome], actor)
     return change
-
-
-# --- templates ---------------------------------------------------------------------------------
-
-
-def list_templates(
-    *, session: Session, params: PageParams, active: bool | None = None
-) -> Page[Any]:
-    statement = select(ChangeTemplate)
-    if active is not None:
-        statement = statement.where(ChangeTemplate.is_active == active)
-    return paginate(
-        session,
-        statement,
-        params,
-        sortable={"name": ChangeTemplate.name, "created_at": ChangeTemplate.created_at},
-        default_sort=[ChangeTemplate.name, ChangeTemplate.id],
-    )
-
-
-def create_template(*, session: Session, data: TemplateCreate, actor: User) -> ChangeTemplate:
-    if session.scalar(select(ChangeTemplate.id).where(ChangeTemplate.name == data.name)):
-        raise DuplicateTemplate(f"A template named {data.name!r} exists")
-    template = ChangeTemplate(
-        **data.model_dump(exclude={"risk_answers"}),
-        risk_answers=data.risk_answers.model_dump(),
-        created_by_id=actor.id,
-    )
-    session.add(template)
-    session.flush()
-    session.refresh(template)
-    return template
-
-
-def update_template(
-    *, session: Session, template: ChangeTemplate, data: TemplateUpdate
-) -> ChangeTemplate:
-    for field, value in data.model_dump(exclude_unset=True).items():
-        if value is None and field not in ("description", "justification"):
-            continue
-        setattr(template, field, value)
-    template.updated_at = records.now()
-    session.flush()
-    return template
-
-
-# --- blackout windows and calendar -------------------------------------------------------------
-
-
-def get_blackout(*, session: Session, window_id: int) -> BlackoutWindow:
-    window = session.get(BlackoutWindow, window_id)
-    if window is None:
-        raise BlackoutNotFound(f"There is no blackout window {window_id}")
-    return window
-
-
-def list_blackouts(
-    *, session: Session, params: PageParams, active: bool | None = None
-) -> Page[Any]:
-    statement = select(BlackoutWindow)
-    if active is not None:
-        statement = statement.where(BlackoutWindow.is_active == active)
-    return paginate(
-        session,
-        statement,
-        params,
-        sortable=BLACKOUT_SORTABLE,
-        default_sort=[BlackoutWindow.starts_at, BlackoutWindow.id],
-    )
-
-
-def create_blackout(*, session: Session, data: BlackoutCreate, actor: User) -> BlackoutWindow:
-    fields = data.model_dump()
-    fields["rrule"] = recurrence.check(
-        rule=data.rrule, starts_at=data.starts_at, timezone=data.timezone
-    )
-    fields["environment"] = data.environment.value if data.environment else None
-    window = BlackoutWindow(**fields, created_by_id=actor.id)
-    session.add(window)
-    session.flush()
-    session.refresh(window)
-    return window
-
-
-def update_blackout(
-    *, session: Session, window: BlackoutWindow, data: BlackoutUpdate
-) -> BlackoutWindow:
-    given = data.model_dump(exclude_unset=True)
-    for field in ("name", "starts_at", "ends_at", "timezone", "is_active"):
-        if field in given and given[field] is None:
-            raise UnprocessableEntity(f"{field} cannot be null", field=field)
-    starts_at = given.get("starts_at", window.starts_at)
-    ends_at = given.get("ends_at", window.ends_at)
-    if ends_at <= starts_at:
-        raise UnprocessableEntity("ends_at must be after starts_at")
-    timezone = given.get("timezone", window.timezone)
-    rule = given.get("rrule", window.rrule)
-    given["rrule"] = recurrence.check(rule=rule, starts_at=starts_at, timezone=timezone)
-    if "environment" in given and given["environment"] is not None:
-        given["environment"] = given["environment"].value
-    for field, value in given.items():
-        setattr(window, field, value)
-    window.updated_at = records.now()
-    session.flush()
-    return window
-
-
-def delete_blackout(*, session: Session, window: BlackoutWindow) -> None:
-    session.delete(window)
-    session.flush()
-
-
-def calendar(
-    *,
-    session: Session,
-    starts_at: datetime,
-    ends_at: datetime,
-    states: Sequence[str] = (),
-) -> tuple[list[Change], list[dict[str, Any]]]:
-    """Changes whose planned window overlaps [starts_at, ends_at) — by default every change
-    that was scheduled — and the blackout occurrences in that range."""
-    if ends_at <= starts_at:
-        raise BadRequest("'to' must be after 'from'")
-    if ends_at - starts_at > timedelta(days=MAX_CALENDAR_DAYS):
-        raise BadRequest(f"The calendar shows at most {MAX_CALENDAR_DAYS} days at a time")
-    wanted = list(states) or [state.value for state in CALENDAR_STATES]
-    changes = session.scalars(
-        select(Change)
-        .where(
-            Change.state.in_(wanted),
-            Change.planned_start < ends_at,
-            Change.planned_end > starts_at,
-        )
-        .order_by(Change.planned_start, Change.id)
-    ).all()
-    blackouts = collisions.blackout_occurrences(
-        session=session, starts_at=starts_at, ends_at=ends_at
-    )
-    return list(changes), blackouts
