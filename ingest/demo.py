@@ -37,7 +37,7 @@ from pathlib import Path
 
 import yaml
 
-from operational.changes.service import tally
+from operational.changes.cab import tally
 
 SOURCE_SYSTEM = "demo"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"

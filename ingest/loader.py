@@ -1446,7 +1446,7 @@ def _change_event(
 
 
 def _settle_cab_rounds(session: Session, change_ids: list[int], source_system: str) -> None:
-    """Replay the decisions of each round through `changes.service.tally`, the function the API
+    """Replay the decisions of each round through `changes.cab.tally`, the function the API
     settles rounds with, and write the events and the change's CAB fields that follow.
 
     The pool of a round is as in the API (who may decide, plus who decided), drawn from the
@@ -1455,7 +1455,7 @@ def _settle_cab_rounds(session: Session, change_ids: list[int], source_system: s
     """
     if not change_ids:
         return
-    from operational.changes import service as changes_service
+    from operational.changes import cab as changes_cab
 
     changes = session.execute(
         text(
@@ -1482,7 +1482,7 @@ def _settle_cab_rounds(session: Session, change_ids: list[int], source_system: s
                   and role.role = any(:roles)
                 """
             ),
-            {"source_system": source_system, "roles": changes_service.approver_roles()},
+            {"source_system": source_system, "roles": changes_cab.approver_roles()},
         )
         .scalars()
         .all()
@@ -1536,7 +1536,7 @@ def _settle_cab_rounds(session: Session, change_ids: list[int], source_system: s
             for decision in round_decisions:
                 so_far.append(decision.decision)
                 deciders.add(decision.approver_id)
-                result = changes_service.tally(
+                result = changes_cab.tally(
                     rule=rule, quorum=quorum, decisions=so_far, pool_size=len(eligible | deciders)
                 )
                 by = {"actor_id": decision.approver_id, "actor_label": decision.display_name}

@@ -28,7 +28,7 @@ from operational.auth.exceptions import (
     WrongPassword,
 )
 from operational.auth.models import Team, TeamMember, User, UserRole
-from operational.auth.permissions import Role
+from operational.auth.permissions import ROLE_PERMISSIONS, Role
 from operational.auth.schemas import TeamCreate, TeamUpdate, UserCreate, UserUpdate
 from operational.auth.security import (
     MFA_ENROLMENT_SCOPE,
@@ -232,6 +232,26 @@ def list_users(
             )
         )
     return paginate(session, statement, params, sortable=USER_SORTABLE, default_sort=[User.id])
+
+
+def roles_with_permission(*, permission: str) -> list[str]:
+    """The roles that grant ``permission``, sorted."""
+    return sorted(role.value for role, granted in ROLE_PERMISSIONS.items() if permission in granted)
+
+
+def active_user_ids_with_permission(
+    *, session: Session, permission: str, exclude_ids: Iterable[int] = ()
+) -> set[int]:
+    """Active users holding a role that grants ``permission``, but for ``exclude_ids``."""
+    statement = (
+        select(User.id)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(User.is_active, UserRole.role.in_(roles_with_permission(permission=permission)))
+    )
+    excluded = list(exclude_ids)
+    if excluded:
+        statement = statement.where(User.id.not_in(excluded))
+    return set(session.scalars(statement).all())
 
 
 def _other_active_admins(session: Session, user: User) -> int:

@@ -1,5 +1,10 @@
 from enum import StrEnum
 
+from operational.cmdb.enums import MAX_IMPACT_DEPTH
+
+# Risk, collisions and notices follow relationships this far (the API's own maximum).
+CHANGE_IMPACT_DEPTH = MAX_IMPACT_DEPTH
+
 
 class ChangeType(StrEnum):
     standard = "standard"  # pre-approved, from a template: no CAB

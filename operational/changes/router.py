@@ -6,7 +6,7 @@ from pydantic import AwareDatetime
 
 from operational.auth.dependencies import require
 from operational.auth.models import User
-from operational.changes import messages, risk, service
+from operational.changes import blackouts, cab, collisions, messages, risk, service, templates
 from operational.changes.dependencies import CurrentBlackout, CurrentChange, CurrentTemplate
 from operational.changes.enums import ChangeState, ChangeType, NoticeKind, RiskLevel
 from operational.changes.models import Change
@@ -112,7 +112,7 @@ def change_calendar(
         list[ChangeState], Query(description="Default: every state after scheduling")
     ] = (),
 ) -> CalendarRead:
-    changes, blackouts = service.calendar(
+    changes, occurrences = blackouts.calendar(
         session=session,
         starts_at=starts_at,
         ends_at=ends_at,
@@ -122,7 +122,7 @@ def change_calendar(
         starts_at=starts_at,
         ends_at=ends_at,
         changes=[ChangeSummary.from_model(change) for change in changes],
-        blackouts=[BlackoutOccurrence(**item) for item in blackouts],
+        blackouts=[BlackoutOccurrence(**item) for item in occurrences],
     )
 
 
@@ -144,7 +144,7 @@ def risk_questions() -> list[RiskQuestion]:
     "/changes/cab-rules", dependencies=[require("change:read")], summary="CAB rules by type"
 )
 def list_cab_rules(session: DbSession) -> list[CabRuleRead]:
-    return [CabRuleRead.model_validate(rule) for rule in service.list_cab_rules(session=session)]
+    return [CabRuleRead.model_validate(rule) for rule in cab.list_cab_rules(session=session)]
 
 
 @router.put(
@@ -157,7 +157,7 @@ def update_cab_rule(
     data: CabRuleUpdate,
     session: DbSession,
 ) -> CabRuleRead:
-    rule = service.update_cab_rule(session=session, change_type=change_type.value, data=data)
+    rule = cab.update_cab_rule(session=session, change_type=change_type.value, data=data)
     return CabRuleRead.model_validate(rule)
 
 
@@ -239,7 +239,7 @@ def schedule_override(
     summary="What the planned window collides with now (blackouts, changes on related CIs)",
 )
 def change_conflicts(change: CurrentChange, session: DbSession) -> list[dict]:
-    return service.find_conflicts(session=session, change=change)
+    return collisions.find_conflicts(session=session, change=change)
 
 
 @router.get(
@@ -263,7 +263,7 @@ def decide(
     session: DbSession,
     response: Response,
 ) -> ChangeRead:
-    decided = service.decide(session=session, change_id=change.id, data=data, actor=user)
+    decided = cab.decide(session=session, change_id=change.id, data=data, actor=user)
     return _read(session, decided, response)
 
 
@@ -341,7 +341,7 @@ def change_notice(
 def list_templates(
     session: DbSession, page: PageQuery, active: bool | None = None
 ) -> Page[TemplateRead]:
-    found = service.list_templates(session=session, params=page, active=active)
+    found = templates.list_templates(session=session, params=page, active=active)
     return found.map(TemplateRead.from_model)
 
 
@@ -353,7 +353,9 @@ def list_templates(
 def create_template(
     user: Annotated[User, require("change:approve")], data: TemplateCreate, session: DbSession
 ) -> TemplateRead:
-    return TemplateRead.from_model(service.create_template(session=session, data=data, actor=user))
+    return TemplateRead.from_model(
+        templates.create_template(session=session, data=data, actor=user)
+    )
 
 
 @router.get(
@@ -372,7 +374,7 @@ def update_template(
     data: TemplateUpdate,
     session: DbSession,
 ) -> TemplateRead:
-    updated = service.update_template(session=session, template=template, data=data)
+    updated = templates.update_template(session=session, template=template, data=data)
     return TemplateRead.from_model(updated)
 
 
@@ -383,7 +385,7 @@ def update_template(
 def list_blackouts(
     session: DbSession, page: PageQuery, active: bool | None = None
 ) -> Page[BlackoutRead]:
-    found = service.list_blackouts(session=session, params=page, active=active)
+    found = blackouts.list_blackouts(session=session, params=page, active=active)
     return found.map(BlackoutRead.from_model)
 
 
@@ -395,7 +397,9 @@ def list_blackouts(
 def create_blackout(
     user: Annotated[User, require("blackout:admin")], data: BlackoutCreate, session: DbSession
 ) -> BlackoutRead:
-    return BlackoutRead.from_model(service.create_blackout(session=session, data=data, actor=user))
+    return BlackoutRead.from_model(
+        blackouts.create_blackout(session=session, data=data, actor=user)
+    )
 
 
 @router.get(
@@ -415,7 +419,7 @@ def update_blackout(
     session: DbSession,
 ) -> BlackoutRead:
     return BlackoutRead.from_model(
-        service.update_blackout(session=session, window=window, data=data)
+        blackouts.update_blackout(session=session, window=window, data=data)
     )
 
 
@@ -427,5 +431,5 @@ def update_blackout(
 def delete_blackout(
     user: Annotated[User, require("blackout:admin")], window: CurrentBlackout, session: DbSession
 ) -> Response:
-    service.delete_blackout(session=session, window=window)
+    blackouts.delete_blackout(session=session, window=window)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

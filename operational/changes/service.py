@@ -1,87 +1,55 @@
-"""Changes: workflow by type, risk, CAB decisions, calendar, collisions and review.
+"""Changes: the change record itself. Lookups, search, history, risk, create and update, the
+workflow by type, and the post-implementation review.
 
 Plain functions: they flush, never commit, and know nothing of HTTP. Every change to a change
-is appended to the event log (entity 'change'); every CAB decision is an ``approval_decided``
-event with who, when and what.
+is appended to the event log (entity 'change'). Beside this module: cab.py (approvers, rounds,
+decisions), collisions.py (calendar conflicts), templates.py (standard change templates),
+blackouts.py (blackout windows and the calendar) and records.py (the helpers they all share).
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from operational.auth.models import Team, User, UserRole
-from operational.auth.permissions import ROLE_PERMISSIONS, has_permission
-from operational.changes import recurrence, risk
+from operational.auth import service as auth_service
+from operational.auth.models import User
+from operational.auth.permissions import has_permission
+from operational.changes import cab, collisions, records, risk, templates
 from operational.changes.enums import (
-    CALENDAR_STATES,
+    CHANGE_IMPACT_DEPTH,
     EDITABLE_STATES,
     OPEN_STATES,
     REVIEW_OUTCOME_STATE,
-    SCHEDULED_STATES,
     TERMINAL_STATES,
     TRANSITIONS,
-    ApprovalRule,
     ApprovalStage,
     CabOutcome,
     ChangeState,
     ChangeType,
-    Decision,
 )
 from operational.changes.exceptions import (
-    AlreadyDecided,
-    BlackoutNotFound,
-    CabRuleNotFound,
     ChangeFrozen,
     ChangeIncomplete,
-    ChangeNotFound,
-    DuplicateTemplate,
     InvalidTemplateUse,
-    NothingToDecide,
     RetrospectivePending,
     ScheduleConflict,
-    SelfApproval,
-    TemplateNotFound,
 )
-from operational.changes.models import (
-    BlackoutWindow,
-    CabRule,
-    Change,
-    ChangeApproval,
-    ChangeCI,
-    ChangeTemplate,
-    change_number_seq,
-)
-from operational.changes.schemas import (
-    BlackoutCreate,
-    BlackoutUpdate,
-    CabRuleUpdate,
-    ChangeCreate,
-    ChangeUpdate,
-    DecisionCreate,
-    ReviewCreate,
-    TemplateCreate,
-    TemplateUpdate,
-)
+from operational.changes.models import Change, ChangeCI, change_number_seq
+from operational.changes.schemas import ChangeCreate, ChangeUpdate, ReviewCreate
 from operational.cmdb import service as cmdb_service
-from operational.cmdb.enums import MAX_IMPACT_DEPTH, ImpactDirection
+from operational.cmdb.enums import ImpactDirection
 from operational.cmdb.models import ConfigurationItem
 from operational.core.concurrency import check_version
 from operational.core.errors import BadRequest, Forbidden, InvalidTransition, UnprocessableEntity
 from operational.core.pagination import Page, PageParams, paginate
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
-from operational.events.models import Event
 from operational.incidents.models import Incident
 
-# Risk, collisions and notices follow relationships this far (the API's own maximum).
-CHANGE_IMPACT_DEPTH = MAX_IMPACT_DEPTH
-APPROVE_PERMISSION = "change:approve"
 OVERRIDE_PERMISSION = "change:override_conflict"
-MAX_CALENDAR_DAYS = 400
 REVIEW_PATH = "/api/v1/changes/{id}/review"
 OVERRIDE_PATH = "/api/v1/changes/{id}/schedule-override"
 
@@ -95,59 +63,9 @@ CHANGE_SORTABLE = {
     "opened_at": Change.opened_at,
     "updated_at": Change.updated_at,
 }
-BLACKOUT_SORTABLE = {
-    "name": BlackoutWindow.name,
-    "starts_at": BlackoutWindow.starts_at,
-    "created_at": BlackoutWindow.created_at,
-}
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _record(
-    session: Session,
-    change: Change,
-    kind: EventKind,
-    actor: User | None,
-    *,
-    field: str | None = None,
-    old: Any = None,
-    new: Any = None,
-    data: dict[str, Any] | None = None,
-    occurred_at: datetime | None = None,
-) -> Event:
-    return events.append(
-        session=session,
-        entity_type=EntityType.change,
-        entity_id=change.id,
-        kind=kind,
-        actor=actor,
-        field=field,
-        old_value=old,
-        new_value=new,
-        data=data,
-        occurred_at=occurred_at,
-    )
-
-
-def _touch(change: Change) -> None:
-    change.version += 1
-    change.updated_at = _now()
 
 
 # --- lookups -----------------------------------------------------------------------------------
-
-
-def get(*, session: Session, change_id: int, for_update: bool = False) -> Change:
-    statement = select(Change).where(Change.id == change_id)
-    if for_update:
-        statement = statement.with_for_update(of=Change)
-    change = session.scalar(statement)
-    if change is None:
-        raise ChangeNotFound(f"There is no change {change_id}", change_id=change_id)
-    return change
 
 
 def caused_incident_ids(*, session: Session, change_id: int) -> list[int]:
@@ -162,7 +80,7 @@ def caused_incident_ids(*, session: Session, change_id: int) -> list[int]:
 
 def upcoming_for_ci(*, session: Session, ci_id: int, now: datetime | None = None) -> list[Change]:
     """Changes on the CI that are not finished and whose window (if any) is not over."""
-    now = now or _now()
+    now = now or records.now()
     return list(
         session.scalars(
             select(Change)
@@ -268,7 +186,7 @@ def _refresh_risk(session: Session, change: Change, actor: User | None, *, recor
     change.risk_level = assessment.level.value
     change.risk_explanation = assessment.explanation
     if record and (old_score, old_level) != (assessment.score, assessment.level.value):
-        _record(
+        records.append_event(
             session,
             change,
             EventKind.field_changed,
@@ -290,20 +208,18 @@ def _check_refs(
     implementer_id: int | None = None,
     assignment_group_id: int | None = None,
 ) -> None:
-    for field, model, value in (
-        ("requester_id", User, requester_id),
-        ("implementer_id", User, implementer_id),
-        ("assignment_group_id", Team, assignment_group_id),
+    for field, user_id in (("requester_id", requester_id), ("implementer_id", implementer_id)):
+        if user_id is not None and auth_service.get_user(session=session, user_id=user_id) is None:
+            raise _unknown(field, user_id)
+    if (
+        assignment_group_id is not None
+        and auth_service.get_team(session=session, team_id=assignment_group_id) is None
     ):
-        if value is not None and session.get(model, value) is None:
-            raise UnprocessableEntity(f"{field} {value} does not exist", field=field)
+        raise _unknown("assignment_group_id", assignment_group_id)
 
 
-def get_template(*, session: Session, template_id: int) -> ChangeTemplate:
-    template = session.get(ChangeTemplate, template_id)
-    if template is None:
-        raise TemplateNotFound(f"There is no change template {template_id}")
-    return template
+def _unknown(field: str, value: int) -> UnprocessableEntity:
+    return UnprocessableEntity(f"{field} {value} does not exist", field=field)
 
 
 TEMPLATE_FIELDS = ("justification", "implementation_plan", "backout_plan", "test_plan")
@@ -316,7 +232,7 @@ def create(*, session: Session, data: ChangeCreate, actor: User) -> Change:
     if data.change_type == ChangeType.standard:
         if data.template_id is None:
             raise InvalidTemplateUse("A standard change is made from a template: give template_id")
-        template = get_template(session=session, template_id=data.template_id)
+        template = templates.get_template(session=session, template_id=data.template_id)
         if not template.is_active:
             raise InvalidTemplateUse(f"Template {template.name!r} is retired")
         given = [name for name in (*TEMPLATE_FIELDS, "risk_answers") if getattr(data, name)]
@@ -352,7 +268,7 @@ def create(*, session: Session, data: ChangeCreate, actor: User) -> Change:
         template_id=template.id if template else None,
         risk_answers=risk_answers,
         ci_links=[ChangeCI(ci_id=ci.id, ci=ci) for ci in cis],
-        opened_at=_now(),
+        opened_at=records.now(),
         **fields,
     )
     session.add(change)
@@ -360,7 +276,7 @@ def create(*, session: Session, data: ChangeCreate, actor: User) -> Change:
     _refresh_risk(session, change, actor, record=False)
     session.flush()
     session.refresh(change)
-    _record(
+    records.append_event(
         session,
         change,
         EventKind.created,
@@ -394,7 +310,7 @@ def update(
     expected_version: int,
     actor: User,
 ) -> Change:
-    change = get(session=session, change_id=change_id, for_update=True)
+    change = records.get(session=session, change_id=change_id, for_update=True)
     check_version(current=change.version, expected=expected_version, what=change.number)
     given = data.model_dump(exclude_unset=True)
     if "title" in given and given["title"] is None:
@@ -449,11 +365,11 @@ def update(
             setattr(change, field, value)
     if not changed:
         return change
-    _touch(change)
+    records.touch(change)
     session.flush()
     for field, old, new in changed:
         kind = EventKind.assigned if field in ALWAYS_EDITABLE else EventKind.field_changed
-        _record(session, change, kind, actor, field=field, old=old, new=new)
+        records.append_event(session, change, kind, actor, field=field, old=old, new=new)
     if rescore:
         _refresh_risk(session, change, actor, record=True)
     session.flush()
@@ -486,37 +402,6 @@ def _missing_for(change: Change, target: ChangeState) -> list[str]:
     return missing
 
 
-def _cab_rule(session: Session, change_type: str) -> CabRule:
-    rule = session.get(CabRule, change_type)
-    if rule is None:
-        raise CabRuleNotFound(f"No CAB rule for {change_type} changes")
-    return rule
-
-
-def _open_cab_round(session: Session, change: Change, stage: ApprovalStage, actor: User) -> None:
-    rule_type = ChangeType.emergency if change.change_type == ChangeType.emergency else "normal"
-    rule = _cab_rule(session, str(rule_type))
-    change.cab_round += 1
-    change.cab_stage = stage.value
-    change.cab_rule = rule.rule
-    change.cab_quorum = rule.quorum
-    change.cab_outcome = CabOutcome.pending.value
-    _record(
-        session,
-        change,
-        EventKind.field_changed,
-        actor,
-        field="cab_outcome",
-        new=CabOutcome.pending.value,
-        data={
-            "stage": stage.value,
-            "round": change.cab_round,
-            "rule": rule.rule,
-            "quorum": rule.quorum,
-        },
-    )
-
-
 def _enter(
     session: Session,
     change: Change,
@@ -528,7 +413,7 @@ def _enter(
 ) -> None:
     """Move the change (already checked) and record it."""
     old = change.state
-    now = _now()
+    now = records.now()
     change.state = target.value
     if target in (ChangeState.assess, ChangeState.new):
         # Sent back: the next authorization is a new round over the new plan.
@@ -542,8 +427,8 @@ def _enter(
         change.actual_end = now
     if target in TERMINAL_STATES:
         change.closed_at = now
-    _touch(change)
-    _record(
+    records.touch(change)
+    records.append_event(
         session,
         change,
         EventKind.state_changed,
@@ -554,9 +439,13 @@ def _enter(
         data={**({"reason": reason} if reason else {}), **(data or {})} or None,
     )
     if target == ChangeState.authorize:
-        _open_cab_round(session, change, ApprovalStage.authorization, actor)
+        cab.open_round(
+            session=session, change=change, stage=ApprovalStage.authorization, actor=actor
+        )
     if target == ChangeState.review and change.change_type == ChangeType.emergency:
-        _open_cab_round(session, change, ApprovalStage.retrospective, actor)
+        cab.open_round(
+            session=session, change=change, stage=ApprovalStage.retrospective, actor=actor
+        )
     session.flush()
 
 
@@ -595,13 +484,13 @@ def transition(
     """Move a change along its type's workflow. Scheduling checks the calendar (409 with the
     conflicts); a holder of change:override_conflict overrides through schedule_over_conflicts."""
     target = ChangeState(target)
-    change = get(session=session, change_id=change_id, for_update=True)
+    change = records.get(session=session, change_id=change_id, for_update=True)
     check_version(current=change.version, expected=expected_version, what=change.number)
     _check_move(change, target)
     if target in (ChangeState.authorize, ChangeState.scheduled):
         _refresh_risk(session, change, actor, record=True)
     if target == ChangeState.scheduled:
-        conflicts = _conflicts_locked(session, change)
+        conflicts = collisions.lock_and_find_conflicts(session=session, change=change)
         if conflicts:
             raise ScheduleConflict(
                 f"{change.number} collides with {len(conflicts)} calendar entr"
@@ -620,15 +509,15 @@ def schedule_over_conflicts(
     """Schedule a change despite its conflicts, recording who, why and over what."""
     if not has_permission(actor, OVERRIDE_PERMISSION):
         raise Forbidden(f"Overriding needs the {OVERRIDE_PERMISSION!r} permission")
-    change = get(session=session, change_id=change_id, for_update=True)
+    change = records.get(session=session, change_id=change_id, for_update=True)
     check_version(current=change.version, expected=expected_version, what=change.number)
     _check_move(change, ChangeState.scheduled)
     _refresh_risk(session, change, actor, record=True)
-    conflicts = _conflicts_locked(session, change)
+    conflicts = collisions.lock_and_find_conflicts(session=session, change=change)
     if conflicts:
         change.conflict_override_reason = reason
         change.conflict_overridden_by_id = actor.id
-        _record(
+        records.append_event(
             session,
             change,
             EventKind.field_changed,
@@ -648,269 +537,6 @@ def schedule_over_conflicts(
     return change
 
 
-# --- collisions --------------------------------------------------------------------------------
-
-
-def _conflicts_locked(session: Session, change: Change) -> list[dict[str, Any]]:
-    # Serialize scheduling so two changes cannot both pass the check and then collide.
-    session.execute(text("select pg_advisory_xact_lock(hashtext('changes:schedule'))"))
-    return find_conflicts(session=session, change=change)
-
-
-def blackout_occurrences(
-    *,
-    session: Session,
-    starts_at: datetime,
-    ends_at: datetime,
-    environments: set[str] | None = None,
-) -> list[dict[str, Any]]:
-    """Occurrences of active blackout windows overlapping [starts_at, ends_at). With
-    ``environments``, windows limited to another environment are left out."""
-    found = []
-    for window in session.scalars(
-        select(BlackoutWindow)
-        .where(BlackoutWindow.is_active)
-        .order_by(BlackoutWindow.starts_at, BlackoutWindow.id)
-    ):
-        if (
-            environments is not None
-            and window.environment is not None
-            and window.environment not in environments
-        ):
-            continue
-        if window.rrule is None and not (window.starts_at < ends_at and window.ends_at > starts_at):
-            continue
-        for occurrence in recurrence.occurrences(
-            starts_at=window.starts_at,
-            ends_at=window.ends_at,
-            timezone=window.timezone,
-            rule=window.rrule,
-            window_start=starts_at,
-            window_end=ends_at,
-        ):
-            found.append(
-                {
-                    "window_id": window.id,
-                    "name": window.name,
-                    "starts_at": occurrence.starts_at,
-                    "ends_at": occurrence.ends_at,
-                    "environment": window.environment,
-                }
-            )
-    return sorted(found, key=lambda item: (item["starts_at"], item["window_id"]))
-
-
-def find_conflicts(*, session: Session, change: Change) -> list[dict[str, Any]]:
-    """Blackout occurrences and scheduled changes that overlap the change's planned window.
-
-    Another change conflicts when it touches one of this change's CIs, a CI that relies on them
-    (downstream) or a CI they rely on (upstream): either way one change can break the other.
-    """
-    start, end = change.planned_start, change.planned_end
-    if start is None or end is None:
-        return []
-    conflicts: list[dict[str, Any]] = []
-    environments = {link.ci.environment for link in change.ci_links}
-    for occurrence in blackout_occurrences(
-        session=session, starts_at=start, ends_at=end, environments=environments
-    ):
-        conflicts.append(
-            {
-                "kind": "blackout",
-                **occurrence,
-                "starts_at": occurrence["starts_at"].isoformat(),
-                "ends_at": occurrence["ends_at"].isoformat(),
-            }
-        )
-
-    overlapping = session.scalars(
-        select(Change)
-        .where(
-            Change.id != change.id,
-            Change.state.in_([state.value for state in SCHEDULED_STATES]),
-            Change.planned_start < end,
-            Change.planned_end > start,
-        )
-        .order_by(Change.planned_start, Change.id)
-    ).all()
-    if overlapping and change.ci_ids:
-        zone = {ci_id: "same_ci" for ci_id in change.ci_ids}
-        for direction in (ImpactDirection.downstream, ImpactDirection.upstream):
-            for ci_id in cmdb_service.impact_depths(
-                session=session,
-                ci_ids=change.ci_ids,
-                direction=direction,
-                depth=CHANGE_IMPACT_DEPTH,
-            ):
-                zone.setdefault(ci_id, direction.value)
-        for other in overlapping:
-            shared = [
-                {"ci_id": link.ci_id, "name": link.ci.name, "relation": zone[link.ci_id]}
-                for link in other.ci_links
-                if link.ci_id in zone
-            ]
-            if shared:
-                conflicts.append(
-                    {
-                        "kind": "change",
-                        "change_id": other.id,
-                        "number": other.number,
-                        "title": other.title,
-                        "state": other.state,
-                        "starts_at": other.planned_start.isoformat(),
-                        "ends_at": other.planned_end.isoformat(),
-                        "cis": shared,
-                    }
-                )
-    return conflicts
-
-
-# --- CAB ---------------------------------------------------------------------------------------
-
-
-def approver_roles() -> list[str]:
-    return sorted(
-        role.value for role, granted in ROLE_PERMISSIONS.items() if APPROVE_PERMISSION in granted
-    )
-
-
-def eligible_approver_ids(*, session: Session, change: Change) -> set[int]:
-    """Active users whose role grants change:approve, the requester excluded."""
-    statement = (
-        select(User.id)
-        .join(UserRole, UserRole.user_id == User.id)
-        .where(User.is_active, UserRole.role.in_(approver_roles()))
-    )
-    if change.requester_id is not None:
-        statement = statement.where(User.id != change.requester_id)
-    return set(session.scalars(statement).all())
-
-
-@dataclass(frozen=True)
-class Tally:
-    approvals: int
-    rejections: int
-    undecided: int
-    outcome: CabOutcome
-
-
-def tally(*, rule: str, quorum: int | None, decisions: Sequence[str], pool_size: int) -> Tally:
-    """The outcome of a round: approved once the rule is met, rejected once it can no longer
-    be met, otherwise pending. ``pool_size`` counts everyone who may decide in the round."""
-    approvals = sum(1 for decision in decisions if decision == Decision.approved)
-    rejections = sum(1 for decision in decisions if decision == Decision.rejected)
-    undecided = max(pool_size - approvals - rejections, 0)
-    needed = {
-        ApprovalRule.all: approvals + rejections + undecided,
-        ApprovalRule.quorum: quorum or 1,
-        ApprovalRule.any: 1,
-    }[ApprovalRule(rule)]
-    if approvals >= needed:
-        outcome = CabOutcome.approved
-    elif approvals + undecided < needed:
-        outcome = CabOutcome.rejected
-    else:
-        outcome = CabOutcome.pending
-    return Tally(approvals, rejections, undecided, outcome)
-
-
-def decide(*, session: Session, change_id: int, data: DecisionCreate, actor: User) -> Change:
-    """Record one CAB member's decision and settle the round when the rule says so."""
-    change = get(session=session, change_id=change_id, for_update=True)
-    if change.cab_outcome != CabOutcome.pending or change.state not in (
-        ChangeState.authorize,
-        ChangeState.review,
-    ):
-        raise NothingToDecide(
-            f"{change.number} is {change.state} and not waiting for the CAB",
-            state=change.state,
-            cab_outcome=change.cab_outcome,
-        )
-    if actor.id == change.requester_id:
-        raise SelfApproval(
-            f"You requested {change.number}; another CAB member must decide on it",
-            change_id=change.id,
-        )
-    this_round = [approval for approval in change.approvals if approval.round == change.cab_round]
-    if any(approval.approver_id == actor.id for approval in this_round):
-        raise AlreadyDecided(
-            f"You have already decided on {change.number} in round {change.cab_round}"
-        )
-    decided_at = _now()
-    approval = ChangeApproval(
-        change_id=change.id,
-        stage=change.cab_stage,
-        round=change.cab_round,
-        approver_id=actor.id,
-        approver=actor,
-        decision=data.decision.value,
-        comment=data.comment,
-        decided_at=decided_at,
-    )
-    change.approvals.append(approval)
-    session.flush()
-    this_round.append(approval)
-    pool = eligible_approver_ids(session=session, change=change) | {
-        item.approver_id for item in this_round
-    }
-    result = tally(
-        rule=change.cab_rule,
-        quorum=change.cab_quorum,
-        decisions=[item.decision for item in this_round],
-        pool_size=len(pool),
-    )
-    _record(
-        session,
-        change,
-        EventKind.approval_decided,
-        actor,
-        field="approval",
-        new=data.decision.value,
-        data={
-            "approval_id": approval.id,
-            "decision": data.decision.value,
-            "comment": data.comment,
-            "stage": change.cab_stage,
-            "round": change.cab_round,
-            "rule": change.cab_rule,
-            "quorum": change.cab_quorum,
-            "approvals": result.approvals,
-            "rejections": result.rejections,
-            "undecided": result.undecided,
-            "outcome": result.outcome.value,
-        },
-        occurred_at=decided_at,
-    )
-    if result.outcome != CabOutcome.pending:
-        change.cab_outcome = result.outcome.value
-        _touch(change)
-        _record(
-            session,
-            change,
-            EventKind.field_changed,
-            actor,
-            field="cab_outcome",
-            old=CabOutcome.pending.value,
-            new=result.outcome.value,
-            data={"stage": change.cab_stage, "round": change.cab_round},
-        )
-    session.flush()
-    return change
-
-
-def list_cab_rules(*, session: Session) -> Sequence[CabRule]:
-    return session.scalars(select(CabRule).order_by(CabRule.change_type)).all()
-
-
-def update_cab_rule(*, session: Session, change_type: str, data: CabRuleUpdate) -> CabRule:
-    rule = _cab_rule(session, change_type)
-    rule.rule = data.rule.value
-    rule.quorum = data.quorum
-    rule.updated_at = _now()
-    session.flush()
-    return rule
-
-
 # --- review and incidents ----------------------------------------------------------------------
 
 
@@ -925,7 +551,7 @@ def _link_incident(session: Session, change: Change, incident_id: int, actor: Us
     old = incident.caused_by_change_id
     incident.caused_by_change_id = change.id
     incident.version += 1
-    incident.updated_at = _now()
+    incident.updated_at = records.now()
     events.append(
         session=session,
         entity_type=EntityType.incident,
@@ -937,7 +563,7 @@ def _link_incident(session: Session, change: Change, incident_id: int, actor: Us
         new_value=change.number,
         data={"change_id": change.id},
     )
-    _record(
+    records.append_event(
         session,
         change,
         EventKind.field_changed,
@@ -952,7 +578,7 @@ def link_caused_incident(
     *, session: Session, change_id: int, incident_id: int, actor: User
 ) -> Change:
     """Mark an incident as caused by the change (from implementation on)."""
-    change = get(session=session, change_id=change_id, for_update=True)
+    change = records.get(session=session, change_id=change_id, for_update=True)
     if change.state in (ChangeState.new, ChangeState.assess, ChangeState.authorize) or (
         change.state == ChangeState.cancelled
     ):
@@ -974,7 +600,7 @@ def record_review(
 ) -> Change:
     """The post-implementation review: outcome, caused incidents, notes. It closes the change
     as closed, failed or backed_out. An emergency change needs its retrospective CAB first."""
-    change = get(session=session, change_id=change_id, for_update=True)
+    change = records.get(session=session, change_id=change_id, for_update=True)
     check_version(current=change.version, expected=expected_version, what=change.number)
     if change.state != ChangeState.review:
         raise InvalidTransition(
@@ -994,8 +620,8 @@ def record_review(
     change.review_caused_incidents = data.caused_incidents
     change.review_notes = data.notes
     change.reviewed_by_id = actor.id
-    change.reviewed_at = _now()
-    _record(
+    change.reviewed_at = records.now()
+    records.append_event(
         session,
         change,
         EventKind.field_changed,
@@ -1011,140 +637,3 @@ def record_review(
     )
     _enter(session, change, REVIEW_OUTCOME_STATE[data.outcome], actor)
     return change
-
-
-# --- templates ---------------------------------------------------------------------------------
-
-
-def list_templates(
-    *, session: Session, params: PageParams, active: bool | None = None
-) -> Page[Any]:
-    statement = select(ChangeTemplate)
-    if active is not None:
-        statement = statement.where(ChangeTemplate.is_active == active)
-    return paginate(
-        session,
-        statement,
-        params,
-        sortable={"name": ChangeTemplate.name, "created_at": ChangeTemplate.created_at},
-        default_sort=[ChangeTemplate.name, ChangeTemplate.id],
-    )
-
-
-def create_template(*, session: Session, data: TemplateCreate, actor: User) -> ChangeTemplate:
-    if session.scalar(select(ChangeTemplate.id).where(ChangeTemplate.name == data.name)):
-        raise DuplicateTemplate(f"A template named {data.name!r} exists")
-    template = ChangeTemplate(
-        **data.model_dump(exclude={"risk_answers"}),
-        risk_answers=data.risk_answers.model_dump(),
-        created_by_id=actor.id,
-    )
-    session.add(template)
-    session.flush()
-    session.refresh(template)
-    return template
-
-
-def update_template(
-    *, session: Session, template: ChangeTemplate, data: TemplateUpdate
-) -> ChangeTemplate:
-    for field, value in data.model_dump(exclude_unset=True).items():
-        if value is None and field not in ("description", "justification"):
-            continue
-        setattr(template, field, value)
-    template.updated_at = _now()
-    session.flush()
-    return template
-
-
-# --- blackout windows and calendar -------------------------------------------------------------
-
-
-def get_blackout(*, session: Session, window_id: int) -> BlackoutWindow:
-    window = session.get(BlackoutWindow, window_id)
-    if window is None:
-        raise BlackoutNotFound(f"There is no blackout window {window_id}")
-    return window
-
-
-def list_blackouts(
-    *, session: Session, params: PageParams, active: bool | None = None
-) -> Page[Any]:
-    statement = select(BlackoutWindow)
-    if active is not None:
-        statement = statement.where(BlackoutWindow.is_active == active)
-    return paginate(
-        session,
-        statement,
-        params,
-        sortable=BLACKOUT_SORTABLE,
-        default_sort=[BlackoutWindow.starts_at, BlackoutWindow.id],
-    )
-
-
-def create_blackout(*, session: Session, data: BlackoutCreate, actor: User) -> BlackoutWindow:
-    fields = data.model_dump()
-    fields["rrule"] = recurrence.check(
-        rule=data.rrule, starts_at=data.starts_at, timezone=data.timezone
-    )
-    fields["environment"] = data.environment.value if data.environment else None
-    window = BlackoutWindow(**fields, created_by_id=actor.id)
-    session.add(window)
-    session.flush()
-    session.refresh(window)
-    return window
-
-
-def update_blackout(
-    *, session: Session, window: BlackoutWindow, data: BlackoutUpdate
-) -> BlackoutWindow:
-    given = data.model_dump(exclude_unset=True)
-    for field in ("name", "starts_at", "ends_at", "timezone", "is_active"):
-        if field in given and given[field] is None:
-            raise UnprocessableEntity(f"{field} cannot be null", field=field)
-    starts_at = given.get("starts_at", window.starts_at)
-    ends_at = given.get("ends_at", window.ends_at)
-    if ends_at <= starts_at:
-        raise UnprocessableEntity("ends_at must be after starts_at")
-    timezone = given.get("timezone", window.timezone)
-    rule = given.get("rrule", window.rrule)
-    given["rrule"] = recurrence.check(rule=rule, starts_at=starts_at, timezone=timezone)
-    if "environment" in given and given["environment"] is not None:
-        given["environment"] = given["environment"].value
-    for field, value in given.items():
-        setattr(window, field, value)
-    window.updated_at = _now()
-    session.flush()
-    return window
-
-
-def delete_blackout(*, session: Session, window: BlackoutWindow) -> None:
-    session.delete(window)
-    session.flush()
-
-
-def calendar(
-    *,
-    session: Session,
-    starts_at: datetime,
-    ends_at: datetime,
-    states: Sequence[str] = (),
-) -> tuple[list[Change], list[dict[str, Any]]]:
-    """Changes whose planned window overlaps [starts_at, ends_at) — by default every change
-    that was scheduled — and the blackout occurrences in that range."""
-    if ends_at <= starts_at:
-        raise BadRequest("'to' must be after 'from'")
-    if ends_at - starts_at > timedelta(days=MAX_CALENDAR_DAYS):
-        raise BadRequest(f"The calendar shows at most {MAX_CALENDAR_DAYS} days at a time")
-    wanted = list(states) or [state.value for state in CALENDAR_STATES]
-    changes = session.scalars(
-        select(Change)
-        .where(
-            Change.state.in_(wanted),
-            Change.planned_start < ends_at,
-            Change.planned_end > starts_at,
-        )
-        .order_by(Change.planned_start, Change.id)
-    ).all()
-    blackouts = blackout_occurrences(session=session, starts_at=starts_at, ends_at=ends_at)
-    return list(changes), blackouts

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from operational.auth.models import User
-from operational.changes import service
+from operational.changes import blackouts, cab, service, templates
 from operational.changes.models import BlackoutWindow, Change, ChangeTemplate
 from operational.changes.schemas import (
     BlackoutCreate,
@@ -87,7 +87,7 @@ class ChangeFactory:
         return change
 
     def decide(self, change: Change, approver: User, decision: str = "approved") -> Change:
-        return service.decide(
+        return cab.decide(
             session=self.session,
             change_id=change.id,
             data=DecisionCreate(decision=decision, comment=f"{decision} by {approver.id}"),
@@ -131,13 +131,13 @@ class ChangeFactory:
                 "tested_outside_production": True,
             },
         )
-        return service.create_template(
+        return templates.create_template(
             session=self.session, data=TemplateCreate(**fields), actor=actor or self.manager()
         )
 
     def blackout(self, **fields: Any) -> BlackoutWindow:
         fields.setdefault("name", "Quarter-end freeze")
-        return service.create_blackout(
+        return blackouts.create_blackout(
             session=self.session, data=BlackoutCreate(**fields), actor=self.admin()
         )
 

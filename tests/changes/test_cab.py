@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 
-from operational.changes.service import tally
+from operational.changes.cab import tally
 from operational.events import service as events
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from ingest import loader, sources
-from operational.changes.service import approver_roles
+from operational.changes.cab import approver_roles
 
 
 def change_row(session, external_id: str):
