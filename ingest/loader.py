@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from ingest import rejects
 from ingest.parsed import ParsedExport
 from ingest.rejects import write_rejects_csv, write_rejects_json
+from operational.cmdb import graph as cmdb_graph
 
 DEFAULT_BATCH_EVENTS = 100_000
 SQL_TYPES = {
@@ -1158,7 +1159,7 @@ def _closing_cycles(session: Session, acyclic_types: list[str]) -> list[int]:
     ).all()
     refused: list[int] = []
     for kind, nodes in reached:
-        graph: dict[int, set[int]] = {}
+        graph: cmdb_graph.Graph = {}
         for source, target in session.execute(
             text(
                 "select source_ci_id, target_ci_id from operational.ci_relationships "
@@ -1174,25 +1175,8 @@ def _closing_cycles(session: Session, acyclic_types: list[str]) -> list[int]:
             ),
             {"type": kind},
         ).all()
-        for row, source, target in rows:
-            if _reaches(graph, target, source):
-                refused.append(row)
-            else:
-                graph.setdefault(source, set()).add(target)
+        refused += cmdb_graph.add_without_loops(graph, rows)
     return refused
-
-
-def _reaches(graph: dict[int, set[int]], start: int, goal: int) -> bool:
-    seen, frontier = {start}, [start]
-    while frontier:
-        node = frontier.pop()
-        if node == goal:
-            return True
-        for following in graph.get(node, ()):
-            if following not in seen:
-                seen.add(following)
-                frontier.append(following)
-    return False
 
 
 _CHANGE_COLUMNS = (
