@@ -39,6 +39,7 @@ from ingest import rejects
 from ingest.parsed import ParsedExport
 from ingest.rejects import write_rejects_csv, write_rejects_json
 from operational.cmdb import graph as cmdb_graph
+from operational.events import service as events_service
 
 DEFAULT_BATCH_EVENTS = 100_000
 SQL_TYPES = {
@@ -231,17 +232,17 @@ def _append_events(session: Session, frame: pl.DataFrame | None = None) -> int:
     """
     if frame is not None:
         _stage(session, "stage_appends", frame.select(list(APPEND_SCHEMA)).cast(APPEND_SCHEMA))
-    return _count(
+    return _copy_selected_events(
         session,
         """
-        insert into operational.events (entity_type, entity_id, seq, occurred_at, actor_id,
-            actor_label, kind, field, old_value, new_value, data, source_system, synthesized)
         select n.entity_type, n.entity_id,
             coalesce(stored.max_seq, 0)
-                + row_number() over (partition by n.entity_type, n.entity_id order by n.ord),
-            n.occurred_at, n.actor_id, left(n.actor_label, 200), n.kind, n.field, n.old_value,
-            n.new_value,
-            coalesce(n.data::jsonb, '{}'::jsonb) || jsonb_build_object('import_key', n.import_key),
+                + row_number() over (partition by n.entity_type, n.entity_id order by n.ord)
+                as seq,
+            n.occurred_at, n.actor_id, left(n.actor_label, 200) as actor_label, n.kind, n.field,
+            n.old_value, n.new_value,
+            coalesce(n.data::jsonb, '{}'::jsonb) || jsonb_build_object('import_key', n.import_key)
+                as data,
             n.source_system, n.synthesized
         from stage_appends n
         left join lateral (
@@ -255,6 +256,40 @@ def _append_events(session: Session, frame: pl.DataFrame | None = None) -> int:
         )
         """,
     )
+
+
+# The columns of the event rows the loader selects in SQL, in this order and with these names.
+EVENT_COLUMNS = (
+    "entity_type",
+    "entity_id",
+    "seq",
+    "occurred_at",
+    "actor_id",
+    "actor_label",
+    "kind",
+    "field",
+    "old_value",
+    "new_value",
+    "data",
+    "source_system",
+    "synthesized",
+)
+
+
+def _copy_selected_events(session: Session, select_sql: str, **params) -> int:
+    """Write the events `select_sql` selects (the columns `EVENT_COLUMNS`) through the events
+    service, the log's one writer: they come out of the database and go back in as CSV bytes,
+    never decoded here. Returns how many were written."""
+    _temp_table(session, "selected_events", select_sql, **params)
+    raw = session.connection().connection.driver_connection
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(
+            f"copy selected_events ({', '.join(EVENT_COLUMNS)}) to stdout (format csv)"
+        ) as copy,
+    ):
+        data = b"".join(copy)
+    return events_service.copy_csv(session=session, columns=EVENT_COLUMNS, data=data)
 
 
 # --- shared SQL ------------------------------------------------------------------------------
@@ -663,20 +698,25 @@ def _insert_events(
         )
     )
     if new.height:
-        _copy_into(session, "operational.events", new)
+        events_service.copy_csv(session=session, columns=new.columns, data=_csv(new))
     return new.height
 
 
-def _copy_into(session: Session, table: str, frame: pl.DataFrame) -> None:
+def _csv(frame: pl.DataFrame) -> memoryview:
+    """The frame as COPY reads CSV: no header, nulls as empty fields, ISO times with zone."""
     buffer = io.BytesIO()
     frame.write_csv(buffer, include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.f%z")
+    return buffer.getbuffer()
+
+
+def _copy_into(session: Session, table: str, frame: pl.DataFrame) -> None:
     raw = session.connection().connection.driver_connection
     columns = ", ".join(frame.columns)
     with (
         raw.cursor() as cursor,
         cursor.copy(f"copy {table} ({columns}) from stdin (format csv)") as copy,
     ):
-        copy.write(buffer.getbuffer())
+        copy.write(_csv(frame))
 
 
 def _copy_comments(session: Session, events: pl.DataFrame, source_system: str) -> None:
@@ -822,19 +862,24 @@ def _created_events(session: Session, entity_type: str, table: str, ids: list[in
     if not ids:
         return
     label = "number" if table == "changes" else "name"
-    session.execute(
-        text(
-            f"""
-            insert into operational.events (entity_type, entity_id, seq, occurred_at,
-                actor_label, kind, new_value, source_system)
-            select :entity_type, r.id, 1, coalesce({
-                "r.opened_at" if table == "changes" else "r.created_at"
-            }, now()), 'import', 'created', r.{label}, r.source_system
-            from operational.{table} r where r.id = any(cast(:ids as bigint[]))
-            on conflict (entity_type, entity_id, seq) do nothing
-            """
-        ),
-        {"entity_type": entity_type, "ids": ids},
+    opened = "r.opened_at" if table == "changes" else "r.created_at"
+    _copy_selected_events(
+        session,
+        f"""
+        select cast(:entity_type as text) as entity_type, r.id as entity_id, 1 as seq,
+            coalesce({opened}, now()) as occurred_at, null::bigint as actor_id,
+            'import'::text as actor_label, 'created'::text as kind, null::text as field,
+            null::text as old_value, r.{label} as new_value, null::jsonb as data,
+            r.source_system, false as synthesized
+        from operational.{table} r
+        where r.id = any(cast(:ids as bigint[]))
+          and not exists (
+            select 1 from operational.events e
+            where e.entity_type = :entity_type and e.entity_id = r.id and e.seq = 1
+          )
+        """,
+        entity_type=entity_type,
+        ids=ids,
     )
 
 

@@ -1,4 +1,6 @@
-"""Appending to the event log (the only writer; nothing updates or deletes) and reading it."""
+"""Appending to the event log and reading it. The only writer of the log: one event at a time
+with ``append``, or many at once with ``copy_csv`` (ingest's bulk loader). Nothing updates or
+deletes."""
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -81,3 +83,28 @@ def list_for(*, session: Session, entity_type: str, entity_id: int) -> Sequence[
         .where(Event.entity_type == str(entity_type), Event.entity_id == entity_id)
         .order_by(Event.seq)
     ).all()
+
+
+# Every column but the id, which the log's sequence draws.
+_COPY_COLUMNS = frozenset(Event.__table__.columns.keys()) - {"id"}
+
+
+def copy_csv(
+    *, session: Session, columns: Sequence[str], data: bytes | bytearray | memoryview
+) -> int:
+    """Append many events at once, by COPY, in the caller's transaction; returns how many.
+
+    ``data`` is CSV (PostgreSQL's COPY format, no header): one record per event, its fields in
+    the order of ``columns``. For bulk loads, where ``append`` per event would be far too slow;
+    the caller numbers ``seq`` so that each record's log stays gap-free.
+    """
+    unknown = set(columns) - _COPY_COLUMNS
+    if unknown:
+        raise ValueError(f"Not columns of the event log: {', '.join(sorted(unknown))}")
+    session.flush()  # rows the session holds (a user an event names) go in first
+    statement = f"copy {Event.__table__.fullname} ({', '.join(columns)}) from stdin (format csv)"
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor:
+        with cursor.copy(statement) as copy:
+            copy.write(data)
+        return cursor.rowcount
