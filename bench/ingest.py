@@ -1,6 +1,6 @@
 """Speed of ingestion: a ServiceNow audit export of N events, imported cold, then again.
 
-1. Generates an export yielding N events (default 1,000,000) with ``ingest.generate`` (or
+1. Generates an export yielding N events (default 1,000,000) with ``sampledata.generate`` (or
    reuses the one at ``--export``).
 2. Cold import into an empty, migrated scratch database: parse (polars), then load (COPY,
    set-based upserts, one transaction per batch, ``--workers`` batches at once), each timed.
@@ -37,11 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.scratch import scratch_database
 from ingest import loader
-from ingest.generate import write_servicenow_audit
 from ingest.loader import copying
 from ingest.sources import servicenow_audit
 from operational.core.migrate import upgrade
 from operational.events import service as events_service
+from sampledata.generate import write_servicenow_audit
 
 
 def statement_timer(engine) -> dict[str, float]:
