@@ -1,8 +1,9 @@
 """Speed of the marts: a full ``dbt build`` over a large history, then an incremental refresh.
 
 1. Generates a ServiceNow audit export of N incidents with about 10 events each
-   (``ingest.generate``) and loads it through ingest (parse, then the COPY loader). Then it runs
-   VACUUM (ANALYZE), as autovacuum soon would, so that the timed builds do not compete with it.
+   (``sampledata.generate``) and loads it through ingest (parse, then the COPY loader). Then it
+   runs VACUUM (ANALYZE), as autovacuum soon would, so that the timed builds do not compete with
+   it.
 2. Times a full ``dbt build`` as the pipelines run it: models and data tests (``--unit-tests``
    adds dbt's unit tests, which check the SQL rather than the data and run in CI).
 3. Loads 10,000 new incidents the same way and times the incremental ``dbt build``, then a
@@ -42,13 +43,13 @@ import psycopg
 from sqlalchemy import create_engine, pool
 
 from bench.scratch import scratch_database
-from ingest.generate import write_servicenow_audit
 from ingest.loader import load
 from ingest.sources import parse
 from ingest.sources.servicenow_audit import NAME as SERVICENOW_AUDIT
 from operational.core.db import dbt_environment, libpq_url
 from operational.core.migrate import upgrade
 from pipelines.environment import DBT_PROJECT_DIR, OFFLINE
+from sampledata.generate import write_servicenow_audit
 
 EVENTS_PER_INCIDENT = 10
 BENCH_DATABASE = "itsm_bench"

@@ -21,12 +21,12 @@ def demo(
 ) -> None:
     """Generate a realistic year (teams, CIs, changes with CAB decisions, incidents with
     history, CSAT) as a generic export, import it like any other export, then serve the API."""
-    from ingest import demo as demo_data
     from ingest import loader, sources
     from operational.cli.serve import serve
     from operational.core.config import get_settings
     from operational.core.db import resolve_database_url
     from operational.core.migrate import upgrade
+    from sampledata import demo as demo_data
 
     console = Console()
     upgrade(resolve_database_url())

@@ -46,9 +46,9 @@ def ensure_admin(email: str) -> str | None:
 def demo_loaded() -> bool:
     from sqlalchemy import select
 
-    from ingest.demo import SOURCE_SYSTEM
     from operational.core.db import session_scope
     from operational.incidents.models import Incident
+    from sampledata.demo import SOURCE_SYSTEM
 
     with session_scope() as session:
         return (

@@ -1,8 +1,8 @@
 """The event log's only writer (nothing updates or deletes) and its readers.
 
-Every event is appended here: one at a time with ``append``, or in bulk with ``append_many``
-(the SLA engine's transitions). Ingest's COPY of imported history is the documented exception
-for speed, and goes through ``copy_rows`` here too.
+Every event is appended here: one at a time with ``append``, many in one statement with
+``append_many`` (the SLA engine's transitions), or by COPY with ``copy_csv`` (ingest's bulk
+loader, which numbers ``seq`` itself for speed).
 """
 
 from collections import defaultdict
@@ -168,3 +168,28 @@ def rows_for_many(
     ):
         found[event.entity_id].append(event)
     return found
+
+
+# Every column but the id, which the log's sequence draws.
+_COPY_COLUMNS = frozenset(Event.__table__.columns.keys()) - {"id"}
+
+
+def copy_csv(
+    *, session: Session, columns: Sequence[str], data: bytes | bytearray | memoryview
+) -> int:
+    """Append many events at once, by COPY, in the caller's transaction; returns how many.
+
+    ``data`` is CSV (PostgreSQL's COPY format, no header): one record per event, its fields in
+    the order of ``columns``. For bulk loads, where ``append`` per event would be far too slow;
+    the caller numbers ``seq`` so that each record's log stays gap-free.
+    """
+    unknown = set(columns) - _COPY_COLUMNS
+    if unknown:
+        raise ValueError(f"Not columns of the event log: {', '.join(sorted(unknown))}")
+    session.flush()  # rows the session holds (a user an event names) go in first
+    statement = f"copy {Event.__table__.fullname} ({', '.join(columns)}) from stdin (format csv)"
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor:
+        with cursor.copy(statement) as copy:
+            copy.write(data)
+        return cursor.rowcount

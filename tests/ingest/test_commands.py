@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from ingest import demo, inbox, loader, sources
+from ingest import inbox, loader, sources
 from operational.cli import app
+from sampledata import demo
 
 runner = CliRunner()
 

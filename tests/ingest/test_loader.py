@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, pool, text
 
 from ingest import loader, sources
-from ingest.generate import write_servicenow_audit
+from sampledata.generate import write_servicenow_audit
 
 
 def scalar(bind, sql: str, **params):

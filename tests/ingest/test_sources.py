@@ -467,7 +467,7 @@ def test_rejects_reports(tmp_path, audit):
 
 
 def test_generated_export_yields_the_promised_events(tmp_path):
-    from ingest.generate import write_servicenow_audit
+    from sampledata.generate import write_servicenow_audit
 
     export = write_servicenow_audit(tmp_path / "audit.csv", events=2_000, seed=3)
     parsed = servicenow_audit.parse(export.path)

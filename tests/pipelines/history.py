@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest.generate import AUDIT_COLUMNS
+from sampledata.generate import AUDIT_COLUMNS
 
 INCIDENTS = ("INC0090001", "INC0090002", "INC0090003")
 DAY = "2026-10-01"
