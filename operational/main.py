@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from operational.auth.router import router as auth_router
+from operational.changes.router import ci_page_router
 from operational.changes.router import router as changes_router
 from operational.cmdb.router import router as cmdb_router
 from operational.core.config import get_settings
@@ -48,6 +49,7 @@ def create_app() -> FastAPI:
         sla_router,
         cmdb_router,
         changes_router,
+        ci_page_router,
         exports_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

@@ -196,6 +196,10 @@ class Change(Base):
     def ci_ids(self) -> list[int]:
         return [link.ci_id for link in self.ci_links]
 
+    @property
+    def cis(self) -> list[ConfigurationItem]:
+        return [link.ci for link in self.ci_links]
+
 
 class ChangeCI(Base):
     """An affected CI of a change."""

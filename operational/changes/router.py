@@ -6,7 +6,16 @@ from pydantic import AwareDatetime
 
 from operational.auth.dependencies import require
 from operational.auth.models import User
-from operational.changes import blackouts, cab, collisions, messages, risk, service, templates
+from operational.changes import (
+    blackouts,
+    cab,
+    collisions,
+    flows,
+    messages,
+    risk,
+    service,
+    templates,
+)
 from operational.changes.dependencies import CurrentBlackout, CurrentChange, CurrentTemplate
 from operational.changes.enums import ChangeState, ChangeType, NoticeKind, RiskLevel
 from operational.changes.models import Change
@@ -14,6 +23,7 @@ from operational.changes.schemas import (
     ApprovalRead,
     BlackoutCreate,
     BlackoutOccurrence,
+    BlackoutPage,
     BlackoutRead,
     BlackoutUpdate,
     CabRuleRead,
@@ -21,24 +31,32 @@ from operational.changes.schemas import (
     CalendarRead,
     CausedIncidentLink,
     ChangeCreate,
+    ChangePage,
     ChangeRead,
     ChangeSummary,
     ChangeUpdate,
+    CIDetail,
     DecisionCreate,
     OverrideRequest,
     ReviewCreate,
     RiskQuestion,
     TemplateCreate,
+    TemplatePage,
     TemplateRead,
     TemplateUpdate,
     TransitionRequest,
 )
+from operational.cmdb.dependencies import CurrentCI
+from operational.cmdb.schemas import CIRead
 from operational.core.concurrency import ExpectedVersion, set_etag
 from operational.core.db import DbSession
-from operational.core.pagination import Page, PageQuery
+from operational.core.pagination import PageQuery
 from operational.events.schemas import EventPage, EventRead
+from operational.incidents import service as incidents_service
 
 router = APIRouter(tags=["changes"])
+# The CMDB's CI page, which gathers incidents and changes too (see get_ci at the end).
+ci_page_router = APIRouter(tags=["cmdb"])
 
 
 def _read(session: DbSession, change: Change, response: Response | None = None) -> ChangeRead:
@@ -47,7 +65,9 @@ def _read(session: DbSession, change: Change, response: Response | None = None) 
     return ChangeRead.build(
         change,
         allowed=service.allowed_moves(change),
-        caused_incident_ids=service.caused_incident_ids(session=session, change_id=change.id),
+        caused_incident_ids=incidents_service.caused_by_change(
+            session=session, change_id=change.id
+        ),
     )
 
 
@@ -68,7 +88,7 @@ def list_changes(
     planned_from: Annotated[AwareDatetime | None, Query(description="Window ends after")] = None,
     planned_to: Annotated[AwareDatetime | None, Query(description="Window starts before")] = None,
     q: Annotated[str | None, Query(description="Part of the title or number")] = None,
-) -> Page[ChangeSummary]:
+) -> ChangePage:
     found = service.search(
         session=session,
         params=page,
@@ -83,7 +103,7 @@ def list_changes(
         planned_to=planned_to,
         q=q,
     )
-    return found.map(ChangeSummary.from_model)
+    return found.map(ChangeSummary.model_validate)
 
 
 @router.post("/changes", status_code=status.HTTP_201_CREATED, summary="Raise a change")
@@ -121,7 +141,7 @@ def change_calendar(
     return CalendarRead(
         starts_at=starts_at,
         ends_at=ends_at,
-        changes=[ChangeSummary.from_model(change) for change in changes],
+        changes=[ChangeSummary.model_validate(change) for change in changes],
         blackouts=[BlackoutOccurrence(**item) for item in occurrences],
     )
 
@@ -248,7 +268,7 @@ def change_conflicts(change: CurrentChange, session: DbSession) -> list[dict]:
     summary="CAB decisions on the change, every round",
 )
 def list_approvals(change: CurrentChange) -> list[ApprovalRead]:
-    return [ApprovalRead.from_model(approval) for approval in change.approvals]
+    return [ApprovalRead.model_validate(approval) for approval in change.approvals]
 
 
 @router.post(
@@ -279,7 +299,7 @@ def review_change(
     session: DbSession,
     response: Response,
 ) -> ChangeRead:
-    reviewed = service.record_review(
+    reviewed = flows.record_review(
         session=session,
         change_id=change.id,
         data=data,
@@ -300,7 +320,7 @@ def link_caused_incident(
     session: DbSession,
     response: Response,
 ) -> ChangeRead:
-    linked = service.link_caused_incident(
+    linked = flows.link_caused_incident(
         session=session, change_id=change.id, incident_id=data.incident_id, actor=user
     )
     return _read(session, linked, response)
@@ -338,11 +358,9 @@ def change_notice(
 @router.get(
     "/change-templates", dependencies=[require("change:read")], summary="Standard change models"
 )
-def list_templates(
-    session: DbSession, page: PageQuery, active: bool | None = None
-) -> Page[TemplateRead]:
+def list_templates(session: DbSession, page: PageQuery, active: bool | None = None) -> TemplatePage:
     found = templates.list_templates(session=session, params=page, active=active)
-    return found.map(TemplateRead.from_model)
+    return found.map(TemplateRead.model_validate)
 
 
 @router.post(
@@ -353,7 +371,7 @@ def list_templates(
 def create_template(
     user: Annotated[User, require("change:approve")], data: TemplateCreate, session: DbSession
 ) -> TemplateRead:
-    return TemplateRead.from_model(
+    return TemplateRead.model_validate(
         templates.create_template(session=session, data=data, actor=user)
     )
 
@@ -364,7 +382,7 @@ def create_template(
     summary="One standard change model",
 )
 def get_template(template: CurrentTemplate) -> TemplateRead:
-    return TemplateRead.from_model(template)
+    return TemplateRead.model_validate(template)
 
 
 @router.patch("/change-templates/{template_id}", summary="Revise or retire a standard change model")
@@ -375,18 +393,16 @@ def update_template(
     session: DbSession,
 ) -> TemplateRead:
     updated = templates.update_template(session=session, template=template, data=data)
-    return TemplateRead.from_model(updated)
+    return TemplateRead.model_validate(updated)
 
 
 # --- blackout windows --------------------------------------------------------------------------
 
 
 @router.get("/blackout-windows", dependencies=[require("change:read")], summary="Blackout windows")
-def list_blackouts(
-    session: DbSession, page: PageQuery, active: bool | None = None
-) -> Page[BlackoutRead]:
+def list_blackouts(session: DbSession, page: PageQuery, active: bool | None = None) -> BlackoutPage:
     found = blackouts.list_blackouts(session=session, params=page, active=active)
-    return found.map(BlackoutRead.from_model)
+    return found.map(BlackoutRead.model_validate)
 
 
 @router.post(
@@ -397,7 +413,7 @@ def list_blackouts(
 def create_blackout(
     user: Annotated[User, require("blackout:admin")], data: BlackoutCreate, session: DbSession
 ) -> BlackoutRead:
-    return BlackoutRead.from_model(
+    return BlackoutRead.model_validate(
         blackouts.create_blackout(session=session, data=data, actor=user)
     )
 
@@ -408,7 +424,7 @@ def create_blackout(
     summary="One blackout window",
 )
 def get_blackout(window: CurrentBlackout) -> BlackoutRead:
-    return BlackoutRead.from_model(window)
+    return BlackoutRead.model_validate(window)
 
 
 @router.patch("/blackout-windows/{window_id}", summary="Change a blackout window")
@@ -418,7 +434,7 @@ def update_blackout(
     data: BlackoutUpdate,
     session: DbSession,
 ) -> BlackoutRead:
-    return BlackoutRead.from_model(
+    return BlackoutRead.model_validate(
         blackouts.update_blackout(session=session, window=window, data=data)
     )
 
@@ -433,3 +449,24 @@ def delete_blackout(
 ) -> Response:
     blackouts.delete_blackout(session=session, window=window)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- a CI with what is happening to it --------------------------------------------------------
+
+
+@ci_page_router.get(
+    "/cis/{ci_id}",
+    dependencies=[require("ci:read")],
+    summary="A CI with its open incidents and upcoming changes",
+)
+def get_ci(ci: CurrentCI, session: DbSession, response: Response) -> CIDetail:
+    # Served here, by the highest domain it gathers from, so that the CMDB stays below the
+    # incidents and changes that refer to its CIs.
+    set_etag(response, ci.version)
+    return CIDetail.model_validate(
+        {
+            **CIRead.model_validate(ci).model_dump(),
+            "open_incidents": incidents_service.open_on_ci(session=session, ci_id=ci.id),
+            "upcoming_changes": service.upcoming_for_ci(session=session, ci_id=ci.id),
+        }
+    )

@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AliasPath, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from operational.changes.enums import (
     ApprovalRule,
@@ -10,15 +10,12 @@ from operational.changes.enums import (
     Decision,
     ReviewOutcome,
 )
-from operational.changes.models import (
-    BlackoutWindow,
-    Change,
-    ChangeApproval,
-    ChangeTemplate,
-)
+from operational.changes.models import Change
 from operational.cmdb.enums import Environment
-from operational.cmdb.schemas import CIBrief
+from operational.cmdb.schemas import CIBrief, CIRead
+from operational.core.pagination import Page
 from operational.core.schemas import ReadModel, RequestBody
+from operational.incidents.schemas import IncidentBrief
 
 
 class RiskAnswers(RequestBody):
@@ -83,31 +80,18 @@ class ChangeUpdate(RequestBody):
         return self
 
 
-class ApprovalRead(BaseModel):
+class ApprovalRead(ReadModel):
     id: int
     stage: str
     round: int
     approver_id: int
-    approver: str
+    approver: str = Field(validation_alias=AliasPath("approver", "display_name"))
     decision: str
     comment: str
     decided_at: datetime
 
-    @classmethod
-    def from_model(cls, approval: ChangeApproval) -> "ApprovalRead":
-        return cls(
-            id=approval.id,
-            stage=approval.stage,
-            round=approval.round,
-            approver_id=approval.approver_id,
-            approver=approval.approver.display_name,
-            decision=approval.decision,
-            comment=approval.comment,
-            decided_at=approval.decided_at,
-        )
 
-
-class ChangeSummary(BaseModel):
+class ChangeSummary(ReadModel):
     id: int
     number: str
     title: str
@@ -123,21 +107,34 @@ class ChangeSummary(BaseModel):
     ci_ids: list[int]
     version: int
 
-    @classmethod
-    def fields_of(cls, change: Change) -> dict[str, Any]:
-        return {name: getattr(change, name) for name in ChangeSummary.model_fields}
 
-    @classmethod
-    def from_model(cls, change: Change) -> "ChangeSummary":
-        return cls(**cls.fields_of(change))
+ChangePage = Page[ChangeSummary]
+
+
+class ChangeBrief(ReadModel):  # a change in another record's response (a CI's)
+    id: int
+    number: str
+    title: str
+    change_type: str
+    state: str
+    planned_start: datetime | None
+    planned_end: datetime | None
+
+
+class CIDetail(CIRead):  # a CI with its open incidents and upcoming changes
+    open_incidents: list[IncidentBrief]
+    upcoming_changes: list[ChangeBrief]
 
 
 class ChangeRead(ChangeSummary):
+    # Every field is in every response; the two the change row cannot give are filled by build.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     description: str | None
     template_id: int | None
-    requester: str | None
-    assignment_group: str | None
-    implementer: str | None
+    requester: str | None = Field(validation_alias=AliasPath("requester", "display_name"))
+    assignment_group: str | None = Field(validation_alias=AliasPath("assignment_group", "name"))
+    implementer: str | None = Field(validation_alias=AliasPath("implementer", "display_name"))
     justification: str | None
     implementation_plan: str | None
     backout_plan: str | None
@@ -160,8 +157,8 @@ class ChangeRead(ChangeSummary):
     review_notes: str | None
     reviewed_by_id: int | None
     reviewed_at: datetime | None
-    caused_incident_ids: list[int]
-    allowed_transitions: list[str]
+    caused_incident_ids: list[int] = Field(default_factory=list)
+    allowed_transitions: list[str] = Field(default_factory=list)
     opened_at: datetime
     closed_at: datetime | None
     source_system: str
@@ -173,30 +170,8 @@ class ChangeRead(ChangeSummary):
     def build(
         cls, change: Change, *, allowed: list[str], caused_incident_ids: list[int]
     ) -> "ChangeRead":
-        derived = {
-            "requester",
-            "assignment_group",
-            "implementer",
-            "cis",
-            "approvals",
-            "caused_incident_ids",
-            "allowed_transitions",
-        }
-        simple = {
-            name: getattr(change, name)
-            for name in cls.model_fields
-            if name not in ChangeSummary.model_fields and name not in derived
-        }
-        return cls(
-            **ChangeSummary.fields_of(change),
-            **simple,
-            requester=change.requester.display_name if change.requester else None,
-            assignment_group=change.assignment_group.name if change.assignment_group else None,
-            implementer=change.implementer.display_name if change.implementer else None,
-            cis=[CIBrief.model_validate(link.ci) for link in change.ci_links],
-            approvals=[ApprovalRead.from_model(approval) for approval in change.approvals],
-            caused_incident_ids=caused_incident_ids,
-            allowed_transitions=allowed,
+        return cls.model_validate(change).model_copy(
+            update={"allowed_transitions": allowed, "caused_incident_ids": caused_incident_ids}
         )
 
 
@@ -269,9 +244,8 @@ class TemplateRead(ReadModel):
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def from_model(cls, template: ChangeTemplate) -> "TemplateRead":
-        return cls.model_validate(template)
+
+TemplatePage = Page[TemplateRead]
 
 
 class CabRuleRead(ReadModel):
@@ -336,9 +310,8 @@ class BlackoutRead(ReadModel):
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def from_model(cls, window: BlackoutWindow) -> "BlackoutRead":
-        return cls.model_validate(window)
+
+BlackoutPage = Page[BlackoutRead]
 
 
 class BlackoutOccurrence(BaseModel):

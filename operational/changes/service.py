@@ -47,7 +47,6 @@ from operational.core.errors import BadRequest, Forbidden, InvalidTransition, Un
 from operational.core.pagination import Page, PageParams, paginate
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
-from operational.incidents.models import Incident
 
 OVERRIDE_PERMISSION = "change:override_conflict"
 REVIEW_PATH = "/api/v1/changes/{id}/review"
@@ -66,16 +65,6 @@ CHANGE_SORTABLE = {
 
 
 # --- lookups -----------------------------------------------------------------------------------
-
-
-def caused_incident_ids(*, session: Session, change_id: int) -> list[int]:
-    return list(
-        session.scalars(
-            select(Incident.id)
-            .where(Incident.caused_by_change_id == change_id)
-            .order_by(Incident.id)
-        ).all()
-    )
 
 
 def upcoming_for_ci(*, session: Session, ci_id: int, now: datetime | None = None) -> list[Change]:
@@ -540,44 +529,9 @@ def schedule_over_conflicts(
 # --- review and incidents ----------------------------------------------------------------------
 
 
-def _link_incident(session: Session, change: Change, incident_id: int, actor: User) -> None:
-    incident = session.scalar(
-        select(Incident).where(Incident.id == incident_id).with_for_update(of=Incident)
-    )
-    if incident is None:
-        raise UnprocessableEntity(f"There is no incident {incident_id}", incident_id=incident_id)
-    if incident.caused_by_change_id == change.id:
-        return
-    old = incident.caused_by_change_id
-    incident.caused_by_change_id = change.id
-    incident.version += 1
-    incident.updated_at = records.now()
-    events.append(
-        session=session,
-        entity_type=EntityType.incident,
-        entity_id=incident.id,
-        kind=EventKind.field_changed,
-        actor=actor,
-        field="caused_by_change",
-        old_value=old,
-        new_value=change.number,
-        data={"change_id": change.id},
-    )
-    records.append_event(
-        session,
-        change,
-        EventKind.field_changed,
-        actor,
-        field="caused_incident",
-        new=incident.number,
-        data={"incident_id": incident.id},
-    )
-
-
-def link_caused_incident(
-    *, session: Session, change_id: int, incident_id: int, actor: User
-) -> Change:
-    """Mark an incident as caused by the change (from implementation on)."""
+def lock_linkable(*, session: Session, change_id: int) -> Change:
+    """The change, locked, when it may be named as the cause of incidents (from implementation
+    on); BadRequest before that."""
     change = records.get(session=session, change_id=change_id, for_update=True)
     if change.state in (ChangeState.new, ChangeState.assess, ChangeState.authorize) or (
         change.state == ChangeState.cancelled
@@ -585,21 +539,28 @@ def link_caused_incident(
         raise BadRequest(
             f"{change.number} is {change.state}: only an implemented change causes incidents"
         )
-    _link_incident(session, change, incident_id, actor)
-    session.flush()
     return change
 
 
-def record_review(
-    *,
-    session: Session,
-    change_id: int,
-    data: ReviewCreate,
-    expected_version: int,
-    actor: User,
+def note_caused_incident(
+    *, session: Session, change: Change, incident_id: int, incident_number: str, actor: User
+) -> None:
+    """Log on the change that it caused an incident (the incident domain records its side)."""
+    records.append_event(
+        session,
+        change,
+        EventKind.field_changed,
+        actor,
+        field="caused_incident",
+        new=incident_number,
+        data={"incident_id": incident_id},
+    )
+
+
+def lock_reviewable(
+    *, session: Session, change_id: int, data: ReviewCreate, expected_version: int
 ) -> Change:
-    """The post-implementation review: outcome, caused incidents, notes. It closes the change
-    as closed, failed or backed_out. An emergency change needs its retrospective CAB first."""
+    """The change, locked, when its post-implementation review may be recorded now."""
     change = records.get(session=session, change_id=change_id, for_update=True)
     check_version(current=change.version, expected=expected_version, what=change.number)
     if change.state != ChangeState.review:
@@ -614,8 +575,13 @@ def record_review(
             "decide before the PIR closes it",
             cab_round=change.cab_round,
         )
-    for incident_id in dict.fromkeys(data.incident_ids):
-        _link_incident(session, change, incident_id, actor)
+    return change
+
+
+def record_review(*, session: Session, change: Change, data: ReviewCreate, actor: User) -> Change:
+    """The post-implementation review: outcome, caused incidents, notes. It closes the change
+    as closed, failed or backed_out (``lock_reviewable`` first: an emergency change needs its
+    retrospective CAB before)."""
     change.review_outcome = data.outcome.value
     change.review_caused_incidents = data.caused_incidents
     change.review_notes = data.notes

@@ -4,7 +4,6 @@ from fastapi import APIRouter, Query, Response, status
 
 from operational.auth.dependencies import require
 from operational.auth.models import User
-from operational.changes import service as changes_service
 from operational.cmdb import service
 from operational.cmdb.dependencies import CurrentCI, CurrentCIClass
 from operational.cmdb.enums import (
@@ -16,19 +15,16 @@ from operational.cmdb.enums import (
     RelationshipType,
 )
 from operational.cmdb.schemas import (
-    ChangeBrief,
     CIBrief,
     CIClassCreate,
     CIClassRead,
     CIClassUpdate,
     CICreate,
-    CIDetail,
     CIRead,
     CIUpdate,
     ImpactItem,
     ImpactPage,
     ImpactStep,
-    IncidentBrief,
     RelationshipCreate,
     RelationshipRead,
 )
@@ -125,24 +121,8 @@ def create_ci(
     return CIRead.model_validate(ci)
 
 
-@router.get(
-    "/cis/{ci_id}",
-    dependencies=[require("ci:read")],
-    summary="A CI with its open incidents and upcoming changes",
-)
-def get_ci(ci: CurrentCI, session: DbSession, response: Response) -> CIDetail:
-    set_etag(response, ci.version)
-    return CIDetail(
-        **CIRead.model_validate(ci).model_dump(),
-        open_incidents=[
-            IncidentBrief.model_validate(incident)
-            for incident in service.open_incidents(session=session, ci_id=ci.id)
-        ],
-        upcoming_changes=[
-            ChangeBrief.model_validate(change)
-            for change in changes_service.upcoming_for_ci(session=session, ci_id=ci.id)
-        ],
-    )
+# GET /cis/{ci_id} (a CI with its open incidents and upcoming changes) is served by the changes
+# router: it gathers from domains above the CMDB, which the CMDB does not import.
 
 
 @router.patch("/cis/{ci_id}", summary="Change a CI (If-Match: the ETag you read)")

@@ -87,30 +87,6 @@ class CIRead(CIBrief):
     updated_at: datetime
 
 
-class IncidentBrief(ReadModel):
-    id: int
-    number: str
-    title: str
-    state: str
-    priority: int
-    opened_at: datetime
-
-
-class ChangeBrief(ReadModel):
-    id: int
-    number: str
-    title: str
-    change_type: str
-    state: str
-    planned_start: datetime | None
-    planned_end: datetime | None
-
-
-class CIDetail(CIRead):
-    open_incidents: list[IncidentBrief]
-    upcoming_changes: list[ChangeBrief]
-
-
 class RelationshipCreate(RequestBody):
     source_ci_id: int
     type: RelationshipType

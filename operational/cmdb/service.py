@@ -50,8 +50,6 @@ from operational.core.errors import BadRequest, UnprocessableEntity
 from operational.core.pagination import Page, PageParams, order_by_clauses, paginate
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
-from operational.incidents.enums import OPEN_STATES as OPEN_INCIDENT_STATES
-from operational.incidents.models import Incident
 
 CI_SORTABLE = {
     "name": ConfigurationItem.name,
@@ -411,14 +409,6 @@ def history(*, session: Session, ci_id: int, params: PageParams) -> Page[Any]:
     return events.history(
         session=session, entity_type=EntityType.ci, entity_id=ci_id, params=params
     )
-
-
-def open_incidents(*, session: Session, ci_id: int) -> Sequence[Incident]:
-    return session.scalars(
-        select(Incident)
-        .where(Incident.ci_id == ci_id, Incident.state.in_(list(OPEN_INCIDENT_STATES)))
-        .order_by(Incident.priority, Incident.opened_at)
-    ).all()
 
 
 # --- relationships -----------------------------------------------------------------------------

@@ -182,6 +182,15 @@ class IncidentRead(ReadModel):
 IncidentPage = Page[IncidentRead]
 
 
+class IncidentBrief(ReadModel):  # an incident in another record's response (a CI's)
+    id: int
+    number: str
+    title: str
+    state: str
+    priority: int
+    opened_at: datetime
+
+
 class IncidentFilters(BaseModel):
     """List filters; every one given must hold. Times without a zone are UTC."""
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from operational.auth.models import User
-from operational.changes import blackouts, cab, service, templates
+from operational.changes import blackouts, cab, flows, service, templates
 from operational.changes.models import BlackoutWindow, Change, ChangeTemplate
 from operational.changes.schemas import (
     BlackoutCreate,
@@ -108,7 +108,7 @@ class ChangeFactory:
         fields.setdefault("outcome", "successful")
         fields.setdefault("caused_incidents", False)
         fields.setdefault("notes", "Went to plan")
-        return service.record_review(
+        return flows.record_review(
             session=self.session,
             change_id=change.id,
             data=ReviewCreate(**fields),

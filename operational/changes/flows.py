@@ -1,0 +1,59 @@
+"""Change flows: what a change does to other domains, in one transaction.
+
+A change named as the cause of an incident is recorded on both sides: the incident domain marks
+the incident (``incidents.service.mark_caused_by_change``) and the change logs it. Routers call
+these flows; the changes service below them never touches another domain's tables.
+"""
+
+from sqlalchemy.orm import Session
+
+from operational.auth.models import User
+from operational.changes import service
+from operational.changes.models import Change
+from operational.changes.schemas import ReviewCreate
+from operational.incidents import service as incidents_service
+
+
+def _link(session: Session, change: Change, incident_id: int, actor: User) -> None:
+    incident = incidents_service.mark_caused_by_change(
+        session=session,
+        incident_id=incident_id,
+        change_id=change.id,
+        change_number=change.number,
+        actor=actor,
+    )
+    if incident is not None:  # None: linked already, nothing new to log
+        service.note_caused_incident(
+            session=session,
+            change=change,
+            incident_id=incident.id,
+            incident_number=incident.number,
+            actor=actor,
+        )
+
+
+def link_caused_incident(
+    *, session: Session, change_id: int, incident_id: int, actor: User
+) -> Change:
+    """Mark an incident as caused by the change (from implementation on)."""
+    change = service.lock_linkable(session=session, change_id=change_id)
+    _link(session, change, incident_id, actor)
+    session.flush()
+    return change
+
+
+def record_review(
+    *,
+    session: Session,
+    change_id: int,
+    data: ReviewCreate,
+    expected_version: int,
+    actor: User,
+) -> Change:
+    """The post-implementation review, with the incidents the change caused linked first."""
+    change = service.lock_reviewable(
+        session=session, change_id=change_id, data=data, expected_version=expected_version
+    )
+    for incident_id in dict.fromkeys(data.incident_ids):
+        _link(session, change, incident_id, actor)
+    return service.record_review(session=session, change=change, data=data, actor=actor)
