@@ -118,7 +118,7 @@ def create_export(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
 
-    entries = _write_data_files(staging, marts, frames)
+    entries = _write_data_files(staging, marts, frames, period_end=period_end)
     definitions = definitions_version()
     manifest = {
         "period": {"start": str(period_start), "end": str(period_end)},
@@ -261,7 +261,11 @@ def _next_version(session: Session, period_start: date, period_end: date, direct
 
 
 def _write_data_files(
-    folder: Path, marts: Sequence[ComplianceMart], frames: dict[str, pl.DataFrame]
+    folder: Path,
+    marts: Sequence[ComplianceMart],
+    frames: dict[str, pl.DataFrame],
+    *,
+    period_end: date,
 ) -> list[dict[str, Any]]:
     import xlsxwriter
 
@@ -277,7 +281,12 @@ def _write_data_files(
 
     workbook_path = folder / WORKBOOK_NAME
     # Excel has no time zones: every timestamp in the workbook is UTC.
-    with xlsxwriter.Workbook(workbook_path, {"remove_timezone": True}) as workbook:
+    # Cells are data, never formulas or links, whatever a user wrote into them.
+    options = {"remove_timezone": True, "strings_to_formulas": False, "strings_to_urls": False}
+    with xlsxwriter.Workbook(workbook_path, options) as workbook:
+        # The file's created time is the period's end, not the clock: the same period exported
+        # twice gives the same bytes.
+        workbook.set_properties({"created": datetime.combine(period_end, time.min)})
         for mart in marts:
             _excel_safe(frames[mart.name]).write_excel(workbook, worksheet=mart.sheet, autofit=True)
     entry = _entry(

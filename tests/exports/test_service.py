@@ -1,5 +1,6 @@
 import json
 import subprocess
+import zipfile
 from datetime import date
 from importlib.metadata import version
 
@@ -150,3 +151,19 @@ def test_export_needs_the_marts(session, tmp_path):
 def test_scheduled_periods(today, day, month):
     assert service.previous_day(today) == day
     assert service.previous_month(today) == month
+
+
+def test_the_workbook_is_dated_by_its_period_not_by_the_clock(session, compliance_marts, tmp_path):
+    """Its created time is the period's end, so the same period exported twice gives the same
+    bytes whichever second each export ran in."""
+    export = service.create_export(
+        session=session,
+        period_start=PERIOD[0],
+        period_end=PERIOD[1],
+        directory=tmp_path,
+        generated_by="test",
+    )
+    workbook = tmp_path / export.folder / service.WORKBOOK_NAME
+    with zipfile.ZipFile(workbook) as archive:
+        core = archive.read("docProps/core.xml").decode()
+    assert f">{PERIOD[1].isoformat()}T00:00:00Z</dcterms:created>" in core
