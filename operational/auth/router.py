@@ -40,18 +40,20 @@ from operational.auth.schemas import (
     RefreshRequest,
     TeamCreate,
     TeamMemberWrite,
+    TeamPage,
     TeamRead,
     TeamUpdate,
     TokenRead,
     UserCreate,
     UserCreated,
+    UserPage,
     UserRead,
     UserUpdate,
 )
 from operational.core.access import public
 from operational.core.db import DbSession
 from operational.core.errors import DomainError, NotFound
-from operational.core.pagination import Page, PageQuery
+from operational.core.pagination import PageQuery
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(prefix="/users", tags=["users"])
@@ -228,7 +230,7 @@ def list_users(
         str | None,
         Query(max_length=200, pattern=NO_NUL_PATTERN, description="Part of email or name"),
     ] = None,
-) -> Page[UserRead]:
+) -> UserPage:
     """Sortable by id, email, display_name, created_at, last_login_at."""
     found = service.list_users(
         session=session, params=page, role=role, team_id=team, active=active, q=q
@@ -316,7 +318,7 @@ def list_teams(
     q: Annotated[
         str | None, Query(max_length=200, pattern=NO_NUL_PATTERN, description="Part of the name")
     ] = None,
-) -> Page[TeamRead]:
+) -> TeamPage:
     """Sortable by id, name, created_at."""
     found = service.list_teams(session=session, params=page, active=active, q=q)
     return found.map(TeamRead.of)

@@ -5,6 +5,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from operational.auth.models import Team, TeamMember, User
 from operational.auth.permissions import Role
+from operational.core.pagination import Page
 from operational.core.schemas import RequestBody
 
 # Deliberately loose: internal domains (admin@itsm.local) are fine; delivery is not our check.
@@ -148,6 +149,9 @@ class UserRead(BaseModel):
         )
 
 
+UserPage = Page[UserRead]
+
+
 class MeRead(UserRead):
     permissions: list[str]
 
@@ -235,6 +239,9 @@ class TeamRead(BaseModel):
                 key=lambda member: (member.display_name, member.user_id),
             ),
         )
+
+
+TeamPage = Page[TeamRead]
 
 
 class TeamCreate(RequestBody):

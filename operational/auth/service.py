@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from operational.auth import mfa, throttling, tokens
@@ -202,15 +202,13 @@ def create_user_by_admin(
     return user, one_time
 
 
-def list_users(
+def _users_matching(
     *,
-    session: Session,
-    params: PageParams,
     role: Role | None = None,
     team_id: int | None = None,
     active: bool | None = None,
     q: str | None = None,
-) -> Page[Any]:
+) -> Select[Any]:
     statement = select(User)
     if role is not None:
         statement = statement.where(
@@ -231,7 +229,38 @@ def list_users(
                 User.display_name.icontains(term, autoescape=True),
             )
         )
+    return statement
+
+
+def list_users(
+    *,
+    session: Session,
+    params: PageParams,
+    role: Role | None = None,
+    team_id: int | None = None,
+    active: bool | None = None,
+    q: str | None = None,
+) -> Page[Any]:
+    statement = _users_matching(role=role, team_id=team_id, active=active, q=q)
     return paginate(session, statement, params, sortable=USER_SORTABLE, default_sort=[User.id])
+
+
+def all_users(
+    *,
+    session: Session,
+    role: Role | None = None,
+    team_id: int | None = None,
+    active: bool | None = None,
+) -> list[User]:
+    """Every matching user, by email (accounts without one last): for the CLI's listing."""
+    statement = _users_matching(role=role, team_id=team_id, active=active)
+    return list(session.scalars(statement.order_by(User.email.nulls_last(), User.id)))
+
+
+def any_user_with_role(*, session: Session, role: Role) -> bool:
+    return (
+        session.scalar(select(UserRole.user_id).where(UserRole.role == role).limit(1)) is not None
+    )
 
 
 def roles_with_permission(*, permission: str) -> list[str]:

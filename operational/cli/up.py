@@ -20,16 +20,14 @@ console = Console()
 
 def ensure_admin(email: str) -> str | None:
     """Create the first admin when there is none; return its one-time password, else None."""
-    from sqlalchemy import select
 
     from operational.auth import service
-    from operational.auth.models import UserRole
     from operational.auth.permissions import Role
     from operational.auth.security import generate_password
     from operational.core.db import session_scope
 
     with session_scope() as session:
-        if session.scalar(select(UserRole).where(UserRole.role == Role.admin).limit(1)):
+        if service.any_user_with_role(session=session, role=Role.admin):
             return None
         password = generate_password()
         service.create_user(

@@ -81,29 +81,23 @@ def list_users(
     ),
 ) -> None:
     """List user accounts: id, email, name, roles, teams, MFA, active, last login."""
-    from sqlalchemy import select
-
     from operational.auth import service
-    from operational.auth.models import TeamMember, User, UserRole
     from operational.core.db import session_scope
 
     with session_scope() as session:
-        statement = select(User).order_by(User.email.nulls_last(), User.id)
-        if role is not None:
-            statement = statement.where(
-                User.id.in_(select(UserRole.user_id).where(UserRole.role == role.value))
-            )
+        team_id = None
         if team is not None:
             found = service.get_team_by_name(session=session, name=team)
             if found is None:
                 raise _refuse(f"there is no team named {team!r}", 1)
-            statement = statement.where(
-                User.id.in_(select(TeamMember.user_id).where(TeamMember.team_id == found.id))
-            )
-        if not include_inactive:
-            statement = statement.where(User.is_active)
+            team_id = found.id
         rows = []
-        for user in session.scalars(statement):
+        for user in service.all_users(
+            session=session,
+            role=role,
+            team_id=team_id,
+            active=None if include_inactive else True,
+        ):
             teams = sorted(membership.team.name for membership in user.memberships)
             rows.append(
                 [

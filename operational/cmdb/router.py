@@ -20,17 +20,19 @@ from operational.cmdb.schemas import (
     CIClassRead,
     CIClassUpdate,
     CICreate,
+    CIPage,
     CIRead,
     CIUpdate,
     ImpactItem,
     ImpactPage,
     ImpactStep,
     RelationshipCreate,
+    RelationshipPage,
     RelationshipRead,
 )
 from operational.core.concurrency import ExpectedVersion, set_etag
 from operational.core.db import DbSession
-from operational.core.pagination import Page, PageQuery
+from operational.core.pagination import PageQuery
 from operational.events.schemas import EventPage, EventRead
 
 router = APIRouter(tags=["cmdb"])
@@ -92,7 +94,7 @@ def list_cis(
     attributes: Annotated[
         str | None, Query(description='A JSON object the attributes contain: {"os":"linux"}')
     ] = None,
-) -> Page[CIRead]:
+) -> CIPage:
     found = service.search(
         session=session,
         params=page,
@@ -208,7 +210,7 @@ def list_relationships(
     source_ci_id: int | None = None,
     target_ci_id: int | None = None,
     relationship_type: Annotated[list[RelationshipType], Query(alias="type")] = (),
-) -> Page[RelationshipRead]:
+) -> RelationshipPage:
     found = service.list_relationships(
         session=session,
         params=page,

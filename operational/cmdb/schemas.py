@@ -87,6 +87,9 @@ class CIRead(CIBrief):
     updated_at: datetime
 
 
+CIPage = Page[CIRead]
+
+
 class RelationshipCreate(RequestBody):
     source_ci_id: int
     type: RelationshipType
@@ -101,6 +104,9 @@ class RelationshipRead(ReadModel):
     target_ci_id: int
     target_name: str = Field(validation_alias=AliasPath("target", "name"))
     created_at: datetime
+
+
+RelationshipPage = Page[RelationshipRead]
 
 
 class ImpactStep(BaseModel):

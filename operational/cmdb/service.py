@@ -17,7 +17,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from operational.auth.models import Team, User
+from operational.auth import service as auth_service
+from operational.auth.models import User
 from operational.cmdb.enums import (
     ACYCLIC_TYPES,
     IMPACT_FLOWS_FROM_SOURCE,
@@ -191,7 +192,7 @@ def get_many(*, session: Session, ci_ids: Iterable[int]) -> list[ConfigurationIt
 
 
 def _check_team(session: Session, team_id: int | None) -> None:
-    if team_id is not None and session.get(Team, team_id) is None:
+    if team_id is not None and auth_service.get_team(session=session, team_id=team_id) is None:
         raise UnprocessableEntity(f"There is no team {team_id}", owner_team_id=team_id)
 
 
