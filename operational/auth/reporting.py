@@ -128,3 +128,8 @@ def cost_center_owner_of(*, session: Session, user: User) -> User | None:
     if cost_center is None or cost_center.owner_id is None:
         return None
     return session.get(User, cost_center.owner_id)
+
+
+def direct_reports(*, session: Session, manager_id: int) -> list[int]:
+    """Ids of the people who report to ``manager_id`` directly."""
+    return list(session.scalars(select(User.id).where(User.manager_id == manager_id)))

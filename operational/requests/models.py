@@ -41,12 +41,8 @@ from operational.requests.enums import (
 )
 
 request_number_seq = Sequence("request_number_seq", schema=SCHEMA, metadata=Base.metadata)
-request_item_number_seq = Sequence(
-    "request_item_number_seq", schema=SCHEMA, metadata=Base.metadata
-)
-request_task_number_seq = Sequence(
-    "request_task_number_seq", schema=SCHEMA, metadata=Base.metadata
-)
+request_item_number_seq = Sequence("request_item_number_seq", schema=SCHEMA, metadata=Base.metadata)
+request_task_number_seq = Sequence("request_task_number_seq", schema=SCHEMA, metadata=Base.metadata)
 
 
 def _now_column() -> Mapped[datetime]:
@@ -266,11 +262,8 @@ class Approval(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     comment: Mapped[str | None] = mapped_column(Text)
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Since then the approver's manager may decide in their place too.
     escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Set on the approval an escalation added: the one it escalated.
-    escalated_from_id: Mapped[int | None] = mapped_column(
-        ForeignKey("request_approvals.id", ondelete="SET NULL")
-    )
     # The worker's scan index: the next reminder or escalation while pending.
     next_alert_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 

@@ -540,7 +540,6 @@ def upgrade() -> None:
         sa.Column("comment", sa.Text(), nullable=True),
         sa.Column("reminded_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("escalated_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("escalated_from_id", sa.BigInteger(), nullable=True),
         sa.Column("next_alert_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             "state in ('pending', 'approved', 'rejected', 'not_required')",
@@ -555,12 +554,6 @@ def upgrade() -> None:
             ["decided_by_id"],
             ["operational.users.id"],
             name=op.f("fk_request_approvals_decided_by_id_users"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["escalated_from_id"],
-            ["operational.request_approvals.id"],
-            name=op.f("fk_request_approvals_escalated_from_id_request_approvals"),
-            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["request_item_id"],
