@@ -244,7 +244,7 @@ def update_task(
     actor: User,
     expected_version: int | None,
     now: datetime | None = None,
-) -> RequestTask:
+) -> tuple[RequestTask, csat.SurveyInvitation | None]:
     """Work a task; the last one finished delivers its item (or, all cancelled, cancels it)."""
     now = now_or(now)
     applied = fulfilment.update(
@@ -271,8 +271,8 @@ def update_task(
             )
         elif ended == "cancelled" and item.state not in FINISHED_ITEM_STATES:
             _end_item(session, item, actor, now, "every fulfilment task was cancelled")
-        _settle(session, item, now)
-    return task
+        return task, _settle(session, item, now)
+    return task, None
 
 
 # ------------------------------------------------------------------------- the worker's steps

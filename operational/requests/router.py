@@ -436,7 +436,7 @@ def update_request_item(
     response: Response,
     if_match: IfMatchVersion,
 ) -> RequestItemRead:
-    item, _ = flows.update_item(
+    item, invitation = flows.update_item(
         session=session,
         item=item,
         data=data,
@@ -444,7 +444,9 @@ def update_request_item(
         expected_version=expected_version(if_match, data.version),
     )
     set_etag(response, item.version)
-    return _item_read(item, session)
+    read = _item_read(item, session)
+    read.csat_invitation = _invitation(invitation)
+    return read
 
 
 @router.post(
@@ -518,7 +520,7 @@ def update_request_task(
     response: Response,
     if_match: IfMatchVersion,
 ) -> TaskRead:
-    task = flows.update_task(
+    task, invitation = flows.update_task(
         session=session,
         task=task,
         data=data,
@@ -526,7 +528,9 @@ def update_request_task(
         expected_version=expected_version(if_match, data.version),
     )
     set_etag(response, task.version)
-    return TaskRead.model_validate(task)
+    read = TaskRead.model_validate(task)
+    read.csat_invitation = _invitation(invitation)
+    return read
 
 
 # --------------------------------------------------------------------------------- approvals
@@ -560,6 +564,17 @@ def get_approval(approval: CurrentApproval) -> ApprovalRead:
     return ApprovalRead.model_validate(approval)
 
 
+def _decided(
+    session: DbSession, approval, user: User, *, approve: bool, comment: str | None
+) -> ApprovalRead:
+    decided, invitation = flows.decide(
+        session=session, approval=approval, actor=user, approve=approve, comment=comment
+    )
+    read = ApprovalRead.model_validate(decided)
+    read.csat_invitation = _invitation(invitation)
+    return read
+
+
 @router.post("/approvals/{approval_id}/approve", tags=["approvals"], summary="Approve")
 def approve(
     user: Annotated[User, require("approval:decide")],
@@ -567,10 +582,7 @@ def approve(
     data: Decision,
     session: DbSession,
 ) -> ApprovalRead:
-    decided, _ = flows.decide(
-        session=session, approval=approval, actor=user, approve=True, comment=data.comment
-    )
-    return ApprovalRead.model_validate(decided)
+    return _decided(session, approval, user, approve=True, comment=data.comment)
 
 
 @router.post(
@@ -584,10 +596,7 @@ def reject(
     data: RejectDecision,
     session: DbSession,
 ) -> ApprovalRead:
-    decided, _ = flows.decide(
-        session=session, approval=approval, actor=user, approve=False, comment=data.comment
-    )
-    return ApprovalRead.model_validate(decided)
+    return _decided(session, approval, user, approve=False, comment=data.comment)
 
 
 @router.get(

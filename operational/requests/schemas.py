@@ -303,6 +303,8 @@ class RequestItemRead(ReadModel):
     fulfilment_business_minutes: float | None
     sla: DeliveryClockRead | None = None
     approval_stages: list[StageRead] = Field(default_factory=list)
+    # Present only in the response of the move that closed the request: shown once.
+    csat_invitation: CsatInvitationRead | None = None
 
 
 RequestItemPage = Page[RequestItemRead]
@@ -391,6 +393,8 @@ class ApprovalRead(ReadModel):
     stage_position: int = Field(validation_alias=AliasPath("stage", "position"))
     stage_name: str = Field(validation_alias=AliasPath("stage", "name"))
     stage_rule: ApprovalRule = Field(validation_alias=AliasPath("stage", "rule"))
+    # Present only in the response of the decision that closed the request: shown once.
+    csat_invitation: CsatInvitationRead | None = None
 
 
 ApprovalPage = Page[ApprovalRead]
@@ -470,6 +474,8 @@ class TaskRead(ReadModel):
     close_notes: str | None
     created_at: datetime
     updated_at: datetime
+    # Present only in the response that closed the request (its last task): shown once.
+    csat_invitation: CsatInvitationRead | None = None
 
 
 TaskPage = Page[TaskRead]

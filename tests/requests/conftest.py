@@ -171,7 +171,7 @@ class RequestKit:
             actor=self.agent,
             expected_version=task.version,
             now=now,
-        )
+        )[0]
 
     def events(self, item: RequestItem, kind: str | None = None) -> list[Event]:
         statement = select(Event).where(
