@@ -9,6 +9,7 @@
 }}
 
 -- depends_on: {{ ref('stg_operational__events') }}
+-- depends_on: {{ ref('stg_operational__request_items') }}
 -- One row per request with its items' outcome, total cost, time to close and CSAT.
 -- Incremental: a request is rebuilt whole when any event of it or of one of its items was
 -- recorded since the watermark, so an incremental run equals a full refresh.
