@@ -2,15 +2,7 @@
 project: phase one in full, phase two by an incremental refresh; every figure is computed by
 hand below. A --full-refresh then rebuilds the same tables.
 
-March 2026, UTC, on the 24x7 calendar. Rita orders:
-- R1, a laptop (1,200: the finance stage runs) on 2 March 09:00; her manager Bob approves at
-  10:00 (60 min), the cost-centre owner Cora at 12:00 (120 min); delivered 3 March 12:00: 1,620
-  minutes, of which 180 approval wait and 1,440 fulfilment; target 2,400: met. Rated 5 stars.
-- R2, a mouse (no approval) on 3 March 09:00, delivered 4 March 09:00: 1,440 minutes against a
-  target of 480: breached at 17:00.
-- R3, a laptop on 4 March 09:00, rejected by Bob at 13:00 (240 min), "not in budget".
-Phase two: R4, a mouse on 10 March 09:00, waits for Rita from 10:00 to 12:00, delivered 13:00:
-240 calendar minutes, 120 business minutes on the clock (the wait paused it): met.
+The history and its facts: tests/dbt/request_history.py.
 """
 
 from decimal import Decimal
