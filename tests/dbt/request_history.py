@@ -46,8 +46,10 @@ class RequestHistory:
         factory = Factory(session)
         desk = factory.team(name="Hardware desk")
         alice = factory.user(roles=("agent",), display_name="Alice Agent", teams=(desk,))
-        bob = factory.user(roles=("manager",), display_name="Bob Boss")
-        cora = factory.user(roles=("manager",), display_name="Cora CFO")
+        # Managers in the reporting line, plain requesters by role: anyone may approve, and
+        # the dashboards' access review counts only privileged roles.
+        bob = factory.user(roles=("requester",), display_name="Bob Boss")
+        cora = factory.user(roles=("requester",), display_name="Cora CFO")
         rita = factory.user(roles=("requester",), display_name="Rita Requester")
         finance = reporting.create_cost_center(
             session=session,
