@@ -14,6 +14,7 @@ from operational.core.health import router as health_router
 from operational.core.logging import configure_logging
 from operational.exports.router import router as exports_router
 from operational.incidents.router import router as incidents_router
+from operational.requests.router import router as requests_router
 from operational.sla.router import router as sla_router
 from operational.worker import background_worker
 
@@ -49,6 +50,7 @@ def create_app() -> FastAPI:
         sla_router,
         cmdb_router,
         changes_router,
+        requests_router,
         ci_page_router,
         exports_router,
     ):

@@ -8,6 +8,7 @@ from operational.events import models as events_models
 from operational.exports import models as exports_models
 from operational.imports import models as imports_models
 from operational.incidents import models as incidents_models
+from operational.requests import models as requests_models
 from operational.sla import models as sla_models
 
 __all__ = [
@@ -19,5 +20,6 @@ __all__ = [
     "exports_models",
     "imports_models",
     "incidents_models",
+    "requests_models",
     "sla_models",
 ]

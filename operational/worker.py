@@ -20,6 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from operational.core.db import _session_factory, session_scope
 from operational.incidents import flows as incident_flows
+from operational.requests import approvals as request_approvals
+from operational.requests import flows as request_flows
+from operational.requests import service as request_service
 from operational.sla import timers as sla_timers
 
 logger = logging.getLogger("operational.worker")
@@ -34,6 +37,8 @@ class ScanReport:
     failed: int = 0  # incidents whose processing raised (logged; retried by the next scan)
     escalations: int = 0  # escalation rules fired
     closed: int = 0  # resolved incidents auto-closed
+    approvals_chased: int = 0  # request approvals reminded or escalated
+    request_clocks: int = 0  # request items whose delivery clock was replayed
 
 
 def _sessions(engine: Engine | None) -> Callable[[], Session]:
@@ -67,7 +72,32 @@ def run_once(
         last_id = incident_ids[-1]
     if auto_close:
         report.closed = _auto_close(make_session, now)
+    _requests(make_session, now, report, batch_size)
     return report
+
+
+def _requests(
+    make_session: Callable[[], Session], now: datetime, report: ScanReport, batch_size: int
+) -> None:
+    """Approvals past their reminder or escalation period, and request items whose delivery
+    clock crosses a warning or its target: one transaction each."""
+    with session_scope(make_session) as session:
+        approval_ids = request_approvals.due_alerts(session=session, now=now, limit=batch_size)
+        item_ids = request_service.items_due(session=session, now=now, limit=batch_size)
+    steps = [(request_flows.chase_approval, "approval_id", id_) for id_ in approval_ids]
+    steps += [(request_flows.refresh_clock, "item_id", id_) for id_ in item_ids]
+    for step, key, record_id in steps:
+        try:
+            with session_scope(make_session) as session:
+                step(session=session, now=now, **{key: record_id})
+        except Exception:
+            logger.exception("request step failed", extra={key: record_id})
+            report.failed += 1
+            continue
+        if key == "approval_id":
+            report.approvals_chased += 1
+        else:
+            report.request_clocks += 1
 
 
 def _process(
@@ -110,7 +140,7 @@ def run_forever(
         except Exception:
             logger.exception("SLA scan failed")
         else:
-            if report.processed or report.escalations or report.closed or report.failed:
+            if any(report.__dict__.values()):
                 logger.info("SLA scan", extra=report.__dict__)
         stop.wait(interval_seconds)
     logger.info("SLA worker stopped")

@@ -34,6 +34,7 @@ DOMAIN_LAYERS = (
     "cmdb",
     "incidents",
     "changes",
+    "requests",
     "exports",
 )
 APPLICATION = {"main", "worker", "models", "cli", "migrations", "__init__", "__main__"}

@@ -121,6 +121,28 @@ KPIS = [
         help="Share of changes completed in the period that closed successfully and caused no "
         "incident. Sliced by team only; the other filters do not apply to changes.",
     ),
+    ui.Kpi(
+        "request_fulfilment",
+        "Request fulfilment · mean",
+        "request_fulfilment_per_period",
+        "fulfilment_hours",
+        "hours",
+        lower_is_better=True,
+        population="requests_delivered",
+        help="Mean calendar hours from order to delivery, over request items delivered in the "
+        "period. Sliced by team only.",
+    ),
+    ui.Kpi(
+        "request_compliance",
+        "Request delivery compliance",
+        "request_fulfilment_per_period",
+        "delivery_sla_compliance",
+        "percent",
+        lower_is_better=False,
+        population="requests_late",
+        help="Share of request items delivered in the period within their delivery target; the "
+        "tickets listed are the late ones. Sliced by team only.",
+    ),
 ]
 
 include_current = st.toggle(

@@ -18,7 +18,7 @@ Shared by every page:
 - ``drill_down``: the records behind any number.
 
 One module per page with lists or tables of its own, named after it: ``sla``, ``fcr_csat``,
-``teams``, ``changes``, ``compliance``.
+``teams``, ``changes``, ``requests``, ``compliance``.
 
 Pages use the names below as ``queries.<name>``.
 """
@@ -41,6 +41,7 @@ from dashboards.queries.reporting_periods import (
     periods,
     previous_period,
 )
+from dashboards.queries.requests import catalog_items, request_volume
 from dashboards.queries.rollups import by_dimension, trend
 from dashboards.queries.sla import (
     breach_register,
@@ -64,6 +65,7 @@ __all__ = [
     "breach_register_count",
     "breach_register_csv",
     "by_dimension",
+    "catalog_items",
     "change_calendar",
     "conflict_overrides",
     "connection",
@@ -79,6 +81,7 @@ __all__ = [
     "periods",
     "previous_period",
     "read",
+    "request_volume",
     "team_performance",
     "trend",
     "upcoming_breaches",

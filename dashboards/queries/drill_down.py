@@ -122,6 +122,26 @@ POPULATIONS = {
         "closed_at desc",
         table="fct_changes",
     ),
+    "requests_opened": Population(
+        "ordered", "true", "opened_date", "opened_at desc", table="fct_request_items"
+    ),
+    "requests_delivered": Population(
+        "delivered",
+        "is_delivered",
+        "delivered_date",
+        "delivered_at desc",
+        table="fct_request_items",
+    ),
+    "requests_late": Population(
+        "delivered late",
+        "is_delivered and not delivery_sla_met",
+        "delivered_date",
+        "delivered_at desc",
+        table="fct_request_items",
+    ),
+    "requests_rejected": Population(
+        "rejected", "is_rejected", "closed_date", "closed_at desc", table="fct_request_items"
+    ),
 }
 
 # Column of each dimension in each table (the rollups' slice columns).
@@ -138,6 +158,7 @@ DIMENSION_COLUMNS = {
     "fct_csat_answers": _INCIDENT_SLICES,
     "fct_incident_open_intervals": _INCIDENT_SLICES,
     "fct_changes": {"team": "team_name", "change_type": "change_type", "risk_level": "risk_level"},
+    "fct_request_items": {"team": "team_name", "catalog_item": "catalog_item_name"},
 }
 NONE_VALUE = "(none)"
 
@@ -201,6 +222,21 @@ SELECTS = {
         closed_at,
         is_successful,
         caused_incident_count""",
+    "fct_request_items": """
+        request_item_id as record_id,
+        request_item_number as record_number,
+        request_number,
+        catalog_item_name,
+        item_state,
+        team_name,
+        opened_at,
+        approved_at,
+        delivered_at,
+        minutes_to_deliver / 60.0 as hours_to_deliver,
+        business_minutes_to_deliver / 60.0 as business_hours_to_deliver,
+        approval_wait_minutes / 60.0 as approval_wait_hours,
+        delivery_sla_met,
+        rejection_reason""",
 }
 
 
@@ -221,9 +257,11 @@ class Drill:
 
     @property
     def noun(self) -> str:
-        return {"fct_changes": "changes", "fct_csat_answers": "survey answers"}.get(
-            self.table, "incidents"
-        )
+        return {
+            "fct_changes": "changes",
+            "fct_csat_answers": "survey answers",
+            "fct_request_items": "request items",
+        }.get(self.table, "incidents")
 
     @property
     def title(self) -> str:

@@ -21,6 +21,7 @@ API_PATHS = {
     "fct_csat_answers": "/api/v1/incidents/",
     "fct_incident_open_intervals": "/api/v1/incidents/",
     "fct_changes": "/api/v1/changes/",
+    "fct_request_items": "/api/v1/request-items/",
 }
 
 
@@ -122,5 +123,21 @@ RECORD_COLUMNS: dict[str, dict[str, Any]] = {
         "closed_at": st.column_config.DatetimeColumn("Closed", format=DATETIME_FORMAT),
         "is_successful": st.column_config.CheckboxColumn("Successful"),
         "caused_incident_count": st.column_config.NumberColumn("Incidents caused"),
+    },
+    "fct_request_items": {
+        "record_number": st.column_config.TextColumn("Item"),
+        "api_url": st.column_config.LinkColumn("API", display_text="open ↗"),
+        "request_number": st.column_config.TextColumn("Request"),
+        "catalog_item_name": st.column_config.TextColumn("Catalog item", width="medium"),
+        "item_state": st.column_config.TextColumn("State"),
+        "team_name": st.column_config.TextColumn("Team"),
+        "opened_at": st.column_config.DatetimeColumn("Ordered", format=DATETIME_FORMAT),
+        "approved_at": st.column_config.DatetimeColumn("Approved", format=DATETIME_FORMAT),
+        "delivered_at": st.column_config.DatetimeColumn("Delivered", format=DATETIME_FORMAT),
+        "hours_to_deliver": st.column_config.NumberColumn("Hours to deliver", format="%.1f"),
+        "business_hours_to_deliver": st.column_config.NumberColumn("Business hours", format="%.1f"),
+        "approval_wait_hours": st.column_config.NumberColumn("Approval wait (h)", format="%.1f"),
+        "delivery_sla_met": st.column_config.CheckboxColumn("On time"),
+        "rejection_reason": st.column_config.TextColumn("Rejection reason", width="medium"),
     },
 }

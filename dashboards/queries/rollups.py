@@ -83,6 +83,26 @@ MEASURES = {
         success_rate,
         emergency_count,
         emergency_share""",
+    "request_fulfilment_per_period": """
+        delivered_count,
+        fulfilment_minutes / 60.0 as fulfilment_hours,
+        fulfilment_median_minutes / 60.0 as fulfilment_median_hours,
+        fulfilment_p90_minutes / 60.0 as fulfilment_p90_hours,
+        fulfilment_business_minutes / 60.0 as fulfilment_business_hours,
+        approval_wait_minutes / 60.0 as approval_wait_hours,
+        fulfilment_work_minutes / 60.0 as fulfilment_work_hours,
+        approval_wait_business_minutes / 60.0 as approval_wait_business_hours,
+        fulfilment_work_business_minutes / 60.0 as fulfilment_work_business_hours,
+        sla_met_count,
+        delivery_sla_compliance""",
+    "approval_turnaround_per_period": """
+        decided_count,
+        approved_count,
+        rejected_count,
+        rejection_rate,
+        turnaround_minutes / 60.0 as turnaround_hours,
+        turnaround_median_minutes / 60.0 as turnaround_median_hours,
+        turnaround_p90_minutes / 60.0 as turnaround_p90_hours""",
     "backlog_per_period": """
         age_bucket,
         bucket_order,
@@ -108,8 +128,12 @@ def _rollup_sql(mart: str, *, by_slice: bool) -> str:
     """
 
 
-# Sidebar dimensions each change rollup is sliced by; incident rollups take all four.
-CHANGE_MARTS = {"change_success_per_period": ("team",)}
+# Sidebar dimensions each change or request rollup is sliced by; incident rollups take all four.
+CHANGE_MARTS = {
+    "change_success_per_period": ("team",),
+    "request_fulfilment_per_period": ("team",),
+    "approval_turnaround_per_period": (),
+}
 
 
 def slice_for(mart: str, filters: Any) -> tuple[str, str]:

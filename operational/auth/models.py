@@ -37,6 +37,11 @@ class User(Base):
         String(64), default="native", server_default="native"
     )
     external_id: Mapped[str | None] = mapped_column(String(200))
+    # The reporting line, which request approvals follow (docs/requests.md, "Approvals").
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    cost_center_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cost_centers.id", ondelete="SET NULL", use_alter=True)
+    )
 
     mfa_secret: Mapped[str | None] = mapped_column(String(64))
     mfa_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
@@ -124,6 +129,18 @@ class TeamMember(Base):
 
     team: Mapped[Team] = relationship(back_populates="members")
     user: Mapped[User] = relationship(back_populates="memberships")
+
+
+class CostCenter(Base):
+    """A budget people are charged to; its owner approves spending on it."""
+
+    __tablename__ = "cost_centers"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class RefreshToken(Base):

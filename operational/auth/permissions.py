@@ -41,7 +41,17 @@ PERMISSIONS: dict[str, str] = {
     "audit:read": "Read the audit trail and compliance data",
     "export:read": "List and download compliance exports",
     "marts:read": "Read the analytics marts and dashboards",
+    "catalog:read": "See the service catalog and order forms",
+    "catalog:admin": "Manage the service catalog: categories, items, forms, approvals, plans",
+    "request:create": "Order catalog items; cancel and answer on one's own requests",
+    "request:read": "See requests (requesters see only their own)",
+    "request:read_all": "See every request, not only one's own",
+    "request:fulfil": "Work request items and their fulfilment tasks",
+    "approval:decide": "See and decide the approvals that wait for one, and delegate them",
 }
+
+# Everyone who works here may order from the catalog and approve what waits for them.
+_REQUESTING = {"catalog:read", "request:create", "request:read", "approval:decide"}
 
 _AGENT = {
     "incident:create",
@@ -56,6 +66,9 @@ _AGENT = {
     "change:read",
     "change:write",
     "team:read",
+    *_REQUESTING,
+    "request:read_all",
+    "request:fulfil",
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
@@ -73,11 +86,25 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "team:read",
             "user:read",
             "marts:read",
+            *_REQUESTING,
+            "request:read_all",
         }
     ),
-    Role.requester: frozenset({"incident:create", "incident:read", "incident:comment"}),
+    Role.requester: frozenset(
+        {"incident:create", "incident:read", "incident:comment", *_REQUESTING}
+    ),
     Role.auditor: frozenset(
-        {"audit:read", "export:read", "marts:read", "change:read", "user:read", "sla:read"}
+        {
+            "audit:read",
+            "export:read",
+            "marts:read",
+            "change:read",
+            "user:read",
+            "sla:read",
+            "catalog:read",
+            "request:read",
+            "request:read_all",
+        }
     ),
     Role.analyst: frozenset({"marts:read"}),
 }

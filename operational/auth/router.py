@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy.orm import Session
 
-from operational.auth import mfa, service
+from operational.auth import mfa, reporting, service
 
 # Access is declared by the route's marker (require/public/authenticated/enrolling), which the RBAC
 # matrix reads and FastAPI solves first; CurrentUser then only hands over the signed-in user.
@@ -28,6 +28,9 @@ from operational.auth.models import User
 from operational.auth.permissions import Role, permissions_for
 from operational.auth.schemas import (
     NO_NUL_PATTERN,
+    CostCenterCreate,
+    CostCenterPage,
+    CostCenterRead,
     LoginRequest,
     LogoutRequest,
     MeRead,
@@ -38,6 +41,8 @@ from operational.auth.schemas import (
     PasswordChange,
     RecoveryCodesRead,
     RefreshRequest,
+    ReportingLineRead,
+    ReportingLineWrite,
     TeamCreate,
     TeamMemberWrite,
     TeamPage,
@@ -58,6 +63,7 @@ from operational.core.pagination import PageQuery
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(prefix="/users", tags=["users"])
 teams_router = APIRouter(prefix="/teams", tags=["teams"])
+cost_centers_router = APIRouter(prefix="/cost-centers", tags=["users"])
 
 
 @contextmanager
@@ -415,7 +421,66 @@ def remove_member(
     service.remove_membership(session=session, team=team, membership=membership, actor=actor)
 
 
+# --- the reporting line (request approvals follow it) ---------------------------------------
+
+
+def _reporting_line_read(session: Session, user: User) -> ReportingLineRead:
+    owner = reporting.cost_center_owner_of(session=session, user=user)
+    return ReportingLineRead(
+        user_id=user.id,
+        manager_id=user.manager_id,
+        cost_center_id=user.cost_center_id,
+        cost_center_owner_id=owner.id if owner else None,
+    )
+
+
+@users_router.get(
+    "/{user_id}/reporting-line",
+    summary="A person's manager and cost centre",
+    dependencies=[require("user:read")],
+)
+def get_reporting_line(target: TargetUser, session: DbSession) -> ReportingLineRead:
+    return _reporting_line_read(session, target)
+
+
+@users_router.put(
+    "/{user_id}/reporting-line",
+    summary="Set a person's manager and cost centre",
+    dependencies=[require("user:admin")],
+)
+def set_reporting_line(
+    body: ReportingLineWrite, target: TargetUser, session: DbSession, actor: CurrentUser
+) -> ReportingLineRead:
+    reporting.set_reporting_line(session=session, user=target, data=body, actor=actor)
+    return _reporting_line_read(session, target)
+
+
+@cost_centers_router.get(
+    "", summary="Cost centres and their owners", dependencies=[require("user:read")]
+)
+def list_cost_centers(
+    session: DbSession, page: PageQuery, q: Annotated[str | None, Query(max_length=200)] = None
+) -> CostCenterPage:
+    found = reporting.list_cost_centers(session=session, params=page, q=q)
+    return found.map(CostCenterRead.model_validate)
+
+
+@cost_centers_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a cost centre",
+    dependencies=[require("user:admin")],
+)
+def create_cost_center(
+    body: CostCenterCreate, session: DbSession, actor: CurrentUser
+) -> CostCenterRead:
+    return CostCenterRead.model_validate(
+        reporting.create_cost_center(session=session, data=body, actor=actor)
+    )
+
+
 router = APIRouter()
 router.include_router(auth_router)
 router.include_router(users_router)
 router.include_router(teams_router)
+router.include_router(cost_centers_router)

@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 from operational.auth.models import Team, TeamMember, User
 from operational.auth.permissions import Role
 from operational.core.pagination import Page
-from operational.core.schemas import RequestBody
+from operational.core.schemas import ReadModel, RequestBody
 
 # Deliberately loose: internal domains (admin@itsm.local) are fine; delivery is not our check.
 Email = Annotated[
@@ -265,3 +265,33 @@ class TeamMemberWrite(RequestBody):
     is_available: bool = Field(
         default=True, description="False keeps the member out of automatic assignment"
     )
+
+
+class CostCenterCreate(RequestBody):
+    code: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=200)
+    owner_id: int | None = None
+
+
+class CostCenterRead(ReadModel):
+    id: int
+    code: str
+    name: str
+    owner_id: int | None
+
+
+CostCenterPage = Page[CostCenterRead]
+
+
+class ReportingLineWrite(RequestBody):
+    """Who a person reports to and which cost centre they are charged to (null clears)."""
+
+    manager_id: int | None = None
+    cost_center_id: int | None = None
+
+
+class ReportingLineRead(BaseModel):
+    user_id: int
+    manager_id: int | None
+    cost_center_id: int | None
+    cost_center_owner_id: int | None

@@ -9,6 +9,9 @@ from rich.table import Table
 
 def demo(
     incidents: int = typer.Option(20_000, min=1, help="How many incidents to generate."),
+    requests_per_month: int = typer.Option(
+        40, min=0, help="Service requests a month, ordered through the request flows (0: none)."
+    ),
     seed: int = typer.Option(2025, help="Random seed: the same seed gives the same data."),
     end_date: datetime | None = typer.Option(
         None,
@@ -20,7 +23,8 @@ def demo(
     port: int = typer.Option(8000, help="TCP port."),
 ) -> None:
     """Generate a realistic year (teams, CIs, changes with CAB decisions, incidents with
-    history, CSAT) as a generic export, import it like any other export, then serve the API."""
+    history, CSAT) as a generic export, import it like any other export, add a service catalog
+    and a year of requests through approval and fulfilment, then serve the API."""
     from ingest import loader, sources
     from operational.cli.serve import serve
     from operational.core.config import get_settings
@@ -55,5 +59,23 @@ def demo(
             report = loader.load(parsed, rejects_dir=directory)
         table.add_row(data_file, *(f"{value:,}" for value in report.summary().values()))
     console.print(table)
+    if requests_per_month:
+        from datetime import UTC, time, timedelta
+
+        from operational.core.db import session_scope
+        from sampledata.requests import seed_requests
+
+        start = datetime.combine(export.first_day, time(), tzinfo=UTC)
+        end = datetime.combine(export.last_day + timedelta(days=1), time(), tzinfo=UTC)
+        status = console.status("Ordering, approving and fulfilling the demo requests ...")
+        with status, session_scope() as session:
+            made = seed_requests(
+                session=session, start=start, end=end, seed=seed, per_month=requests_per_month
+            )
+        console.print(
+            f"Added a catalog of {made.catalog_items} items and {made.requests:,} requests: "
+            f"{made.delivered:,} delivered ({made.late:,} late), {made.rejected:,} rejected, "
+            f"{made.csat_answers:,} CSAT answers"
+        )
     if serve_api:
         serve(host=host, port=port, migrate=False, workers=1)

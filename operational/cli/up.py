@@ -110,7 +110,13 @@ def up(
     if demo and not demo_loaded():
         console.rule("demo data")
         load_demo(
-            incidents=incidents, seed=2025, end_date=None, serve_api=False, host=host, port=port
+            incidents=incidents,
+            requests_per_month=40,
+            seed=2025,
+            end_date=None,
+            serve_api=False,
+            host=host,
+            port=port,
         )
     if pipelines:
         console.rule("pipelines: import inbox, build marts, compliance exports")

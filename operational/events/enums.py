@@ -10,6 +10,11 @@ class EntityType(StrEnum):
     team = "team"
     export = "export"
     sla_policy = "sla_policy"
+    cost_center = "cost_center"
+    catalog_item = "catalog_item"
+    request = "request"
+    request_item = "request_item"
+    request_task = "request_task"
 
 
 class EventKind(StrEnum):
@@ -24,7 +29,12 @@ class EventKind(StrEnum):
     - sla_*: an SLA timer transition (field: the timer's target type)
     - escalated: an escalation rule fired (data.rule_id, data.action)
     - csat_answered: the requester answered the satisfaction survey
-    - approval_decided: a CAB member approved or rejected a change
+    - approval_decided: a CAB member approved or rejected a change; an approver (or their
+      delegate) approved or rejected a request item (data: approval, stage, policy version)
+    - approval_requested / approval_skipped / approval_reminded / approval_escalated: a request
+      item's approval stage asked its approvers, was skipped by its condition, or waited past its
+      reminder / escalation period
+    - delegated: an approver handed their approvals to someone else for a period
     - relationship_added / relationship_removed: a CI relationship
     - downloaded: a compliance export file was downloaded
     - user_*: account administration (created, roles changed, MFA enrolled, logged in)
@@ -48,6 +58,11 @@ class EventKind(StrEnum):
     escalated = "escalated"
     csat_answered = "csat_answered"
     approval_decided = "approval_decided"
+    approval_requested = "approval_requested"
+    approval_skipped = "approval_skipped"
+    approval_reminded = "approval_reminded"
+    approval_escalated = "approval_escalated"
+    delegated = "delegated"
     relationship_added = "relationship_added"
     relationship_removed = "relationship_removed"
     downloaded = "downloaded"

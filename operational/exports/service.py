@@ -57,6 +57,7 @@ COMPLIANCE_MARTS: tuple[ComplianceMart, ...] = (
     ComplianceMart("access_review", None, "Access review"),
     ComplianceMart("audit_trail_summary", "activity_date", "Audit trail"),
     ComplianceMart("sla_source_comparison", "resolved_date", "SLA source comparison"),
+    ComplianceMart("request_approval_evidence", "decided_date", "Request approvals"),
 )
 
 SORTABLE = {

@@ -1,22 +1,17 @@
-"""Satisfaction surveys: opened when an incident is resolved, answered once with a one-time token.
+"""Satisfaction surveys: opened when an incident is resolved, answered once with a one-time token
+(the mechanism, shared with requests, is ``operational.core.surveys``)."""
 
-The token is 32 random bytes (URL-safe base64). Only its SHA-256 is stored: a fast hash is
-enough for a random secret of that size, and it lets the answer endpoint find the survey by it.
-"""
-
-import hashlib
-import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from operational.core.config import get_settings
+from operational.core import surveys
 from operational.core.errors import NotFound
+from operational.core.surveys import hash_token
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
-from operational.incidents.exceptions import SurveyAlreadyAnswered, SurveyExpired
 from operational.incidents.models import CsatSurvey, Incident
 
 
@@ -26,10 +21,6 @@ class SurveyInvitation:
 
     survey: CsatSurvey
     token: str
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def open_survey(*, session: Session, incident: Incident, now: datetime) -> SurveyInvitation:
@@ -43,13 +34,11 @@ def open_survey(*, session: Session, incident: Incident, now: datetime) -> Surve
         )
         .values(expires_at=now)
     )
-    token = secrets.token_urlsafe(32)
+    token = surveys.new_token()
     survey = CsatSurvey(
         incident_id=incident.id,
         requester_id=incident.requester_id,
-        token_hash=hash_token(token),
-        opened_at=now,
-        expires_at=now + timedelta(days=get_settings().csat_survey_valid_days),
+        **surveys.open_fields(token, now),
     )
     session.add(survey)
     session.flush()
@@ -80,19 +69,9 @@ def answer(
 ) -> CsatSurvey:
     """Record the answer; a second answer is a 409, an expired survey a 410."""
     survey = by_token(session=session, token=token, lock=True)
-    if survey.answered_at is not None:
-        raise SurveyAlreadyAnswered(
-            "This survey has already been answered", answered_at=survey.answered_at.isoformat()
-        )
-    if survey.expires_at <= now:
-        raise SurveyExpired(
-            "This survey is no longer open", expired_at=survey.expires_at.isoformat()
-        )
+    surveys.record_answer(survey, rating=rating, comment=comment, now=now)
     # Lock the incident: its event sequence must not race another change.
     session.scalar(select(Incident.id).where(Incident.id == survey.incident_id).with_for_update())
-    survey.answered_at = now
-    survey.rating = rating
-    survey.comment = comment
     requester = survey.incident.requester
     events.append(
         session=session,

@@ -1,4 +1,7 @@
-from operational.core.errors import Conflict, DomainError, UnprocessableEntity
+from operational.core.errors import Conflict, UnprocessableEntity
+from operational.core.surveys import SurveyAlreadyAnswered, SurveyExpired
+
+__all__ = ["AssigneeNotInTeam", "ReopenWindowClosed", "SurveyAlreadyAnswered", "SurveyExpired"]
 
 
 class ReopenWindowClosed(Conflict):
@@ -7,11 +10,3 @@ class ReopenWindowClosed(Conflict):
 
 class AssigneeNotInTeam(UnprocessableEntity):
     slug, title = "assignee-not-in-team", "Assignee is not a member of the team"
-
-
-class SurveyAlreadyAnswered(Conflict):
-    slug, title = "survey-answered", "Survey already answered"
-
-
-class SurveyExpired(DomainError):
-    status, slug, title = 410, "survey-expired", "Survey no longer open"

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from operational.auth.models import Team, User
 from operational.core.db import SCHEMA, Base, sql_values
+from operational.core.surveys import SURVEY_CHECKS, SurveyColumns
 from operational.incidents.enums import Channel, HoldReason, IncidentState
 
 # Full-text search configuration of the generated search columns and of the queries against them.
@@ -196,7 +197,7 @@ class AssignmentRule(Base):
     team: Mapped[Team] = relationship(lazy="joined")
 
 
-class CsatSurvey(Base):
+class CsatSurvey(SurveyColumns, Base):
     """A satisfaction survey opened when an incident is resolved, answered once by token."""
 
     __tablename__ = "csat_surveys"
@@ -206,17 +207,9 @@ class CsatSurvey(Base):
         ForeignKey("incidents.id", ondelete="CASCADE"), index=True
     )
     requester_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    # SHA-256 of the one-time token; the token itself is never stored.
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    rating: Mapped[int | None] = mapped_column(SmallInteger)
-    comment: Mapped[str | None] = mapped_column(Text)
 
     incident: Mapped[Incident] = relationship(lazy="joined")
 
-    __table_args__ = (
-        CheckConstraint("rating is null or rating between 1 and 5", name="rating_range"),
-        CheckConstraint("(answered_at is null) = (rating is null)", name="answered_with_rating"),
+    __table_args__ = tuple(
+        CheckConstraint(condition, name=name) for name, condition in SURVEY_CHECKS.items()
     )

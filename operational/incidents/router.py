@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Response, status
 from operational.auth.dependencies import require
 from operational.auth.models import User
 from operational.auth.permissions import has_permission
+from operational.core import surveys
 from operational.core.access import public
 from operational.core.concurrency import IfMatchVersion, set_etag
 from operational.core.config import get_settings
@@ -69,7 +70,7 @@ def _survey_read(survey: CsatSurvey, now: datetime) -> CsatSurveyRead:
         answered_at=survey.answered_at,
         rating=survey.rating,
         comment=survey.comment,
-        is_open=survey.answered_at is None and survey.expires_at > now,
+        is_open=surveys.is_open(survey, now),
     )
 
 

@@ -34,6 +34,7 @@ from operational.exports.analyst_role import analyst_url
 from tests.conftest import _recreate_database, _sqlalchemy_url, _worker
 from tests.dbt.conftest import DbtDatabase
 from tests.dbt.history import History
+from tests.dbt.request_history import RequestHistory
 from tests.factories import DEFAULT_PASSWORD, Factory
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -179,12 +180,12 @@ def stack(
     home = tmp_path_factory.mktemp("dashboards-home")
     database = DbtDatabase(url=url, work=tmp_path_factory.mktemp("dashboards-dbt"))
 
-    history = History(url)
-    try:
-        history.phase_one()
-        history.phase_two()
-    finally:
-        history.dispose()
+    for history in (History(url), RequestHistory(url)):
+        try:
+            history.phase_one()
+            history.phase_two()
+        finally:
+            history.dispose()
     _accounts(url)
     database.dbt("build", variables=DBT_VARIABLES)
     export_id = _export(url, home)

@@ -23,6 +23,7 @@ PAGES = [
     "app_pages/backlog.py",
     "app_pages/teams.py",
     "app_pages/changes.py",
+    "app_pages/requests.py",
     "app_pages/compliance.py",
 ]
 
@@ -113,6 +114,9 @@ def test_overview_shows_the_marts_figures_of_march(dashboard_settings: Stack):
     assert shown["CSAT"] == "66.7%"  # ratings 5, 4 and 2
     assert shown["Backlog"] == "1"  # INC-E, open on 12 March
     assert shown["Change success rate"] == "50.0%"
+    # tests/dbt/request_history.py: 1,620, 1,440 and 240 minutes; two of three on time.
+    assert shown["Request fulfilment · mean"] == "18.3 h"
+    assert shown["Request delivery compliance"] == "66.7%"
 
 
 def test_overview_figures_are_the_mart_rows(dashboard_settings: Stack):
@@ -362,3 +366,21 @@ def test_team_performance_lists_each_agent_from_the_mart(dashboard_settings: Sta
         ("Bob", 2),
         ("Alice", 1),
     ]
+
+
+def test_requests_shows_fulfilment_compliance_and_rejections_and_lists_the_late_items(
+    dashboard_settings: Stack,
+):
+    """The figures of tests/dbt/test_request_marts.py (March 2026)."""
+    app = signed_in()
+    app.switch_page("app_pages/requests.py").run()
+    assert problems(app) == []
+    shown = metrics(app)
+    assert shown["Fulfilment · mean"] == "18.3 h"  # 1,100 minutes
+    assert shown["Fulfilment · 90th percentile"] == "26.4 h"  # 1,584 minutes
+    assert shown["Delivery compliance"] == "66.7%"
+    assert shown["Approval rejection rate"] == "33.3%"
+    app.button(key="requests_kpi_request_compliance").click().run()
+    assert problems(app) == []
+    late = [frame.value for frame in app.dataframe if "record_number" in frame.value.columns]
+    assert [set(frame["catalog_item_name"]) for frame in late] == [{"Mouse"}]

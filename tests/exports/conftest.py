@@ -51,6 +51,15 @@ MART_ROWS = {
             "('INC0000005', '2026-10-20', true, false)",
         ],
     ),
+    "request_approval_evidence": (
+        "request_item_number text, decided_by_name text, decision text, policy_version integer,"
+        " decided_at timestamptz, decided_date date",
+        [
+            "('RITM0000001', 'Bob', 'approved', 2, '2026-10-02 09:00+00', '2026-10-02')",
+            "('RITM0000002', 'Cora', 'rejected', 1, '2026-10-30 16:00+00', '2026-10-30')",
+            "('RITM0000003', 'Bob', 'approved', 3, '2026-11-01 09:00+00', '2026-11-01')",
+        ],
+    ),
 }
 # Rows of each mart inside PERIOD, counted by hand from MART_ROWS (access_review: all rows).
 ROWS_IN_PERIOD = {
@@ -59,6 +68,7 @@ ROWS_IN_PERIOD = {
     "access_review": 3,
     "audit_trail_summary": 2,
     "sla_source_comparison": 1,
+    "request_approval_evidence": 2,
 }
 
 
