@@ -12,6 +12,7 @@ from argon2 import PasswordHasher
 from operational.auth import security
 from operational.auth.dependencies import utc_now
 from operational.auth.models import User
+from operational.core import encryption
 from operational.core.config import Settings, get_settings
 from tests import factories
 from tests.factories import DEFAULT_PASSWORD
@@ -97,7 +98,7 @@ def mfa_user(factory, session) -> Callable[..., tuple[User, str]]:
 
     def make(**fields: Any) -> tuple[User, str]:
         secret = pyotp.random_base32()
-        user = factory.user(mfa_secret=secret, mfa_enabled=True, **fields)
+        user = factory.user(mfa_secret=encryption.encrypt(secret), mfa_enabled=True, **fields)
         return user, secret
 
     return make
