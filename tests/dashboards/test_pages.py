@@ -251,18 +251,21 @@ def test_the_compliance_page_shows_the_access_review_and_the_exports(dashboard_s
     expected = "adam@example.com, admin@dashboards.test, manager@dashboards.test"
     assert f"3 privileged account(s) without MFA: {expected}" in warnings
     flagged = dashboard_settings.rows(
-        "select email from marts.access_review where is_privileged_without_mfa order by email"
+        "select email from personal.access_review where is_privileged_without_mfa order by email"
     )
     assert ", ".join(row["email"] for row in flagged) == expected
     expanders = [expander.label for expander in app.expander]
     assert any(label.startswith("2026-03-01 to 2026-03-31 · version 1") for label in expanders)
 
 
-def test_a_manager_does_not_see_the_exports(dashboard_settings: Stack):
+def test_a_manager_does_not_see_the_exports_nor_the_access_review(dashboard_settings: Stack):
     app = signed_in("manager")
     app.switch_page("app_pages/compliance.py").run()
-    assert any("for auditors and admins" in info.value for info in app.info)
+    assert problems(app) == []
+    assert any("access review (personal data) is for auditors" in info.value for info in app.info)
+    assert any("exports are for auditors and admins" in info.value for info in app.info)
     assert not [expander for expander in app.expander if "version" in expander.label]
+    assert not [warning for warning in app.warning if "without MFA" in warning.value]
 
 
 # --- sign-in ----------------------------------------------------------------------------------
@@ -317,8 +320,9 @@ def test_the_marts_are_read_as_the_read_only_analyst_role(dashboard_settings: St
     from dashboards import queries
 
     assert queries.read("select current_user as who")["who"].iloc[0] == "itsm_analyst"
-    with pytest.raises(queries.MartsUnavailable):
-        queries.read("select count(*) from operational.incidents")
+    for personal_or_operational in ("personal.access_review", "operational.incidents"):
+        with pytest.raises(queries.MartsUnavailable):
+            queries.read(f"select count(*) from {personal_or_operational}")
 
 
 def test_the_backlog_kpi_lists_the_incidents_open_at_the_end_of_the_period(
