@@ -7,6 +7,7 @@ would read them on the page (hours to one decimal, shares in percent).
 
 from datetime import timedelta
 
+import httpx
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -256,6 +257,30 @@ def test_the_compliance_page_shows_the_access_review_and_the_exports(dashboard_s
     assert ", ".join(row["email"] for row in flagged) == expected
     expanders = [expander.label for expander in app.expander]
     assert any(label.startswith("2026-03-01 to 2026-03-31 · version 1") for label in expanders)
+
+
+def test_a_sign_out_elsewhere_does_not_end_the_dashboards_session(dashboard_settings: Stack):
+    app = signed_in("admin")
+    account = ACCOUNTS["admin"]
+    api = dashboard_settings.api_base_url + "/api/v1/auth"
+    other = httpx.post(f"{api}/login", json={"email": account.email, "password": account.password})
+    # Signing out there ends every access token of the account, the dashboards' one too ...
+    out = httpx.post(
+        f"{api}/logout",
+        json={"refresh_token": other.json()["refresh_token"]},
+        headers={"Authorization": f"Bearer {other.json()['access_token']}"},
+    )
+    assert out.status_code == 204
+    stale = app.session_state["signed_in"].access_token
+    assert httpx.get(f"{api}/me", headers={"Authorization": f"Bearer {stale}"}).status_code == 401
+
+    app.switch_page("app_pages/compliance.py").run()
+
+    # ... and the dashboards carry on with their own login's refresh token.
+    assert problems(app) == []
+    assert not [warning for warning in app.warning if "could not be listed" in warning.value]
+    assert [expander for expander in app.expander if "version" in expander.label]
+    assert app.session_state["signed_in"].access_token != stale
 
 
 def test_a_manager_does_not_see_the_exports_nor_the_access_review(dashboard_settings: Stack):
