@@ -1,6 +1,6 @@
 """Fixtures for the sign-in, user and team tests."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -64,6 +64,19 @@ def configure(monkeypatch) -> Callable[..., Settings]:
         return settings
 
     return apply
+
+
+@pytest.fixture
+def install(monkeypatch, tmp_path) -> Iterator[Settings]:
+    """The running settings of an install, not the test suite's: its keys are its own, made
+    under its own ITSM_HOME."""
+    monkeypatch.setenv("ITSM_ENVIRONMENT", "development")
+    monkeypatch.setenv("ITSM_HOME", str(tmp_path))
+    monkeypatch.setenv("ITSM_RUN_WORKER", "false")
+    get_settings.cache_clear()
+    yield get_settings()
+    monkeypatch.undo()
+    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -15,9 +15,8 @@ import httpx
 import pytest
 import uvicorn
 
-from operational.auth.models import User, UserRole
 from operational.core.db import session_scope
-from tests.auth.conftest import _CHEAP_DEFAULT_HASH
+from tests.factories import Factory
 
 PARALLEL = 30
 
@@ -63,14 +62,7 @@ def _post_at_once(base_url: str, bodies: list[dict[str, str]]) -> Counter[int]:
 def test_parallel_wrong_passwords_lock_the_account_after_exactly_the_limit(live_api, configure):
     limits = configure(login_max_failures_per_account=5, login_max_failures_per_client=1000)
     with session_scope() as session:
-        session.add(
-            User(
-                email="target@example.com",
-                display_name="Target",
-                password_hash=_CHEAP_DEFAULT_HASH,
-                role_rows=[UserRole(role="agent")],
-            )
-        )
+        Factory(session).user(email="target@example.com")
 
     statuses = _post_at_once(
         live_api, [{"email": "target@example.com", "password": "wrong-password-1"}] * PARALLEL

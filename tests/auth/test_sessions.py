@@ -9,7 +9,6 @@ import jwt
 import pytest
 
 from operational.auth.security import JWT_ALGORITHM, create_access_token
-from operational.core.config import get_settings
 from operational.core.keys import BUILT_IN_SECRET_KEY
 from tests.auth.conftest import bearer, totp_code
 from tests.conftest import assert_problem
@@ -147,18 +146,6 @@ def test_the_lifetime_setting_applies_to_logins_already_running(
     assert_problem(_refresh(client, token), 401, "invalid-refresh-token")
 
 
-@pytest.fixture
-def development(monkeypatch, tmp_path):
-    """The running settings of an install (not the test suite), with its own ITSM_HOME."""
-    monkeypatch.setenv("ITSM_ENVIRONMENT", "development")
-    monkeypatch.setenv("ITSM_HOME", str(tmp_path))
-    monkeypatch.setenv("ITSM_RUN_WORKER", "false")
-    get_settings.cache_clear()
-    yield get_settings()
-    monkeypatch.undo()
-    get_settings.cache_clear()
-
-
 def _built_in_token(user_id: int) -> str:
     now = datetime.now(UTC)
     claims = {"sub": str(user_id), "type": "access", "iat": now, "exp": now + timedelta(minutes=5)}
@@ -173,7 +160,7 @@ def test_a_token_signed_with_the_built_in_secret_opens_nothing_outside_the_tests
     # Under the test suite the built-in secret is the key, so the same token is accepted ...
     assert client.get("/api/v1/auth/me", headers=forged).status_code == 200
 
-    settings = request.getfixturevalue("development")
+    settings = request.getfixturevalue("install")
 
     # ... and anywhere else the install signs with its own key, made on first start.
     assert settings.secret_key.get_secret_value() != BUILT_IN_SECRET_KEY

@@ -15,9 +15,9 @@ from operational.core import encryption, keys
 from operational.core.config import get_settings
 from operational.core.db import libpq_url, session_scope
 from operational.core.migrate import alembic_config, upgrade
-from tests.auth.conftest import _CHEAP_DEFAULT_HASH, bearer
+from tests.auth.conftest import bearer
 from tests.conftest import assert_problem
-from tests.factories import DEFAULT_PASSWORD
+from tests.factories import DEFAULT_PASSWORD, Factory
 
 
 def test_enrolment_stores_the_secret_encrypted(client, factory, login, session):
@@ -78,32 +78,13 @@ def test_the_migration_encrypts_the_secrets_stored_before_it(fresh_database):
     assert plain == "JBSWY3DPEHPK3PXP"
 
 
-@pytest.fixture
-def install(committed_database, monkeypatch, tmp_path):
-    """A committed database and the settings of an install (its keys under its own home)."""
-    monkeypatch.setenv("ITSM_ENVIRONMENT", "development")
-    monkeypatch.setenv("ITSM_HOME", str(tmp_path))
-    monkeypatch.setenv("ITSM_RUN_WORKER", "false")
-    get_settings.cache_clear()
-    yield get_settings()
-    monkeypatch.undo()
-    get_settings.cache_clear()
-
-
-def test_rotating_the_totp_key_reencrypts_every_secret(install):
+def test_rotating_the_totp_key_reencrypts_every_secret(committed_database, install):
     from operational.cli import app as cli
 
     old_key = install.totp_key.get_secret_value()
     with session_scope() as session:
-        session.add(
-            User(
-                email="mfa@example.com",
-                display_name="MFA",
-                password_hash=_CHEAP_DEFAULT_HASH,
-                mfa_secret=encryption.encrypt("JBSWY3DPEHPK3PXP", settings=install),
-                mfa_enabled=True,
-            )
-        )
+        secret = encryption.encrypt("JBSWY3DPEHPK3PXP", settings=install)
+        Factory(session).user(mfa_secret=secret, mfa_enabled=True)
 
     rotated = CliRunner().invoke(cli, ["keys", "rotate-totp"])
 
@@ -120,7 +101,7 @@ def test_rotating_the_totp_key_reencrypts_every_secret(install):
         encryption.decrypt(stored, settings=install)  # the old key no longer opens it
 
 
-def test_rotating_the_secret_key_replaces_the_file(install):
+def test_rotating_the_secret_key_replaces_the_file(committed_database, install):
     from operational.cli import app as cli
 
     before = install.secret_key.get_secret_value()
