@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPOSITORY))
 
 from operational.auth import service as auth_service  # noqa: E402
 from operational.core.config import get_settings  # noqa: E402
-from operational.core.db import normalize_url, resolve_database_url  # noqa: E402
+from operational.core.db import admin_database_url, normalize_url  # noqa: E402
 from operational.exports.analyst_role import analyst_url  # noqa: E402
 from tests.dashboards import browser  # noqa: E402
 
@@ -52,7 +52,7 @@ TARGET_SECONDS = 1.5
 
 
 def bench_database_url() -> str:
-    server = make_url(resolve_database_url(get_settings()))
+    server = make_url(admin_database_url(get_settings()))
     return server.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
 
 

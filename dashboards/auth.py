@@ -37,10 +37,11 @@ _EXPIRY_MARGIN = timedelta(seconds=30)
 class SignInRefused(Exception):
     """A sign-in or a session the dashboards do not accept; the message is for the person."""
 
-    def __init__(self, message: str, *, needs_code: bool = False):
+    def __init__(self, message: str, *, needs_code: bool = False, status: int | None = None):
         super().__init__(message)
         self.message = message
         self.needs_code = needs_code
+        self.status = status  # the API's answer, when it gave one
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,10 @@ class ApiClient:
             )
         if response.status_code == 422:
             raise SignInRefused("Enter your email and password.")
-        raise SignInRefused(detail or f"The API refused the request ({response.status_code}).")
+        raise SignInRefused(
+            detail or f"The API refused the request ({response.status_code}).",
+            status=response.status_code,
+        )
 
 
 def admitted(roles: list[str] | tuple[str, ...], permissions: set[str] | frozenset[str]) -> bool:
@@ -203,13 +207,24 @@ def current_user() -> SignedIn | None:
     if user is None:
         return None
     if datetime.now(UTC) + _EXPIRY_MARGIN >= user.expires_at:
-        try:
-            user = renew(client(), user)
-        except SignInRefused as refused:
-            st.session_state.pop(_SESSION_KEY, None)
-            st.session_state["sign_in_message"] = f"Your session has ended: {refused.message}"
-            return None
-        st.session_state[_SESSION_KEY] = user
+        return renew_now()
+    return user
+
+
+def renew_now() -> SignedIn | None:
+    """Renew the signed-in person's access token at once, as when the API refused it before it
+    expired (signing out on another device ends every access token of the account, and the
+    other logins carry on by refreshing); None when the session has ended."""
+    user: SignedIn | None = st.session_state.get(_SESSION_KEY)
+    if user is None:
+        return None
+    try:
+        user = renew(client(), user)
+    except SignInRefused as refused:
+        st.session_state.pop(_SESSION_KEY, None)
+        st.session_state["sign_in_message"] = f"Your session has ended: {refused.message}"
+        return None
+    st.session_state[_SESSION_KEY] = user
     return user
 
 

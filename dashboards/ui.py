@@ -343,7 +343,14 @@ def exports_list(user: auth.SignedIn) -> None:
     records the download in the audit log under the reader's name)."""
     client = auth.client()
     try:
-        exports = client.exports(token=user.access_token)
+        try:
+            exports = client.exports(token=user.access_token)
+        except auth.SignInRefused as refused:
+            renewed = auth.renew_now() if refused.status == 401 else None
+            if renewed is None:
+                raise
+            user = renewed
+            exports = client.exports(token=user.access_token)
     except auth.SignInRefused as refused:
         st.warning(f"The exports could not be listed: {refused.message}", icon=":material/warning:")
         return

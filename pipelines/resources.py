@@ -8,13 +8,17 @@ import dagster as dg
 from sqlalchemy import Engine, create_engine, pool
 from sqlalchemy.orm import Session
 
+from operational.core import roles
 from operational.core.config import Settings
 from operational.core.db import dbt_environment, normalize_url
 from pipelines.environment import temporary_environment
 
 
 class ItsmResource(dg.ConfigurableResource):
-    """``ITSM_HOME`` (inbox, exports) and ``ITSM_DATABASE_URL`` (the operational database)."""
+    """``ITSM_HOME`` (inbox, exports) and ``ITSM_DATABASE_URL`` (the operational database).
+
+    Whatever role that URL names, the pipelines' own sessions connect as the runtime role and
+    dbt as its own role (operational/core/roles.py)."""
 
     home: str
     database_url: str
@@ -28,7 +32,8 @@ class ItsmResource(dg.ConfigurableResource):
 
     @contextmanager
     def engine(self) -> Iterator[Engine]:
-        engine = create_engine(normalize_url(self.database_url), poolclass=pool.NullPool)
+        runtime = roles.role_url(normalize_url(self.database_url), roles.APP, home=self.home_path)
+        engine = create_engine(runtime, poolclass=pool.NullPool)
         try:
             yield engine
         finally:
@@ -48,7 +53,8 @@ class ItsmResource(dg.ConfigurableResource):
     def dbt_connection(self) -> Iterator[None]:
         """Point dbt's profile (``env_var('ITSM_DBT_*')``) at this database while a dbt
         process starts; the dbt resource hands the process its environment at launch."""
-        with temporary_environment(dbt_environment(normalize_url(self.database_url))):
+        environment = dbt_environment(normalize_url(self.database_url), settings=self.settings())
+        with temporary_environment(environment):
             yield
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
@@ -80,6 +80,11 @@ def _recreate_database(admin_libpq_url: str, name: str, template: str | None = N
         connection.execute(f'drop database if exists "{name}" with (force)')
         suffix = f' template "{template}"' if template else ""
         connection.execute(f'create database "{name}"{suffix}')
+    if template:
+        # A copy has the template's tables and their grants, not its database privileges.
+        from operational.core.roles import grant_database_privileges
+
+        grant_database_privileges(_sqlalchemy_url(admin_libpq_url, name))
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +98,19 @@ def database_server(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def template_database(database_server: str) -> str:
+def itsm_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This worker's ITSM_HOME (the database roles' passwords live there), set before anything
+    is migrated."""
+    from operational.core.config import get_settings
+
+    home = tmp_path_factory.mktemp("itsm-home")
+    os.environ["ITSM_HOME"] = str(home)
+    get_settings.cache_clear()
+    return home
+
+
+@pytest.fixture(scope="session")
+def template_database(database_server: str, itsm_home: Path) -> str:
     """A migrated database that per-test databases are cloned from. Nobody connects to it."""
     from operational.core.migrate import upgrade
 
@@ -104,9 +121,7 @@ def template_database(database_server: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(
-    database_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def database_url(database_server: str, template_database: str) -> Iterator[str]:
     """This worker's migrated database. Code under test that opens its own engine uses it too."""
     from operational.core.config import get_settings
     from operational.core.db import _session_factory, get_engine
@@ -115,7 +130,6 @@ def database_url(
     _recreate_database(database_server, name, template=template_database)
     url = _sqlalchemy_url(database_server, name)
     os.environ["ITSM_DATABASE_URL"] = url
-    os.environ["ITSM_HOME"] = str(tmp_path_factory.mktemp("itsm-home"))
     for cached in (get_settings, get_engine, _session_factory):
         cached.cache_clear()
     yield url
@@ -191,6 +205,7 @@ def committed_database(fresh_database, database_url: str) -> Iterator[str]:
 @pytest.fixture
 def app(session: Session):
     from operational.core.db import get_db
+    from operational.core.roles import APP
     from operational.main import create_app
 
     application = create_app()
@@ -199,13 +214,18 @@ def app(session: Session):
         # Like get_db, one unit of work per request, but as a savepoint: a refused request undoes
         # only its own writes, never the test's setup. Code that commits itself (login records
         # refused attempts) ends the savepoint early, hence the is_active checks.
+        # The request runs as the runtime role, as it does outside the tests: a privilege the
+        # API needs and the role lacks fails here. The test's own setup stays the owner's.
         request_savepoint = session.begin_nested()
+        session.execute(text(f"set role {APP}"))
         try:
             yield session
         except BaseException:
             if request_savepoint.is_active:
                 request_savepoint.rollback()
             raise
+        finally:
+            session.execute(text("reset role"))
         if request_savepoint.is_active:
             request_savepoint.commit()
 

@@ -1,11 +1,13 @@
 """Compliance: change approval evidence, the access review, the audit trail and the compliance
-exports (listed and downloaded through the API, so each download is audited as the reader)."""
+exports (listed and downloaded through the API, so each download is audited as the reader).
+The access review is personal data: auditors and admins see it, read as the auditor role."""
 
 import streamlit as st
 
 from dashboards import auth, filters, queries, ui
 
 chosen = filters.current()
+user = auth.current_user()
 ui.page_header(
     "Compliance",
     chosen,
@@ -55,44 +57,47 @@ else:
     )
 
 st.subheader("Access review")
-access = queries.access_review()
-if access.empty:
-    ui.empty("No accounts that can sign in.")
+if user is None or not user.can("audit:read"):
+    st.info("The access review (personal data) is for auditors and admins.", icon=":material/lock:")
 else:
-    without_mfa = access[access["is_privileged_without_mfa"]]
-    columns = st.columns(3)
-    columns[0].metric("Accounts that can sign in", f"{len(access):,}", border=True)
-    columns[1].metric("Privileged", f"{int(access['is_privileged'].sum()):,}", border=True)
-    columns[2].metric("Privileged without MFA", f"{len(without_mfa):,}", border=True)
-    if not without_mfa.empty:
-        st.warning(
-            f"{len(without_mfa)} privileged account(s) without MFA: "
-            + ", ".join(without_mfa["email"].astype(str)),
-            icon=":material/no_encryption:",
+    access = queries.access_review()
+    if access.empty:
+        ui.empty("No accounts that can sign in.")
+    else:
+        without_mfa = access[access["is_privileged_without_mfa"]]
+        columns = st.columns(3)
+        columns[0].metric("Accounts that can sign in", f"{len(access):,}", border=True)
+        columns[1].metric("Privileged", f"{int(access['is_privileged'].sum()):,}", border=True)
+        columns[2].metric("Privileged without MFA", f"{len(without_mfa):,}", border=True)
+        if not without_mfa.empty:
+            st.warning(
+                f"{len(without_mfa)} privileged account(s) without MFA: "
+                + ", ".join(without_mfa["email"].astype(str)),
+                icon=":material/no_encryption:",
+            )
+        st.dataframe(
+            access.drop(columns=["user_id"]),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "display_name": st.column_config.TextColumn("Name"),
+                "email": st.column_config.TextColumn("Email"),
+                "roles": st.column_config.TextColumn("Roles"),
+                "team_names": st.column_config.TextColumn("Teams"),
+                "is_active": st.column_config.CheckboxColumn("Active"),
+                "is_privileged": st.column_config.CheckboxColumn("Privileged"),
+                "is_mfa_enabled": st.column_config.CheckboxColumn("MFA"),
+                "is_privileged_without_mfa": st.column_config.CheckboxColumn("Privileged, no MFA"),
+                "last_login_at": st.column_config.DatetimeColumn(
+                    "Last login", format=queries.DATETIME_FORMAT
+                ),
+                "days_since_last_login": st.column_config.NumberColumn("Days since login"),
+                "failed_logins_last_30_days": st.column_config.NumberColumn("Failed logins (30 d)"),
+                "roles_changed_at": st.column_config.DatetimeColumn(
+                    "Roles changed", format=queries.DATETIME_FORMAT
+                ),
+            },
         )
-    st.dataframe(
-        access.drop(columns=["user_id"]),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "display_name": st.column_config.TextColumn("Name"),
-            "email": st.column_config.TextColumn("Email"),
-            "roles": st.column_config.TextColumn("Roles"),
-            "team_names": st.column_config.TextColumn("Teams"),
-            "is_active": st.column_config.CheckboxColumn("Active"),
-            "is_privileged": st.column_config.CheckboxColumn("Privileged"),
-            "is_mfa_enabled": st.column_config.CheckboxColumn("MFA"),
-            "is_privileged_without_mfa": st.column_config.CheckboxColumn("Privileged, no MFA"),
-            "last_login_at": st.column_config.DatetimeColumn(
-                "Last login", format=queries.DATETIME_FORMAT
-            ),
-            "days_since_last_login": st.column_config.NumberColumn("Days since login"),
-            "failed_logins_last_30_days": st.column_config.NumberColumn("Failed logins (30 d)"),
-            "roles_changed_at": st.column_config.DatetimeColumn(
-                "Roles changed", format=queries.DATETIME_FORMAT
-            ),
-        },
-    )
 
 st.subheader("Audit trail")
 trail = queries.audit_trail(chosen)
@@ -116,7 +121,6 @@ else:
     )
 
 st.subheader("Compliance exports")
-user = auth.current_user()
 if user is None or not user.can("export:read"):
     st.info("Compliance exports are for auditors and admins.", icon=":material/lock:")
 else:

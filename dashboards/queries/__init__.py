@@ -1,5 +1,6 @@
-"""Every SQL statement of the dashboards. They read schema ``marts`` only, as the read-only
-analyst role, through ``st.connection(type="sql")`` with a TTL cache.
+"""Every SQL statement of the dashboards. They read schema ``marts`` as the read-only analyst
+role, through ``st.connection(type="sql")`` with a TTL cache; the access review alone reads
+schema ``personal``, as the read-only auditor role, for auditors and admins.
 
 Nothing here defines a metric: each figure is a column of a dbt mart (definitions in
 ``dbt/README.md``). The rollups are read at the grain and the single slice the sidebar chose;
@@ -30,7 +31,7 @@ from dashboards.queries.compliance import (
     approval_evidence,
     audit_trail,
 )
-from dashboards.queries.db import MartsUnavailable, connection, read
+from dashboards.queries.db import MartsUnavailable, connection, personal_connection, read
 from dashboards.queries.drill_down import Drill, drill, drill_count, drill_csv, drill_rows
 from dashboards.queries.fcr_csat import csat_comments
 from dashboards.queries.marts import filter_values, freshness
@@ -79,6 +80,7 @@ __all__ = [
     "next_period",
     "period_start",
     "periods",
+    "personal_connection",
     "previous_period",
     "read",
     "request_volume",

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from dashboards.queries.db import read
+from dashboards.queries.db import read, read_personal
 from dashboards.queries.records import with_links
 
 APPROVAL_FLAGS = {
@@ -43,14 +43,15 @@ select
     user_id, display_name, email, roles, team_names, is_active, is_privileged, is_mfa_enabled,
     is_privileged_without_mfa, last_login_at, days_since_last_login, failed_logins_last_30_days,
     roles_changed_at
-from marts.access_review
+from personal.access_review
 where can_log_in
 order by is_privileged_without_mfa desc, is_privileged desc, email
 """
 
 
 def access_review() -> pd.DataFrame:
-    return read(ACCESS_REVIEW_SQL)
+    """Personal data: read as the auditor role, for auditors and admins only."""
+    return read_personal(ACCESS_REVIEW_SQL)
 
 
 AUDIT_TRAIL_SQL = """

@@ -1,7 +1,9 @@
-"""The one way into the marts: the connection as the read-only analyst role, and a cached read."""
+"""The way into the marts: the connection as the read-only analyst role, and a cached read; and,
+for the access review only, the auditor role's connection to schema ``personal``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -13,6 +15,7 @@ from operational.core.config import get_settings
 from operational.core.db import normalize_url
 
 CONNECTION_NAME = "marts"
+PERSONAL_CONNECTION_NAME = "personal"
 SCHEMA = "marts"
 
 
@@ -20,25 +23,42 @@ class MartsUnavailable(Exception):
     """The marts cannot be read: not configured, not built, or the database does not answer."""
 
 
-def connection() -> SQLConnection:
-    settings = get_settings()
-    if not settings.marts_url:
+def _connection(name: str, url: str | None, variable: str, role: str) -> SQLConnection:
+    if not url:
         raise MartsUnavailable(
-            "No marts connection is configured: start the dashboards with `itsm dashboards`, "
-            "which sets ITSM_MARTS_URL to the read-only analyst role."
+            f"No {name} connection is configured: start the dashboards with `itsm dashboards`, "
+            f"which sets {variable} to the read-only {role} role."
         )
-    return st.connection(
-        CONNECTION_NAME,
-        type="sql",
-        url=normalize_url(settings.marts_url),
-        pool_pre_ping=True,
-    )
+    return st.connection(name, type="sql", url=normalize_url(url), pool_pre_ping=True)
+
+
+def connection() -> SQLConnection:
+    """The analyst role: schema marts, no personal data."""
+    url = get_settings().marts_url
+    return _connection(CONNECTION_NAME, url, "ITSM_MARTS_URL", "analyst")
+
+
+def personal_connection() -> SQLConnection:
+    """The auditor role: schema personal too. Only for pages shown to auditors and admins."""
+    url = get_settings().personal_marts_url
+    return _connection(PERSONAL_CONNECTION_NAME, url, "ITSM_PERSONAL_MARTS_URL", "auditor")
 
 
 def read(sql: str, **params: Any) -> pd.DataFrame:
-    """One cached query (TTL from Settings.dashboards_cache_seconds)."""
+    """One cached query (TTL from Settings.dashboards_cache_seconds), as the analyst role."""
+    return _read(connection, sql, params)
+
+
+def read_personal(sql: str, **params: Any) -> pd.DataFrame:
+    """The same, as the auditor role (schema personal)."""
+    return _read(personal_connection, sql, params)
+
+
+def _read(
+    make_connection: Callable[[], SQLConnection], sql: str, params: dict[str, Any]
+) -> pd.DataFrame:
     try:
-        return connection().query(
+        return make_connection().query(
             sql,
             params=params,
             ttl=get_settings().dashboards_cache_seconds,

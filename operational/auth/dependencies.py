@@ -31,7 +31,7 @@ def _current_user(
 ) -> User:
     if credentials is None:
         raise Unauthorized("A bearer access token is required")
-    from operational.auth.security import decode_access_token
+    from operational.auth.security import decode_access_token, issued_before
 
     try:
         claims = decode_access_token(credentials.credentials)
@@ -42,6 +42,8 @@ def _current_user(
     user = session.get(User, int(claims["sub"]))
     if user is None or not user.is_active:
         raise Unauthorized("The account is unknown or inactive")
+    if issued_before(claims, user.sessions_valid_after):
+        raise Unauthorized("This session has ended (sign-out or a password or MFA change)")
     request.state.token_scope = claims.get("scope")
     request.state.user = user
     return user

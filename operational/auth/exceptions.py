@@ -5,6 +5,7 @@ from typing import Any
 from operational.core.errors import (
     BadRequest,
     Conflict,
+    DomainError,
     Locked,
     TooManyRequests,
     Unauthorized,
@@ -40,6 +41,12 @@ class InvalidMfaCode(BadRequest):
     """A wrong or replayed code while enrolling (login answers MfaCodeRequired instead)."""
 
     slug, title = "invalid-mfa-code", "MFA code refused"
+
+
+class MfaUnavailable(DomainError):
+    """The stored TOTP secret cannot be decrypted: the install's TOTP key was lost or replaced."""
+
+    status, slug, title = 503, "mfa-unavailable", "MFA unavailable"
 
 
 class MfaAlreadyEnabled(Conflict):

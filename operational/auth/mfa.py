@@ -5,6 +5,10 @@ A code is accepted for the current 30-second time-step and one step either side
 matched is stored in ``users.mfa_last_used_step``; a code for that step or an earlier one is
 refused, so a code seen once (shoulder-surfed, logged, replayed) cannot be used again.
 
+The secret is stored encrypted (operational/core/encryption.py) and decrypted only to check a
+code. Enrolment and activation ask for the account's password again: a stolen access token alone
+cannot put an attacker's authenticator on the account.
+
 Functions that take a session flush, never commit.
 """
 
@@ -18,9 +22,16 @@ import segno
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from operational.auth.exceptions import InvalidMfaCode, MfaAlreadyEnabled, MfaNotEnrolling
+from operational.auth.exceptions import (
+    InvalidMfaCode,
+    MfaAlreadyEnabled,
+    MfaNotEnrolling,
+    MfaUnavailable,
+    WrongPassword,
+)
 from operational.auth.models import RecoveryCode, User
 from operational.auth.security import hash_secret, verify_secret
+from operational.core import encryption
 from operational.core.config import Settings, get_settings
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
@@ -70,13 +81,22 @@ def matching_step(
     return None
 
 
+def stored_secret(user: User) -> str | None:
+    """The user's TOTP secret in clear, or None when there is none."""
+    if not user.mfa_secret:
+        return None
+    try:
+        return encryption.decrypt(user.mfa_secret)
+    except encryption.UndecryptableSecret as exc:
+        raise MfaUnavailable(str(exc)) from None
+
+
 def consume_totp(*, user: User, code: str, at: datetime) -> bool:
     """Accept ``code`` once: on success remember its step so it cannot be replayed."""
-    if not user.mfa_secret:
+    secret = stored_secret(user)
+    if secret is None:
         return False
-    step = matching_step(
-        secret=user.mfa_secret, code=code, at=at, last_used_step=user.mfa_last_used_step
-    )
+    step = matching_step(secret=secret, code=code, at=at, last_used_step=user.mfa_last_used_step)
     if step is None:
         return False
     user.mfa_last_used_step = step
@@ -150,15 +170,23 @@ class Enrolment:
     qr_code: str
 
 
-def begin_enrolment(*, session: Session, user: User, settings: Settings | None = None) -> Enrolment:
+def _confirm_password(user: User, password: str) -> None:
+    if not verify_secret(password, user.password_hash):
+        raise WrongPassword("The current password is wrong")
+
+
+def begin_enrolment(
+    *, session: Session, user: User, password: str, settings: Settings | None = None
+) -> Enrolment:
     """Give the user a new, not yet active secret. Calling it again replaces the pending secret."""
     settings = settings or get_settings()
+    _confirm_password(user, password)
     if user.mfa_enabled:
         raise MfaAlreadyEnabled(
             "MFA is already active on this account; an admin can reset it (itsm user reset-mfa)"
         )
     secret = new_secret()
-    user.mfa_secret = secret
+    user.mfa_secret = encryption.encrypt(secret, settings=settings)
     user.mfa_last_used_step = None
     session.flush()
     uri = provisioning_uri(
@@ -167,9 +195,10 @@ def begin_enrolment(*, session: Session, user: User, settings: Settings | None =
     return Enrolment(secret=secret, otpauth_uri=uri, qr_code=qr_code_data_uri(uri))
 
 
-def activate(*, session: Session, user: User, code: str, at: datetime) -> list[str]:
+def activate(*, session: Session, user: User, code: str, password: str, at: datetime) -> list[str]:
     """Turn MFA on after one valid code; returns the ten recovery codes (shown only now)."""
     session.refresh(user, with_for_update=True)  # concurrent verifies must not share a step
+    _confirm_password(user, password)
     if user.mfa_enabled:
         raise MfaAlreadyEnabled("MFA is already active on this account")
     if not user.mfa_secret:
@@ -192,6 +221,21 @@ def activate(*, session: Session, user: User, code: str, at: datetime) -> list[s
         occurred_at=at,
     )
     return codes
+
+
+def reencrypt_secrets(*, session: Session, settings: Settings | None = None) -> int:
+    """Encrypt every stored TOTP secret again under the newest TOTP key (key rotation); returns
+    how many. Raises MfaUnavailable when a secret opens with none of the configured keys."""
+    users = session.scalars(
+        select(User).where(User.mfa_secret.is_not(None)).order_by(User.id).with_for_update()
+    ).all()
+    for user in users:
+        try:
+            user.mfa_secret = encryption.reencrypt(user.mfa_secret, settings=settings)
+        except encryption.UndecryptableSecret as exc:
+            raise MfaUnavailable(f"User {user.id}: {exc}") from None
+    session.flush()
+    return len(users)
 
 
 def reset(*, session: Session, user: User, actor: User | None, at: datetime) -> None:

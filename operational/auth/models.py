@@ -43,7 +43,8 @@ class User(Base):
         ForeignKey("cost_centers.id", ondelete="SET NULL", use_alter=True)
     )
 
-    mfa_secret: Mapped[str | None] = mapped_column(String(64))
+    # Encrypted (operational/core/encryption.py): a Fernet token, never the TOTP secret itself.
+    mfa_secret: Mapped[str | None] = mapped_column(Text)
     mfa_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     mfa_last_used_step: Mapped[int | None] = mapped_column(BigInteger)
 
@@ -53,6 +54,9 @@ class User(Base):
     failed_login_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Access tokens issued before this instant are refused (password change or reset, MFA reset,
+    # deactivation, logout): compared with the token's iat on every request.
+    sessions_valid_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -151,6 +155,8 @@ class RefreshToken(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     family_id: Mapped[str] = mapped_column(Uuid(as_uuid=False), index=True)
+    # When the family's login happened: no rotation extends a family past refresh_family_days.
+    family_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -35,7 +35,9 @@ from operational.auth.schemas import (
     LogoutRequest,
     MeRead,
     MeUpdate,
+    MfaCodeRequest,
     MfaEnrolmentRead,
+    MfaEnrolRequest,
     MfaVerifyRequest,
     OneTimePasswordRead,
     PasswordChange,
@@ -140,7 +142,8 @@ def refresh(body: RefreshRequest, session: DbSession, client: ClientAddress, now
 )
 def logout(body: LogoutRequest, user: CurrentUser, session: DbSession, now: Now) -> None:
     """Revokes the refresh token's family; ``everywhere: true`` revokes every refresh token.
-    Access tokens already issued stay valid until they expire (``ITSM_ACCESS_TOKEN_MINUTES``)."""
+    Either way every access token the user holds stops working at once, this one included; the
+    user's other logins get a new one with their next refresh."""
     service.logout(
         session=session,
         user=user,
@@ -174,7 +177,8 @@ def update_me(body: MeUpdate, user: CurrentUser, session: DbSession, now: Now) -
     summary="Change own password",
 )
 def change_password(body: PasswordChange, user: CurrentUser, session: DbSession, now: Now) -> None:
-    """Needs the current password; clears ``must_change_password``."""
+    """Needs the current password; clears ``must_change_password``. Ends every session of the
+    user, this one included: sign in again with the new password."""
     service.change_password(
         session=session,
         user=user,
@@ -185,10 +189,12 @@ def change_password(body: PasswordChange, user: CurrentUser, session: DbSession,
 
 
 @auth_router.post("/mfa/enroll", dependencies=[enrolling], summary="Start MFA enrolment")
-def enroll_mfa(user: CurrentUserForEnrolment, session: DbSession) -> MfaEnrolmentRead:
-    """A new TOTP secret, its otpauth:// URI and a QR code to scan with an authenticator app.
-    MFA is not active until ``/auth/mfa/verify`` accepts a code."""
-    enrolment = mfa.begin_enrolment(session=session, user=user)
+def enroll_mfa(
+    body: MfaEnrolRequest, user: CurrentUserForEnrolment, session: DbSession
+) -> MfaEnrolmentRead:
+    """Needs the current password. A new TOTP secret, its otpauth:// URI and a QR code to scan
+    with an authenticator app. MFA is not active until ``/auth/mfa/verify`` accepts a code."""
+    enrolment = mfa.begin_enrolment(session=session, user=user, password=body.password)
     return MfaEnrolmentRead(
         secret=enrolment.secret,
         otpauth_uri=enrolment.otpauth_uri,
@@ -201,9 +207,10 @@ def enroll_mfa(user: CurrentUserForEnrolment, session: DbSession) -> MfaEnrolmen
 def verify_mfa(
     body: MfaVerifyRequest, user: CurrentUserForEnrolment, session: DbSession, now: Now
 ) -> RecoveryCodesRead:
-    """Activates MFA with one valid code and returns ten single-use recovery codes (shown once).
-    After enrolling with an enrolment-only token, sign in again with a code."""
-    codes = mfa.activate(session=session, user=user, code=body.code, at=now)
+    """Needs a valid code and the current password. Activates MFA and returns ten single-use
+    recovery codes (shown once). After enrolling with an enrolment-only token, sign in again
+    with a code."""
+    codes = mfa.activate(session=session, user=user, code=body.code, password=body.password, at=now)
     return RecoveryCodesRead(recovery_codes=codes)
 
 
@@ -211,7 +218,7 @@ def verify_mfa(
     "/mfa/recovery-codes", dependencies=[authenticated], summary="Replace the recovery codes"
 )
 def new_recovery_codes(
-    body: MfaVerifyRequest, user: CurrentUser, session: DbSession, now: Now
+    body: MfaCodeRequest, user: CurrentUser, session: DbSession, now: Now
 ) -> RecoveryCodesRead:
     """Needs a current TOTP code; the old recovery codes stop working."""
     session.refresh(user, with_for_update=True)
@@ -274,7 +281,8 @@ def update_user(
     now: Now,
     actor: CurrentUser,
 ) -> UserRead:
-    """Deactivating a user ends their refresh tokens. The last active admin cannot lose admin."""
+    """Deactivating a user ends their sessions (refresh and access tokens). The last active admin
+    cannot lose admin."""
     updated = service.update_user(session=session, user=target, data=body, actor=actor, now=now)
     return UserRead.of(updated)
 
@@ -287,7 +295,7 @@ def update_user(
 def reset_password(
     target: TargetUser, session: DbSession, now: Now, actor: CurrentUser
 ) -> OneTimePasswordRead:
-    """The user must change it at next login; their refresh tokens are revoked."""
+    """The user must change it at next login; their sessions end (refresh and access tokens)."""
     password = service.reset_password(session=session, user=target, actor=actor, now=now)
     return OneTimePasswordRead(one_time_password=password)
 
@@ -299,7 +307,7 @@ def reset_password(
     dependencies=[require("user:admin")],
 )
 def reset_mfa(target: TargetUser, session: DbSession, now: Now, actor: CurrentUser) -> None:
-    """Forgets the secret and recovery codes and revokes refresh tokens; the user enrols again."""
+    """Forgets the secret and recovery codes and ends the user's sessions; the user enrols again."""
     service.reset_mfa(session=session, user=target, actor=actor, now=now)
 
 

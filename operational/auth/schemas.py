@@ -86,8 +86,23 @@ class MfaEnrolmentRead(BaseModel):
     valid_window: int = Field(description="Time-steps accepted either side of the current one")
 
 
+MfaCode = Annotated[str, Field(min_length=1, max_length=16)]
+CurrentPassword = Annotated[
+    Password, Field(description="The account's current password, asked again for MFA changes")
+]
+
+
+class MfaEnrolRequest(RequestBody):
+    password: CurrentPassword
+
+
 class MfaVerifyRequest(RequestBody):
-    code: Annotated[str, Field(min_length=1, max_length=16)]
+    code: MfaCode
+    password: CurrentPassword
+
+
+class MfaCodeRequest(RequestBody):
+    code: MfaCode
 
 
 class RecoveryCodesRead(BaseModel):

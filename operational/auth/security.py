@@ -55,15 +55,25 @@ def generate_password() -> str:
     return secrets.token_urlsafe(15)
 
 
+def session_clock() -> datetime:
+    """The clock of access tokens (``iat``, ``exp``) and of ``users.sessions_valid_after``.
+
+    Always the real time, never a request's (settable) clock: PyJWT checks ``exp`` against it.
+    """
+    return datetime.now(UTC)
+
+
 def create_access_token(
     *, user_id: int, settings: Settings | None = None, extra: dict[str, Any] | None = None
 ) -> str:
     settings = settings or get_settings()
-    now = datetime.now(UTC)
+    now = session_clock()
     claims = {
         "sub": str(user_id),
         "type": ACCESS_TOKEN_TYPE,
-        "iat": now,
+        # With its microseconds (RFC 7519 allows a fraction): a token issued a moment after a
+        # revocation in the same second must still be valid.
+        "iat": now.timestamp(),
         "exp": now + timedelta(minutes=settings.access_token_minutes),
         "jti": secrets.token_hex(8),
         **(extra or {}),
@@ -83,3 +93,9 @@ def decode_access_token(token: str, *, settings: Settings | None = None) -> dict
     if claims.get("type") != ACCESS_TOKEN_TYPE:
         raise jwt.InvalidTokenError("not an access token")
     return claims
+
+
+def issued_before(claims: dict[str, Any], moment: datetime | None) -> bool:
+    """Whether the token was issued before ``moment`` (a user's ``sessions_valid_after``); one
+    without ``iat`` counts as issued before any moment."""
+    return moment is not None and float(claims.get("iat", 0)) < moment.timestamp()

@@ -36,6 +36,7 @@ from operational.auth.security import (
     generate_password,
     hash_secret,
     password_problems,
+    session_clock,
     verify_secret,
 )
 from operational.auth.throttling import Outcome
@@ -109,6 +110,13 @@ def note_assignment(*, session: Session, team_id: int, user_id: int, now: dateti
 def _lock(session: Session, model: type[User] | type[Team], record_id: int) -> None:
     """Row lock before appending events, so concurrent writers do not race for a seq."""
     session.execute(select(model.id).where(model.id == record_id).with_for_update())
+
+
+def end_sessions(*, session: Session, user: User, now: datetime) -> None:
+    """Sign the user out everywhere: every refresh token revoked, every access token refused."""
+    tokens.revoke_all_for_user(session=session, user_id=user.id, now=now)
+    user.sessions_valid_after = session_clock()
+    session.flush()
 
 
 def validate_timezone(name: str) -> str:
@@ -345,7 +353,7 @@ def update_user(
             record(EventKind.field_changed, "is_active", False, True)
         else:
             record(EventKind.user_deactivated, "is_active", True, False)
-            tokens.revoke_all_for_user(session=session, user_id=user.id, now=now)
+            end_sessions(session=session, user=user, now=now)
     session.flush()
     session.refresh(user)
     return user
@@ -369,7 +377,7 @@ def reset_password(*, session: Session, user: User, actor: User | None, now: dat
     password = generate_password()
     user.password_hash = hash_secret(password)
     user.must_change_password = True
-    tokens.revoke_all_for_user(session=session, user_id=user.id, now=now)
+    end_sessions(session=session, user=user, now=now)
     events.append(
         session=session,
         entity_type=EntityType.user,
@@ -386,7 +394,8 @@ def reset_password(*, session: Session, user: User, actor: User | None, now: dat
 def change_password(
     *, session: Session, user: User, current_password: str, new_password: str, now: datetime
 ) -> None:
-    """The signed-in user's own change; clears ``must_change_password``."""
+    """The signed-in user's own change; clears ``must_change_password`` and ends every session,
+    this one included (the user signs in again with the new password)."""
     _lock(session, User, user.id)
     if not verify_secret(current_password, user.password_hash):
         raise WrongPassword("The current password is wrong")
@@ -396,7 +405,7 @@ def change_password(
     )
     user.password_hash = hash_secret(new_password)
     user.must_change_password = False
-    session.flush()
+    end_sessions(session=session, user=user, now=now)
     events.append(
         session=session,
         entity_type=EntityType.user,
@@ -412,7 +421,7 @@ def change_password(
 def reset_mfa(*, session: Session, user: User, actor: User | None, now: datetime) -> None:
     """Admin recovery for a lost authenticator: MFA off, sessions ended; the user enrols again."""
     mfa.reset(session=session, user=user, actor=actor, at=now)
-    tokens.revoke_all_for_user(session=session, user_id=user.id, now=now)
+    end_sessions(session=session, user=user, now=now)
 
 
 def unlock(*, session: Session, user: User, actor: User | None, now: datetime) -> None:
@@ -475,11 +484,26 @@ def login(
 
     Raises ClientThrottled (429), AccountLocked (423), InvalidCredentials or MfaCodeRequired
     (401) after recording the attempt: the caller must commit before passing the error on.
+
+    Attempts on one address run one after the other (a lock held until commit), so the lock
+    check, the failure count and the new failure are one step and parallel wrong passwords
+    cannot slip past the limit. Failures that count for the client also wait for the client's
+    lock and check its limit again under it.
     """
     settings = settings or get_settings()
     email = email.strip().lower()
 
     def refuse(outcome: Outcome, error: Exception, user: User | None = None) -> NoReturn:
+        if outcome in throttling.CLIENT_FAILURES:
+            throttling.serialize_client(session=session, client=client)
+            blocked_until = throttling.client_blocked_until(
+                session=session, client=client, now=now, settings=settings
+            )
+            if blocked_until is not None:  # reached by parallel attempts since the first check
+                outcome, error = (
+                    Outcome.client_throttled,
+                    ClientThrottled(retry_at=blocked_until, now=now),
+                )
         attempt = throttling.record(
             session=session,
             email=email,
@@ -498,6 +522,7 @@ def login(
     )
     if blocked_until is not None:
         refuse(Outcome.client_throttled, ClientThrottled(retry_at=blocked_until, now=now))
+    throttling.serialize_account(session=session, email=email)
     locked_until = throttling.account_locked_until(session=session, email=email, now=now)
     if locked_until is not None:
         refuse(Outcome.account_locked, AccountLocked(locked_until=locked_until, now=now))
@@ -586,7 +611,7 @@ def refresh(
     caller must commit before passing the error on.
     """
     settings = settings or get_settings()
-    spent = tokens.spend(session=session, token=refresh_token, now=now)
+    spent = tokens.spend(session=session, token=refresh_token, now=now, settings=settings)
     user = session.get(User, spent.user_id)
     if user is None or not user.is_active:
         tokens.revoke_family(session=session, family_id=spent.family_id, now=now)
@@ -600,7 +625,7 @@ def refresh(
         user=user,
         now=now,
         client=client,
-        family_id=spent.family_id,
+        family=spent,
         settings=settings,
     )
     access_token, expires_in = _access(user, settings)
@@ -612,13 +637,21 @@ def refresh(
 def logout(
     *, session: Session, user: User, refresh_token: str | None, everywhere: bool, now: datetime
 ) -> int:
-    """Revoke the login the refresh token belongs to, or every login of the user."""
+    """Revoke the login the refresh token belongs to, or every login of the user.
+
+    Either way the user's access tokens issued until now are refused at once (the token of this
+    request among them): the user's other logins keep their refresh tokens and get a new access
+    token with their next refresh. Returns how many refresh tokens were revoked."""
     if everywhere:
-        return tokens.revoke_all_for_user(session=session, user_id=user.id, now=now)
-    stored = tokens.find(session=session, token=refresh_token or "")
-    if stored is None or stored.user_id != user.id:
-        raise InvalidRefreshToken("This refresh token is not one of yours")
-    return tokens.revoke_family(session=session, family_id=stored.family_id, now=now)
+        revoked = tokens.revoke_all_for_user(session=session, user_id=user.id, now=now)
+    else:
+        stored = tokens.find(session=session, token=refresh_token or "")
+        if stored is None or stored.user_id != user.id:
+            raise InvalidRefreshToken("This refresh token is not one of yours")
+        revoked = tokens.revoke_family(session=session, family_id=stored.family_id, now=now)
+    user.sessions_valid_after = session_clock()
+    session.flush()
+    return revoked
 
 
 # --- teams --------------------------------------------------------------------------------------

@@ -8,6 +8,11 @@
 - **Per client.** ``login_max_failures_per_client`` failures from one client address within the
   window refuse that client (429) until enough of them have aged out of the window.
 
+Attempts on one address are serialized by a transaction-level lock on the address (there is no
+row to lock for an unknown one), taken before the lock check and held until the attempt is
+committed; failures that count for the client also take the client's lock and check its limit
+again. So parallel attempts see each other's failures, and the limits are exact.
+
 Attempts refused by a lock or by the client limit are recorded but do not count, so
 ``Retry-After`` is the true time to wait. A login that needs an MFA code and got none does not
 count either: it is the normal first step for MFA users.
@@ -16,7 +21,7 @@ count either: it is the normal first step for MFA users.
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from operational.auth.models import LoginAttempt, User
@@ -45,6 +50,22 @@ ACCOUNT_FAILURES = frozenset(
     {Outcome.unknown_email, Outcome.bad_password, Outcome.inactive, Outcome.bad_mfa_code}
 )
 CLIENT_FAILURES = ACCOUNT_FAILURES | {Outcome.account_locked}
+
+
+def _serialize(session: Session, key: str) -> None:
+    # An advisory lock, released when the transaction ends; a hash collision only makes two
+    # unrelated attempts wait for each other.
+    session.execute(text("select pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+
+
+def serialize_account(*, session: Session, email: str) -> None:
+    """Wait until no other attempt on this email address is in flight."""
+    _serialize(session, f"login:account:{email}")
+
+
+def serialize_client(*, session: Session, client: str) -> None:
+    """Wait until no other failure from this client is being recorded."""
+    _serialize(session, f"login:client:{client}")
 
 
 def _window(settings: Settings) -> timedelta:

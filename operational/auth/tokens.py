@@ -3,7 +3,8 @@
 A token is 256 random bits, handed out once and stored only as its SHA-256 (a fast hash is enough
 for a random value nobody can guess). Each login starts a family; every refresh spends the
 presented token and issues the next one in the same family. Presenting a spent token again means
-two parties hold it, so the whole family is revoked and both must sign in again.
+two parties hold it, so the whole family is revoked and both must sign in again. However often
+it is rotated, a family ends ``refresh_family_days`` after its login.
 """
 
 import hashlib
@@ -37,18 +38,23 @@ def issue(
     user: User,
     now: datetime,
     client: str | None,
-    family_id: str | None = None,
+    family: RefreshToken | None = None,
     settings: Settings | None = None,
 ) -> IssuedRefreshToken:
-    """A new refresh token, in ``family_id`` or in a new family."""
+    """A new refresh token: the successor of ``family``'s spent token, or a new login's first."""
     settings = settings or get_settings()
     token = secrets.token_urlsafe(32)
-    family_id = family_id or str(uuid.uuid4())
-    expires_at = now + timedelta(days=settings.refresh_token_days)
+    family_id = family.family_id if family else str(uuid.uuid4())
+    family_started_at = family.family_started_at if family else now
+    expires_at = min(
+        now + timedelta(days=settings.refresh_token_days),
+        family_ends_at(family_started_at, settings),
+    )
     session.add(
         RefreshToken(
             user_id=user.id,
             family_id=family_id,
+            family_started_at=family_started_at,
             token_hash=hash_token(token),
             issued_at=now,
             expires_at=expires_at,
@@ -57,6 +63,10 @@ def issue(
     )
     session.flush()
     return IssuedRefreshToken(token=token, family_id=family_id, expires_at=expires_at)
+
+
+def family_ends_at(started_at: datetime, settings: Settings) -> datetime:
+    return started_at + timedelta(days=settings.refresh_family_days)
 
 
 def find(*, session: Session, token: str, for_update: bool = False) -> RefreshToken | None:
@@ -88,11 +98,15 @@ def revoke_all_for_user(*, session: Session, user_id: int, now: datetime) -> int
     return result.rowcount
 
 
-def spend(*, session: Session, token: str, now: datetime) -> RefreshToken:
-    """Mark a live token used and return it; raises on an unknown, revoked, expired or reused one.
+def spend(
+    *, session: Session, token: str, now: datetime, settings: Settings | None = None
+) -> RefreshToken:
+    """Mark a live token used and return it; raises on an unknown, revoked, expired or reused one,
+    and on one whose family is past its absolute lifetime.
 
     On reuse the family has been revoked when this raises: the caller must commit anyway.
     """
+    settings = settings or get_settings()
     stored = find(session=session, token=token, for_update=True)
     if stored is None:
         raise InvalidRefreshToken("The refresh token is not valid; sign in again")
@@ -103,6 +117,10 @@ def spend(*, session: Session, token: str, now: datetime) -> RefreshToken:
         raise RefreshTokenReused(
             "This refresh token was already used; every session of this login has been "
             "revoked. Sign in again."
+        )
+    if family_ends_at(stored.family_started_at, settings) <= now:
+        raise InvalidRefreshToken(
+            f"This login began more than {settings.refresh_family_days} days ago; sign in again"
         )
     if stored.expires_at <= now:
         raise InvalidRefreshToken("The refresh token has expired; sign in again")

@@ -2,7 +2,18 @@
 
 import typer
 
-from operational.cli import dashboards, db, demo, ingest, pipelines, serve, up, user, worker
+from operational.cli import (
+    dashboards,
+    db,
+    demo,
+    ingest,
+    keys,
+    pipelines,
+    serve,
+    up,
+    user,
+    worker,
+)
 
 app = typer.Typer(
     name="itsm",
@@ -14,6 +25,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(user.app, name="user")
 app.add_typer(pipelines.app, name="pipelines")
+app.add_typer(keys.app, name="keys")
 app.command("serve")(serve.serve)
 app.command("up")(up.up)
 app.command("dashboards")(dashboards.dashboards)

@@ -30,11 +30,13 @@ def streamlit_command(*, host: str, port: int) -> list[str]:
     ]
 
 
-def dashboards_environment(marts_url: str) -> dict[str, str]:
-    """The dashboards' environment: ours, plus the read-only connection to the marts."""
+def dashboards_environment(marts_url: str, personal_marts_url: str) -> dict[str, str]:
+    """The dashboards' environment: ours, plus the read-only connections to the marts (analyst)
+    and to the personal data of the access review (auditor)."""
     return {
         **os.environ,
         "ITSM_MARTS_URL": marts_url,
+        "ITSM_PERSONAL_MARTS_URL": personal_marts_url,
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     }
 
@@ -43,18 +45,20 @@ def dashboards(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8501, help="TCP port."),
 ) -> None:
-    """Serve the dashboards. They read schema marts as the read-only analyst role and sign people
-    in against the API at ITSM_API_BASE_URL (managers, auditors and admins)."""
+    """Serve the dashboards. They read schema marts as the read-only analyst role (the access
+    review, for auditors and admins, as the auditor role) and sign people in against the API at
+    ITSM_API_BASE_URL (managers, auditors and admins)."""
     from operational.core.config import get_settings
-    from operational.exports.analyst_role import analyst_url
+    from operational.exports.analyst_role import analyst_url, auditor_url
 
     settings = get_settings()
-    # An explicit ITSM_MARTS_URL (e.g. a read replica) wins; else enable the analyst role here.
+    # Explicit URLs (e.g. a read replica) win; else enable the read-only roles here.
     marts_url = settings.marts_url or analyst_url(settings)
+    personal_marts_url = settings.personal_marts_url or auditor_url(settings)
     console.print(
         f"dashboards: [bold]http://{host}:{port}[/]  (sign-in checked by {settings.api_base_url})"
     )
     # Become Streamlit (exec), so that signals reach it directly and no parent lingers.
     command = streamlit_command(host=host, port=port)
     sys.stdout.flush()
-    os.execve(command[0], command, dashboards_environment(marts_url))
+    os.execve(command[0], command, dashboards_environment(marts_url, personal_marts_url))

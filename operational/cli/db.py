@@ -5,7 +5,7 @@ from rich.console import Console
 
 from operational.core import embedded
 from operational.core.config import get_settings
-from operational.core.db import libpq_url, resolve_database_url
+from operational.core.db import admin_database_url, libpq_url
 
 app = typer.Typer(help="Start, stop and migrate the database.", no_args_is_help=True)
 console = Console()
@@ -47,7 +47,7 @@ def status() -> None:
             console.print(f"embedded PostgreSQL: [yellow]stopped[/] (data in {settings.home})")
             raise typer.Exit(1)
         console.print(f"embedded PostgreSQL: [green]running[/] pid {server.pid}")
-    url = resolve_database_url(settings)
+    url = admin_database_url(settings)
     try:
         revision = current_revision(url)
     except Exception as exc:  # the server may be down or refuse us
@@ -56,24 +56,46 @@ def status() -> None:
     console.print(f"schema revision: {revision or 'none (run itsm db migrate)'}")
 
 
+def migrate_or_explain(url: str | None = None) -> None:
+    """Set up the roles and migrate; when the administrative role may not set up the roles, say
+    which statements a database administrator must run, and exit 1."""
+    from operational.core.migrate import upgrade
+    from operational.core.roles import MissingPrivileges
+
+    try:
+        upgrade(url)
+    except MissingPrivileges as missing:
+        console.print(f"[red]missing privileges[/]: {missing}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def migrate() -> None:
-    """Bring the schema to the latest revision (idempotent)."""
-    from operational.core.migrate import upgrade
-
-    upgrade(resolve_database_url())
-    console.print("[green]schema up to date[/]")
+    """Create the database roles (schema owner, runtime, dbt, analyst, auditor), bring the schema
+    to the latest revision and grant each role what it needs (idempotent). Without the right to
+    create roles, it prints the statements a database administrator must run."""
+    migrate_or_explain()
+    console.print("[green]roles and schema up to date[/]")
 
 
 @app.command("psql-url")
 def psql_url() -> None:
-    """Print a libpq connection URL (for psql, dbt or any client)."""
-    print(libpq_url(resolve_database_url()))
+    """Print the administrative libpq connection URL (for psql or any client)."""
+    print(libpq_url(admin_database_url()))
 
 
 @app.command("analyst-url")
 def analyst_url() -> None:
     """Print a connection URL for the read-only analyst role (schema marts only)."""
     from operational.exports.analyst_role import analyst_url as read_only_url
+
+    print(read_only_url(get_settings()))
+
+
+@app.command("auditor-url")
+def auditor_url() -> None:
+    """Print a connection URL for the read-only auditor role (marts and the personal data of
+    schema personal, such as the access review)."""
+    from operational.exports.analyst_role import auditor_url as read_only_url
 
     print(read_only_url(get_settings()))

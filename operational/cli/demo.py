@@ -26,14 +26,13 @@ def demo(
     history, CSAT) as a generic export, import it like any other export, add a service catalog
     and a year of requests through approval and fulfilment, then serve the API."""
     from ingest import loader, sources
+    from operational.cli.db import migrate_or_explain
     from operational.cli.serve import serve
     from operational.core.config import get_settings
-    from operational.core.db import resolve_database_url
-    from operational.core.migrate import upgrade
     from sampledata import demo as demo_data
 
     console = Console()
-    upgrade(resolve_database_url())
+    migrate_or_explain()
     directory = get_settings().home / "demo"
     with console.status("Generating the demo year ..."):
         export = demo_data.write_demo_export(

@@ -25,8 +25,8 @@ def prepare_environment() -> dict[str, str]:
     from operational.core.migrate import upgrade
     from pipelines.environment import pipeline_environment
 
+    upgrade()  # as the administrative role; the pipelines then run as the runtime role
     environment = pipeline_environment(get_settings())
-    upgrade(environment["ITSM_DATABASE_URL"])
     os.environ.update(environment)
     return environment
 

@@ -12,12 +12,10 @@ def serve(
     """Serve the REST API (OpenAPI docs at /docs)."""
     import uvicorn
 
-    from operational.core.db import resolve_database_url
-    from operational.core.migrate import upgrade
+    from operational.cli.db import migrate_or_explain
 
-    url = resolve_database_url()
     if migrate:
-        upgrade(url)
+        migrate_or_explain()
     uvicorn.run(
         "operational.main:create_app",
         factory=True,

@@ -99,12 +99,11 @@ def up(
     """Start the database, migrate, create the first admin, load the demo year (first run only),
     build the marts, then serve the API, the pipelines' daemon and the dashboards until Ctrl-C."""
     from operational.cli import pipelines as pipelines_cli
+    from operational.cli.db import migrate_or_explain
     from operational.cli.demo import demo as load_demo
-    from operational.core.db import resolve_database_url
-    from operational.core.migrate import upgrade
 
-    with console.status("starting the database and migrating"):
-        upgrade(resolve_database_url())
+    with console.status("starting the database, setting up its roles and migrating"):
+        migrate_or_explain()
     password = ensure_admin(admin_email)
 
     if demo and not demo_loaded():

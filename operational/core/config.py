@@ -4,10 +4,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEVELOPMENT_SECRET = "development-only-secret-change-me-0123456789"
+from operational.core.keys import (
+    SECRET_KEY_FILE,
+    TOTP_KEY_FILE,
+    resolve_secret_key,
+    resolve_totp_keys,
+)
 
 # Rows: impact 1..3 (high..low); columns: urgency 1..3; cells: priority 1..5 (docs/incidents.md).
 PriorityMatrix = Annotated[
@@ -26,9 +31,16 @@ class Settings(BaseSettings):
     )
     database_name: str = Field(default="itsm", description="Database on the embedded server.")
 
-    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    # Both keys are resolved at start-up (operational/core/keys.py): configured, else the
+    # install's own under home, made on first use. Never None once the settings are built.
+    secret_key: SecretStr | None = Field(default=None, description="Signs access tokens.")
+    totp_key: SecretStr | None = Field(
+        default=None, description="Fernet keys (comma-separated) encrypting TOTP secrets."
+    )
     access_token_minutes: int = 15
     refresh_token_days: int = 14
+    # However often a login's refresh token is rotated, the login ends this long after it began.
+    refresh_family_days: int = Field(default=30, ge=1)
     password_min_length: int = 12
     mfa_required_roles: list[str] = Field(default_factory=list)
     totp_issuer: str = "ITSM"
@@ -43,6 +55,10 @@ class Settings(BaseSettings):
     api_base_url: str = "http://127.0.0.1:8000"
     # Dashboards (docs/dashboards.md): the read-only analyst role's URL, set by `itsm dashboards`.
     marts_url: str | None = Field(default=None, description="Connection the dashboards read with.")
+    # ... and the auditor role's URL, for the personal data (the access review) only.
+    personal_marts_url: str | None = Field(
+        default=None, description="Connection the dashboards read schema personal with."
+    )
     dashboards_cache_seconds: int = Field(default=300, ge=0, description="TTL of mart queries.")
     # Pipelines (docs/pipelines.md): how often the schedule refreshes the marts; the freshness
     # checks warn when a mart is older than three refresh intervals.
@@ -68,13 +84,28 @@ class Settings(BaseSettings):
     def _absolute_home(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
+    # The key files the keys were read from (None: configured, or the test suite's built-ins).
+    _key_files: dict[str, Path | None] = PrivateAttr(default_factory=dict)
+
     @model_validator(mode="after")
-    def _refuse_default_secret_outside_development(self) -> "Settings":
-        if self.environment == "production" and (
-            self.secret_key.get_secret_value() == DEVELOPMENT_SECRET
-            or len(self.secret_key.get_secret_value()) < 32
-        ):
-            raise ValueError("ITSM_SECRET_KEY must be set to a random value of 32+ characters")
+    def _resolve_keys(self) -> "Settings":
+        def configured(value: SecretStr | None) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        from_home = self.environment != "test"
+        self._key_files = {
+            "secret_key": self.home / SECRET_KEY_FILE
+            if from_home and self.secret_key is None
+            else None,
+            "totp_key": self.home / TOTP_KEY_FILE if from_home and self.totp_key is None else None,
+        }
+
+        where = {"environment": self.environment, "home": self.home}
+        self.secret_key = SecretStr(
+            resolve_secret_key(configured=configured(self.secret_key), **where)
+        )
+        keys = resolve_totp_keys(configured=configured(self.totp_key), **where)
+        self.totp_key = SecretStr(",".join(keys))
         return self
 
     @model_validator(mode="after")
@@ -82,6 +113,16 @@ class Settings(BaseSettings):
         if self.environment == "test" and "run_worker" not in self.model_fields_set:
             self.run_worker = False
         return self
+
+    @property
+    def secret_key_file(self) -> Path | None:
+        """The file the secret key came from; None when ITSM_SECRET_KEY set it."""
+        return self._key_files.get("secret_key")
+
+    @property
+    def totp_key_file(self) -> Path | None:
+        """The file the TOTP keys came from; None when ITSM_TOTP_KEY set them."""
+        return self._key_files.get("totp_key")
 
     @property
     def uses_embedded_database(self) -> bool:

@@ -80,13 +80,23 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def resolve_database_url(settings: Settings | None = None) -> str:
-    """``ITSM_DATABASE_URL`` when set; otherwise start (or reuse) the embedded server."""
+def admin_database_url(settings: Settings | None = None) -> str:
+    """The administrative connection: ``ITSM_DATABASE_URL`` when set, otherwise the embedded
+    server's superuser (started on demand). Only migrations and role set-up use it."""
     settings = settings or get_settings()
     if settings.database_url:
         return normalize_url(settings.database_url)
     server = embedded.start(settings.home, settings.database_name)
     return server.url(settings.database_name)
+
+
+def resolve_database_url(settings: Settings | None = None) -> str:
+    """The runtime role's connection (``itsm_app``): the API, the worker, ingest, the pipelines
+    and the CLI's own work all use it (operational/core/roles.py)."""
+    from operational.core import roles
+
+    settings = settings or get_settings()
+    return roles.role_url(admin_database_url(settings), roles.APP, home=settings.home)
 
 
 def libpq_url(sqlalchemy_url: str) -> str:
@@ -129,12 +139,19 @@ def get_db() -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_db)]
 
 
-def dbt_environment(sqlalchemy_url: str | None = None) -> dict[str, str]:
-    """Connection settings for dbt's ``profiles.yml`` (which reads them with ``env_var()``).
+def dbt_environment(
+    sqlalchemy_url: str | None = None, *, settings: Settings | None = None
+) -> dict[str, str]:
+    """Connection settings for dbt's ``profiles.yml`` (which reads them with ``env_var()``): the
+    database of ``sqlalchemy_url`` (default: the platform's), as dbt's own role ``itsm_dbt``.
 
     With the embedded server, ``host`` is its Unix socket directory: libpq accepts a path there.
     """
-    url = make_url(sqlalchemy_url or resolve_database_url())
+    from operational.core import roles
+
+    settings = settings or get_settings()
+    base = sqlalchemy_url or admin_database_url(settings)
+    url = make_url(roles.role_url(base, roles.DBT, home=settings.home))
     host = url.host or url.query.get("host") or "localhost"
     if isinstance(host, tuple):
         host = host[0]

@@ -1,4 +1,5 @@
-"""Alembic, driven from code (``itsm db migrate``, tests)."""
+"""Alembic, driven from code (``itsm db migrate``, tests), between the set-up of the database roles
+(operational/core/roles.py) and the grants on the tables it made."""
 
 from pathlib import Path
 
@@ -18,7 +19,17 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
+    """Set up the roles, migrate as the schema owner, then grant. ``url`` is an administrative
+    connection (default: the platform's). Raises ``roles.MissingPrivileges`` when it may not set
+    up the roles, naming what a database administrator must run."""
+    from operational.core import roles
+    from operational.core.config import get_settings
+    from operational.core.db import admin_database_url
+
+    url = url or admin_database_url()
+    roles.prepare(url, home=get_settings().home)
     command.upgrade(alembic_config(url), revision)
+    roles.grant(url)
 
 
 def current_revision(url: str) -> str | None:

@@ -33,6 +33,8 @@ from operational.events.enums import EntityType, EventKind
 from operational.exports.models import Export, ExportFile
 
 MARTS_SCHEMA = "marts"
+# Marts with personal data (the access review), readable by auditors only (docs/security.md).
+PERSONAL_SCHEMA = "personal"
 MANIFEST_NAME = "manifest.json"
 WORKBOOK_NAME = "compliance.xlsx"
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
@@ -48,13 +50,14 @@ class ComplianceMart:
     name: str
     period_column: str | None
     sheet: str  # XLSX sheet names are at most 31 characters
+    schema: str = MARTS_SCHEMA
 
 
 # The marts of dbt/models/marts/compliance/. Their dates are days of dbt's reporting time zone.
 COMPLIANCE_MARTS: tuple[ComplianceMart, ...] = (
     ComplianceMart("sla_breach_register", "breached_date", "SLA breaches"),
     ComplianceMart("change_approval_evidence", "implemented_date", "Change approvals"),
-    ComplianceMart("access_review", None, "Access review"),
+    ComplianceMart("access_review", None, "Access review", PERSONAL_SCHEMA),
     ComplianceMart("audit_trail_summary", "activity_date", "Audit trail"),
     ComplianceMart("sla_source_comparison", "resolved_date", "SLA source comparison"),
     ComplianceMart("request_approval_evidence", "decided_date", "Request approvals"),
@@ -104,7 +107,8 @@ def create_export(
         raise BadRequest("The period starts after it ends", start=str(period_start))
     generated_at = (now or datetime.now(UTC)).astimezone(UTC)
     session.execute(select(func.pg_advisory_xact_lock(_EXPORT_LOCK_KEY)))
-    missing = sorted({mart.name for mart in marts} - _existing_marts(session))
+    existing = _existing_marts(session)
+    missing = sorted({mart.name for mart in marts if (mart.schema, mart.name) not in existing})
     if missing:
         raise Conflict(
             "The compliance marts are not built yet; run the pipelines first",
@@ -194,18 +198,21 @@ def create_export(
     return export
 
 
-def _existing_marts(session: Session) -> set[str]:
+def _existing_marts(session: Session) -> set[tuple[str, str]]:
     rows = session.execute(
-        text("select table_name from information_schema.tables where table_schema = :schema"),
-        {"schema": MARTS_SCHEMA},
+        text(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in (:marts, :personal)"
+        ),
+        {"marts": MARTS_SCHEMA, "personal": PERSONAL_SCHEMA},
     )
-    return {row[0] for row in rows}
+    return {(row[0], row[1]) for row in rows}
 
 
 def _read_mart(
     session: Session, mart: ComplianceMart, period_start: date, period_end: date
 ) -> pl.DataFrame:
-    relation = f'{MARTS_SCHEMA}."{mart.name}"'
+    relation = f'{mart.schema}."{mart.name}"'
     parameters: dict[str, Any] = {}
     where = ""
     if mart.period_column:
@@ -235,7 +242,7 @@ def _column_type(session: Session, mart: ComplianceMart) -> str:
             "select data_type from information_schema.columns"
             " where table_schema = :schema and table_name = :table and column_name = :column"
         ),
-        {"schema": MARTS_SCHEMA, "table": mart.name, "column": mart.period_column},
+        {"schema": mart.schema, "table": mart.name, "column": mart.period_column},
     )
     if data_type is None:
         raise Conflict(

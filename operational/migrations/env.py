@@ -1,7 +1,8 @@
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 
-from operational.core.db import SCHEMA, resolve_database_url
+from operational.core.db import SCHEMA, admin_database_url
+from operational.core.roles import OWNER
 from operational.models import Base
 
 config = context.config
@@ -15,9 +16,12 @@ def include_name(name, type_, parent_names):
 
 
 def run_migrations() -> None:
-    url = config.get_main_option("sqlalchemy.url") or resolve_database_url()
+    url = config.get_main_option("sqlalchemy.url") or admin_database_url()
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
+        # Whatever the administrative role, what migrations make belongs to the schema owner
+        # (operational/core/roles.py; `itsm db migrate` has made it).
+        connection.execute(text(f"set role {OWNER}"))
         connection.execute(text(f"create schema if not exists {SCHEMA}"))
         connection.commit()
         context.configure(

@@ -1,6 +1,6 @@
 """Fixtures for the sign-in, user and team tests."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +12,7 @@ from argon2 import PasswordHasher
 from operational.auth import security
 from operational.auth.dependencies import utc_now
 from operational.auth.models import User
+from operational.core import encryption
 from operational.core.config import Settings, get_settings
 from tests import factories
 from tests.factories import DEFAULT_PASSWORD
@@ -66,6 +67,19 @@ def configure(monkeypatch) -> Callable[..., Settings]:
 
 
 @pytest.fixture
+def install(monkeypatch, tmp_path) -> Iterator[Settings]:
+    """The running settings of an install, not the test suite's: its keys are its own, made
+    under its own ITSM_HOME."""
+    monkeypatch.setenv("ITSM_ENVIRONMENT", "development")
+    monkeypatch.setenv("ITSM_HOME", str(tmp_path))
+    monkeypatch.setenv("ITSM_RUN_WORKER", "false")
+    get_settings.cache_clear()
+    yield get_settings()
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def login(client) -> Callable[..., Any]:
     """``login(email, password, **extra)`` → the response of POST /api/v1/auth/login."""
 
@@ -97,7 +111,7 @@ def mfa_user(factory, session) -> Callable[..., tuple[User, str]]:
 
     def make(**fields: Any) -> tuple[User, str]:
         secret = pyotp.random_base32()
-        user = factory.user(mfa_secret=secret, mfa_enabled=True, **fields)
+        user = factory.user(mfa_secret=encryption.encrypt(secret), mfa_enabled=True, **fields)
         return user, secret
 
     return make

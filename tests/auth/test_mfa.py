@@ -61,8 +61,16 @@ def test_enrol_verify_login_replay_and_recovery(client, factory, login, clock, s
     user = factory.user(email="mfa@example.com", roles=("agent",))
     token = login(user.email).json()["access_token"]
 
+    # Enrolment asks for the password again: a stolen access token alone cannot enrol.
+    for body in [{}, {"password": "not-the-password"}]:
+        refused = client.post("/api/v1/auth/mfa/enroll", json=body, headers=bearer(token))
+        assert refused.status_code in (400, 422), refused.text
+    assert_problem(refused, 400, "wrong-password")
+
     # Enrol: secret, otpauth URI and QR code.
-    enrolment = client.post("/api/v1/auth/mfa/enroll", headers=bearer(token))
+    enrolment = client.post(
+        "/api/v1/auth/mfa/enroll", json={"password": DEFAULT_PASSWORD}, headers=bearer(token)
+    )
     assert enrolment.status_code == 200, enrolment.text
     enrolled = enrolment.json()
     secret = enrolled["secret"]
@@ -75,16 +83,23 @@ def test_enrol_verify_login_replay_and_recovery(client, factory, login, clock, s
     # Not active until verified: a login without a code still works.
     assert login(user.email).status_code == 200
 
-    # Verify with a wrong code, then the right one: MFA on, ten recovery codes.
+    # Verify with a wrong code, then the right one: MFA on, ten recovery codes. The password
+    # is asked again, and a right code with a wrong password does not use the code up.
     wrong = client.post(
         "/api/v1/auth/mfa/verify",
-        json={"code": wrong_code(secret, clock.now)},
+        json={"code": wrong_code(secret, clock.now), "password": DEFAULT_PASSWORD},
         headers=bearer(token),
     )
     assert_problem(wrong, 400, "invalid-mfa-code")
+    no_password = client.post(
+        "/api/v1/auth/mfa/verify",
+        json={"code": totp_code(secret, clock.now), "password": "not-the-password"},
+        headers=bearer(token),
+    )
+    assert_problem(no_password, 400, "wrong-password")
     verified = client.post(
         "/api/v1/auth/mfa/verify",
-        json={"code": totp_code(secret, clock.now)},
+        json={"code": totp_code(secret, clock.now), "password": DEFAULT_PASSWORD},
         headers=bearer(token),
     )
     assert verified.status_code == 200, verified.text
@@ -130,12 +145,18 @@ def test_enrolling_twice_or_verifying_without_enrolling_is_a_conflict(
 ):
     plain = factory.user()
     early = client.post(
-        "/api/v1/auth/mfa/verify", json={"code": "123456"}, headers=factory.auth_headers(plain)
+        "/api/v1/auth/mfa/verify",
+        json={"code": "123456", "password": DEFAULT_PASSWORD},
+        headers=factory.auth_headers(plain),
     )
     assert_problem(early, 409, "mfa-not-enrolling")
 
     user, _ = mfa_user()
-    again = client.post("/api/v1/auth/mfa/enroll", headers=factory.auth_headers(user))
+    again = client.post(
+        "/api/v1/auth/mfa/enroll",
+        json={"password": DEFAULT_PASSWORD},
+        headers=factory.auth_headers(user),
+    )
     assert_problem(again, 409, "mfa-already-enabled")
 
 
@@ -184,9 +205,12 @@ def test_role_that_requires_mfa_can_only_enrol_until_it_has(
         refused = client.request(method, path, headers=limited)
         assert assert_problem(refused, 403, "forbidden")["mfa_required"] is True
 
-    secret = client.post("/api/v1/auth/mfa/enroll", headers=limited).json()["secret"]
+    password = {"password": DEFAULT_PASSWORD}
+    secret = client.post("/api/v1/auth/mfa/enroll", json=password, headers=limited).json()["secret"]
     verified = client.post(
-        "/api/v1/auth/mfa/verify", json={"code": totp_code(secret, clock.now)}, headers=limited
+        "/api/v1/auth/mfa/verify",
+        json={"code": totp_code(secret, clock.now), **password},
+        headers=limited,
     )
     assert verified.status_code == 200
 

@@ -20,4 +20,8 @@ def test_one_time_password_opens_only_the_password_change(client, factory, login
         json={"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD},
     )
     assert changed.status_code == 204
-    assert client.get("/api/v1/users", headers=bearer(token)).status_code == 200
+    # The change ended the session that made it: sign in again, with the new password.
+    assert_problem(client.get("/api/v1/users", headers=bearer(token)), 401, "unauthorized")
+    fresh = login(admin.email, NEW_PASSWORD).json()
+    assert fresh["must_change_password"] is False
+    assert client.get("/api/v1/users", headers=bearer(fresh["access_token"])).status_code == 200

@@ -5,7 +5,8 @@
 - the marts, built from it by the real dbt project (dbtRunner, tests/dbt/conftest.py);
 - one compliance export, written by the real export service;
 - the API, served by uvicorn on loopback, which the dashboards sign people in against;
-- ITSM_MARTS_URL set to the read-only analyst role, as ``itsm dashboards`` does.
+- ITSM_MARTS_URL set to the read-only analyst role, and ITSM_PERSONAL_MARTS_URL to the
+  read-only auditor role, as ``itsm dashboards`` does.
 
 The history's figures are computed by hand in tests/dbt/test_marts.py; the dashboard tests check
 that the pages show those same figures.
@@ -29,8 +30,9 @@ import pytest
 from sqlalchemy import create_engine, pool
 from sqlalchemy.orm import Session
 
+from operational.core import encryption
 from operational.core.config import Settings, get_settings
-from operational.exports.analyst_role import analyst_url
+from operational.exports.analyst_role import analyst_url, auditor_url
 from tests.conftest import _recreate_database, _sqlalchemy_url, _worker
 from tests.dbt.conftest import DbtDatabase
 from tests.dbt.history import History
@@ -71,6 +73,7 @@ ACCOUNTS = {
 class Stack:
     url: str
     marts_url: str
+    personal_marts_url: str
     api_base_url: str
     home: Path
     database: DbtDatabase
@@ -144,7 +147,7 @@ def _accounts(url: str) -> None:
                 roles=(role,),
                 email=account.email,
                 display_name=f"Dashboard {role}",
-                mfa_secret=account.totp_secret,
+                mfa_secret=account.totp_secret and encryption.encrypt(account.totp_secret),
                 mfa_enabled=account.totp_secret is not None,
             )
         session.commit()
@@ -190,6 +193,7 @@ def stack(
     database.dbt("build", variables=DBT_VARIABLES)
     export_id = _export(url, home)
     marts_url = analyst_url(Settings(home=home, database_url=url))
+    personal_marts_url = auditor_url(Settings(home=home, database_url=url))
 
     port = free_port()
     api = Server(
@@ -218,6 +222,7 @@ def stack(
         yield Stack(
             url=url,
             marts_url=marts_url,
+            personal_marts_url=personal_marts_url,
             api_base_url=f"http://127.0.0.1:{port}",
             home=home,
             database=database,
@@ -233,6 +238,7 @@ def stack(
 def dashboard_settings(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """The environment ``itsm dashboards`` gives Streamlit, for AppTest (which runs in-process)."""
     monkeypatch.setenv("ITSM_MARTS_URL", stack.marts_url)
+    monkeypatch.setenv("ITSM_PERSONAL_MARTS_URL", stack.personal_marts_url)
     monkeypatch.setenv("ITSM_API_BASE_URL", stack.api_base_url)
     monkeypatch.setenv("ITSM_DASHBOARDS_CACHE_SECONDS", "0")
     # As dashboards/.streamlit/config.toml says (AppTest does not read that file).
@@ -250,6 +256,7 @@ def dashboard_settings(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
     gc.collect()
     queries.connection().engine.dispose()
+    queries.personal_connection().engine.dispose()
     st.cache_resource.clear()
     st.cache_data.clear()
     get_settings.cache_clear()

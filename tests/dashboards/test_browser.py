@@ -23,8 +23,9 @@ MARCH_QUERY = "?" + "&".join(f"{key}={value}" for key, value in MARCH.items())
 
 @pytest.fixture(scope="module")
 def dashboards_url(stack: Stack) -> Iterator[str]:
-    """``itsm dashboards`` as a person starts it: no ITSM_MARTS_URL, so the command enables the
-    analyst role itself (with the password kept in ITSM_HOME, the one the suite already uses)."""
+    """``itsm dashboards`` as a person starts it: no ITSM_MARTS_URL nor ITSM_PERSONAL_MARTS_URL,
+    so the command enables the analyst and auditor roles itself (with the passwords kept in
+    ITSM_HOME, the ones the suite already uses)."""
     port = free_port()
     environment = {
         **os.environ,
@@ -35,6 +36,7 @@ def dashboards_url(stack: Stack) -> Iterator[str]:
         "ITSM_LOG_JSON": "false",
     }
     environment.pop("ITSM_MARTS_URL", None)
+    environment.pop("ITSM_PERSONAL_MARTS_URL", None)
     server = Server(
         [str(Path(sys.executable).with_name("itsm")), "dashboards", "--port", str(port)],
         env=environment,

@@ -7,6 +7,7 @@ would read them on the page (hours to one decimal, shares in percent).
 
 from datetime import timedelta
 
+import httpx
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -255,18 +256,45 @@ def test_the_compliance_page_shows_the_access_review_and_the_exports(dashboard_s
     expected = "adam@example.com, admin@dashboards.test, manager@dashboards.test"
     assert f"3 privileged account(s) without MFA: {expected}" in warnings
     flagged = dashboard_settings.rows(
-        "select email from marts.access_review where is_privileged_without_mfa order by email"
+        "select email from personal.access_review where is_privileged_without_mfa order by email"
     )
     assert ", ".join(row["email"] for row in flagged) == expected
     expanders = [expander.label for expander in app.expander]
     assert any(label.startswith("2026-03-01 to 2026-03-31 · version 1") for label in expanders)
 
 
-def test_a_manager_does_not_see_the_exports(dashboard_settings: Stack):
+def test_a_sign_out_elsewhere_does_not_end_the_dashboards_session(dashboard_settings: Stack):
+    app = signed_in("admin")
+    account = ACCOUNTS["admin"]
+    api = dashboard_settings.api_base_url + "/api/v1/auth"
+    other = httpx.post(f"{api}/login", json={"email": account.email, "password": account.password})
+    # Signing out there ends every access token of the account, the dashboards' one too ...
+    out = httpx.post(
+        f"{api}/logout",
+        json={"refresh_token": other.json()["refresh_token"]},
+        headers={"Authorization": f"Bearer {other.json()['access_token']}"},
+    )
+    assert out.status_code == 204
+    stale = app.session_state["signed_in"].access_token
+    assert httpx.get(f"{api}/me", headers={"Authorization": f"Bearer {stale}"}).status_code == 401
+
+    app.switch_page("app_pages/compliance.py").run()
+
+    # ... and the dashboards carry on with their own login's refresh token.
+    assert problems(app) == []
+    assert not [warning for warning in app.warning if "could not be listed" in warning.value]
+    assert [expander for expander in app.expander if "version" in expander.label]
+    assert app.session_state["signed_in"].access_token != stale
+
+
+def test_a_manager_does_not_see_the_exports_nor_the_access_review(dashboard_settings: Stack):
     app = signed_in("manager")
     app.switch_page("app_pages/compliance.py").run()
-    assert any("for auditors and admins" in info.value for info in app.info)
+    assert problems(app) == []
+    assert any("access review (personal data) is for auditors" in info.value for info in app.info)
+    assert any("exports are for auditors and admins" in info.value for info in app.info)
     assert not [expander for expander in app.expander if "version" in expander.label]
+    assert not [warning for warning in app.warning if "without MFA" in warning.value]
 
 
 # --- sign-in ----------------------------------------------------------------------------------
@@ -321,8 +349,9 @@ def test_the_marts_are_read_as_the_read_only_analyst_role(dashboard_settings: St
     from dashboards import queries
 
     assert queries.read("select current_user as who")["who"].iloc[0] == "itsm_analyst"
-    with pytest.raises(queries.MartsUnavailable):
-        queries.read("select count(*) from operational.incidents")
+    for personal_or_operational in ("personal.access_review", "operational.incidents"):
+        with pytest.raises(queries.MartsUnavailable):
+            queries.read(f"select count(*) from {personal_or_operational}")
 
 
 def test_the_backlog_kpi_lists_the_incidents_open_at_the_end_of_the_period(

@@ -1,7 +1,8 @@
 """Compliance marts with known rows, created inside the test's rolled-back transaction.
 
 dbt builds the real marts (tests/pipelines runs it end to end); these stand-ins carry only the
-columns the export service relies on, so that the export tests do not need a dbt run each.
+columns the export service relies on, so that the export tests do not need a dbt run each. Like
+dbt's, they are made by dbt's role, in the mart's schema (the access review: personal).
 """
 
 from datetime import date
@@ -9,6 +10,9 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from operational.core.roles import DBT
+from operational.exports.service import COMPLIANCE_MARTS
 
 PERIOD = (date(2026, 10, 1), date(2026, 10, 31))
 
@@ -74,9 +78,12 @@ ROWS_IN_PERIOD = {
 
 @pytest.fixture
 def compliance_marts(session: Session) -> dict[str, int]:
-    session.execute(text("create schema if not exists marts"))
+    schemas = {mart.name: mart.schema for mart in COMPLIANCE_MARTS}
+    session.execute(text(f"set role {DBT}"))
     for name, (columns, rows) in MART_ROWS.items():
-        session.execute(text(f"create table marts.{name} ({columns})"))
-        session.execute(text(f"insert into marts.{name} values {', '.join(rows)}"))
+        relation = f"{schemas[name]}.{name}"
+        session.execute(text(f"create table {relation} ({columns})"))
+        session.execute(text(f"insert into {relation} values {', '.join(rows)}"))
+    session.execute(text("reset role"))
     session.flush()
     return ROWS_IN_PERIOD

@@ -25,7 +25,7 @@ def test_defs_load_with_lineage_from_inbox_to_exports(defs):
     # Each export depends on every compliance mart, which dbt builds.
     for export in ("daily_compliance_export", "monthly_compliance_export"):
         parents = graph.get(dg.AssetKey(["exports", export])).parent_keys
-        assert parents == {dg.AssetKey(["marts", mart.name]) for mart in COMPLIANCE_MARTS}
+        assert parents == {dg.AssetKey([mart.schema, mart.name]) for mart in COMPLIANCE_MARTS}
         assert all(graph.get(parent).is_materializable for parent in parents)
 
 
@@ -35,7 +35,8 @@ def test_dbt_tests_are_asset_checks_and_marts_have_freshness(defs):
     fct_checks = {check.name for check in checks if check.asset_key.path[-1] == "fct_incidents"}
     assert any(name.startswith("covers_every_fct_incidents") for name in fct_checks)
 
-    marts = [key for key in graph.get_all_asset_keys() if key.path[0] == "marts"]
+    marts = [key for key in graph.get_all_asset_keys() if key.path[0] in ("marts", "personal")]
+    assert dg.AssetKey(["personal", "access_review"]) in marts
     assert marts and all(graph.get(key).freshness_policy is not None for key in marts)
     staging = [key for key in graph.get_all_asset_keys() if key.path[0] == "staging"]
     assert all(graph.get(key).freshness_policy is None for key in staging)

@@ -5,13 +5,14 @@ from datetime import date
 
 import pytest
 from sqlalchemy import create_engine, pool, text
+from sqlalchemy.exc import ProgrammingError
 from typer.testing import CliRunner
 
 from ingest.inbox import pending_files
 from operational.cli import app as cli
 from operational.core.config import Settings
 from operational.exports import service as exports
-from operational.exports.analyst_role import analyst_url
+from operational.exports.analyst_role import analyst_url, auditor_url
 from tests.pipelines import history
 
 pytestmark = pytest.mark.slow
@@ -77,9 +78,21 @@ def test_pipelines_run_imports_builds_and_exports(pipeline_home):
     assert len(folders) == 2 and all(exports.verify_folder(folder) == [] for folder in folders)
     assert _rows(url, "select count(*) from operational.exports") == [(2,)]
 
-    # An analyst reads the tables dbt has just (re)created, and nothing operational.
-    analyst = analyst_url(Settings(home=home, database_url=url))
+    # An analyst reads the tables dbt has just (re)created, and nothing operational nor
+    # personal: no email in the marts, the access review only for auditors.
+    settings = Settings(home=home, database_url=url)
+    analyst = analyst_url(settings)
     assert _rows(analyst, "select count(*) from marts.fct_incidents") == [(3,)]
+    emails = "select count(*) from information_schema.columns where column_name = 'email'"
+    assert _rows(analyst, emails) == [(0,)]
+    with pytest.raises(ProgrammingError, match="permission denied"):
+        _rows(analyst, "select count(*) from personal.access_review")
+    auditor = auditor_url(settings)
+    [(accounts,)] = _rows(auditor, "select count(*) from personal.access_review")
+    assert accounts > 0
+    # dbt built them as its own role, which owns them.
+    owners = "select distinct tableowner from pg_tables where schemaname in ('marts', 'personal')"
+    assert _rows(url, owners) == [("itsm_dbt",)]
 
     second = CliRunner().invoke(cli, ["pipelines", "run"])
 

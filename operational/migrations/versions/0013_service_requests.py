@@ -3,7 +3,7 @@ approval stages and approvals, delegations, fulfilment tasks, request surveys; a
 line on users (manager, cost centre with its owner) that approvals follow (docs/requests.md).
 
 Revision ID: 0013_service_requests
-Revises: 0007_refresh_indexes
+Revises: 0008_secrets_sessions
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0013_service_requests"
-down_revision: str | None = "0007_refresh_indexes"
+down_revision: str | None = "0008_secrets_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

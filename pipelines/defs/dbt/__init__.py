@@ -1,6 +1,7 @@
 """The dbt project as Dagster assets: every model an asset, every dbt test an asset check.
 
-Asset keys follow the schema: ``staging/...``, ``intermediate/...``, ``marts/...``. All the
+Asset keys follow the schema: ``staging/...``, ``intermediate/...``, ``marts/...`` and
+``personal/...`` (the marts with personal data, for auditors). All the
 operational tables that dbt reads are one upstream asset, ``operational`` (see the ingestion
 concern), so a run orders the inbox import before the models.
 """
@@ -23,7 +24,8 @@ from pipelines.project import DBT_EXECUTABLE, dbt_project, ensure_manifest
 from pipelines.resources import ItsmResource
 
 OPERATIONAL_KEY = dg.AssetKey("operational")
-MARTS_SCHEMA = "marts"
+# The marts: the analysts' and the auditors' (personal data). Both carry a freshness policy.
+MART_SCHEMAS = ("marts", "personal")
 
 
 class ItsmDbtTranslator(DagsterDbtTranslator):
@@ -51,7 +53,7 @@ class ItsmDbtTranslator(DagsterDbtTranslator):
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
     ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
-        if spec.key.path[0] == MARTS_SCHEMA:
+        if spec.key.path[0] in MART_SCHEMAS:
             return spec.replace_attributes(freshness_policy=self.marts_freshness)
         return spec
 
@@ -103,7 +105,7 @@ def itsm_dbt_models(
 
 
 def mart_keys() -> list[dg.AssetKey]:
-    return [key for key in itsm_dbt_models.keys if key.path[0] == MARTS_SCHEMA]
+    return [key for key in itsm_dbt_models.keys if key.path[0] in MART_SCHEMAS]
 
 
 refresh_marts_job = dg.define_asset_job(

@@ -11,7 +11,7 @@ import dagster as dg
 from operational.exports import service
 from pipelines.resources import ItsmResource
 
-COMPLIANCE_MART_KEYS = [dg.AssetKey(["marts", mart.name]) for mart in service.COMPLIANCE_MARTS]
+COMPLIANCE_MART_KEYS = [dg.AssetKey([mart.schema, mart.name]) for mart in service.COMPLIANCE_MARTS]
 
 
 class ExportPeriod(dg.Config):

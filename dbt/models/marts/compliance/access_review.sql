@@ -1,5 +1,6 @@
 -- Access review: every user account with its roles, MFA status and last login, and the
--- privileged accounts without MFA. One row per user.
+-- privileged accounts without MFA. One row per user. Personal data (emails, login activity):
+-- built in schema personal, which only auditors read (docs/security.md, "Database roles").
 
 with logins as (
     select
@@ -23,7 +24,7 @@ role_changes as (
 select
     users.user_id,
     users.display_name,
-    users.email,
+    accounts.email,
     users.is_active,
     users.is_imported,
     users.can_log_in,
@@ -33,14 +34,15 @@ select
     users.is_mfa_enabled,
     users.is_privileged and users.is_active and users.can_log_in and not users.is_mfa_enabled
         as is_privileged_without_mfa,
-    coalesce(users.last_login_at, logins.last_successful_login_at) as last_login_at,
+    coalesce(accounts.last_login_at, logins.last_successful_login_at) as last_login_at,
     logins.last_failed_login_at,
     coalesce(logins.failed_logins_last_30_days, 0) as failed_logins_last_30_days,
     -- Days since the last login (or since the account was created, if never), as of the build.
-    (current_date - coalesce(users.last_login_at, logins.last_successful_login_at, users.created_at)::date)
+    (current_date - coalesce(accounts.last_login_at, logins.last_successful_login_at, users.created_at)::date)
         as days_since_last_login,
     role_changes.roles_changed_at,
     users.created_at
 from {{ ref('dim_users') }} as users
-left join logins on logins.email = lower(users.email)
+inner join {{ ref('stg_operational__users') }} as accounts on accounts.user_id = users.user_id
+left join logins on logins.email = lower(accounts.email)
 left join role_changes on role_changes.user_id = users.user_id

@@ -1,4 +1,5 @@
--- User accounts with their roles and teams (no secrets). One row per user.
+-- User accounts with their roles and teams. One row per user. No secrets and no personal
+-- contact or login data (email, last login): those are for auditors, in personal.access_review.
 
 with roles as (
     select
@@ -21,7 +22,6 @@ teams as (
 select
     users.user_id,
     users.display_name,
-    users.email,
     users.is_active,
     users.is_imported,
     users.source_system,
@@ -30,7 +30,6 @@ select
     coalesce(roles.roles, '') as roles,
     coalesce(roles.is_privileged, false) as is_privileged,
     coalesce(teams.team_names, '') as team_names,
-    users.last_login_at,
     users.created_at
 from {{ ref('stg_operational__users') }} as users
 left join roles on roles.user_id = users.user_id
