@@ -34,6 +34,8 @@ DOMAIN_LAYERS = (
     "cmdb",
     "incidents",
     "changes",
+    "problems",
+    "knowledge",
     "exports",
 )
 APPLICATION = {"main", "worker", "models", "cli", "migrations", "__init__", "__main__"}

@@ -34,6 +34,11 @@ PERMISSIONS: dict[str, str] = {
     "change:approve": "Decide on changes as a CAB member",
     "change:override_conflict": "Schedule a change over a conflict, with a reason",
     "blackout:admin": "Manage blackout windows",
+    "problem:read": "See problems, known errors and the incidents linked to them",
+    "problem:write": "Raise and work problems, link incidents, publish known errors",
+    "knowledge:read": "Read and search knowledge articles (requesters: those for everyone)",
+    "knowledge:write": "Write knowledge articles, submit them for review, record their use",
+    "knowledge:approve": "Review knowledge articles: publish or send back, retire",
     "team:read": "See teams and their members",
     "team:admin": "Manage teams and memberships",
     "user:read": "See user accounts",
@@ -56,6 +61,10 @@ _AGENT = {
     "change:read",
     "change:write",
     "team:read",
+    "problem:read",
+    "problem:write",
+    "knowledge:read",
+    "knowledge:write",
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
@@ -73,9 +82,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "team:read",
             "user:read",
             "marts:read",
+            "problem:read",
+            "knowledge:read",
+            "knowledge:approve",
         }
     ),
-    Role.requester: frozenset({"incident:create", "incident:read", "incident:comment"}),
+    Role.requester: frozenset(
+        {"incident:create", "incident:read", "incident:comment", "knowledge:read"}
+    ),
     Role.auditor: frozenset(
         {"audit:read", "export:read", "marts:read", "change:read", "user:read", "sla:read"}
     ),

@@ -10,6 +10,8 @@ class EntityType(StrEnum):
     team = "team"
     export = "export"
     sla_policy = "sla_policy"
+    problem = "problem"
+    knowledge_article = "knowledge_article"
 
 
 class EventKind(StrEnum):
@@ -24,7 +26,12 @@ class EventKind(StrEnum):
     - sla_*: an SLA timer transition (field: the timer's target type)
     - escalated: an escalation rule fired (data.rule_id, data.action)
     - csat_answered: the requester answered the satisfaction survey
-    - approval_decided: a CAB member approved or rejected a change
+    - approval_decided: a CAB member approved or rejected a change; a reviewer approved or
+      rejected a knowledge article's revision
+    - notified: a notification for the record's people was recorded (data.reason, e.g.
+      problem_resolved); delivering it is a notifications domain's work
+    - article_used: a knowledge article helped with an incident (data.incident_id, resolved)
+    - feedback_given: a reader marked a knowledge article helpful or not (new_value true/false)
     - relationship_added / relationship_removed: a CI relationship
     - downloaded: a compliance export file was downloaded
     - user_*: account administration (created, roles changed, MFA enrolled, logged in)
@@ -56,3 +63,6 @@ class EventKind(StrEnum):
     user_mfa_enabled = "user_mfa_enabled"
     user_logged_in = "user_logged_in"
     user_deactivated = "user_deactivated"
+    notified = "notified"
+    article_used = "article_used"
+    feedback_given = "feedback_given"

@@ -1,0 +1,127 @@
+"""Full-text search over the published knowledge base: the current version of each article,
+stemmed by its own language.
+
+A version's ``search_vector`` is written once, when it is published (``document_vector``): its
+title and keywords weigh most (A), its text next (B). A query is stemmed once per language and
+each article is matched by the query of its own language, so "printers" finds "printer" in an
+English article and "Drucker" finds "Druckers" in a German one.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from operational.core import textsearch
+from operational.knowledge.enums import Language
+from operational.knowledge.models import Article, ArticleVersion
+
+
+def document_vector(
+    language: str | ColumnElement[Any],
+    title: str | ColumnElement[Any],
+    keywords: list[str] | ColumnElement[Any],
+    body_text: str | ColumnElement[Any],
+) -> ColumnElement[Any]:
+    """The search vector of a version, from values or columns (the benchmark's bulk insert
+    uses the same expression)."""
+    config = textsearch.regconfig(language)
+    words = (
+        literal(" ".join(keywords))
+        if isinstance(keywords, list)
+        else func.array_to_string(keywords, " ")
+    )
+    return (
+        func.setweight(func.to_tsvector(config, title), "A")
+        .op("||")(func.setweight(func.to_tsvector(config, words), "A"))
+        .op("||")(func.setweight(func.to_tsvector(config, body_text), "B"))
+    )
+
+
+@dataclass(frozen=True)
+class ArticleFilters:
+    audiences: tuple[str, ...]  # those the reader may see
+    languages: tuple[str, ...] = tuple(language.value for language in Language)
+    category: str | None = None
+    service: str | None = None
+    keyword: str | None = None
+    published_from: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ArticleHit:
+    version: ArticleVersion
+    article_number: str
+    rank: float
+    snippet: str | None
+
+
+def _query_for(language: str, text: str, any_word: bool) -> ColumnElement[Any]:
+    build = textsearch.any_word_query if any_word else textsearch.web_query
+    return build(language, text)
+
+
+def match_articles(
+    *, session: Session, text: str, any_word: bool, limit: int, filters: ArticleFilters
+) -> tuple[list[ArticleHit], int]:
+    """Current versions matching ``text`` (all its words, or ``any_word``) best first, or with
+    no text every one, newest first: up to ``limit`` hits and the number matching in all."""
+    version = ArticleVersion
+    statement = select(version.id).where(
+        version.is_current,
+        version.audience.in_(filters.audiences),
+        version.language.in_(filters.languages),
+    )
+    for column, value in ((version.category, filters.category), (version.service, filters.service)):
+        if value:
+            statement = statement.where(func.lower(column) == value.strip().lower())
+    if filters.keyword:
+        statement = statement.where(version.keywords.any(filters.keyword.strip()))
+    if filters.published_from is not None:
+        statement = statement.where(version.approved_at >= filters.published_from)
+    text = text.strip()
+    queries = {language: _query_for(language, text, any_word) for language in filters.languages}
+    newest = (version.approved_at.desc(), version.id.desc())
+    if text:
+        statement = statement.where(
+            or_(
+                *(
+                    and_(version.language == language, version.search_vector.op("@@")(query))
+                    for language, query in queries.items()
+                )
+            )
+        )
+        query_of_row = case(
+            *((version.language == language, query) for language, query in queries.items())
+        )
+        rank = textsearch.rank(version.search_vector, query_of_row)
+    else:
+        rank = literal(0.0)
+    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    if not total or limit <= 0:
+        return [], total
+    top = statement.add_columns(rank.label("rank")).order_by(rank.desc(), *newest).limit(limit)
+    ranked = top.subquery()
+    snippet: ColumnElement[Any] = literal(None)
+    if text:
+        snippet = case(
+            *(
+                (
+                    version.language == language,
+                    textsearch.headline(language, version.body_text, query),
+                )
+                for language, query in queries.items()
+            )
+        )
+    rows = session.execute(
+        select(version, Article.number, ranked.c.rank, snippet)
+        .join(ranked, ranked.c.id == version.id)
+        .join(Article, Article.id == version.article_id)
+        .order_by(ranked.c.rank.desc(), *newest)
+    ).all()
+    return [
+        ArticleHit(found, number, float(rank), textsearch.safe_snippet(raw))
+        for found, number, rank, raw in rows
+    ], total
