@@ -249,6 +249,10 @@ def update(
     if not given:
         return problem
     _ensure_open(problem)
+    if problem.known_error and "workaround" in given and not given["workaround"]:
+        raise UnprocessableEntity(
+            "A published known error keeps a workaround; retract it first", field="workaround"
+        )
     _check_people(session, owner_id=given.get("owner_id"), team_id=given.get("assignment_group_id"))
     changed: list[tuple[str, Any, Any, dict[str, Any] | None]] = []
     for name in PLAIN_FIELDS:
@@ -315,6 +319,7 @@ def update(
             else EventKind.field_changed
         )
         _record(session, problem, kind, actor, now, field=field, old=old, new=new, data=extra)
+    session.refresh(problem)  # the related rows (owner, team, CIs) of the ids just set
     return problem
 
 
