@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from operational.core import textsearch
 from operational.knowledge.enums import Language
 from operational.knowledge.models import Article, ArticleVersion
+
+
+_WEIGHT_A, _WEIGHT_B = literal_column("'A'::\"char\""), literal_column("'B'::\"char\"")
 
 
 def document_vector(
@@ -34,9 +37,9 @@ def document_vector(
         else func.array_to_string(keywords, " ")
     )
     return (
-        func.setweight(func.to_tsvector(config, title), "A")
-        .op("||")(func.setweight(func.to_tsvector(config, words), "A"))
-        .op("||")(func.setweight(func.to_tsvector(config, body_text), "B"))
+        func.setweight(func.to_tsvector(config, title), _WEIGHT_A)
+        .op("||")(func.setweight(func.to_tsvector(config, words), _WEIGHT_A))
+        .op("||")(func.setweight(func.to_tsvector(config, body_text), _WEIGHT_B))
     )
 
 

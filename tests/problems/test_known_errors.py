@@ -6,7 +6,9 @@ INCIDENTS = "/api/v1/incidents"
 
 def test_publishing_needs_a_root_cause_and_a_workaround(problems):
     problem = problems.create()
-    body = assert_problem(problems.publish(problem, "Restart the client"), 422, "problem-incomplete")
+    body = assert_problem(
+        problems.publish(problem, "Restart the client"), 422, "problem-incomplete"
+    )
     assert body["missing"] == ["root_cause"]
     problems.patch(problems.get(problem), root_cause="Stale DNS cache")
     assert problems.get(problem)["known_error"] is False
