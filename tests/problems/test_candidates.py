@@ -21,7 +21,7 @@ def test_the_rule_groups_recent_unlinked_incidents_sharing_a_ci_service_or_categ
             configuration_item="mail-01",
             service="Email",
             now=now - timedelta(days=n),
-        )  # fmt: skip
+        )
         for n in (1, 2, 3)
     ]
     # Different spelling of the same CI counts; an old one (outside the window) does not.
