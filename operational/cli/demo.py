@@ -19,14 +19,16 @@ def demo(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="TCP port."),
 ) -> None:
-    """Generate a realistic year (teams, CIs, changes with CAB decisions, incidents with
-    history, CSAT) as a generic export, import it like any other export, then serve the API."""
+    """Generate a realistic year (teams, CIs, changes with CAB decisions, problems, incidents
+    with history, CSAT) as a generic export, import it like any other export, write a knowledge
+    base the incidents use, then serve the API."""
     from ingest import loader, sources
     from operational.cli.serve import serve
     from operational.core.config import get_settings
-    from operational.core.db import resolve_database_url
+    from operational.core.db import resolve_database_url, session_scope
     from operational.core.migrate import upgrade
     from sampledata import demo as demo_data
+    from sampledata.knowledge import seed_knowledge
 
     console = Console()
     upgrade(resolve_database_url())
@@ -55,5 +57,12 @@ def demo(
             report = loader.load(parsed, rejects_dir=directory)
         table.add_row(data_file, *(f"{value:,}" for value in report.summary().values()))
     console.print(table)
+    with console.status("Writing the knowledge base ..."), session_scope() as session:
+        knowledge = seed_knowledge(session, seed=seed)
+    console.print(
+        f"Knowledge base: {knowledge.articles} articles ({knowledge.versions} published "
+        f"versions, {knowledge.retired} retired), used on {knowledge.uses:,} incidents, "
+        f"{knowledge.ratings} ratings"
+    )
     if serve_api:
         serve(host=host, port=port, migrate=False, workers=1)

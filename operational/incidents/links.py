@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from operational.auth.models import User
 from operational.core.errors import UnprocessableEntity
 from operational.core.pagination import Page, PageParams, paginate
-from operational.events.enums import EventKind
+from operational.events import service as events
+from operational.events.enums import EntityType, EventKind
 from operational.incidents.enums import HoldReason, IncidentState
 from operational.incidents.models import Incident
 from operational.incidents.recording import finish, now_or, record
@@ -275,3 +276,25 @@ def note_article_used(
         data={"article_id": article_id, "resolved": resolved},
     )
     return incident
+
+
+def note_articles_used_many(*, session: Session, uses: list[dict[str, Any]]) -> int:
+    """The incidents' side of uses recorded in bulk (an import, the demo): each a mapping of
+    incident_id, article_id, article_number, resolved, used_at, used_by_id and actor_label."""
+    return events.append_many(
+        session=session,
+        events=[
+            {
+                "entity_type": EntityType.incident,
+                "entity_id": use["incident_id"],
+                "kind": EventKind.article_used,
+                "occurred_at": use["used_at"],
+                "actor_id": use.get("used_by_id"),
+                "actor_label": use.get("actor_label") or "import",
+                "field": "knowledge_article",
+                "new_value": use["article_number"],
+                "data": {"article_id": use["article_id"], "resolved": use["resolved"]},
+            }
+            for use in uses
+        ],
+    )

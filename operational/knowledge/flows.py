@@ -7,6 +7,7 @@ router ──> flows ──> knowledge.service
 """
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -148,3 +149,15 @@ def draft_from_problem(
     return service.create(
         session=session, data=data, actor=actor, source_problem_id=problem.id, now=now
     )
+
+
+def import_uses(*, session: Session, uses: list[dict[str, Any]]) -> int:
+    """Uses recorded in bulk, on both records (see ``service.import_uses``); each mapping also
+    names the article_number. Returns how many were new."""
+    written = service.import_uses(session=session, uses=uses)
+    new = {(row.article_id, row.incident_id) for row in written}
+    incident_links.note_articles_used_many(
+        session=session,
+        uses=[use for use in uses if (use["article_id"], use["incident_id"]) in new],
+    )
+    return len(written)

@@ -18,7 +18,6 @@ from operational.core import textsearch
 from operational.knowledge.enums import Language
 from operational.knowledge.models import Article, ArticleVersion
 
-
 _WEIGHT_A, _WEIGHT_B = literal_column("'A'::\"char\""), literal_column("'B'::\"char\"")
 
 

@@ -18,6 +18,7 @@ from operational.auth.models import User
 from operational.auth.permissions import has_permission
 from operational.core.concurrency import check_version
 from operational.core.config import get_settings
+from operational.core.db import insert_rows
 from operational.core.errors import InvalidTransition
 from operational.core.pagination import Page, PageParams, paginate
 from operational.events import service as events
@@ -87,13 +88,11 @@ def sees_known_errors(user: User) -> bool:
 
 def get(*, session: Session, article_id: int, for_update: bool = False) -> Article:
     statement = select(Article).where(Article.id == article_id)
-    if for_update:
-        statement = statement.with_for_update(of=Article)
+    if for_update:  # locked and reloaded: what another transaction wrote shows
+        statement = statement.with_for_update(of=Article).execution_options(populate_existing=True)
     article = session.scalar(statement)
     if article is None:
         raise ArticleNotFound(f"Article {article_id} does not exist", article_id=article_id)
-    if for_update:
-        session.refresh(article)
     return article
 
 
@@ -522,6 +521,44 @@ def record_use(
             data={"incident_id": incident_id, "resolved": resolved,
                   "version": published.number})  # fmt: skip
     return use
+
+
+def import_uses(*, session: Session, uses: list[dict[str, Any]]) -> list[Any]:
+    """Uses recorded in bulk (an import, the demo): each a mapping of article_id,
+    article_version, incident_id, used_by_id, actor_label, resolved and used_at. One already
+    recorded is skipped. Returns the rows written, each with its article's event appended."""
+    if not uses:
+        return []
+    columns = ("article_id", "article_version", "incident_id", "used_by_id", "resolved", "used_at")
+    written = insert_rows(
+        session,
+        ArticleUse.__table__,
+        [{name: use[name] for name in columns} for use in uses],
+        suffix="on conflict (article_id, incident_id) do nothing",
+        returning=columns,
+    )
+    labels = {(use["article_id"], use["incident_id"]): use.get("actor_label") for use in uses}
+    events.append_many(
+        session=session,
+        events=[
+            {
+                "entity_type": EntityType.knowledge_article,
+                "entity_id": row.article_id,
+                "kind": EventKind.article_used,
+                "occurred_at": row.used_at,
+                "actor_id": row.used_by_id,
+                "actor_label": labels[(row.article_id, row.incident_id)] or "import",
+                "new_value": row.incident_id,
+                "data": {
+                    "incident_id": row.incident_id,
+                    "resolved": row.resolved,
+                    "version": row.article_version,
+                },
+            }
+            for row in written
+        ],
+    )
+    return written
 
 
 def uses(*, session: Session, article: Article, params: PageParams) -> Page[Any]:

@@ -57,13 +57,11 @@ def _now(now: datetime | None) -> datetime:
 
 def get(*, session: Session, problem_id: int, for_update: bool = False) -> Problem:
     statement = select(Problem).where(Problem.id == problem_id)
-    if for_update:
-        statement = statement.with_for_update(of=Problem)
+    if for_update:  # locked and reloaded: what another transaction wrote shows
+        statement = statement.with_for_update(of=Problem).execution_options(populate_existing=True)
     problem = session.scalar(statement)
     if problem is None:
         raise ProblemNotFound(f"Problem {problem_id} does not exist", problem_id=problem_id)
-    if for_update:
-        session.refresh(problem)
     return problem
 
 
