@@ -23,6 +23,7 @@ PAGES = [
     "app_pages/backlog.py",
     "app_pages/teams.py",
     "app_pages/changes.py",
+    "app_pages/problems_knowledge.py",
     "app_pages/compliance.py",
 ]
 
