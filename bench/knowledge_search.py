@@ -201,8 +201,34 @@ TITLES = [
 
 
 def _zipf_words(rng: random.Random, vocabulary: tuple[str, ...], count: int) -> list[str]:
-    weights = [1 / (rank + 1) for rank in range(len(vocabulary))]
+    weights = _WEIGHTS.setdefault(
+        len(vocabulary), [1 / (rank + 1) for rank in range(len(vocabulary))]
+    )
     return rng.choices(vocabulary, weights, k=count)
+
+
+_WEIGHTS: dict[int, list[float]] = {}
+
+
+def _filler(rng: random.Random, size: int) -> tuple[str, ...]:
+    """A vocabulary of ``size`` made-up words, the language around an article's topic."""
+    syllables = ("ka", "lo", "mi", "ne", "ru", "ta", "vo", "si", "de", "pa", "gu", "fe", "zo")
+    words: set[str] = set()
+    while len(words) < size:
+        words.add("".join(rng.choices(syllables, k=rng.randint(2, 4))))
+    return tuple(sorted(words))
+
+
+def _article(rng: random.Random, topics: tuple[str, ...], filler: tuple[str, ...]):
+    """An article about 2 or 3 topic words (Zipf over the service desk vocabulary, so a few
+    topics are common), written in a large everyday vocabulary: a topic word is in a few per
+    cent of the articles, as in a real knowledge base, not in all of them."""
+    topic = list(dict.fromkeys(_zipf_words(rng, topics, rng.randint(2, 3))))
+    title = " ".join(topic + _zipf_words(rng, filler, rng.randint(1, 4))).capitalize()
+    words = _zipf_words(rng, filler, rng.randint(60, 250))
+    for index in rng.sample(range(len(words)), min(len(words), rng.randint(3, 12))):
+        words[index] = rng.choice(topic)
+    return title, " ".join(words), topic
 
 
 def load(url: str, *, articles: int, known_errors: int, seed: int) -> None:
@@ -218,6 +244,7 @@ def load(url: str, *, articles: int, known_errors: int, seed: int) -> None:
         literal_column("s.body_text"),
     ).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
     published = datetime(2026, 1, 1, tzinfo=UTC)
+    filler = _filler(rng, 20_000)
     buffer = io.StringIO()
     for number in range(1, articles + 1):
         roll = rng.random()
@@ -228,9 +255,8 @@ def load(url: str, *, articles: int, known_errors: int, seed: int) -> None:
             if roll < 0.10
             else ("english", WORDS)
         )
-        title = " ".join(_zipf_words(rng, vocabulary, rng.randint(3, 8))).capitalize()
-        body = " ".join(_zipf_words(rng, vocabulary, rng.randint(40, 250)))
-        keywords = "{" + ",".join(_zipf_words(rng, vocabulary, 3)) + "}"
+        title, body, topic = _article(rng, vocabulary, filler)
+        keywords = "{" + ",".join(topic) + "}"
         audience = "everyone" if rng.random() < 0.4 else "agents"
         category = rng.choice(("Network", "Access", "Printer", "Email", "Laptop", "ERP"))
         when = published + timedelta(minutes=number)
@@ -260,7 +286,8 @@ def load(url: str, *, articles: int, known_errors: int, seed: int) -> None:
             " from s join operational.knowledge_articles a on a.number = s.number"
         ))  # fmt: skip
         for number in range(1, known_errors + 1):
-            words = _zipf_words(rng, WORDS, 60)
+            title, body, _ = _article(rng, WORDS, filler)
+            words = body.split()
             connection.execute(
                 text(
                     "insert into operational.problems (number, title, state, impact, urgency,"
@@ -270,7 +297,7 @@ def load(url: str, *, articles: int, known_errors: int, seed: int) -> None:
                 ),
                 {
                     "number": f"PRB{number:07d}",
-                    "title": " ".join(words[:6]).capitalize(),
+                    "title": title,
                     "symptom": " ".join(words[6:25]),
                     "cause": " ".join(words[25:40]),
                     "workaround": " ".join(words[40:]),

@@ -131,6 +131,12 @@ class ArticleVersion(Base):
             postgresql_using="gin",
             postgresql_where="is_current",
         ),
+        # The languages in use, found by a loose index scan (knowledge/search.py).
+        Index(
+            "ix_knowledge_article_versions_language",
+            "language",
+            postgresql_where="is_current",
+        ),
         Index(
             "uq_knowledge_article_versions_current",
             "article_id",

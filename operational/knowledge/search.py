@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, literal_column, or_, select
+from sqlalchemy import text as text_sql
 from sqlalchemy.orm import Session
 
 from operational.core import textsearch
@@ -45,7 +46,7 @@ def document_vector(
 @dataclass(frozen=True)
 class ArticleFilters:
     audiences: tuple[str, ...]  # those the reader may see
-    languages: tuple[str, ...] = tuple(language.value for language in Language)
+    languages: tuple[str, ...] = ()  # default: every language the published articles use
     category: str | None = None
     service: str | None = None
     keyword: str | None = None
@@ -60,21 +61,58 @@ class ArticleHit:
     snippet: str | None
 
 
-def _query_for(language: str, text: str, any_word: bool) -> ColumnElement[Any]:
-    build = textsearch.any_word_query if any_word else textsearch.web_query
-    return build(language, text)
+_LANGUAGES_IN_USE = text_sql(
+    """
+    with recursive used(language) as (
+        (select language from operational.knowledge_article_versions
+         where is_current order by language limit 1)
+        union all
+        select (select v.language from operational.knowledge_article_versions v
+                where v.is_current and v.language > used.language
+                order by v.language limit 1)
+        from used where used.language is not null
+    )
+    select language from used where language is not null
+    """
+)
+
+
+def languages_in_use(*, session: Session) -> tuple[str, ...]:
+    """The languages of the current versions: one index probe per language (a loose index
+    scan), so a query is stemmed only in the languages there are articles in."""
+    known = {language.value for language in Language}
+    return tuple(found for found in session.scalars(_LANGUAGES_IN_USE) if found in known)
+
+
+def _query_for(
+    session: Session, language: str, text: str, shared_words: bool
+) -> ColumnElement[Any] | None:
+    if shared_words:
+        return textsearch.shared_words_query(session, language, text)
+    return textsearch.web_query(language, text)
 
 
 def match_articles(
-    *, session: Session, text: str, any_word: bool, limit: int, filters: ArticleFilters
+    *,
+    session: Session,
+    text: str,
+    shared_words: bool,
+    limit: int,
+    filters: ArticleFilters,
+    count: bool = True,
 ) -> tuple[list[ArticleHit], int]:
-    """Current versions matching ``text`` (all its words, or ``any_word``) best first, or with
-    no text every one, newest first: up to ``limit`` hits and the number matching in all."""
+    """Current versions matching ``text`` (as a web search, or with ``shared_words`` sharing at
+    least two of its words: ``textsearch.shared_words_query``) best first, or with
+    no text every one, newest first: up to ``limit`` hits and the number matching in all
+    (without ``count``, just the hits': suggestions need no total)."""
     version = ArticleVersion
+    languages = filters.languages or languages_in_use(session=session)
+    if not languages:
+        return [], 0
     statement = select(version.id).where(
         version.is_current,
         version.audience.in_(filters.audiences),
-        version.language.in_(filters.languages),
+        version.language.in_(languages),
     )
     for column, value in ((version.category, filters.category), (version.service, filters.service)):
         if value:
@@ -84,7 +122,13 @@ def match_articles(
     if filters.published_from is not None:
         statement = statement.where(version.approved_at >= filters.published_from)
     text = text.strip()
-    queries = {language: _query_for(language, text, any_word) for language in filters.languages}
+    queries = {
+        language: query
+        for language in languages
+        if (query := _query_for(session, language, text, shared_words)) is not None
+    }
+    if text and not queries:
+        return [], 0
     newest = (version.approved_at.desc(), version.id.desc())
     if text:
         statement = statement.where(
@@ -101,9 +145,11 @@ def match_articles(
         rank = textsearch.rank(version.search_vector, query_of_row)
     else:
         rank = literal(0.0)
-    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    if not total or limit <= 0:
-        return [], total
+    total = None
+    if count:
+        total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    if total == 0 or limit <= 0:
+        return [], total or 0
     top = statement.add_columns(rank.label("rank")).order_by(rank.desc(), *newest).limit(limit)
     ranked = top.subquery()
     snippet: ColumnElement[Any] = literal(None)
@@ -123,7 +169,8 @@ def match_articles(
         .join(Article, Article.id == version.article_id)
         .order_by(ranked.c.rank.desc(), *newest)
     ).all()
-    return [
+    hits = [
         ArticleHit(found, number, float(rank), textsearch.safe_snippet(raw))
         for found, number, rank, raw in rows
-    ], total
+    ]
+    return hits, len(hits) if total is None else total

@@ -678,7 +678,8 @@ def search(
     category: str | None = None,
     service: str | None = None,
     keyword: str | None = None,
-    any_word: bool = False,
+    shared_words: bool = False,
+    count: bool = True,
 ) -> Page[dict[str, Any]]:
     """Published articles the viewer may read and (for those who see problems) known errors,
     together, best match first (no text: newest first). Each side is ranked by the same
@@ -693,10 +694,15 @@ def search(
             category=category,
             service=service,
             keyword=keyword,
-            **({"languages": tuple(languages)} if languages else {}),
+            languages=tuple(languages or ()),
         )
         hits, found = match_articles(
-            session=session, text=text, any_word=any_word, limit=wanted, filters=filters
+            session=session,
+            text=text,
+            shared_words=shared_words,
+            limit=wanted,
+            filters=filters,
+            count=count,
         )
         results += [_article_result(hit) for hit in hits]
         total += found
@@ -704,10 +710,11 @@ def search(
         problems, found = problems_service.match_known_errors(
             session=session,
             text=text,
-            any_word=any_word,
+            shared_words=shared_words,
             limit=wanted,
             service=service,
             category=category,
+            count=count,
         )
         results += [_known_error_result(*row) for row in problems]
         total += found
@@ -717,14 +724,16 @@ def search(
 
 
 def suggest(*, session: Session, viewer: User, text: str) -> list[Suggestion]:
-    """The best matching articles and known errors for a ticket's text (any of its words)."""
+    """The best matching articles and known errors for a ticket's text: those sharing at least
+    two of its words (its one word, when it has one), best first."""
     limit = get_settings().knowledge_suggestions
     found = search(
         session=session,
         viewer=viewer,
         text=text,
         params=PageParams(page=1, size=limit),
-        any_word=True,
+        shared_words=True,
+        count=False,
     )
     return [
         Suggestion(

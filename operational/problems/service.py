@@ -525,14 +525,16 @@ def match_known_errors(
     *,
     session: Session,
     text: str,
-    any_word: bool,
+    shared_words: bool,
     limit: int,
     service: str | None = None,
     category: str | None = None,
+    count: bool = True,
 ) -> tuple[list[tuple[Problem, float, str | None]], int]:
-    """Published known errors matching ``text`` (all its words, or ``any_word``), best first;
+    """Published known errors matching ``text`` (as a web search, or sharing at least two of its
+    words with ``shared_words``: ``textsearch.shared_words_query``), best first;
     with no text, every one, newest first. Up to ``limit`` (problem, rank, safe snippet) and
-    the number matching in all."""
+    the number matching in all (without ``count``, just the hits')."""
     statement = select(Problem).where(Problem.known_error)
     for column, value in ((Problem.service, service), (Problem.category, category)):
         if value:
@@ -540,16 +542,22 @@ def match_known_errors(
     text = text.strip()
     query = None
     if text:
-        build = textsearch.any_word_query if any_word else textsearch.web_query
-        query = build(SEARCH_CONFIG, text)
+        if shared_words:
+            query = textsearch.shared_words_query(session, SEARCH_CONFIG, text)
+            if query is None:
+                return [], 0
+        else:
+            query = textsearch.web_query(SEARCH_CONFIG, text)
         statement = statement.where(Problem.search_vector.op("@@")(query))
-    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    if not total or limit <= 0:
-        return [], total
+    total = None
+    if count:
+        total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    if total == 0 or limit <= 0:
+        return [], total or 0
     newest = (Problem.known_error_at.desc(), Problem.id)
     if query is None:
         found = session.scalars(statement.order_by(*newest).limit(limit)).all()
-        return [(problem, 0.0, None) for problem in found], total
+        return [(problem, 0.0, None) for problem in found], len(found) if total is None else total
     document = func.concat_ws(
         " ", Problem.symptom, Problem.root_cause, Problem.workaround, Problem.description
     )
@@ -561,6 +569,5 @@ def match_known_errors(
         .join(ranked, ranked.c.id == Problem.id)
         .order_by(ranked.c.rank.desc(), *newest)
     ).all()
-    return [
-        (problem, float(rank), textsearch.safe_snippet(raw)) for problem, rank, raw in rows
-    ], total
+    hits = [(problem, float(rank), textsearch.safe_snippet(raw)) for problem, rank, raw in rows]
+    return hits, len(hits) if total is None else total

@@ -10,7 +10,7 @@ def test_a_new_incident_comes_with_the_best_matching_articles_and_known_errors(k
                         body="Update the wireless driver.")  # fmt: skip
     kb.published(title="Order a new monitor", body="Use the hardware catalogue.")
     problems = ProblemApi(client, kb.author)
-    problem = problems.create(title="Wireless access points reboot at noon")
+    problem = problems.create(title="Laptops lose wireless when the access points reboot")
     problems.patch(problems.get(problem), root_cause="Firmware bug",
                    workaround="Connect to the wired dock until the fix")  # fmt: skip
     problems.publish(problem)

@@ -395,6 +395,14 @@ def upgrade() -> None:
         postgresql_where="is_current",
     )
     op.create_index(
+        "ix_knowledge_article_versions_language",
+        "knowledge_article_versions",
+        ["language"],
+        unique=False,
+        schema="operational",
+        postgresql_where="is_current",
+    )
+    op.create_index(
         "uq_knowledge_article_versions_current",
         "knowledge_article_versions",
         ["article_id"],
@@ -470,6 +478,12 @@ def downgrade() -> None:
         schema="operational",
     )
     op.drop_table("knowledge_feedback", schema="operational")
+    op.drop_index(
+        "ix_knowledge_article_versions_language",
+        table_name="knowledge_article_versions",
+        schema="operational",
+        postgresql_where="is_current",
+    )
     op.drop_index(
         "uq_knowledge_article_versions_current",
         table_name="knowledge_article_versions",
