@@ -30,6 +30,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -201,13 +202,16 @@ TITLES = [
 
 
 def _zipf_words(rng: random.Random, vocabulary: tuple[str, ...], count: int) -> list[str]:
-    weights = _WEIGHTS.setdefault(
-        len(vocabulary), [1 / (rank + 1) for rank in range(len(vocabulary))]
-    )
-    return rng.choices(vocabulary, weights, k=count)
+    cumulative = _CUMULATIVE.get(vocabulary)
+    if cumulative is None:
+        cumulative = _CUMULATIVE[vocabulary] = list(
+            accumulate(1 / (rank + 1) for rank in range(len(vocabulary)))
+        )
+    return rng.choices(vocabulary, cum_weights=cumulative, k=count)
 
 
-_WEIGHTS: dict[int, list[float]] = {}
+# Cumulative Zipf weights per vocabulary, computed once (choices would redo it every call).
+_CUMULATIVE: dict[tuple[str, ...], list[float]] = {}
 
 
 def _filler(rng: random.Random, size: int) -> tuple[str, ...]:

@@ -7,11 +7,12 @@ each article is matched by the query of its own language, so "printers" finds "p
 English article and "Drucker" finds "Druckers" in a German one.
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, literal_column, or_, select
+from sqlalchemy import ColumnElement, case, func, literal, literal_column, select
 from sqlalchemy import text as text_sql
 from sqlalchemy.orm import Session
 
@@ -100,11 +101,14 @@ def match_articles(
     limit: int,
     filters: ArticleFilters,
     count: bool = True,
+    candidates: int | None = None,
 ) -> tuple[list[ArticleHit], int]:
     """Current versions matching ``text`` (as a web search, or with ``shared_words`` sharing at
     least two of its words: ``textsearch.shared_words_query``) best first, or with
     no text every one, newest first: up to ``limit`` hits and the number matching in all
-    (without ``count``, just the hits': suggestions need no total)."""
+    (without ``count``, just the hits': suggestions need no total). ``candidates`` bounds how
+    many matches are ranked (the first the index finds): ranking reads each match's vector, so
+    a bound keeps a suggestion's cost flat however many articles share two words with it."""
     version = ArticleVersion
     languages = filters.languages or languages_in_use(session=session)
     if not languages:
@@ -131,16 +135,15 @@ def match_articles(
         return [], 0
     newest = (version.approved_at.desc(), version.id.desc())
     if text:
-        statement = statement.where(
-            or_(
-                *(
-                    and_(version.language == language, version.search_vector.op("@@")(query))
-                    for language, query in queries.items()
-                )
-            )
-        )
         query_of_row = case(
             *((version.language == language, query) for language, query in queries.items())
+        )
+        # The index finds the versions matching the query of any language (one GIN scan); each
+        # is then held to the query of its own language.
+        any_language = functools.reduce(lambda one, other: one.op("||")(other), queries.values())
+        statement = statement.where(
+            version.search_vector.op("@@")(any_language),
+            version.search_vector.op("@@")(query_of_row),
         )
         rank = textsearch.rank(version.search_vector, query_of_row)
     else:
@@ -150,6 +153,9 @@ def match_articles(
         total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     if total == 0 or limit <= 0:
         return [], total or 0
+    if candidates is not None:
+        pool = statement.limit(candidates).subquery()
+        statement = select(version.id).join(pool, pool.c.id == version.id)
     top = statement.add_columns(rank.label("rank")).order_by(rank.desc(), *newest).limit(limit)
     ranked = top.subquery()
     snippet: ColumnElement[Any] = literal(None)

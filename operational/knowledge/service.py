@@ -43,6 +43,8 @@ NUMBER_PREFIX = "KB"
 NUMBER_DIGITS = 7
 EDITOR_PERMISSIONS = ("knowledge:write", "knowledge:approve")
 KNOWN_ERRORS_PERMISSION = "problem:read"
+# Suggestions rank at most this many of the articles sharing two words with a ticket.
+SUGGESTION_CANDIDATES = 1_000
 
 S = ArticleState
 # The moves of the working copy; editing a published or retired article makes it a draft.
@@ -703,6 +705,7 @@ def search(
             limit=wanted,
             filters=filters,
             count=count,
+            candidates=SUGGESTION_CANDIDATES if shared_words else None,
         )
         results += [_article_result(hit) for hit in hits]
         total += found
