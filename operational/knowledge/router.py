@@ -72,9 +72,10 @@ def _read(
             "editor": None,
             **{
                 name: getattr(published, name)
-                for name in ("title", "body", "category", "service", "keywords", "audience")
+                for name in ("title", "body", "category", "service", "keywords")
             },
-            "language": published.language,
+            "audience": Audience(published.audience),
+            "language": Language(published.language),
             "body_html": rendering.render_html(published.body),
         }
     return read.model_copy(update=extra)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, literal_column, select
+from sqlalchemy import ColumnElement, any_, case, func, literal, literal_column, select
 from sqlalchemy import text as text_sql
 from sqlalchemy.orm import Session
 
@@ -122,7 +122,7 @@ def match_articles(
         if value:
             statement = statement.where(func.lower(column) == value.strip().lower())
     if filters.keyword:
-        statement = statement.where(version.keywords.any(filters.keyword.strip()))
+        statement = statement.where(any_(version.keywords) == filters.keyword.strip())
     if filters.published_from is not None:
         statement = statement.where(version.approved_at >= filters.published_from)
     text = text.strip()
