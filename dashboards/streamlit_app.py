@@ -31,6 +31,11 @@ PAGES = [
     st.Page("app_pages/teams.py", title="Team performance", icon=":material/groups:"),
     st.Page("app_pages/changes.py", title="Changes", icon=":material/published_with_changes:"),
     st.Page("app_pages/requests.py", title="Requests", icon=":material/shopping_cart:"),
+    st.Page(
+        "app_pages/problems_knowledge.py",
+        title="Problems and knowledge",
+        icon=":material/troubleshoot:",
+    ),
     st.Page("app_pages/compliance.py", title="Compliance", icon=":material/verified_user:"),
 ]
 

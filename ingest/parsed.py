@@ -32,6 +32,7 @@ class ParsedExport:
         default_factory=partial(schema.empty, "ci_relationships")
     )
     csat: pl.DataFrame = field(default_factory=partial(schema.empty, "csat"))
+    problems: pl.DataFrame = field(default_factory=partial(schema.empty, "problems"))
     rejects: pl.DataFrame = field(default_factory=empty_rejects)
     # Source line of each row of a canonical frame, by entity, where the source knows it: lets
     # the loader report a row it refuses (a cycle, a self-approval) at its line.

@@ -24,6 +24,7 @@ from operational.cmdb.enums import CIStatus, Criticality, Environment, Relations
 from operational.events.enums import EventKind
 from operational.incidents import enums as incident_enums
 from operational.incidents.enums import Channel, HoldReason, IncidentState
+from operational.problems.enums import ProblemState, RootCauseCategory
 
 UTC_DATETIME = pl.Datetime("us", "UTC")
 
@@ -66,6 +67,8 @@ APPROVER_ROLES = tuple(
         if "change:approve" in granted and "user:admin" not in granted
     )
 )
+PROBLEM_STATES = tuple(state.value for state in ProblemState)
+ROOT_CAUSE_CATEGORIES = tuple(category.value for category in RootCauseCategory)
 CI_STATUSES = tuple(status.value for status in CIStatus)
 ENVIRONMENTS = tuple(environment.value for environment in Environment)
 CRITICALITIES = tuple(level.value for level in Criticality)  # 1 most critical .. 4
@@ -184,6 +187,37 @@ CI_RELATIONSHIP_SCHEMA: dict[str, pl.DataType] = {
     "related_ci_external_id": pl.String(),
 }
 
+# A problem behind incidents (incidents name it in problem_ref, by this external id). Sources
+# that only reference problems (ServiceNow's problem_id) leave this frame empty: the loader
+# makes a problem of each reference it meets (docs/ingest.md, "Problems").
+PROBLEM_SCHEMA: dict[str, pl.DataType] = {
+    "source_system": pl.String(),
+    "external_id": pl.String(),
+    "number": pl.String(),
+    "title": pl.String(),
+    "description": pl.String(),
+    "state": pl.String(),
+    "service": pl.String(),
+    "category": pl.String(),
+    "ci": pl.String(),  # the CI at fault: a CI's external id or name
+    "impact": pl.Int8(),
+    "urgency": pl.Int8(),
+    "priority": pl.Int8(),
+    "assignment_group": pl.String(),
+    "owner": pl.String(),
+    "symptom": pl.String(),
+    "root_cause": pl.String(),
+    "root_cause_category": pl.String(),
+    "workaround": pl.String(),
+    "fix_notes": pl.String(),
+    "known_error": pl.Boolean(),
+    "opened_at": UTC_DATETIME,
+    "root_cause_at": UTC_DATETIME,
+    "known_error_at": UTC_DATETIME,
+    "resolved_at": UTC_DATETIME,
+    "closed_at": UTC_DATETIME,
+}
+
 CSAT_SCHEMA: dict[str, pl.DataType] = {
     "source_system": pl.String(),
     "external_id": pl.String(),  # the ticket's external id
@@ -282,6 +316,19 @@ ENTITIES: dict[str, Entity] = {
             "related_ci_external_id",
         ),
         allowed={"relationship_type": RELATIONSHIP_TYPES},
+    ),
+    "problems": Entity(
+        "problems",
+        PROBLEM_SCHEMA,
+        key=("source_system", "external_id"),
+        required=("source_system", "external_id", "number", "title", "state", "opened_at"),
+        allowed={
+            "state": PROBLEM_STATES,
+            "impact": IMPACTS,
+            "urgency": URGENCIES,
+            "priority": PRIORITIES,
+            "root_cause_category": ROOT_CAUSE_CATEGORIES,
+        },
     ),
     "csat": Entity(
         "csat",

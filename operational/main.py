@@ -14,8 +14,12 @@ from operational.core.health import router as health_router
 from operational.core.logging import configure_logging
 from operational.exports.router import router as exports_router
 from operational.incidents.router import router as incidents_router
+from operational.knowledge import service as knowledge_service
+from operational.knowledge.router import router as knowledge_router
+from operational.problems.router import router as problems_router
 from operational.requests.router import router as requests_router
 from operational.sla.router import router as sla_router
+from operational.tickets import hints
 from operational.worker import background_worker
 
 API_PREFIX = "/api/v1"
@@ -43,6 +47,15 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # What tickets show from above them: suggestions and the known error's workaround.
+    hints.register(
+        suggest=lambda session, viewer, text: knowledge_service.suggest(
+            session=session, viewer=viewer, text=text
+        ),
+        workaround=lambda session, viewer, problem_id: knowledge_service.workaround_hint(
+            session=session, viewer=viewer, problem_id=problem_id
+        ),
+    )
     app.include_router(health_router)
     for router in (
         auth_router,
@@ -52,6 +65,8 @@ def create_app() -> FastAPI:
         changes_router,
         requests_router,
         ci_page_router,
+        problems_router,
+        knowledge_router,
         exports_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

@@ -8,6 +8,8 @@ from operational.events import models as events_models
 from operational.exports import models as exports_models
 from operational.imports import models as imports_models
 from operational.incidents import models as incidents_models
+from operational.knowledge import models as knowledge_models
+from operational.problems import models as problems_models
 from operational.requests import models as requests_models
 from operational.sla import models as sla_models
 
@@ -20,6 +22,8 @@ __all__ = [
     "exports_models",
     "imports_models",
     "incidents_models",
+    "knowledge_models",
+    "problems_models",
     "requests_models",
     "sla_models",
 ]

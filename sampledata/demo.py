@@ -16,7 +16,14 @@ own format), so the demo goes through the same parsing and loading as a customer
   weekly and daily seasonality, a realistic priority mix, assignment, reassignment, on-hold
   pauses, resolution (some past their SLA), reopening and closure; some are caused by a
   failed, backed-out or unlucky change (on one of its CIs, hours after it began);
-- csat.csv: satisfaction answers for part of the resolved incidents.
+- csat.csv: satisfaction answers for part of the resolved incidents;
+- problems.csv: the problems behind recurring incidents (about one per 500 incidents): each
+  gathers incidents of one category on one CI; some are fixed (and a few recur after the fix),
+  some are known errors with a workaround, the rest still under analysis. Incidents name their
+  problem in incidents.csv's `problem` column.
+
+The knowledge base (about a hundred articles that the resolved incidents use) is written after
+the import, through the knowledge service: see `sampledata.knowledge`.
 
 The history covers the `days` (default 365) up to `end_date`, by default yesterday, so that a
 dashboard's default period always shows data; pass `end_date` for byte-identical files.
@@ -153,6 +160,7 @@ class DemoExport:
     change_approvals: int
     configuration_items: int
     csat_answers: int
+    problems: int
     first_day: date
     last_day: date
 
@@ -188,6 +196,7 @@ IMPORT_ORDER = (
     ("ci_relationships.csv", "ci_relationships.mapping.yaml"),
     ("changes.csv", "changes.mapping.yaml"),
     ("change_approvals.csv", "change_approvals.mapping.yaml"),
+    ("problems.csv", "problems.mapping.yaml"),
     ("incidents.csv", "incidents.mapping.yaml"),
     ("csat.csv", "csat.mapping.yaml"),
 )
@@ -286,11 +295,24 @@ def write_demo_export(
         rng, incidents, start, days, agents, requesters, ci_names, services
     )
     _link_caused_incidents(rng, changes, incident_rows, event_rows)
+    problem_rows = _problems(random.Random(seed + 1), incident_rows, ci_names, agents, start, days)
+    _write_csv(directory / "problems.csv", list(PROBLEM_COLUMNS), problem_rows)
+    _mapping(
+        directory / "problems.mapping.yaml",
+        "problems",
+        {"external_id": "id", "title": "title", "state": "state", "assignment_group": "team",
+         "owner": "owner", "category": "category", "ci": "ci", "impact": "impact",
+         "urgency": "urgency", "symptom": "symptom", "root_cause": "cause",
+         "root_cause_category": "cause_category", "workaround": "workaround",
+         "fix_notes": "fix", "known_error": "known", "opened_at": "opened",
+         "root_cause_at": "cause_found", "known_error_at": "known_at",
+         "resolved_at": "resolved", "closed_at": "closed"},
+    )  # fmt: skip
     _write_csv(
         directory / "incidents.csv",
         ["id", "title", "requester", "channel", "category", "service", "ci", "impact",
          "urgency", "team", "agent", "state", "hold", "code", "opened", "updated", "resolved",
-         "closed", "reopens", "reassignments", "caused_by"],
+         "closed", "reopens", "reassignments", "caused_by", "problem"],
         incident_rows,
     )  # fmt: skip
     _write_csv(
@@ -307,7 +329,8 @@ def write_demo_export(
          "assignee": "agent", "state": "state", "hold_reason": "hold", "resolution_code": "code",
          "opened_at": "opened", "updated_at": "updated", "resolved_at": "resolved",
          "closed_at": "closed", "reopen_count": "reopens",
-         "reassignment_count": "reassignments", "change_ref": "caused_by"},
+         "reassignment_count": "reassignments", "change_ref": "caused_by",
+         "problem_ref": "problem"},
         history={
             "path": "incident_events.csv",
             "columns": {"external_id": "ticket", "occurred_at": "at", "actor": "by",
@@ -330,6 +353,7 @@ def write_demo_export(
         change_approvals=len(approvals),
         configuration_items=len(cis),
         csat_answers=len(csat_rows),
+        problems=len(problem_rows),
         first_day=start.date(),
         last_day=end_date,
     )
@@ -673,3 +697,105 @@ def _incidents(
             reopens, reassignments, "",
         ])  # fmt: skip
     return incidents, events, answers
+
+
+PROBLEM_COLUMNS = (
+    "id", "title", "state", "team", "owner", "category", "ci", "impact", "urgency", "symptom",
+    "cause", "cause_category", "workaround", "fix", "known", "opened", "cause_found", "known_at",
+    "resolved", "closed",
+)  # fmt: skip
+# (symptom, root cause, its category, workaround, fix) of the demo's problems.
+PROBLEM_STORIES = (
+    ("Sessions drop every few minutes", "Idle timeout on the load balancer set to 60 s",
+     "configuration", "Reconnect and keep the window active", "Idle timeout raised to 30 min"),
+    ("Slow to open and save", "Storage volume at 98% forces synchronous writes", "capacity",
+     "Work on the local copy and sync later", "Volume extended and alerting added at 80%"),
+    ("Fails after the monthly patch", "Vendor update changed a default", "third_party",
+     "Roll back the client to the previous build", "Vendor hotfix deployed"),
+    ("Login loops back to the start page", "Clock drift on one node breaks token checks",
+     "configuration", "Use the second node's address", "Time sync enforced on every node"),
+    ("Errors under load at month end", "Connection pool too small for the peak", "capacity",
+     "Retry after a few minutes", "Pool raised and load-tested"),
+    ("Crashes when printing large files", "Memory leak in the spooler driver", "software",
+     "Restart the spooler service", "Driver replaced by the fixed release"),
+    ("Intermittent timeouts", "Faulty port on the distribution switch", "hardware",
+     "Move to a port on the other switch", "Switch module replaced"),
+    ("Access denied for new starters", "Onboarding script skips one group", "process",
+     "Add the group by hand from the admin console", "Onboarding script corrected and tested"),
+)  # fmt: skip
+
+
+def _problems(
+    rng: random.Random,
+    incidents: list[list[object]],
+    ci_keys: list[str],
+    agents: dict[str, list[str]],
+    start: datetime,
+    days: int,
+) -> list[list[object]]:
+    """Problems behind recurring incidents: each takes incidents of one category (not caused by
+    a change) from three weeks before it opened on, moves them onto its CI and names itself in
+    their `problem` column (appended to every incident row). Fixed ones stop collecting at the
+    fix, except the few whose fix did not hold; known errors keep collecting, after their
+    workaround was published too."""
+    for row in incidents:
+        row.append("")
+    horizon = start + timedelta(days=days)
+    opened_times = [datetime.strptime(str(row[14]), TIME_FORMAT).replace(tzinfo=UTC)
+                    for row in incidents]  # fmt: skip
+    by_category: dict[str, list[int]] = {}
+    for index, row in enumerate(incidents):
+        if not row[20]:  # not caused by a change
+            by_category.setdefault(str(row[4]), []).append(index)
+    rows: list[list[object]] = []
+    for number in range(1, max(3, len(incidents) // 500) + 1):
+        team = rng.choice(list(TEAMS))
+        category = rng.choice(TEAMS[team])
+        symptom, cause, cause_category, workaround, fix = rng.choice(PROBLEM_STORIES)
+        opened = start + timedelta(days=rng.uniform(days * 0.1, days * 0.8))
+        kind = ("fixed", "fixed", "fixed", "fixed", "known", "known", "known", "open", "open",
+                "open")[number % 10]  # fmt: skip
+        cause_found = opened + timedelta(hours=rng.uniform(12, 24 * 20))
+        known_at = cause_found + timedelta(hours=rng.uniform(1, 48))
+        resolved = known_at + timedelta(days=rng.uniform(2, 30))
+        if kind == "fixed" and resolved >= horizon:
+            kind = "known"
+        recurs = kind == "fixed" and number % 5 == 0
+        state = {"fixed": "resolved", "known": "fix_in_progress", "open": "assessed"}[kind]
+        closed = resolved + timedelta(days=7) if kind == "fixed" else None
+        if closed is not None and closed < horizon:
+            state = "closed"
+        else:
+            closed = None
+        if kind == "open" and cause_found < horizon and number % 2:
+            state = "root_cause_analysis"
+        key = f"PRB-D{number:04d}"
+        ci = rng.choice(ci_keys)
+        wanted = rng.randint(4, 18)
+        until = resolved if kind == "fixed" else horizon
+        candidates = [
+            index
+            for index in by_category.get(category, [])
+            if opened - timedelta(days=21) <= opened_times[index] < until
+            and not incidents[index][-1]
+        ]
+        chosen = sorted(rng.sample(candidates, min(wanted, len(candidates))))
+        if recurs:  # the fix did not hold: a few more after it
+            later = [index for index in by_category.get(category, [])
+                     if opened_times[index] > resolved and not incidents[index][-1]]  # fmt: skip
+            chosen += later[: rng.randint(1, 3)]
+        for index in chosen:
+            incidents[index][6] = ci
+            incidents[index][-1] = key
+        fixed = kind == "fixed"
+        known = kind in ("fixed", "known")
+        rows.append([
+            key, f"{category}: {symptom.lower()}", state, team, rng.choice(agents[team]),
+            category, ci, rng.choice((1, 2, 2, 3)), rng.choice((1, 2, 2, 3)), symptom,
+            cause if kind != "open" else "", cause_category if kind != "open" else "",
+            workaround if known else "", fix if fixed else "", "true" if known else "false",
+            _stamp(opened), _stamp(cause_found) if kind != "open" else "",
+            _stamp(known_at) if known else "", _stamp(resolved) if fixed else "",
+            _stamp(closed) if closed else "",
+        ])  # fmt: skip
+    return rows

@@ -35,6 +35,8 @@ DOMAIN_LAYERS = (
     "incidents",
     "changes",
     "requests",
+    "problems",
+    "knowledge",
     "exports",
 )
 APPLICATION = {"main", "worker", "models", "cli", "migrations", "__init__", "__main__"}

@@ -19,11 +19,13 @@ Shared by every page:
 - ``drill_down``: the records behind any number.
 
 One module per page with lists or tables of its own, named after it: ``sla``, ``fcr_csat``,
-``teams``, ``changes``, ``requests``, ``compliance``.
+``teams``, ``changes``, ``requests``, ``compliance``, ``problems`` (the Problems and knowledge
+page, whose rollups are sliced by their own dimensions: ``queries.problems.rollup``).
 
 Pages use the names below as ``queries.<name>``.
 """
 
+from dashboards.queries import problems
 from dashboards.queries.changes import change_calendar, conflict_overrides
 from dashboards.queries.compliance import (
     APPROVAL_FLAGS,
@@ -82,6 +84,7 @@ __all__ = [
     "periods",
     "personal_connection",
     "previous_period",
+    "problems",
     "read",
     "request_volume",
     "team_performance",

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from ingest.loader.changes import load_change_approvals, load_changes
 from ingest.loader.cmdb import load_ci_relationships, load_configuration_items
 from ingest.loader.incidents import load_csat, load_incidents, load_people_and_teams
+from ingest.loader.problems import link_problem_refs, load_problems
 from ingest.loader.report import EntityCounts, LoadReport, all_rejects, write_rejects
 from ingest.parsed import ParsedExport
 
@@ -227,6 +228,7 @@ def _ticket_batch(
     sla_backfill: bool,
 ) -> BatchResult:
     counts, touched = load_incidents(session, incidents, events, source_system)
+    counts |= link_problem_refs(session, touched, source_system)
     if sla_backfill:
         _backfill_sla(session, touched)
     return counts, touched
@@ -332,6 +334,14 @@ def _load_all(
                     )
                 }
             ),
+        )
+        report.batches += 1
+
+    if parsed.problems.height:
+        _run_batch(
+            engine,
+            dry_run,
+            lambda s: merge({"problems": load_problems(s, parsed.problems, parsed.source_system)}),
         )
         report.batches += 1
 

@@ -1,6 +1,6 @@
 """Generic exports (CSV, JSON or Parquet) described by a small YAML mapping file.
 
-A mapping names the entity the file holds (incidents, changes, change_approvals,
+A mapping names the entity the file holds (incidents, changes, change_approvals, problems,
 configuration_items, ci_relationships, csat), the column for each canonical field, value maps,
 date formats, the CSV separator and decimal comma. An incidents mapping may name a companion
 history file of events; tickets without one get events synthesized from their timestamps. See
@@ -31,6 +31,7 @@ ENTITIES = (
     "configuration_items",
     "ci_relationships",
     "csat",
+    "problems",
 )
 HISTORY_FIELDS = ("external_id", "occurred_at", "actor", "kind", "field", "old_value", "new_value")
 _TOP_LEVEL = {

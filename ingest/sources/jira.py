@@ -46,6 +46,20 @@ DEFAULT_STATUSES: dict[str, object] = {
     "Declined": "cancelled",
     "Won't Do": "cancelled",
 }
+# Jira Service Management's problem workflow, onto ours.
+DEFAULT_PROBLEM_STATUSES: dict[str, str] = {
+    "Open": "new",
+    "New": "new",
+    "Under review": "assessed",
+    "Under investigation": "root_cause_analysis",
+    "In Progress": "fix_in_progress",
+    "Completed": "resolved",
+    "Resolved": "resolved",
+    "Done": "resolved",
+    "Closed": "closed",
+    "Canceled": "closed",
+    "Cancelled": "closed",
+}
 DEFAULT_PRIORITIES: dict[str, int] = {
     "Highest": 1,
     "Blocker": 1,
@@ -70,6 +84,11 @@ class JiraMapping:
     fields: Mapping[str, str] = field(default_factory=dict)
     # canonical field -> {Jira value: canonical value}, for impact, urgency, channel
     values: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    # Issues of these types are problems; an incident linked to one is linked to that problem.
+    problem_types: tuple[str, ...] = ("Problem",)
+    problem_statuses: Mapping[str, str] = field(
+        default_factory=lambda: dict(DEFAULT_PROBLEM_STATUSES)
+    )
 
     @classmethod
     def from_file(cls, path: Path) -> JiraMapping:
@@ -78,6 +97,7 @@ class JiraMapping:
         except (OSError, yaml.YAMLError) as error:
             raise MappingError(f"cannot read Jira mapping {path}: {error}") from error
         known = {"source_system", "issue_types", "statuses", "priorities", "fields", "values"}
+        known |= {"problem_types", "problem_statuses"}
         unknown = set(document) - known
         if unknown:
             raise MappingError(f"{path}: unknown key(s) {sorted(unknown)}; allowed {sorted(known)}")
@@ -88,6 +108,11 @@ class JiraMapping:
             priorities={**DEFAULT_PRIORITIES, **document.get("priorities", {})},
             fields=document.get("fields", {}),
             values=document.get("values", {}),
+            problem_types=tuple(document.get("problem_types", cls.problem_types)),
+            problem_statuses={
+                **DEFAULT_PROBLEM_STATUSES,
+                **document.get("problem_statuses", {}),
+            },
         )
         mapping.validate()
         return mapping
@@ -97,6 +122,9 @@ class JiraMapping:
             state, _, reason = value.partition("|")
             if state not in schema.STATES or (reason and reason not in schema.HOLD_REASONS):
                 raise MappingError(f"status {name!r} maps to {value!r}, not a known state")
+        for name, value in self.problem_statuses.items():
+            if value not in schema.PROBLEM_STATES:
+                raise MappingError(f"problem status {name!r} maps to {value!r}, not a known state")
         for name, value in self.priorities.items():
             if value not in schema.PRIORITIES:
                 raise MappingError(f"priority {name!r} maps to {value!r}, not 1..5")
@@ -162,13 +190,18 @@ def parse(path: Path, *, mapping: JiraMapping | Path | None = None) -> ParsedExp
     issues = _load_issues(path)
     field_ids = {jira_id: canonical for canonical, jira_id in mapping.fields.items()}
     wanted_types = {name.lower() for name in mapping.issue_types}
+    problem_types = {name.lower() for name in mapping.problem_types}
 
     issue_rows: list[dict[str, Any]] = []
     change_rows: list[dict[str, Any]] = []
+    problem_rows: list[dict[str, Any]] = []
     skipped = 0
     for line, issue in enumerate(issues, start=1):
         fields = issue["fields"]
         issue_type = _label(fields.get("issuetype"))
+        if (issue_type or "").lower() in problem_types:
+            problem_rows.append(_problem_row(line, issue))
+            continue
         if (issue_type or "").lower() not in wanted_types:
             skipped += 1
             continue
@@ -189,6 +222,7 @@ def parse(path: Path, *, mapping: JiraMapping | Path | None = None) -> ParsedExp
             "updated_at": fields.get("updated"),
             "resolved_at": fields.get("resolutiondate"),
             "service": _label(fields.get("components")),
+            "problem_ref": _linked_problem(fields, problem_types),
         }
         for canonical, jira_id in mapping.fields.items():
             row[canonical] = _label(fields.get(jira_id))
@@ -232,7 +266,7 @@ def parse(path: Path, *, mapping: JiraMapping | Path | None = None) -> ParsedExp
 
     issues_frame = pl.DataFrame(issue_rows, schema=_ISSUE_SCHEMA | _custom(mapping))
     changes_frame = pl.DataFrame(change_rows, schema=_CHANGE_SCHEMA)
-    return _build(
+    parsed = _build(
         issues_frame,
         changes_frame,
         mapping=mapping,
@@ -240,6 +274,91 @@ def parse(path: Path, *, mapping: JiraMapping | Path | None = None) -> ParsedExp
         rows=len(issues),
         skipped=skipped,
     )
+    problems, problem_rejects = _problems(problem_rows, mapping)
+    parsed.problems = problems
+    named = rejects.name_file(problem_rejects, Path(path).name)
+    parsed.rejects = rejects.combine([parsed.rejects, named])
+    return parsed
+
+
+def _linked_problem(fields: Mapping[str, Any], problem_types: set[str]) -> str | None:
+    """The key of the first issue of a problem type that the issue links to (either way)."""
+    for link in fields.get("issuelinks") or []:
+        if not isinstance(link, Mapping):
+            continue
+        for side in ("outwardIssue", "inwardIssue"):
+            other = link.get(side)
+            if not isinstance(other, Mapping):
+                continue
+            other_type = _label((other.get("fields") or {}).get("issuetype"))
+            if (other_type or "").lower() in problem_types and _label(other.get("key")):
+                return _label(other.get("key"))
+    return None
+
+
+def _problem_row(line: int, issue: Mapping[str, Any]) -> dict[str, Any]:
+    fields = issue["fields"]
+    key = _label(issue.get("key"))
+    return {
+        "_line": line,
+        "external_id": key,
+        "number": key,
+        "title": _text(fields.get("summary")) or key,
+        "description": _text(fields.get("description")),
+        "state": _label(fields.get("status")),
+        "priority": _label(fields.get("priority")),
+        "owner": _label(fields.get("assignee")),
+        "service": _label(fields.get("components")),
+        "opened_at": fields.get("created"),
+        "resolved_at": fields.get("resolutiondate"),
+    }
+
+
+_PROBLEM_ROW_SCHEMA = {
+    "_line": pl.Int64,
+    **{
+        name: pl.String
+        for name in (
+            "external_id",
+            "number",
+            "title",
+            "description",
+            "state",
+            "priority",
+            "owner",
+            "service",
+            "opened_at",
+            "resolved_at",
+        )
+    },
+}
+
+
+def _problems(
+    rows: list[dict[str, Any]], mapping: JiraMapping
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Problem issues as canonical problems (a problem resolved in Jira has its resolution
+    date; one closed without one is closed when last updated, which Jira does not say: left
+    empty)."""
+    frame = pl.DataFrame(rows, schema=_PROBLEM_ROW_SCHEMA)
+    problems, found = convert.convert(
+        frame,
+        convert.Conversion(
+            entity="problems",
+            source_system=mapping.source_system,
+            source_columns={
+                "external_id": "key",
+                "number": "key",
+                "state": "fields.status",
+                "priority": "fields.priority",
+                "opened_at": "fields.created",
+                "resolved_at": "fields.resolutiondate",
+            },
+            value_maps={"state": mapping.problem_statuses, "priority": mapping.priorities},
+            date_formats=DATE_FORMATS,
+        ),
+    )
+    return schema.conform(problems, "problems"), found
 
 
 _ISSUE_SCHEMA = {
@@ -261,6 +380,7 @@ _ISSUE_SCHEMA = {
             "updated_at",
             "resolved_at",
             "service",
+            "problem_ref",
         )
     },
 }

@@ -34,6 +34,11 @@ PERMISSIONS: dict[str, str] = {
     "change:approve": "Decide on changes as a CAB member",
     "change:override_conflict": "Schedule a change over a conflict, with a reason",
     "blackout:admin": "Manage blackout windows",
+    "problem:read": "See problems, known errors and the incidents linked to them",
+    "problem:write": "Raise and work problems, link incidents, publish known errors",
+    "knowledge:read": "Read and search knowledge articles (requesters: those for everyone)",
+    "knowledge:write": "Write knowledge articles, submit them for review, record their use",
+    "knowledge:approve": "Review knowledge articles: publish or send back, retire",
     "team:read": "See teams and their members",
     "team:admin": "Manage teams and memberships",
     "user:read": "See user accounts",
@@ -69,6 +74,10 @@ _AGENT = {
     *_REQUESTING,
     "request:read_all",
     "request:fulfil",
+    "problem:read",
+    "problem:write",
+    "knowledge:read",
+    "knowledge:write",
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
@@ -88,10 +97,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "marts:read",
             *_REQUESTING,
             "request:read_all",
+            "problem:read",
+            "knowledge:read",
+            "knowledge:approve",
         }
     ),
     Role.requester: frozenset(
-        {"incident:create", "incident:read", "incident:comment", *_REQUESTING}
+        {"incident:create", "incident:read", "incident:comment", "knowledge:read", *_REQUESTING}
     ),
     Role.auditor: frozenset(
         {

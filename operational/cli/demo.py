@@ -22,14 +22,17 @@ def demo(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="TCP port."),
 ) -> None:
-    """Generate a realistic year (teams, CIs, changes with CAB decisions, incidents with
-    history, CSAT) as a generic export, import it like any other export, add a service catalog
-    and a year of requests through approval and fulfilment, then serve the API."""
+    """Generate a realistic year (teams, CIs, changes with CAB decisions, problems, incidents
+    with history, CSAT) as a generic export, import it like any other export, write a knowledge
+    base the incidents use, add a service catalog and a year of requests through approval and
+    fulfilment, then serve the API."""
     from ingest import loader, sources
     from operational.cli.db import migrate_or_explain
     from operational.cli.serve import serve
     from operational.core.config import get_settings
+    from operational.core.db import session_scope
     from sampledata import demo as demo_data
+    from sampledata.knowledge import seed_knowledge
 
     console = Console()
     migrate_or_explain()
@@ -58,10 +61,16 @@ def demo(
             report = loader.load(parsed, rejects_dir=directory)
         table.add_row(data_file, *(f"{value:,}" for value in report.summary().values()))
     console.print(table)
+    with console.status("Writing the knowledge base ..."), session_scope() as session:
+        knowledge = seed_knowledge(session, seed=seed)
+    console.print(
+        f"Knowledge base: {knowledge.articles} articles ({knowledge.versions} published "
+        f"versions, {knowledge.retired} retired), used on {knowledge.uses:,} incidents, "
+        f"{knowledge.ratings} ratings"
+    )
     if requests_per_month:
         from datetime import UTC, time, timedelta
 
-        from operational.core.db import session_scope
         from sampledata.requests import seed_requests
 
         start = datetime.combine(export.first_day, time(), tzinfo=UTC)

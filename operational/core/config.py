@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     incident_reopen_window_days: float = Field(default=7, ge=0)
     incident_auto_close_days: float = Field(default=7, gt=0)
     csat_survey_valid_days: float = Field(default=14, gt=0)
+    # Knowledge (docs/knowledge.md): how many articles and known errors a new ticket suggests.
+    knowledge_suggestions: int = Field(default=5, ge=0, le=20)
 
     # SLA worker (docs/sla.md, "Worker"): warnings, breaches, escalations and auto-close run in a
     # thread of `itsm serve` unless run_worker is false; off by default under the test suite.

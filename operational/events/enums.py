@@ -15,6 +15,8 @@ class EntityType(StrEnum):
     request = "request"
     request_item = "request_item"
     request_task = "request_task"
+    problem = "problem"
+    knowledge_article = "knowledge_article"
 
 
 class EventKind(StrEnum):
@@ -35,6 +37,12 @@ class EventKind(StrEnum):
       item's approval stage asked its approvers, was skipped by its condition, or waited past its
       reminder / escalation period
     - delegated: an approver handed their approvals to someone else for a period
+    - approval_decided: a CAB member approved or rejected a change; a reviewer approved or
+      rejected a knowledge article's revision
+    - notified: a notification for the record's people was recorded (data.reason, e.g.
+      problem_resolved); delivering it is a notifications domain's work
+    - article_used: a knowledge article helped with an incident (data.incident_id, resolved)
+    - feedback_given: a reader marked a knowledge article helpful or not (new_value true/false)
     - relationship_added / relationship_removed: a CI relationship
     - downloaded: a compliance export file was downloaded
     - user_*: account administration (created, roles changed, MFA enrolled, logged in)
@@ -71,3 +79,6 @@ class EventKind(StrEnum):
     user_mfa_enabled = "user_mfa_enabled"
     user_logged_in = "user_logged_in"
     user_deactivated = "user_deactivated"
+    notified = "notified"
+    article_used = "article_used"
+    feedback_given = "feedback_given"

@@ -98,6 +98,10 @@ class Incident(Base):
     caused_by_change_id: Mapped[int | None] = mapped_column(
         ForeignKey("changes.id", ondelete="SET NULL"), index=True
     )
+    # The problem behind the incident (operational.problems links it, see incidents/links.py).
+    problem_id: Mapped[int | None] = mapped_column(
+        ForeignKey("problems.id", ondelete="SET NULL"), index=True
+    )
 
     # Facts for first-contact resolution and MTTR (definitions in docs/incidents.md).
     first_assignment_group_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))

@@ -37,6 +37,7 @@ from operational.incidents.schemas import (
 )
 from operational.sla import timers as sla_timers
 from operational.sla.schemas import SlaTimerRead
+from operational.tickets import hints
 
 router = APIRouter()
 
@@ -107,7 +108,11 @@ def create_incident(
     outcome = flows.create(session=session, data=data, actor=user)
     response.headers["Location"] = f"/api/v1/incidents/{outcome.incident.id}"
     set_etag(response, outcome.incident.version)
-    return _outcome_read(outcome)
+    read = _outcome_read(outcome)
+    read.suggestions = hints.suggest(
+        session=session, viewer=user, text=hints.ticket_text(data.title, data.description)
+    )
+    return read
 
 
 @router.get("/incidents", tags=["incidents"], summary="Search, filter, sort and page incidents")
@@ -128,11 +133,19 @@ def list_incidents(
     "/incidents/{incident_id}",
     tags=["incidents"],
     summary="One incident, by id or number; the ETag is its version",
-    dependencies=[require("incident:read")],
 )
-def get_incident(incident: CurrentIncident, session: DbSession, response: Response) -> IncidentRead:
+def get_incident(
+    user: Annotated[User, require("incident:read")],
+    incident: CurrentIncident,
+    session: DbSession,
+    response: Response,
+) -> IncidentRead:
     set_etag(response, incident.version)
-    return _read(incident, sla_timers.timers_for(session=session, incident_id=incident.id))
+    read = _read(incident, sla_timers.timers_for(session=session, incident_id=incident.id))
+    read.known_error = hints.workaround(
+        session=session, viewer=user, problem_id=incident.problem_id
+    )
+    return read
 
 
 @router.patch(
@@ -161,7 +174,14 @@ def update_incident(
         expected_version=expected_version(if_match, data.version),
     )
     set_etag(response, outcome.incident.version)
-    return _outcome_read(outcome)
+    read = _outcome_read(outcome)
+    if "title" in data.model_fields_set:
+        read.suggestions = hints.suggest(
+            session=session,
+            viewer=user,
+            text=hints.ticket_text(outcome.incident.title, outcome.incident.description),
+        )
+    return read
 
 
 @router.post(

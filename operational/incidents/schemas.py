@@ -19,6 +19,7 @@ from operational.incidents.enums import (
 )
 from operational.sla.enums import TimerState
 from operational.sla.schemas import SlaTimerRead
+from operational.tickets.hints import KnownErrorHint, Suggestion
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Label120 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
@@ -177,6 +178,15 @@ class IncidentRead(ReadModel):
     external_id: str | None
     sla_timers: list[SlaTimerRead] = Field(default_factory=list)
     csat_invitation: CsatInvitationRead | None = None
+    problem_id: int | None = None
+    known_error: KnownErrorHint | None = Field(
+        None, description="One incident's GET, for agents: the known error behind it"
+    )
+    suggestions: list[Suggestion] | None = Field(
+        None,
+        description="On create and when the title changes: the best matching knowledge "
+        "articles and known errors (docs/knowledge.md)",
+    )
 
 
 IncidentPage = Page[IncidentRead]

@@ -25,6 +25,7 @@ PAGES = [
     "app_pages/teams.py",
     "app_pages/changes.py",
     "app_pages/requests.py",
+    "app_pages/problems_knowledge.py",
     "app_pages/compliance.py",
 ]
 

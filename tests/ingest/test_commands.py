@@ -236,3 +236,51 @@ def test_demo_data_is_served_by_the_api(session, client, headers_for, tmp_path):
     assert shown["cab_outcome"] == "approved"
     last_round = [item for item in shown["approvals"] if item["round"] == shown["cab_round"]]
     assert sum(item["decision"] == "approved" for item in last_round) == 2  # quorum 2
+
+
+@pytest.mark.slow
+def test_demo_has_problems_and_a_knowledge_base_its_incidents_use(
+    session, client, headers_for, tmp_path
+):
+    from sampledata.knowledge import seed_knowledge
+
+    export = demo.write_demo_export(tmp_path, seed=5, incidents=1500)
+    for data_file, mapping_file in demo.IMPORT_ORDER:
+        parsed = sources.parse(
+            "generic", export.directory / data_file, mapping=export.directory / mapping_file
+        )
+        assert loader.load(parsed, engine=session.connection()).rejected == 0, data_file
+    assert scalar(session, "select count(*) from operational.problems") == export.problems == 3
+    states = dict(
+        session.execute(
+            text("select known_error, count(*) from operational.problems group by 1")
+        ).all()
+    )
+    assert states[True] > 0
+    # Each problem gathers incidents of one category on one CI.
+    assert not scalar(
+        session,
+        """
+        select count(*) from (select problem_id from operational.incidents
+        where problem_id is not null group by problem_id
+        having count(distinct category) > 1 or count(distinct ci_id) > 1) spread
+        """,
+    )
+    assert (
+        scalar(session, "select count(*) from operational.incidents where problem_id is not null")
+        > 8
+    )
+
+    knowledge = seed_knowledge(session, seed=5)
+    assert knowledge.articles == 100 and knowledge.versions > knowledge.articles - 5
+    assert knowledge.uses > 50 and knowledge.retired > 0
+    assert seed_knowledge(session, seed=5).articles == 0  # once only
+    agent = headers_for("agent")
+    found = client.get("/api/v1/knowledge/search", params={"q": "slow"}, headers=agent).json()
+    assert found["total"] > 0 and "<mark>" in (found["items"][0]["snippet"] or "<mark>")
+    created = client.post(
+        "/api/v1/incidents", json={"title": "VPN: not working"}, headers=agent
+    ).json()
+    assert created["suggestions"][0]["title"].startswith("VPN")
+    used = scalar(session, "select count(*) from operational.events where kind = 'article_used'")
+    assert used == 2 * knowledge.uses  # on the article and on the incident

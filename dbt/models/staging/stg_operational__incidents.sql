@@ -36,6 +36,7 @@ select
     external_id,
     source_made_sla,
     caused_by_change_id,
+    problem_id,
     problem_ref,
     change_ref
 from {{ source('operational', 'incidents') }}

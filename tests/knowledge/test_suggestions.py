@@ -1,0 +1,61 @@
+"""Suggestions on incident create and on a title change."""
+
+from tests.problems.conftest import ProblemApi
+
+INCIDENTS = "/api/v1/incidents"
+
+
+def test_a_new_incident_comes_with_the_best_matching_articles_and_known_errors(kb, client):
+    wifi = kb.published(title="Wi-Fi keeps disconnecting on laptops", keywords=["wifi", "wireless"],
+                        body="Update the wireless driver.")  # fmt: skip
+    kb.published(title="Order a new monitor", body="Use the hardware catalogue.")
+    problems = ProblemApi(client, kb.author)
+    problem = problems.create(title="Laptops lose wireless when the access points reboot")
+    problems.patch(problems.get(problem), root_cause="Firmware bug",
+                   workaround="Connect to the wired dock until the fix")  # fmt: skip
+    problems.publish(problem)
+
+    created = client.post(
+        INCIDENTS,
+        json={"title": "My laptop wireless keeps disconnecting", "description": "Since Monday"},
+        headers=kb.author,
+    )
+    assert created.status_code == 201, created.text
+    suggestions = created.json()["suggestions"]
+    assert suggestions[0]["number"] == wifi["number"]
+    assert {item["kind"] for item in suggestions} == {"article", "known_error"}
+    assert all(item["rank"] > 0 for item in suggestions)
+    assert "monitor" not in " ".join(item["title"] for item in suggestions).lower()
+    incident = created.json()
+
+    # Changing the title suggests again; other changes do not.
+    renamed = client.patch(
+        f"{INCIDENTS}/{incident['id']}",
+        json={"title": "Need a new monitor"},
+        headers={**kb.author, "If-Match": '"1"'},
+    ).json()
+    assert [item["title"] for item in renamed["suggestions"]] == ["Order a new monitor"]
+    other = client.patch(
+        f"{INCIDENTS}/{incident['id']}",
+        json={"category": "Hardware"},
+        headers={**kb.author, "If-Match": f'"{renamed["version"]}"'},
+    ).json()
+    assert other["suggestions"] is None
+
+
+def test_requesters_are_suggested_only_articles_for_everyone(kb, client):
+    kb.published(title="Reset your password", audience="everyone")
+    kb.published(title="Reset a service account password")  # agents only
+    created = client.post(
+        INCIDENTS, json={"title": "Cannot reset password"}, headers=kb.requester
+    ).json()
+    assert [item["title"] for item in created["suggestions"]] == ["Reset your password"]
+
+
+def test_no_match_suggests_nothing(kb, client, settings_env):
+    kb.published(title="Printer jams")
+    created = client.post(INCIDENTS, json={"title": "Quantum flux"}, headers=kb.author).json()
+    assert created["suggestions"] == []
+    settings_env(knowledge_suggestions="0")
+    again = client.post(INCIDENTS, json={"title": "Printer jams"}, headers=kb.author).json()
+    assert again["suggestions"] == []
