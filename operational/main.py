@@ -11,7 +11,9 @@ from operational.cmdb.router import router as cmdb_router
 from operational.core.config import get_settings
 from operational.core.errors import install_error_handlers
 from operational.core.health import router as health_router
+from operational.core.limits import BodySizeLimit
 from operational.core.logging import configure_logging
+from operational.core.openapi import document_problems
 from operational.exports.router import router as exports_router
 from operational.incidents.router import router as incidents_router
 from operational.sla.router import router as sla_router
@@ -41,6 +43,7 @@ def create_app() -> FastAPI:
         openapi_url="/openapi.json",
         lifespan=lifespan,
     )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     install_error_handlers(app)
     app.include_router(health_router)
     for router in (
@@ -53,4 +56,5 @@ def create_app() -> FastAPI:
         exports_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    document_problems(app)
     return app

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     incident_auto_close_days: float = Field(default=7, gt=0)
     csat_survey_valid_days: float = Field(default=14, gt=0)
 
+    # Input limits (docs/security.md, "Input limits"): a larger request body is a 413; an inbox
+    # file over the size is moved to failed/ unread.
+    max_request_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    ingest_max_file_bytes: int = Field(default=2 * 1024**3, ge=1)
+
     # SLA worker (docs/sla.md, "Worker"): warnings, breaches, escalations and auto-close run in a
     # thread of `itsm serve` unless run_worker is false; off by default under the test suite.
     run_worker: bool = Field(default=True, description="Run the SLA worker inside itsm serve.")

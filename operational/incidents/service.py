@@ -7,6 +7,7 @@ domains do (the SLA timers) is the incident flows' part: these functions never c
 Functions flush, never commit, and raise domain exceptions.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -133,15 +134,22 @@ def get(*, session: Session, incident_id: int) -> Incident:
     return incident
 
 
+# An id is ASCII digits that fit a bigint: str.isdigit() also accepts "²" (int() then fails)
+# and "٣" (which int() reads as 3).
+_INCIDENT_ID = re.compile(r"[0-9]{1,18}")
+_NUMBER_LENGTH = Incident.__table__.c.number.type.length
+
+
 def get_by_reference(*, session: Session, reference: str) -> Incident:
-    """By id (``42``) or by number (``INC0000042``)."""
+    """By id (``42``) or by number (``INC0000042``); anything else is not found."""
     reference = reference.strip()
-    if reference.isdigit():
+    incident = None
+    if _INCIDENT_ID.fullmatch(reference):
         incident = session.get(Incident, int(reference))
-    else:
+    elif 0 < len(reference) <= _NUMBER_LENGTH and "\x00" not in reference:
         incident = session.scalar(select(Incident).where(Incident.number == reference.upper()))
     if incident is None:
-        raise NotFound(f"Incident {reference} does not exist")
+        raise NotFound(f"Incident {reference[:_NUMBER_LENGTH]!r} does not exist")
     return incident
 
 
