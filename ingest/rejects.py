@@ -20,7 +20,7 @@ UNKNOWN_VALUE = "unknown_value"
 BAD_NUMBER = "bad_number"
 # Found by the loader, against what the database holds (the row is not loaded):
 UNKNOWN_REFERENCE = "unknown_reference"  # a change or CI the row names is not in the database
-SELF_APPROVAL = "self_approval"  # a CAB decision by the change's own requester
+SELF_APPROVAL = "self_approval"  # a CAB decision by the change's own requester or implementer
 CYCLE = "cycle"  # a relationship that would close a loop where its type forbids one
 INVALID_ATTRIBUTES = "invalid_attributes"  # CI attributes that break their class's schema
 REASONS = (

@@ -46,6 +46,14 @@ class ResolutionCode(StrEnum):
     duplicate = "duplicate"
 
 
+class SurveyChannel(StrEnum):
+    """How a satisfaction survey was answered."""
+
+    requester = "requester"  # signed in, through POST /incidents/{id}/csat
+    token = "token"  # through the one-time link, by whoever held it
+    imported = "import"  # another tool's record, loaded by ingest
+
+
 class AssignmentStrategy(StrEnum):
     """How auto-assignment picks a member within a team (``Team.assignment_strategy``)."""
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from operational.auth.models import Team, User
 from operational.core.db import SCHEMA, Base, sql_values
-from operational.incidents.enums import Channel, HoldReason, IncidentState
+from operational.incidents.enums import Channel, HoldReason, IncidentState, SurveyChannel
 
 # Full-text search configuration of the generated search columns and of the queries against them.
 SEARCH_CONFIG = "english"
@@ -58,6 +58,10 @@ class Incident(Base):
         Boolean, default=False, server_default="false"
     )
     priority_override_reason: Mapped[str | None] = mapped_column(Text)
+    # What a requester (no incident:write) proposed when raising it; agents set impact and
+    # urgency (docs/incidents.md, "What requesters may set").
+    suggested_impact: Mapped[int | None] = mapped_column(SmallInteger)
+    suggested_urgency: Mapped[int | None] = mapped_column(SmallInteger)
 
     assignment_group_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -138,6 +142,14 @@ class Incident(Base):
         CheckConstraint("impact between 1 and 3", name="impact_range"),
         CheckConstraint("urgency between 1 and 3", name="urgency_range"),
         CheckConstraint("priority between 1 and 5", name="priority_range"),
+        CheckConstraint(
+            "suggested_impact is null or suggested_impact between 1 and 3",
+            name="suggested_impact_range",
+        ),
+        CheckConstraint(
+            "suggested_urgency is null or suggested_urgency between 1 and 3",
+            name="suggested_urgency_range",
+        ),
         Index("ix_incidents_search_vector", "search_vector", postgresql_using="gin"),
         # dbt's incremental models find the incidents created since their last run through it
         # (BRIN: rows are inserted in created_at order, so it costs writes next to nothing).
@@ -197,7 +209,8 @@ class AssignmentRule(Base):
 
 
 class CsatSurvey(Base):
-    """A satisfaction survey opened when an incident is resolved, answered once by token."""
+    """A satisfaction survey opened when an incident is resolved, answered once: by its requester
+    signed in, or by whoever holds its one-time token (docs/incidents.md, "Satisfaction")."""
 
     __tablename__ = "csat_surveys"
 
@@ -213,10 +226,18 @@ class CsatSurvey(Base):
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     rating: Mapped[int | None] = mapped_column(SmallInteger)
     comment: Mapped[str | None] = mapped_column(Text)
+    # How the answer came: "requester" (signed in; answered_by_id says who), "token" (the
+    # one-time link: whoever held it) or "import" (another tool's record).
+    answered_via: Mapped[str | None] = mapped_column(String(16))
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     incident: Mapped[Incident] = relationship(lazy="joined")
 
     __table_args__ = (
         CheckConstraint("rating is null or rating between 1 and 5", name="rating_range"),
         CheckConstraint("(answered_at is null) = (rating is null)", name="answered_with_rating"),
+        CheckConstraint(
+            f"answered_via is null or answered_via in ({sql_values(SurveyChannel)})",
+            name="known_answered_via",
+        ),
     )

@@ -100,11 +100,21 @@ def _normalise_calendar_fields(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _check_calendar(calendar: SlaCalendar) -> None:
+def calendar_problem(calendar: SlaCalendar) -> str | None:
+    """Why the SLA engine cannot count time with ``calendar``, or None when it can."""
     try:
-        to_business_calendar(calendar)
+        built = to_business_calendar(calendar)
     except ValueError as exc:
-        raise UnprocessableEntity(f"The calendar is not valid: {exc}") from exc
+        return str(exc)
+    if not built.has_working_time:
+        return "it has no working time (every weekday is empty), so nothing could ever be due"
+    return None
+
+
+def _check_calendar(calendar: SlaCalendar) -> None:
+    problem = calendar_problem(calendar)
+    if problem is not None:
+        raise UnprocessableEntity(f"The calendar is not valid: {problem}", field="weekly_hours")
 
 
 _LABELS = {"sla_calendars": "calendar", "sla_policies": "policy", "sla_escalation_rules": "rule"}
@@ -196,9 +206,15 @@ def _label_key(value: str | None) -> str | None:
 
 
 def _check_policy(session: Session, policy: SlaPolicy) -> None:
-    if session.get(SlaCalendar, policy.calendar_id) is None:
+    calendar = session.get(SlaCalendar, policy.calendar_id)
+    if calendar is None:
         raise UnprocessableEntity(
             f"Calendar {policy.calendar_id} does not exist", field="calendar_id"
+        )
+    problem = calendar_problem(calendar)
+    if problem is not None:
+        raise UnprocessableEntity(
+            f"Calendar {calendar.name!r} cannot time a policy: {problem}", field="calendar_id"
         )
     if not policy.is_active:
         return
@@ -316,17 +332,24 @@ def _pause_rules(pause_on: Sequence[dict[str, Any]]) -> tuple[timeline.PauseRule
 
 
 def active_policy_rules(*, session: Session) -> list[timeline.PolicyRules]:
-    """The active policies as the replay sees them (one BusinessCalendar per calendar)."""
-    calendars: dict[int, BusinessCalendar] = {}
+    """The active policies as the replay sees them (one BusinessCalendar per calendar). A stored
+    calendar that cannot be built (saved before today's checks) gives its policies no calendar
+    and the reason: their timers show the error, and the requests that touch them still work."""
+    calendars: dict[int, tuple[BusinessCalendar | None, str | None]] = {}
     rules = []
     for policy in session.scalars(select(SlaPolicy).where(SlaPolicy.is_active)).unique():
         if policy.calendar_id not in calendars:
-            calendars[policy.calendar_id] = to_business_calendar(policy.calendar)
+            try:
+                calendars[policy.calendar_id] = (to_business_calendar(policy.calendar), None)
+            except ValueError as exc:
+                calendars[policy.calendar_id] = (None, str(exc))
+        calendar, calendar_error = calendars[policy.calendar_id]
         rules.append(
             timeline.PolicyRules(
                 id=policy.id,
                 name=policy.name,
-                calendar=calendars[policy.calendar_id],
+                calendar=calendar,
+                calendar_error=calendar_error,
                 response_minutes=policy.response_minutes,
                 resolution_minutes=policy.resolution_minutes,
                 pause_on=_pause_rules(policy.pause_on),
