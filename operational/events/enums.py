@@ -23,7 +23,7 @@ class EventKind(StrEnum):
     - comment_added / work_note_added: public comment / agent-only note (data.comment_id)
     - sla_*: an SLA timer transition (field: the timer's target type)
     - escalated: an escalation rule fired (data.rule_id, data.action)
-    - csat_answered: the requester answered the satisfaction survey
+    - csat_answered: the satisfaction survey was answered (by the requester, or through its link)
     - approval_decided: a CAB member approved or rejected a change
     - relationship_added / relationship_removed: a CI relationship
     - downloaded: a compliance export file was downloaded

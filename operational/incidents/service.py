@@ -64,6 +64,9 @@ READ_ALL = "incident:read_all"
 
 # Fields a person without incident:write may not set when raising an incident.
 AGENT_ONLY_CREATE_FIELDS = ("requester_id", "assignment_group_id", "assignee_id", "channel")
+# A requester's impact and urgency are a suggestion: their incident starts at these, the triage
+# defaults (P5 by the default matrix), until an agent sets the impact and urgency.
+TRIAGE_IMPACT = TRIAGE_URGENCY = 3
 
 # Plain fields: a change is one field_changed event. The event log names fields as the
 # importers do, so that native and imported histories read alike.
@@ -514,7 +517,16 @@ def create(
                 fields=refused,
             )
     requester = known_user(session, data.requester_id, "requester") if data.requester_id else actor
-    matrix_priority = priority_for(impact=data.impact, urgency=data.urgency)
+    impact, urgency = data.impact, data.urgency
+    suggested = {}
+    if not can_work(actor):
+        suggested = {
+            f"suggested_{name}": getattr(data, name)
+            for name in ("impact", "urgency")
+            if name in data.model_fields_set
+        }
+        impact, urgency = TRIAGE_IMPACT, TRIAGE_URGENCY
+    matrix_priority = priority_for(impact=impact, urgency=urgency)
     incident = Incident(
         number=_next_number(session),
         title=data.title,
@@ -527,8 +539,9 @@ def create(
         service=data.service,
         configuration_item=data.configuration_item,
         location=data.location,
-        impact=data.impact,
-        urgency=data.urgency,
+        impact=impact,
+        urgency=urgency,
+        **suggested,
         priority=matrix_priority,
         state=IncidentState.new.value,
         opened_at=now,
@@ -559,6 +572,7 @@ def create(
             "impact": incident.impact,
             "urgency": incident.urgency,
             "priority": incident.priority,
+            **suggested,
         },
     )
     if data.priority is not None:

@@ -371,11 +371,12 @@ def _check_rule(session: Session, rule: SlaEscalationRule) -> None:
         _check_action(rule.action, rule.team_id, rule.raise_to_priority)
     except ValueError as exc:
         raise UnprocessableEntity(str(exc)) from exc
-    if (
-        rule.team_id is not None
-        and auth_service.get_team(session=session, team_id=rule.team_id) is None
-    ):
+    team = auth_service.get_team(session=session, team_id=rule.team_id) if rule.team_id else None
+    if rule.team_id is not None and team is None:
         raise UnprocessableEntity(f"Team {rule.team_id} does not exist", field="team_id")
+    if team is not None and not team.is_active and rule.is_active:
+        # It could never act: reassigning to an inactive team is refused, notices go nowhere.
+        raise UnprocessableEntity(f"Team {team.name!r} is inactive", field="team_id")
     if rule.policy_id is not None and session.get(SlaPolicy, rule.policy_id) is None:
         raise UnprocessableEntity(f"Policy {rule.policy_id} does not exist", field="policy_id")
 
