@@ -4,6 +4,7 @@ exports (listed and downloaded through the API, so each download is audited as t
 import streamlit as st
 
 from dashboards import auth, filters, queries, ui
+from dashboards.plain import plain
 
 chosen = filters.current()
 ui.page_header(
@@ -67,7 +68,7 @@ else:
     if not without_mfa.empty:
         st.warning(
             f"{len(without_mfa)} privileged account(s) without MFA: "
-            + ", ".join(without_mfa["email"].astype(str)),
+            + plain(", ".join(without_mfa["email"].astype(str))),
             icon=":material/no_encryption:",
         )
     st.dataframe(
