@@ -1,4 +1,5 @@
-"""The request body limit: a body larger than ``ITSM_MAX_REQUEST_BYTES`` is a 413 problem.
+"""Input limits: a body larger than ``ITSM_MAX_REQUEST_BYTES`` is a 413 problem, and a query
+parameter a route does not declare is a 422 (``refuse_unknown_query_parameters``).
 
 A pure ASGI middleware. A declared ``Content-Length`` over the limit is answered at once, before
 the application reads anything. A body without one (chunked) is counted as it arrives and cut off
@@ -7,6 +8,13 @@ into problem+json like every other error. (FastAPI's own ``max_body_size`` answe
 length with a plain-text 413 whatever the handlers say.)
 """
 
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -51,3 +59,57 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+def refuse_unknown_query_parameters(request: Request) -> None:
+    """A global dependency: a query parameter the route does not declare, or a single-valued one
+    given twice, is a 422 naming it, as an unknown body field is (``RequestBody``). A misspelt
+    filter (``?stat=open``) would otherwise be ignored in silence and answer with more than was
+    asked for, and of ``?q=a&q=b`` only one would count."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    declared = _query_fields(dependant)
+    errors = []
+    for name in sorted(set(request.query_params)):
+        if name not in declared:
+            errors.append(_error(name, "Unknown query parameter", request))
+        elif not declared[name] and len(request.query_params.getlist(name)) > 1:
+            errors.append(_error(name, "Give this query parameter once", request))
+    if errors:
+        raise RequestValidationError(errors)
+
+
+def _error(name: str, message: str, request: Request) -> dict[str, Any]:
+    return {
+        "type": "extra_forbidden",
+        "loc": ("query", name),
+        "msg": message,
+        "input": request.query_params.getlist(name),
+    }
+
+
+def _query_fields(dependant: Dependant) -> dict[str, bool]:
+    """The query parameters a route reads (a model's fields included), each with whether it
+    takes several values."""
+    fields: dict[str, bool] = {}
+    for field in dependant.query_params:
+        annotation = field.field_info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            for name, info in annotation.model_fields.items():
+                fields[info.alias or name] = _takes_several(info.annotation)
+        else:
+            fields[field.alias] = _takes_several(annotation)
+    for sub in dependant.dependencies:
+        fields |= _query_fields(sub)
+    return fields
+
+
+def _takes_several(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _takes_several(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return any(_takes_several(argument) for argument in get_args(annotation))
+    return origin in (list, tuple, set, frozenset) or annotation in (list, tuple, set, frozenset)

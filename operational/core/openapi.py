@@ -5,7 +5,8 @@ The document says so for every operation, with one shared ``Problem`` schema, an
 status codes each route can give. They are derived from what the route is made of, so that a new
 route is documented without anyone listing its codes by hand:
 
-- any parameter or body: 422 (the request does not validate);
+- every route: 422 (the request does not validate; an unknown query parameter is refused
+  everywhere, operational/core/limits.py);
 - a request body: 413 (larger than ``ITSM_MAX_REQUEST_BYTES``) and 422;
 - a path parameter: 404 (nothing there, or nothing the caller may see);
 - an authorization dependency (auth's markers ``required_permission``, ``authenticated_only``):
@@ -79,9 +80,7 @@ def route_problems(route: Any, method: str) -> set[int]:
     has_path = bool(dependant.path_params) or any(
         sub.path_params for sub in _sub_dependants(dependant)
     )
-    has_input = has_path or bool(route.body_field) or _has_parameters(dependant)
-    if has_input:
-        statuses.add(422)
+    statuses.add(422)
     if route.body_field is not None:
         statuses |= {413, 422}
     if has_path:
