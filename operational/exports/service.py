@@ -18,9 +18,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree
 
 import polars as pl
+from defusedxml import ElementTree
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
@@ -412,7 +412,9 @@ _SHEET_NS = {
 
 
 def _xlsx_sheet_rows(path: Path) -> dict[str, int]:
-    """Data rows per sheet (the header row excluded), from each sheet's used range."""
+    """Data rows per sheet (the header row excluded), from each sheet's used range. The folder
+    being checked may come from anywhere: its XML is read with defusedxml (no entity
+    expansion, no external entities)."""
     with zipfile.ZipFile(path) as archive:
         workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
         relations = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
