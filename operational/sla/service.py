@@ -298,9 +298,11 @@ def update_policy(
     if "name" in fields:
         _unique_name(session, SlaPolicy, fields["name"], exclude_id=policy.id)
     before = _policy_snapshot(policy)
-    for key, value in fields.items():
-        setattr(policy, key, value)
-    _check_policy(session, policy)
+    # Checked before anything is flushed: an unknown calendar is a 422, not a foreign-key error.
+    with session.no_autoflush:
+        for key, value in fields.items():
+            setattr(policy, key, value)
+        _check_policy(session, policy)
     session.flush()
     after = _policy_snapshot(policy)
     changes = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
@@ -423,9 +425,11 @@ def update_rule(
             raise UnprocessableEntity(f"{key} cannot be null")
     if "name" in fields:
         _unique_name(session, SlaEscalationRule, fields["name"], exclude_id=rule.id)
-    for key, value in fields.items():
-        setattr(rule, key, value)
-    _check_rule(session, rule)
+    # Checked before anything is flushed: an unknown team or policy is a 422, not a key error.
+    with session.no_autoflush:
+        for key, value in fields.items():
+            setattr(rule, key, value)
+        _check_rule(session, rule)
     session.flush()
     return rule
 

@@ -185,3 +185,26 @@ def _json(value) -> str:
     import json
 
     return json.dumps(value)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (f"{POLICIES}/1", {"calendar_id": 999_999}, "calendar_id"),
+        ("/api/v1/sla/escalation-rules/{rule}", {"team_id": 999_999}, "team_id"),
+        ("/api/v1/sla/escalation-rules/{rule}", {"policy_id": 999_999}, "policy_id"),
+    ],
+)
+def test_an_update_naming_a_record_that_does_not_exist_is_a_422(
+    client, admin, factory, path, body, field
+):
+    # Found by bench/fuzz.py: the reference was flushed before it was checked (a 500).
+    team = factory.team()
+    rule = client.post(
+        "/api/v1/sla/escalation-rules",
+        json={"name": "notify", "threshold": 100, "action": "notify", "team_id": team.id},
+        headers=admin,
+    ).json()
+    response = client.patch(path.format(rule=rule["id"]), json=body, headers=admin)
+    problem = assert_problem(response, 422, "validation-error")
+    assert problem["field"] == field
