@@ -255,7 +255,15 @@ def _fuzz(operation, mode, headers, examples, derandomize, report: Report) -> No
     )
     def send(case) -> None:
         report.cases += 1
-        response = case.call(headers=headers)
+        try:
+            response = case.call(headers=headers)
+        except Exception as error:  # the app raised through the test transport: a 500 in service
+            report.statuses[500] += 1
+            report.failures["UnhandledException"].append(
+                f"{operation.label} [{mode.value}]: {type(error).__name__}: {str(error)[:300]}\n"
+                f"      {case.as_curl_command(headers={'Authorization': '…'})[:700]}"
+            )
+            return
         report.statuses[response.status_code] += 1
         try:
             case.validate_response(response, checks=list(CHECKS), headers=headers)
