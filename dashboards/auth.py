@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import streamlit as st
 
+from dashboards.plain import plain
 from operational.auth.permissions import Role
 from operational.core.config import get_settings
 
@@ -263,7 +264,7 @@ def login_page() -> None:
     try:
         user = sign_in(client(), email=email, password=password, totp_code=totp_code)
     except SignInRefused as refused:
-        st.error(refused.message)
+        st.error(plain(refused.message))
         return
     st.session_state[_SESSION_KEY] = user
     st.rerun()

@@ -15,6 +15,8 @@ from datetime import date, timedelta
 
 import streamlit as st
 
+from dashboards.plain import plain
+
 GRAINS = ("day", "week", "month")
 DIMENSIONS = ("team", "priority", "service", "category")
 DIMENSION_LABELS = {
@@ -177,7 +179,7 @@ def sidebar(options: FilterOptions, *, today: date) -> Filters:
             if value != ALL:
                 chosen[dimension] = value
         for notice in st.session_state.get("filter_notices", []):
-            st.caption(f"⚠ {notice}")
+            st.caption(f"⚠ {plain(notice)}")  # it quotes what the link held
 
     filters = Filters(start=start, end=end, grain=grain, chosen=chosen)
     write_url(filters)

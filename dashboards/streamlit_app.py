@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from dashboards import auth, filters, queries
+from dashboards.plain import plain
 
 st.set_page_config(
     page_title="ITSM dashboards",
@@ -58,7 +59,7 @@ st.session_state["filters"] = filters.sidebar(options, today=today)
 
 with st.sidebar:
     st.divider()
-    st.caption(f"Signed in as **{user.display_name}** ({', '.join(user.roles)})")
+    st.caption(f"Signed in as **{plain(user.display_name)}** ({plain(', '.join(user.roles))})")
     if st.button("Sign out", icon=":material/logout:", key="sign_out"):
         auth.sign_out()
         st.rerun()
@@ -66,9 +67,9 @@ with st.sidebar:
 page = st.navigation(PAGES)
 if unavailable is not None:
     st.title(page.title)
-    st.error(str(unavailable), icon=":material/error:")
+    st.error(plain(unavailable), icon=":material/error:")
 else:
     try:
         page.run()
     except queries.MartsUnavailable as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain(exc), icon=":material/error:")

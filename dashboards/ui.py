@@ -13,6 +13,7 @@ import streamlit as st
 
 from dashboards import auth, charts, queries
 from dashboards.filters import DIMENSION_LABELS, Filters
+from dashboards.plain import plain
 
 NO_DATA = "No data for these filters."
 SHOWN_TICKETS = 500
@@ -26,12 +27,12 @@ def page_header(title: str, filters: Filters, *, caption: str | None = None) -> 
     if filters.unsliced_dimensions:
         by, value = filters.slice
         ignored = ", ".join(
-            f"{DIMENSION_LABELS[name]} = {filters.chosen[name]}"
+            f"{DIMENSION_LABELS[name]} = {plain(filters.chosen[name])}"
             for name in filters.unsliced_dimensions
         )
         st.info(
             f"The metric marts are cut by one dimension at a time: charts and KPIs show "
-            f"{DIMENSION_LABELS[by]} = {value}. {ignored} applies to the ticket lists only.",
+            f"{DIMENSION_LABELS[by]} = {plain(value)}. {ignored} applies to the ticket lists only.",
             icon=":material/info:",
         )
 
@@ -106,7 +107,7 @@ def tickets(drill: queries.Drill, *, key: str) -> None:
     with st.container(border=True):
         total = queries.drill_count(drill)
         noun = drill.noun if total != 1 else drill.noun.removesuffix("s")
-        st.markdown(f"**{drill.title}** — {total:,} {noun}")
+        st.markdown(f"**{plain(drill.title)}** — {total:,} {noun}")
         if total == 0:
             empty(f"No {drill.noun} behind this number for these filters.")
             return
@@ -311,7 +312,7 @@ def breakdown_period(filters: Filters, *, key: str) -> date:
 
 
 def not_sliced_note(dimension: str, filters: Filters) -> None:
-    chosen = ", ".join(f"{DIMENSION_LABELS[k]} = {v}" for k, v in filters.chosen.items())
+    chosen = ", ".join(f"{DIMENSION_LABELS[k]} = {plain(v)}" for k, v in filters.chosen.items())
     st.caption(
         f"By {dimension} across all incidents: the marts slice one dimension at a time, so "
         f"{chosen} does not narrow this chart (it does narrow the ticket lists)."
@@ -352,7 +353,10 @@ def exports_list(user: auth.SignedIn) -> None:
             user = renewed
             exports = client.exports(token=user.access_token)
     except auth.SignInRefused as refused:
-        st.warning(f"The exports could not be listed: {refused.message}", icon=":material/warning:")
+        st.warning(
+            f"The exports could not be listed: {plain(refused.message)}",
+            icon=":material/warning:",
+        )
         return
     if not exports:
         empty("No compliance export has been generated yet (the pipelines export daily).")
@@ -361,9 +365,9 @@ def exports_list(user: auth.SignedIn) -> None:
     for export in exports:
         period = f"{export['period_start']} to {export['period_end']}"
         title = f"{period} · version {export['version']} · generated {export['generated_at'][:16]}"
-        with st.expander(title):
+        with st.expander(title):  # dates and numbers the platform wrote
             st.caption(
-                f"Folder `{export['folder']}` · by {export['generated_by']} · dbt "
+                f"Folder `{export['folder']}` · by {plain(export['generated_by'])} · dbt "
                 f"{export['dbt_version']} · commit {export.get('git_commit') or 'unknown'} · "
                 f"manifest sha256 `{export['manifest_sha256'][:16]}…`"
             )
@@ -371,6 +375,7 @@ def exports_list(user: auth.SignedIn) -> None:
                 link = f"{base}/api/v1/exports/{export['id']}/files/{file['name']}"
                 left, right = st.columns([3, 1])
                 rows = f"{file['row_count']:,} rows · " if file.get("row_count") is not None else ""
+                # File names are the platform's own (mart names); the link is built from them.
                 left.markdown(
                     f"`{file['name']}` · {rows}{file['size_bytes']:,} bytes  \n[{link}]({link})"
                 )

@@ -4,8 +4,13 @@
 `process_file` for one file) and moves each file aside with its report:
 - imported files go to `inbox/<source>/processed/`, with `<file>.report.json` and, when rows
   were rejected, `<file>.rejects.csv` / `.rejects.json`;
-- files that could not be imported (wrong format, bad mapping) go to `inbox/<source>/failed/`
-  with a report giving the error; nothing of them was loaded.
+- files that could not be imported go to `inbox/<source>/failed/` with a report giving the
+  reason (`<file>.report.json`, its `error`): a wrong format or a bad mapping, a file over
+  `ITSM_INGEST_MAX_FILE_BYTES`, a file (or mapping) that is a symlink leading out of the
+  folder, and any other failure (deeply nested JSON, a database error, a polars panic). One
+  bad file never blocks the others: the run goes on to the next. A batch that failed was
+  rolled back whole; the batches of that file committed before it stay (a re-run of the
+  file skips them, as imports are idempotent).
 
 Sources that need a mapping (generic, and optionally jira) read it from `<file>.mapping.yaml`
 beside the file, else from `mapping.yaml` in the source's folder. Mapping files are not data.
@@ -14,15 +19,20 @@ beside the file, else from `mapping.yaml` in the source's folder. Mapping files 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from polars.exceptions import PanicException
 from sqlalchemy import Engine
 
-from ingest import loader, sources
-from ingest.exceptions import IngestError
+from ingest import loader, paths, sources
+from ingest.exceptions import IngestError, MappingError
+from operational.core.config import get_settings
+
+logger = logging.getLogger("ingest.inbox")
 
 MAPPING_SUFFIX = ".mapping.yaml"
 SHARED_MAPPING = "mapping.yaml"
@@ -65,6 +75,31 @@ def pending_files(home: Path) -> list[tuple[str, Path]]:
     return sorted(found, key=lambda item: (item[1].stat().st_mtime, item[1].name))
 
 
+def _refusal(path: Path, mapping: Path | None, max_bytes: int) -> str | None:
+    """Why ``path`` is not even read, or None."""
+    for name, candidate in (("the file", path), ("its mapping", mapping)):
+        if candidate is None:
+            continue
+        try:
+            paths.inside(path.parent, candidate.name, what=name)
+        except MappingError as error:
+            return str(error)
+    size = path.stat().st_size
+    if size > max_bytes:
+        return (
+            f"the file is {size:,} bytes, over the limit of {max_bytes:,} "
+            "(ITSM_INGEST_MAX_FILE_BYTES)"
+        )
+    return None
+
+
+def _failed(source: str, path: Path, stamp: str, error: str) -> InboxResult:
+    moved = _move(path, path.parent / "failed", stamp)
+    report_path = moved.with_name(moved.name + ".report.json")
+    report_path.write_text(json.dumps({"source": source, "error": error}, indent=2))
+    return InboxResult(source, moved, report_path, succeeded=False, error=error)
+
+
 def _move(path: Path, folder: Path, stamp: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{stamp}-{path.name}"
@@ -77,17 +112,22 @@ def process_file(
 ) -> InboxResult:
     """Import one file of the inbox and move it aside with its report."""
     path = Path(path)
+    found_beside = mapping is None
     mapping = mapping or _mapping_for(path)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    max_bytes = get_settings().ingest_max_file_bytes
+    destination = path.parent / "processed"
     try:
+        refused = _refusal(path, mapping if found_beside else None, max_bytes)
+        if refused is not None:
+            return _failed(source, path, stamp, refused)
         parsed = sources.parse(source, path, mapping=mapping)
-        destination = path.parent / "processed"
         report = loader.load(parsed, engine=engine, rejects_dir=destination / stamp)
     except IngestError as error:
-        moved = _move(path, path.parent / "failed", stamp)
-        report_path = moved.with_name(moved.name + ".report.json")
-        report_path.write_text(json.dumps({"source": source, "error": str(error)}, indent=2))
-        return InboxResult(source, moved, report_path, succeeded=False, error=str(error))
+        return _failed(source, path, stamp, str(error))
+    except (Exception, PanicException) as error:  # a polars panic is no Exception
+        logger.exception("importing %s failed", path)
+        return _failed(source, path, stamp, f"{type(error).__name__}: {error}"[:2000])
     moved = _move(path, destination, stamp)
     report_path = moved.with_name(moved.name + ".report.json")
     body = {
@@ -103,5 +143,6 @@ def process_file(
 
 
 def process_inbox(home: Path, *, engine: Engine | None = None) -> list[InboxResult]:
-    """Import everything waiting under `home/inbox/<source>/`."""
+    """Import everything waiting under `home/inbox/<source>/`, each file on its own: a file that
+    fails is moved to failed/ and the next one is imported all the same."""
     return [process_file(source, path, engine=engine) for source, path in pending_files(home)]

@@ -18,9 +18,10 @@ BAD_DATE = "bad_date"
 UNKNOWN_STATE = "unknown_state"
 UNKNOWN_VALUE = "unknown_value"
 BAD_NUMBER = "bad_number"
+TOO_LONG = "too_long"  # longer than its column may hold (ingest/limits.py)
 # Found by the loader, against what the database holds (the row is not loaded):
 UNKNOWN_REFERENCE = "unknown_reference"  # a change or CI the row names is not in the database
-SELF_APPROVAL = "self_approval"  # a CAB decision by the change's own requester
+SELF_APPROVAL = "self_approval"  # a CAB decision by the change's own requester or implementer
 CYCLE = "cycle"  # a relationship that would close a loop where its type forbids one
 INVALID_ATTRIBUTES = "invalid_attributes"  # CI attributes that break their class's schema
 REASONS = (
@@ -30,6 +31,7 @@ REASONS = (
     UNKNOWN_STATE,
     UNKNOWN_VALUE,
     BAD_NUMBER,
+    TOO_LONG,
     UNKNOWN_REFERENCE,
     SELF_APPROVAL,
     CYCLE,

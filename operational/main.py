@@ -2,7 +2,7 @@
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from operational.auth.router import router as auth_router
 from operational.changes.router import ci_page_router
@@ -11,7 +11,9 @@ from operational.cmdb.router import router as cmdb_router
 from operational.core.config import get_settings
 from operational.core.errors import install_error_handlers
 from operational.core.health import router as health_router
+from operational.core.limits import BodySizeLimit, refuse_unknown_query_parameters
 from operational.core.logging import configure_logging
+from operational.core.openapi import document_problems
 from operational.exports.router import router as exports_router
 from operational.incidents.router import router as incidents_router
 from operational.knowledge import service as knowledge_service
@@ -45,7 +47,9 @@ def create_app() -> FastAPI:
         docs_url="/docs",
         openapi_url="/openapi.json",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unknown_query_parameters)],
     )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     install_error_handlers(app)
     # What tickets show from above them: suggestions and the known error's workaround.
     hints.register(
@@ -70,4 +74,5 @@ def create_app() -> FastAPI:
         exports_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    document_problems(app)
     return app

@@ -5,6 +5,7 @@ The access review is personal data: auditors and admins see it, read as the audi
 import streamlit as st
 
 from dashboards import auth, filters, queries, ui
+from dashboards.plain import plain
 
 chosen = filters.current()
 user = auth.current_user()
@@ -72,7 +73,7 @@ else:
         if not without_mfa.empty:
             st.warning(
                 f"{len(without_mfa)} privileged account(s) without MFA: "
-                + ", ".join(without_mfa["email"].astype(str)),
+                + plain(", ".join(without_mfa["email"].astype(str))),
                 icon=":material/no_encryption:",
             )
         st.dataframe(

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from dashboards.queries.db import connection
 from operational.core.config import get_settings
+from operational.core.spreadsheets import escape_cell
 
 API_PATHS = {
     "fct_incidents": "/api/v1/incidents/",
@@ -49,14 +50,14 @@ def with_links(frame: pd.DataFrame, table: str) -> pd.DataFrame:
 
 def records_csv(sql: str, params: dict[str, Any], table: str) -> bytes:
     """Every row of ``sql`` as CSV, with its ``api_url``; read when the button is pressed (not
-    cached)."""
+    cached). Text that a spreadsheet would read as a formula is escaped (``escape_cell``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     with connection().session as session:
         result = session.execute(text(sql), params)
         writer.writerow([*result.keys(), "api_url"])
         for row in result:
-            writer.writerow([*row, api_url(table, row[0])])
+            writer.writerow([escape_cell(value) for value in (*row, api_url(table, row[0]))])
     return buffer.getvalue().encode()
 
 

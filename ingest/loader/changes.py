@@ -183,7 +183,8 @@ def load_change_approvals(
         session,
         "resolved_approvals",
         """
-        select s.*, c.id as change_id, c.requester_id, person.id as approver_id
+        select s.*, c.id as change_id, c.requester_id, c.implementer_id,
+            person.id as approver_id
         from stage_approvals s
         left join operational.changes c
           on c.source_system = s.source_system and c.external_id = left(s.change_external_id, 200)
@@ -206,10 +207,10 @@ def load_change_approvals(
         report,
         entity="change_approvals",
         rows_sql="select _row, approver, change_external_id from resolved_approvals "
-        "where approver_id = requester_id",
+        "where approver_id in (requester_id, implementer_id)",
         column="approver",
         reason=rejects.SELF_APPROVAL,
-        detail="the requester of a change cannot decide on it",
+        detail="the requester or implementer of a change cannot decide on it",
     )
     loaded = copying.count(
         session,
@@ -219,6 +220,7 @@ def load_change_approvals(
         select change_id, stage, round, approver_id, decision, coalesce(comment, ''), decided_at
         from resolved_approvals
         where change_id is not null and approver_id is distinct from requester_id
+          and approver_id is distinct from implementer_id
         on conflict (change_id, round, approver_id) do nothing
         """,
     )
@@ -283,7 +285,8 @@ def _settle_cab_rounds(session: Session, change_ids: list[int], source_system: s
     changes = session.execute(
         text(
             """
-            select id, change_type, requester_id, cab_round, cab_rule, cab_quorum
+            select id, change_type, requester_id, raised_by_id, implementer_id, cab_round,
+                cab_rule, cab_quorum
             from operational.changes where id = any(cast(:ids as bigint[])) order by id for update
             """
         ),
@@ -329,7 +332,7 @@ def _settle_cab_rounds(session: Session, change_ids: list[int], source_system: s
     events: list[dict] = []
     settled: list[dict] = []
     for change in changes:
-        eligible = cab - {change.requester_id}
+        eligible = cab - changes_cab.conflicted_ids(change)
         last = None
         for number, round_decisions in sorted(decisions.get(change.id, {}).items()):
             stage = round_decisions[0].stage

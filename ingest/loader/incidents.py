@@ -426,12 +426,12 @@ def load_csat(session: Session, csat: pl.DataFrame) -> EntityCounts:
             text(
                 """
                 insert into operational.csat_surveys (incident_id, requester_id, token_hash,
-                    opened_at, expires_at, answered_at, rating, comment)
+                    opened_at, expires_at, answered_at, rating, comment, answered_via)
                 select i.id, i.requester_id,
                     encode(sha256(convert_to('import:' || s.source_system || ':' || s.external_id,
                         'UTF8')), 'hex'),
                     coalesce(i.resolved_at, s.answered_at), s.answered_at, s.answered_at,
-                    s.rating, s.comment
+                    s.rating, s.comment, 'import'
                 from stage_csat s
                 join operational.incidents i
                   on i.source_system = s.source_system and i.external_id = left(s.external_id, 200)

@@ -1,12 +1,21 @@
 """A load from start to end: the run record, the batches (one transaction each), the worker
-processes that run ticket batches at once, and the SLA backfill."""
+processes that run ticket batches at once, and the SLA backfill.
+
+A killed import leaves nothing behind. Each batch is one transaction, so a kill loses at most the
+batches in flight, whole, and a re-run skips what was committed. The worker processes watch the
+process that started them and exit when it is gone (``_watch_parent``): no orphan keeps a
+database connection open. The run records its process (``pid``, ``host``); a run still
+``running`` whose process is gone is marked failed when the next run starts
+(``fail_abandoned_runs``)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import socket
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import (
     ALL_COMPLETED,
@@ -126,6 +135,7 @@ def load(
     if dry_run:  # writes nothing, not even the run record
         run()
         return report
+    fail_abandoned_runs(engine)
     report.run_id = _start_run(engine, parsed, dry_run=dry_run)
     try:
         run()
@@ -142,9 +152,9 @@ def _start_run(engine: Engine | Connection, parsed: ParsedExport, *, dry_run: bo
             text(
                 """
                 insert into operational.import_runs (source, source_system, file_name,
-                    file_sha256, dry_run, status, started_at, rows_read, rejected)
+                    file_sha256, dry_run, status, started_at, rows_read, rejected, pid, host)
                 values (:source, :source_system, :file_name, :sha, :dry_run, 'running', :now,
-                    :rows_read, :rejected)
+                    :rows_read, :rejected, :pid, :host)
                 returning id
                 """
             ),
@@ -157,8 +167,53 @@ def _start_run(engine: Engine | Connection, parsed: ParsedExport, *, dry_run: bo
                 "now": datetime.now(UTC),
                 "rows_read": parsed.rows_read,
                 "rejected": parsed.rejected,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
             },
         ).scalar_one()
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True
+
+
+def fail_abandoned_runs(engine: Engine | Connection) -> list[int]:
+    """Mark failed the runs of this host still ``running`` whose process is gone (killed, or
+    the machine restarted); returns their ids. Runs of other hosts cannot be checked from here
+    and are left alone."""
+    host = socket.gethostname()
+    with _session(engine) as session, session.begin():
+        running = session.execute(
+            text(
+                "select id, pid from operational.import_runs "
+                "where status = 'running' and host = :host and pid is not null for update"
+            ),
+            {"host": host},
+        ).all()
+        gone = [
+            row.id for row in running if row.pid != os.getpid() and not _process_exists(row.pid)
+        ]
+        if gone:
+            session.execute(
+                text(
+                    """
+                    update operational.import_runs
+                    set status = 'failed', finished_at = :now,
+                        error = 'abandoned: process ' || pid || ' on ' || host
+                            || ' is gone (killed?); its committed batches stay, and a re-run '
+                            || 'of the file skips them'
+                    where id = any(:ids)
+                    """
+                ),
+                {"now": datetime.now(UTC), "ids": gone},
+            )
+    return gone
 
 
 def _finish_run(
@@ -426,14 +481,41 @@ def _load_all(
         report.batches += 1
 
 
+# How often a worker looks whether the process that started it is still there.
+WATCHDOG_SECONDS = 0.5
+
+
+def _watch_parent(loader_pid: int) -> None:
+    """In each worker: exit at once when the loading process is gone (``kill -9`` of
+    ``itsm ingest``). The pool's own machinery notices a dead parent only when it next hands
+    out work, which a worker busy with a batch never asks for; meanwhile it would hold its
+    database connection and transaction open. Exiting closes both: PostgreSQL rolls the batch
+    in flight back."""
+    forkserver = os.getppid()
+
+    def watch() -> None:
+        while not stop.wait(WATCHDOG_SECONDS):
+            if os.getppid() != forkserver or not _process_exists(loader_pid):
+                os._exit(70)  # no cleanup to run: the parent that would want it is gone
+
+    stop = threading.Event()
+    threading.Thread(target=watch, name="loader-watchdog", daemon=True).start()
+
+
 def _process_pool(workers: int) -> ProcessPoolExecutor:
     """Workers forked from a server process that only imported the loader and the SLA engine:
     they start in milliseconds (spawning imports everything anew, seconds on a busy machine),
-    and never inherit the parent's threads (polars) or connections, as plain forks would."""
+    and never inherit the parent's threads (polars) or connections, as plain forks would. Each
+    watches this process and exits when it dies (``_watch_parent``)."""
     context = get_context("forkserver")
     # The package imports every module a worker runs; the incident flows are `_backfill_sla`'s.
     context.set_forkserver_preload(["ingest.loader", "operational.incidents.flows"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_watch_parent,
+        initargs=(os.getpid(),),
+    )
 
 
 def _run_in_pool(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ingest import limits
 from ingest.exceptions import MappingError, UnknownSourceError
 from ingest.parsed import ParsedExport
 from ingest.sources import csv_mapping, jira, servicenow_audit, servicenow_table
@@ -17,7 +18,14 @@ SOURCES = {
 
 
 def parse(source: str, path: Path, *, mapping: Path | None = None, **options) -> ParsedExport:
-    """Parse `path` as an export of `source` (see SOURCES) into canonical frames and rejects."""
+    """Parse `path` as an export of `source` (see SOURCES) into canonical frames and rejects;
+    rows with a value over its column's limit are rejects too (ingest/limits.py)."""
+    parsed = _parse(source, path, mapping=mapping, **options)
+    limits.enforce(parsed)
+    return parsed
+
+
+def _parse(source: str, path: Path, *, mapping: Path | None = None, **options) -> ParsedExport:
     module = SOURCES.get(source)
     if module is None:
         raise UnknownSourceError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")

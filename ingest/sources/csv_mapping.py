@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 import yaml
 
-from ingest import convert, history, parsing, rejects, schema
+from ingest import convert, history, parsing, paths, rejects, schema
 from ingest.exceptions import FormatError, MappingError
 from ingest.parsed import ParsedExport
 
@@ -113,7 +113,9 @@ class GenericMapping:
             values={name: dict(values) for name, values in (document.get("values") or {}).items()},
             constants=dict(document.get("constants") or {}),
             history=HistoryMapping(
-                path=history_document["path"],
+                path=paths.check_relative_name(
+                    history_document.get("path"), what=f"{origin}: history.path"
+                ),
                 columns=dict(history_document["columns"]),
                 values=dict(history_document.get("values") or {}),
             )
@@ -279,7 +281,7 @@ def _incident_events(
     """Events from the history file where there is one; synthesized for the other tickets."""
     if mapping.history is None:
         return history.synthesize_events(incidents), rejects.empty_rejects()
-    history_path = path.parent / mapping.history.path
+    history_path = paths.inside(path.parent, mapping.history.path, what="history.path")
     columns = dict(mapping.history.columns)
     frame = _read(history_path, mapping, sorted(set(columns.values())))
     values = {**mapping.values, **mapping.history.values}

@@ -8,6 +8,7 @@ editing a rule never changes a vote in progress.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,12 +41,25 @@ def approver_roles() -> list[str]:
     return auth_service.roles_with_permission(permission=APPROVE_PERMISSION)
 
 
+class Involved(Protocol):
+    requester_id: int | None
+    raised_by_id: int | None
+    implementer_id: int | None
+
+
+def conflicted_ids(change: Involved) -> set[int]:
+    """Who may not decide on ``change``: whoever raised it, its requester and its implementer
+    (separation of duties: nobody approves their own work)."""
+    people = (change.requester_id, change.raised_by_id, change.implementer_id)
+    return {person for person in people if person is not None}
+
+
 def eligible_approver_ids(*, session: Session, change: Change) -> set[int]:
-    """Active users whose role grants change:approve, the requester excluded."""
+    """Active users whose role grants change:approve, those involved in the change excluded."""
     return auth_service.active_user_ids_with_permission(
         session=session,
         permission=APPROVE_PERMISSION,
-        exclude_ids=() if change.requester_id is None else (change.requester_id,),
+        exclude_ids=tuple(sorted(conflicted_ids(change))),
     )
 
 
@@ -134,9 +148,18 @@ def decide(*, session: Session, change_id: int, data: DecisionCreate, actor: Use
             state=change.state,
             cab_outcome=change.cab_outcome,
         )
-    if actor.id == change.requester_id:
+    if actor.id in conflicted_ids(change):
+        role = next(
+            name
+            for name, person in (
+                ("raised", change.raised_by_id),
+                ("requested", change.requester_id),
+                ("are implementing", change.implementer_id),
+            )
+            if person == actor.id
+        )
         raise SelfApproval(
-            f"You requested {change.number}; another CAB member must decide on it",
+            f"You {role} {change.number}; another CAB member must decide on it",
             change_id=change.id,
         )
     this_round = [approval for approval in change.approvals if approval.round == change.cab_round]

@@ -44,7 +44,8 @@ class AlreadyDecided(Conflict):
 
 
 class SelfApproval(Forbidden):
-    """The requester of a change cannot decide on it (403, whatever their role)."""
+    """Whoever raised, requested or implements a change cannot decide on it (403, whatever
+    their role)."""
 
     slug, title = "self-approval", "You cannot decide on your own change"
 

@@ -103,6 +103,8 @@ class Change(Base):
     template_id: Mapped[int | None] = mapped_column(ForeignKey("change_templates.id"))
 
     requester_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # Who raised it in this system (the requester is whom it is for); null for imported changes.
+    raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     assignment_group_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     implementer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
@@ -152,6 +154,7 @@ class Change(Base):
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     requester: Mapped[User | None] = relationship(foreign_keys=[requester_id], lazy="joined")
+    raised_by: Mapped[User | None] = relationship(foreign_keys=[raised_by_id], lazy="joined")
     implementer: Mapped[User | None] = relationship(foreign_keys=[implementer_id], lazy="joined")
     assignment_group: Mapped[Team | None] = relationship(lazy="joined")
     template: Mapped[ChangeTemplate | None] = relationship(lazy="joined")

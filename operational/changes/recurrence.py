@@ -62,7 +62,8 @@ def _rule(rule: str, local_start: datetime) -> rrule:
         parsed = rrulestr(rule, dtstart=local_start)
     except (ValueError, TypeError) as exc:
         raise InvalidRecurrence(f"Cannot read the rule: {exc}", rrule=rule) from exc
-    assert isinstance(parsed, rrule)
+    if not isinstance(parsed, rrule):  # several rules, or RDATE/EXDATE lines: a set
+        raise InvalidRecurrence("Give one RRULE (no RDATE, EXDATE or second rule)", rrule=rule)
     return parsed
 
 

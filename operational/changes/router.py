@@ -50,6 +50,7 @@ from operational.cmdb.dependencies import CurrentCI
 from operational.cmdb.schemas import CIRead
 from operational.core.concurrency import ExpectedVersion, set_etag
 from operational.core.db import DbSession
+from operational.core.openapi import problems
 from operational.core.pagination import PageQuery
 from operational.events.schemas import EventPage, EventRead
 from operational.incidents import service as incidents_service
@@ -106,7 +107,12 @@ def list_changes(
     return found.map(ChangeSummary.model_validate)
 
 
-@router.post("/changes", status_code=status.HTTP_201_CREATED, summary="Raise a change")
+@router.post(
+    "/changes",
+    status_code=status.HTTP_201_CREATED,
+    summary="Raise a change",
+    responses=problems(404),  # a template or CI it names does not exist
+)
 def create_change(
     user: Annotated[User, require("change:write")],
     data: ChangeCreate,
@@ -123,6 +129,7 @@ def create_change(
     dependencies=[require("change:read")],
     summary="Scheduled changes and blackout windows between from and to",
     response_model_by_alias=True,
+    responses=problems(400),  # to before from, or a range too long
 )
 def change_calendar(
     session: DbSession,

@@ -133,6 +133,8 @@ class ChangeRead(ChangeSummary):
     description: str | None
     template_id: int | None
     requester: str | None = Field(validation_alias=AliasPath("requester", "display_name"))
+    raised_by_id: int | None = Field(description="Who raised it here (null when imported)")
+    raised_by: str | None = Field(validation_alias=AliasPath("raised_by", "display_name"))
     assignment_group: str | None = Field(validation_alias=AliasPath("assignment_group", "name"))
     implementer: str | None = Field(validation_alias=AliasPath("implementer", "display_name"))
     justification: str | None

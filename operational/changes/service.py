@@ -29,6 +29,7 @@ from operational.changes.enums import (
     CabOutcome,
     ChangeState,
     ChangeType,
+    Decision,
 )
 from operational.changes.exceptions import (
     ChangeFrozen,
@@ -43,7 +44,13 @@ from operational.cmdb import service as cmdb_service
 from operational.cmdb.enums import ImpactDirection
 from operational.cmdb.models import ConfigurationItem
 from operational.core.concurrency import check_version
-from operational.core.errors import BadRequest, Forbidden, InvalidTransition, UnprocessableEntity
+from operational.core.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidTransition,
+    UnprocessableEntity,
+)
 from operational.core.pagination import Page, PageParams, paginate
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
@@ -207,6 +214,24 @@ def _check_refs(
         raise _unknown("assignment_group_id", assignment_group_id)
 
 
+def _check_implementer_did_not_approve(change: Change, implementer_id: int | None) -> None:
+    """An approver of the change's current round cannot become its implementer: nobody
+    implements what they approved themselves (the CAB's decisions stand)."""
+    approved = [
+        approval
+        for approval in change.approvals
+        if approval.round == change.cab_round
+        and approval.approver_id == implementer_id
+        and approval.decision == Decision.approved
+    ]
+    if implementer_id is not None and approved:
+        raise Conflict(
+            f"User {implementer_id} approved {change.number} in round {change.cab_round}; "
+            "choose another implementer",
+            field="implementer_id",
+        )
+
+
 def _unknown(field: str, value: int) -> UnprocessableEntity:
     return UnprocessableEntity(f"{field} {value} does not exist", field=field)
 
@@ -252,6 +277,7 @@ def create(*, session: Session, data: ChangeCreate, actor: User) -> Change:
     number = f"CHG{session.scalar(change_number_seq.next_value()):07d}"
     change = Change(
         number=number,
+        raised_by_id=actor.id,
         change_type=data.change_type.value,
         state=ChangeState.new.value,
         template_id=template.id if template else None,
@@ -328,6 +354,7 @@ def update(
         implementer_id=given.get("implementer_id"),
         assignment_group_id=given.get("assignment_group_id"),
     )
+    _check_implementer_did_not_approve(change, given.get("implementer_id"))
 
     changed: list[tuple[str, Any, Any]] = []
     rescore = False

@@ -32,6 +32,7 @@ from operational.cmdb.schemas import (
 )
 from operational.core.concurrency import ExpectedVersion, set_etag
 from operational.core.db import DbSession
+from operational.core.openapi import problems
 from operational.core.pagination import PageQuery
 from operational.events.schemas import EventPage, EventRead
 
@@ -77,7 +78,12 @@ def update_class(
 # --- configuration items -----------------------------------------------------------------------
 
 
-@router.get("/cis", dependencies=[require("ci:read")], summary="Search configuration items")
+@router.get(
+    "/cis",
+    dependencies=[require("ci:read")],
+    summary="Search configuration items",
+    responses=problems(404),  # the class filtered on does not exist
+)
 def list_cis(
     session: DbSession,
     page: PageQuery,
@@ -110,7 +116,12 @@ def list_cis(
     return found.map(CIRead.model_validate)
 
 
-@router.post("/cis", status_code=status.HTTP_201_CREATED, summary="Add a configuration item")
+@router.post(
+    "/cis",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a configuration item",
+    responses=problems(404),  # its class does not exist
+)
 def create_ci(
     data: CICreate,
     session: DbSession,
@@ -226,6 +237,7 @@ def list_relationships(
     "/ci-relationships",
     status_code=status.HTTP_201_CREATED,
     summary="Relate two CIs: source <type> target (409 on a forbidden cycle)",
+    responses=problems(404),  # a CI it names does not exist
 )
 def create_relationship(
     data: RelationshipCreate, session: DbSession, user: Annotated[User, require("ci:write")]

@@ -5,10 +5,11 @@ appended to the event log (entity 'ci'); a relationship change is appended to bo
 """
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -72,7 +73,10 @@ RELATIONSHIP_SORTABLE = {
 
 
 def check_attribute_schema(schema: dict[str, Any]) -> None:
-    """Raise InvalidAttributeSchema unless ``schema`` is a JSON Schema for an object."""
+    """Raise InvalidAttributeSchema unless ``schema`` is a JSON Schema for an object that can be
+    evaluated on its own: it may refer only to its own definitions (``"$ref": "#/$defs/..."``),
+    every reference must resolve, and no chain of references may loop without descending into
+    the attributes (a loop that validation would follow for ever)."""
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -81,12 +85,92 @@ def check_attribute_schema(schema: dict[str, Any]) -> None:
         ) from exc
     if schema.get("type") != "object":
         raise InvalidAttributeSchema('An attribute schema must have "type": "object"')
+    problem = _reference_problem(schema)
+    if problem:
+        raise InvalidAttributeSchema(f"The attribute schema cannot be used: {problem}")
+
+
+# Keywords that apply a subschema to the same value: a loop through them alone never ends.
+_IN_PLACE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas")
+_FOREIGN_REFERENCES = ("$dynamicRef", "$recursiveRef", "$id", "$anchor", "$dynamicAnchor")
+
+
+def _subschemas(node: Any) -> Iterator[Any]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _subschemas(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _subschemas(value)
+
+
+def _resolve(schema: dict[str, Any], reference: str) -> Any:
+    """The subschema a local reference (``#/a/b``) names; KeyError when there is none."""
+    node: Any = schema
+    for raw in reference.removeprefix("#").split("/")[1:]:
+        part = unquote(raw).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, list) and part.isascii() and part.isdigit():
+            node = node[int(part)] if int(part) < len(node) else None
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            raise KeyError(reference)
+    return node
+
+
+def _in_place_targets(schema: dict[str, Any], node: dict[str, Any]) -> Iterator[Any]:
+    if isinstance(node.get("$ref"), str):
+        yield _resolve(schema, node["$ref"])
+    for keyword in _IN_PLACE:
+        value = node.get(keyword)
+        if isinstance(value, dict):
+            yield from (value.values() if keyword == "dependentSchemas" else (value,))
+        elif isinstance(value, list):
+            yield from value
+
+
+def _reference_problem(schema: dict[str, Any]) -> str | None:
+    for node in _subschemas(schema):
+        for keyword in _FOREIGN_REFERENCES:
+            if keyword in node:
+                return f"{keyword} is not supported; refer to local definitions with $ref"
+        reference = node.get("$ref")
+        if reference is None:
+            continue
+        if not isinstance(reference, str) or not reference.startswith("#"):
+            return f'$ref {reference!r} is not local: use "#/$defs/<name>"'
+        try:
+            _resolve(schema, reference)
+        except KeyError:
+            return f"$ref {reference!r} names nothing in the schema"
+    if any(_loops(schema, node) for node in _subschemas(schema)):
+        return "a $ref chain loops back on itself without descending into a value"
+    return None
+
+
+def _loops(schema: dict[str, Any], start: dict[str, Any]) -> bool:
+    """Whether in-place applicators (``$ref``, ``allOf``, ...) lead from ``start`` back to it."""
+    seen: set[int] = set()
+    pending = list(_in_place_targets(schema, start))
+    while pending:
+        current = pending.pop()
+        if current is start:
+            return True
+        if isinstance(current, dict) and id(current) not in seen:
+            seen.add(id(current))
+            pending.extend(_in_place_targets(schema, current))
+    return False
 
 
 def attribute_errors(schema: dict[str, Any], attributes: dict[str, Any]) -> list[dict[str, str]]:
-    """Each way ``attributes`` breaks ``schema``, as {path, message}; empty when valid."""
+    """Each way ``attributes`` breaks ``schema``, as {path, message}; empty when valid. A schema
+    that cannot be evaluated (stored before today's checks) is one error, never an exception."""
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    errors = sorted(validator.iter_errors(attributes), key=lambda error: list(error.path))
+    try:
+        errors = sorted(validator.iter_errors(attributes), key=lambda error: list(error.path))
+    except Exception as exc:  # an unresolvable $ref, endless recursion: the schema's fault
+        return [{"path": "(schema)", "message": f"the class's schema cannot be evaluated: {exc}"}]
     return [
         {
             "path": "/".join(str(part) for part in error.absolute_path) or "(attributes)",

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Response
 
 from operational.core.errors import BadRequest, PreconditionFailed, PreconditionRequired
+from operational.core.openapi import declare_problems
 
 # Bounded digits: a longer number is no version of ours (and int() refuses > 4300 digits).
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
@@ -51,6 +52,9 @@ def _required_if_match_version(if_match: Annotated[str | None, _IF_MATCH_HEADER]
     return version
 
 
+# A malformed ETag is a 400, a missing one 428, a stale one 412 (from check_version).
+declare_problems(_if_match_version, 400, 412, 428)
+declare_problems(_required_if_match_version, 400, 412, 428)
 # The version named by If-Match, or None: for writes that also accept it in the body.
 IfMatchVersion = Annotated[int | None, Depends(_if_match_version)]
 # The version named by If-Match; 428 before anything else runs when there is none.

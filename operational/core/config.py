@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     # Knowledge (docs/knowledge.md): how many articles and known errors a new ticket suggests.
     knowledge_suggestions: int = Field(default=5, ge=0, le=20)
 
+    # Input limits (docs/security.md, "Input limits"): a larger request body is a 413; an inbox
+    # file over the size is moved to failed/ unread.
+    max_request_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    ingest_max_file_bytes: int = Field(default=2 * 1024**3, ge=1)
+
     # SLA worker (docs/sla.md, "Worker"): warnings, breaches, escalations and auto-close run in a
     # thread of `itsm serve` unless run_worker is false; off by default under the test suite.
     run_worker: bool = Field(default=True, description="Run the SLA worker inside itsm serve.")

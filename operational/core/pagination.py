@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from operational.core.errors import BadRequest
+from operational.core.openapi import declare_problems
 
 T = TypeVar("T")
 
@@ -58,7 +59,8 @@ def page_params(
     return PageParams(page=page, size=size, sort=sort)
 
 
-PageQuery = Annotated[PageParams, Depends(page_params)]
+# An unknown sort field is a 400 (order_by_clauses).
+PageQuery = Annotated[PageParams, Depends(declare_problems(page_params, 400))]
 
 
 def order_by_clauses(

@@ -43,6 +43,8 @@ class EventKind(StrEnum):
       problem_resolved); delivering it is a notifications domain's work
     - article_used: a knowledge article helped with an incident (data.incident_id, resolved)
     - feedback_given: a reader marked a knowledge article helpful or not (new_value true/false)
+    - csat_answered: the satisfaction survey was answered (by the requester, or through its link)
+    - approval_decided: a CAB member approved or rejected a change
     - relationship_added / relationship_removed: a CI relationship
     - downloaded: a compliance export file was downloaded
     - user_*: account administration (created, roles changed, MFA enrolled, logged in)

@@ -18,9 +18,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree
 
 import polars as pl
+from defusedxml import ElementTree
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,7 @@ from operational.auth.models import User
 from operational.core.config import Settings
 from operational.core.errors import BadRequest, Conflict, NotFound
 from operational.core.pagination import Page, PageParams, paginate
+from operational.core.spreadsheets import escape_frame
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
 from operational.exports.models import Export, ExportFile
@@ -281,7 +282,9 @@ def _write_data_files(
     for mart in marts:
         frame = frames[mart.name]
         csv_path = folder / f"{mart.name}.csv"
-        frame.write_csv(csv_path)
+        # Spreadsheets open CSV and XLSX: text that would start a formula is escaped there.
+        # Parquet is typed data for analysts' tools and keeps every value as it is.
+        escape_frame(frame).write_csv(csv_path)
         parquet_path = folder / f"{mart.name}.parquet"
         frame.write_parquet(parquet_path)
         for path, file_format in ((csv_path, "csv"), (parquet_path, "parquet")):
@@ -307,7 +310,7 @@ def _write_data_files(
 
 def _excel_safe(frame: pl.DataFrame) -> pl.DataFrame:
     durations = [name for name, dtype in frame.schema.items() if dtype == pl.Duration]
-    return frame.with_columns(pl.col(name).dt.to_string("iso") for name in durations)
+    return escape_frame(frame.with_columns(pl.col(name).dt.to_string("iso") for name in durations))
 
 
 def _entry(path: Path, file_format: str, *, mart: str | None, rows: int) -> dict[str, Any]:
@@ -417,7 +420,9 @@ _SHEET_NS = {
 
 
 def _xlsx_sheet_rows(path: Path) -> dict[str, int]:
-    """Data rows per sheet (the header row excluded), from each sheet's used range."""
+    """Data rows per sheet (the header row excluded), from each sheet's used range. The folder
+    being checked may come from anywhere: its XML is read with defusedxml (no entity
+    expansion, no external entities)."""
     with zipfile.ZipFile(path) as archive:
         workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
         relations = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))

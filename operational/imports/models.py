@@ -34,6 +34,10 @@ class ImportRun(Base):
     batches_committed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     rejects_path: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+    # The process that runs the import: a run still "running" whose process is gone (killed) is
+    # marked failed when the next run starts (ingest/loader/orchestration.py).
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
 
     __table_args__ = (
         CheckConstraint(

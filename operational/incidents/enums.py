@@ -1,6 +1,7 @@
 from enum import StrEnum
 
 # The lifecycle vocabulary lives below incidents and SLA, which both name it.
+from operational.core.surveys import SurveyChannel
 from operational.tickets.enums import OPEN_STATES, HoldReason, IncidentState
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "IncidentState",
     "NativeHoldReason",
     "ResolutionCode",
+    "SurveyChannel",
 ]
 
 

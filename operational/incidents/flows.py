@@ -36,8 +36,8 @@ BACKFILL_CHUNK = 1000
 @dataclass
 class IncidentOutcome:
     """An incident after a flow, with what its response shows: its SLA timers as recomputed,
-    the survey invitation a resolution opened (shown once), and the assignment rule that
-    matched (auto-assign)."""
+    the survey invitation a resolution opened (only when the one who resolved it is its
+    requester: the token is theirs alone), and the assignment rule that matched (auto-assign)."""
 
     incident: Incident
     timers: list[SlaTimer]
@@ -50,14 +50,18 @@ def _settle(
     incident: Incident,
     now: datetime,
     *,
+    actor: User | None = None,
     changed: bool = True,
     resolved: bool = False,
 ) -> IncidentOutcome:
     """After a change: open the survey of a resolution, and recompute the SLA timers as of the
-    time the change's events carry (unchanged incidents keep theirs)."""
+    time the change's events carry (unchanged incidents keep theirs). The survey's token goes
+    to the requester alone: into the outcome only when ``actor`` is the requester."""
     invitation = None
     if resolved and incident.requester_id is not None:
-        invitation = csat.open_survey(session=session, incident=incident, now=now)
+        opened = csat.open_survey(session=session, incident=incident, now=now)
+        if actor is not None and actor.id == incident.requester_id:
+            invitation = opened
     if changed:
         timers = sla_timers.recompute_timers(session=session, incident=incident, now=now)
     else:
@@ -93,7 +97,9 @@ def update(
         expected_version=expected_version,
         now=now,
     )
-    return _settle(session, incident, now, changed=applied.changed, resolved=applied.resolved)
+    return _settle(
+        session, incident, now, actor=actor, changed=applied.changed, resolved=applied.resolved
+    )
 
 
 def transition(
@@ -120,7 +126,9 @@ def transition(
         reason=reason,
         now=now,
     )
-    return _settle(session, incident, now, changed=applied.changed, resolved=applied.resolved)
+    return _settle(
+        session, incident, now, actor=actor, changed=applied.changed, resolved=applied.resolved
+    )
 
 
 def reopen(

@@ -59,6 +59,10 @@ class Incident(Base):
         Boolean, default=False, server_default="false"
     )
     priority_override_reason: Mapped[str | None] = mapped_column(Text)
+    # What a requester (no incident:write) proposed when raising it; agents set impact and
+    # urgency (docs/incidents.md, "What requesters may set").
+    suggested_impact: Mapped[int | None] = mapped_column(SmallInteger)
+    suggested_urgency: Mapped[int | None] = mapped_column(SmallInteger)
 
     assignment_group_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -143,6 +147,14 @@ class Incident(Base):
         CheckConstraint("impact between 1 and 3", name="impact_range"),
         CheckConstraint("urgency between 1 and 3", name="urgency_range"),
         CheckConstraint("priority between 1 and 5", name="priority_range"),
+        CheckConstraint(
+            "suggested_impact is null or suggested_impact between 1 and 3",
+            name="suggested_impact_range",
+        ),
+        CheckConstraint(
+            "suggested_urgency is null or suggested_urgency between 1 and 3",
+            name="suggested_urgency_range",
+        ),
         Index("ix_incidents_search_vector", "search_vector", postgresql_using="gin"),
         # dbt's incremental models find the incidents created since their last run through it
         # (BRIN: rows are inserted in created_at order, so it costs writes next to nothing).
@@ -202,7 +214,8 @@ class AssignmentRule(Base):
 
 
 class CsatSurvey(SurveyColumns, Base):
-    """A satisfaction survey opened when an incident is resolved, answered once by token."""
+    """A satisfaction survey opened when an incident is resolved, answered once: by its requester
+    signed in, or by whoever holds its one-time token (docs/incidents.md, "Satisfaction")."""
 
     __tablename__ = "csat_surveys"
 

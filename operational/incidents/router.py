@@ -12,6 +12,7 @@ from operational.core.concurrency import IfMatchVersion, set_etag
 from operational.core.config import get_settings
 from operational.core.db import DbSession
 from operational.core.errors import Forbidden, NotFound
+from operational.core.openapi import problems
 from operational.core.pagination import PageQuery
 from operational.events.schemas import EventRead
 from operational.incidents import assignment, csat, flows, priority, service
@@ -62,7 +63,9 @@ def _outcome_read(outcome: flows.IncidentOutcome) -> IncidentRead:
     return _read(outcome.incident, outcome.timers, outcome.survey_invitation)
 
 
-def _survey_read(survey: CsatSurvey, now: datetime) -> CsatSurveyRead:
+def _survey_read(survey: CsatSurvey, now: datetime, viewer: User | None = None) -> CsatSurveyRead:
+    is_open = surveys.is_open(survey, now)
+    answerable = is_open and viewer is not None and viewer.id == survey.incident.requester_id
     return CsatSurveyRead(
         incident_number=survey.incident.number,
         incident_title=survey.incident.title,
@@ -71,7 +74,10 @@ def _survey_read(survey: CsatSurvey, now: datetime) -> CsatSurveyRead:
         answered_at=survey.answered_at,
         rating=survey.rating,
         comment=survey.comment,
-        is_open=surveys.is_open(survey, now),
+        is_open=is_open,
+        answered_via=survey.answered_via,
+        answered_by_id=survey.answered_by_id,
+        answer_url=f"/api/v1/incidents/{survey.incident_id}/csat" if answerable else None,
     )
 
 
@@ -275,14 +281,39 @@ def add_comment(
 @router.get(
     "/incidents/{incident_id}/csat",
     tags=["csat"],
-    summary="The incident's latest satisfaction survey",
-    dependencies=[require("incident:read")],
+    summary="The incident's latest satisfaction survey; for its requester, how to answer it",
 )
-def incident_survey(incident: CurrentIncident, session: DbSession) -> CsatSurveyRead:
+def incident_survey(
+    user: Annotated[User, require("incident:read")], incident: CurrentIncident, session: DbSession
+) -> CsatSurveyRead:
     survey = csat.latest_for(session=session, incident_id=incident.id)
     if survey is None:
         raise NotFound(f"{incident.number} has no satisfaction survey")
-    return _survey_read(survey, datetime.now(UTC))
+    return _survey_read(survey, datetime.now(UTC), viewer=user)
+
+
+@router.post(
+    "/incidents/{incident_id}/csat",
+    tags=["csat"],
+    summary="The requester answers the open survey, signed in: 1-5 stars and a comment, once",
+    responses=problems(410),
+)
+def answer_incident_survey(
+    user: Annotated[User, require("incident:comment")],
+    incident: CurrentIncident,
+    data: CsatAnswer,
+    session: DbSession,
+) -> CsatSurveyRead:
+    now = datetime.now(UTC)
+    survey = csat.answer_as_requester(
+        session=session,
+        incident=incident,
+        requester=user,
+        rating=data.rating,
+        comment=data.comment,
+        now=now,
+    )
+    return _survey_read(survey, now, viewer=user)
 
 
 @router.get(
@@ -298,8 +329,9 @@ def survey_by_token(token: str, session: DbSession) -> CsatSurveyRead:
 @router.post(
     "/csat/{token}",
     tags=["csat"],
-    summary="Answer a survey: 1-5 stars and a comment, once",
+    summary="Answer a survey through its one-time link: 1-5 stars and a comment, once",
     dependencies=[public],
+    responses=problems(410),
 )
 def answer_survey(token: str, data: CsatAnswer, session: DbSession) -> CsatSurveyRead:
     now = datetime.now(UTC)

@@ -41,8 +41,8 @@ class IncidentCreate(RequestBody):
     service: Label200 | None = None
     configuration_item: Label200 | None = None
     location: Label200 | None = None
-    impact: Level = 3
-    urgency: Level = 3
+    impact: Level = Field(3, description="From a requester (no incident:write): a suggestion")
+    urgency: Level = Field(3, description="From a requester (no incident:write): a suggestion")
     priority: Priority | None = Field(
         None, description="Override of the matrix priority (incident:override_priority)"
     )
@@ -122,7 +122,8 @@ class TeamRef(ReadModel):
 
 
 class CsatInvitationRead(BaseModel):
-    """Present only in the response of the request that resolved the incident."""
+    """The survey's one-time link: present only in the response of a request by which the
+    incident's own requester resolved it (the token is theirs alone)."""
 
     token: str
     url: str
@@ -148,6 +149,10 @@ class IncidentRead(ReadModel):
     location: str | None
     impact: int
     urgency: int
+    suggested_impact: int | None = Field(
+        description="What the requester proposed; the priority follows impact and urgency"
+    )
+    suggested_urgency: int | None
     priority: int
     priority_overridden: bool
     priority_override_reason: str | None
@@ -312,6 +317,13 @@ class CsatSurveyRead(BaseModel):
     rating: int | None
     comment: str | None
     is_open: bool
+    answered_via: str | None = Field(
+        description="requester (signed in), token (the one-time link: whoever held it) or import"
+    )
+    answered_by_id: int | None = Field(description="Who answered, when signed in")
+    answer_url: str | None = Field(
+        description="For the requester while the survey is open: POST the answer here, signed in"
+    )
 
 
 class PriorityMatrixRead(BaseModel):

@@ -7,6 +7,7 @@ domains do (the SLA timers) is the incident flows' part: these functions never c
 Functions flush, never commit, and raise domain exceptions.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -63,6 +64,9 @@ READ_ALL = "incident:read_all"
 
 # Fields a person without incident:write may not set when raising an incident.
 AGENT_ONLY_CREATE_FIELDS = ("requester_id", "assignment_group_id", "assignee_id", "channel")
+# A requester's impact and urgency are a suggestion: their incident starts at these, the triage
+# defaults (P5 by the default matrix), until an agent sets the impact and urgency.
+TRIAGE_IMPACT = TRIAGE_URGENCY = 3
 
 # Plain fields: a change is one field_changed event. The event log names fields as the
 # importers do, so that native and imported histories read alike.
@@ -133,15 +137,22 @@ def get(*, session: Session, incident_id: int) -> Incident:
     return incident
 
 
+# An id is ASCII digits that fit a bigint: str.isdigit() also accepts "²" (int() then fails)
+# and "٣" (which int() reads as 3).
+_INCIDENT_ID = re.compile(r"[0-9]{1,18}")
+_NUMBER_LENGTH = Incident.__table__.c.number.type.length
+
+
 def get_by_reference(*, session: Session, reference: str) -> Incident:
-    """By id (``42``) or by number (``INC0000042``)."""
+    """By id (``42``) or by number (``INC0000042``); anything else is not found."""
     reference = reference.strip()
-    if reference.isdigit():
+    incident = None
+    if _INCIDENT_ID.fullmatch(reference):
         incident = session.get(Incident, int(reference))
-    else:
+    elif 0 < len(reference) <= _NUMBER_LENGTH and "\x00" not in reference:
         incident = session.scalar(select(Incident).where(Incident.number == reference.upper()))
     if incident is None:
-        raise NotFound(f"Incident {reference} does not exist")
+        raise NotFound(f"Incident {reference[:_NUMBER_LENGTH]!r} does not exist")
     return incident
 
 
@@ -506,7 +517,16 @@ def create(
                 fields=refused,
             )
     requester = known_user(session, data.requester_id, "requester") if data.requester_id else actor
-    matrix_priority = priority_for(impact=data.impact, urgency=data.urgency)
+    impact, urgency = data.impact, data.urgency
+    suggested = {}
+    if not can_work(actor):
+        suggested = {
+            f"suggested_{name}": getattr(data, name)
+            for name in ("impact", "urgency")
+            if name in data.model_fields_set
+        }
+        impact, urgency = TRIAGE_IMPACT, TRIAGE_URGENCY
+    matrix_priority = priority_for(impact=impact, urgency=urgency)
     incident = Incident(
         number=_next_number(session),
         title=data.title,
@@ -519,8 +539,9 @@ def create(
         service=data.service,
         configuration_item=data.configuration_item,
         location=data.location,
-        impact=data.impact,
-        urgency=data.urgency,
+        impact=impact,
+        urgency=urgency,
+        **suggested,
         priority=matrix_priority,
         state=IncidentState.new.value,
         opened_at=now,
@@ -551,6 +572,7 @@ def create(
             "impact": incident.impact,
             "urgency": incident.urgency,
             "priority": incident.priority,
+            **suggested,
         },
     )
     if data.priority is not None:

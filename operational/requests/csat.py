@@ -54,18 +54,20 @@ def answer(
 ) -> RequestSurvey:
     """Record the answer once (409 the second time, 410 once expired), as an event."""
     survey = by_token(session=session, token=token, lock_row=True)
-    surveys.record_answer(survey, rating=rating, comment=comment, now=now)
+    surveys.record_answer(
+        survey, rating=rating, comment=comment, now=now, via=surveys.SurveyChannel.token
+    )
     request = survey.request
     lock(session, request)
-    requester = request.requester
     record(
         session,
         request,
         EventKind.csat_answered,
-        requester,
+        None,
         now,
         new=rating,
-        data={"survey_id": survey.id, "rating": rating, "comment": comment},
-        actor_label=f"{requester.display_name} (survey link)",
+        data={"survey_id": survey.id, "rating": rating, "comment": comment, "via": "token"},
+        # Through the link nobody is known: the token proves possession, not identity.
+        actor_label="survey link (token)",
     )
     return survey

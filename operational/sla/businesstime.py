@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
     "BusinessCalendar",
+    "NoBusinessTime",
     "Pause",
     "Window",
     "add_business_minutes",
@@ -60,6 +61,10 @@ _EPOCH_WEEKDAY = date(1970, 1, 1).weekday()
 _MAX_IDLE_DAYS = 3660
 _LAST_US = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _ONE_US
 _WHOLE_DAY: tuple[Window, ...] = ((time(0, 0), time(0, 0)),)
+
+
+class NoBusinessTime(ValueError):
+    """The calendar has no working time (at all, or for years on end): no due date exists."""
 
 
 @lru_cache(maxsize=256)
@@ -322,7 +327,7 @@ def _business_intervals(
         return
     if not calendar.has_working_time:
         if end is None:
-            raise ValueError("the calendar has no working time at all")
+            raise NoBusinessTime("the calendar has no working time at all")
         return
     zone = calendar._zone
     week = calendar._week_us
@@ -358,7 +363,7 @@ def _business_intervals(
         elif end is None:
             idle_days += 1
             if idle_days > _MAX_IDLE_DAYS:
-                raise ValueError(f"no business time in {_MAX_IDLE_DAYS} consecutive days")
+                raise NoBusinessTime(f"no business time in {_MAX_IDLE_DAYS} consecutive days")
         cursor, offset = chunk_end, next_offset
 
 
@@ -447,7 +452,7 @@ def _add(
     if remaining == 0:
         return start.astimezone(UTC)
     if not calendar.has_working_time:
-        raise ValueError("the calendar has no working time at all")
+        raise NoBusinessTime("the calendar has no working time at all")
     for stretch_start, stretch_end in _running_stretches(start_us, None, merged):
         for low, high in _business_intervals(calendar, stretch_start, stretch_end):
             if high - low >= remaining:

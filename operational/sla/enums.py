@@ -14,6 +14,9 @@ class TimerState(StrEnum):
     met = "met"
     breached = "breached"
     cancelled = "cancelled"
+    # The policy's calendar cannot be used (no working time): the timer shows why, and is
+    # computed again when the incident changes or the worker next looks (docs/sla.md).
+    error = "error"
 
 
 FINAL_TIMER_STATES = frozenset({TimerState.met, TimerState.breached, TimerState.cancelled})

@@ -118,6 +118,8 @@ class SlaTimer(Base):
     )
     next_alert_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Why the timer could not be computed (state "error"): its policy's calendar cannot be used.
+    error: Mapped[str | None] = mapped_column(Text)
 
     policy: Mapped[SlaPolicy] = relationship(lazy="joined")
 

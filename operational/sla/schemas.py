@@ -284,6 +284,9 @@ class SlaTimerRead(ReadModel):
     breached_at: datetime | None
     warnings_fired: list[int]
     computed_at: datetime
+    error: str | None = Field(
+        description="State error: why the timer cannot be computed (its calendar cannot be used)"
+    )
 
 
 SlaTimerPage = Page[SlaTimerRead]

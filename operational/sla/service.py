@@ -100,11 +100,21 @@ def _normalise_calendar_fields(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _check_calendar(calendar: SlaCalendar) -> None:
+def calendar_problem(calendar: SlaCalendar) -> str | None:
+    """Why the SLA engine cannot count time with ``calendar``, or None when it can."""
     try:
-        to_business_calendar(calendar)
+        built = to_business_calendar(calendar)
     except ValueError as exc:
-        raise UnprocessableEntity(f"The calendar is not valid: {exc}") from exc
+        return str(exc)
+    if not built.has_working_time:
+        return "it has no working time (every weekday is empty), so nothing could ever be due"
+    return None
+
+
+def _check_calendar(calendar: SlaCalendar) -> None:
+    problem = calendar_problem(calendar)
+    if problem is not None:
+        raise UnprocessableEntity(f"The calendar is not valid: {problem}", field="weekly_hours")
 
 
 _LABELS = {"sla_calendars": "calendar", "sla_policies": "policy", "sla_escalation_rules": "rule"}
@@ -196,9 +206,15 @@ def _label_key(value: str | None) -> str | None:
 
 
 def _check_policy(session: Session, policy: SlaPolicy) -> None:
-    if session.get(SlaCalendar, policy.calendar_id) is None:
+    calendar = session.get(SlaCalendar, policy.calendar_id)
+    if calendar is None:
         raise UnprocessableEntity(
             f"Calendar {policy.calendar_id} does not exist", field="calendar_id"
+        )
+    problem = calendar_problem(calendar)
+    if problem is not None:
+        raise UnprocessableEntity(
+            f"Calendar {calendar.name!r} cannot time a policy: {problem}", field="calendar_id"
         )
     if not policy.is_active:
         return
@@ -282,9 +298,11 @@ def update_policy(
     if "name" in fields:
         _unique_name(session, SlaPolicy, fields["name"], exclude_id=policy.id)
     before = _policy_snapshot(policy)
-    for key, value in fields.items():
-        setattr(policy, key, value)
-    _check_policy(session, policy)
+    # Checked before anything is flushed: an unknown calendar is a 422, not a foreign-key error.
+    with session.no_autoflush:
+        for key, value in fields.items():
+            setattr(policy, key, value)
+        _check_policy(session, policy)
     session.flush()
     after = _policy_snapshot(policy)
     changes = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
@@ -316,17 +334,24 @@ def _pause_rules(pause_on: Sequence[dict[str, Any]]) -> tuple[timeline.PauseRule
 
 
 def active_policy_rules(*, session: Session) -> list[timeline.PolicyRules]:
-    """The active policies as the replay sees them (one BusinessCalendar per calendar)."""
-    calendars: dict[int, BusinessCalendar] = {}
+    """The active policies as the replay sees them (one BusinessCalendar per calendar). A stored
+    calendar that cannot be built (saved before today's checks) gives its policies no calendar
+    and the reason: their timers show the error, and the requests that touch them still work."""
+    calendars: dict[int, tuple[BusinessCalendar | None, str | None]] = {}
     rules = []
     for policy in session.scalars(select(SlaPolicy).where(SlaPolicy.is_active)).unique():
         if policy.calendar_id not in calendars:
-            calendars[policy.calendar_id] = to_business_calendar(policy.calendar)
+            try:
+                calendars[policy.calendar_id] = (to_business_calendar(policy.calendar), None)
+            except ValueError as exc:
+                calendars[policy.calendar_id] = (None, str(exc))
+        calendar, calendar_error = calendars[policy.calendar_id]
         rules.append(
             timeline.PolicyRules(
                 id=policy.id,
                 name=policy.name,
-                calendar=calendars[policy.calendar_id],
+                calendar=calendar,
+                calendar_error=calendar_error,
                 response_minutes=policy.response_minutes,
                 resolution_minutes=policy.resolution_minutes,
                 pause_on=_pause_rules(policy.pause_on),
@@ -348,11 +373,12 @@ def _check_rule(session: Session, rule: SlaEscalationRule) -> None:
         _check_action(rule.action, rule.team_id, rule.raise_to_priority)
     except ValueError as exc:
         raise UnprocessableEntity(str(exc)) from exc
-    if (
-        rule.team_id is not None
-        and auth_service.get_team(session=session, team_id=rule.team_id) is None
-    ):
+    team = auth_service.get_team(session=session, team_id=rule.team_id) if rule.team_id else None
+    if rule.team_id is not None and team is None:
         raise UnprocessableEntity(f"Team {rule.team_id} does not exist", field="team_id")
+    if team is not None and not team.is_active and rule.is_active:
+        # It could never act: reassigning to an inactive team is refused, notices go nowhere.
+        raise UnprocessableEntity(f"Team {team.name!r} is inactive", field="team_id")
     if rule.policy_id is not None and session.get(SlaPolicy, rule.policy_id) is None:
         raise UnprocessableEntity(f"Policy {rule.policy_id} does not exist", field="policy_id")
 
@@ -399,9 +425,11 @@ def update_rule(
             raise UnprocessableEntity(f"{key} cannot be null")
     if "name" in fields:
         _unique_name(session, SlaEscalationRule, fields["name"], exclude_id=rule.id)
-    for key, value in fields.items():
-        setattr(rule, key, value)
-    _check_rule(session, rule)
+    # Checked before anything is flushed: an unknown team or policy is a 422, not a key error.
+    with session.no_autoflush:
+        for key, value in fields.items():
+            setattr(rule, key, value)
+        _check_rule(session, rule)
     session.flush()
     return rule
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from operational.sla import businesstime
@@ -27,6 +27,10 @@ COMPLETED = "completed"
 CANCELLED = "cancelled"
 RUNNING = "running"
 PAUSED = "paused"
+
+# A timer whose calendar cannot be used is looked at again this much later (the worker's scan),
+# so that it recovers by itself once the calendar is mended.
+ERROR_RETRY = timedelta(hours=1)
 
 _OPEN_STATES = frozenset({"new", "assigned", "in_progress", "on_hold"})
 _RESOLVED_STATES = frozenset({"resolved", "closed"})
@@ -60,11 +64,12 @@ class PauseRule:
 
 @dataclass(frozen=True)
 class PolicyRules:
-    """What the replay needs of a policy (built from an SlaPolicy row and its calendar)."""
+    """What the replay needs of a policy (built from an SlaPolicy row and its calendar).
+    ``calendar`` is None when the stored calendar cannot be built; ``calendar_error`` says why."""
 
     id: int
     name: str
-    calendar: BusinessCalendar
+    calendar: BusinessCalendar | None
     response_minutes: int
     resolution_minutes: int
     pause_on: tuple[PauseRule, ...] = (PauseRule("on_hold", "awaiting_caller"),)
@@ -72,6 +77,7 @@ class PolicyRules:
     priority: int | None = None
     service: str | None = None
     category: str | None = None
+    calendar_error: str | None = None
 
     def target_minutes(self, target: TimerTarget) -> int:
         if target == TimerTarget.response:
@@ -277,6 +283,7 @@ class TimerOutcome:
     next_alert_at: datetime | None
     crossings: list[Crossing]
     transitions: list[Transition]
+    error: str | None = None  # why the timer could not be computed (state error)
 
 
 Stop = tuple[datetime, datetime | None]
@@ -404,8 +411,57 @@ def _replay_target(
     in_force = _policies_in_force(phases, matches)
     if in_force is None:
         return None
-    modes = _modes(points, phases, in_force)
     started_at = points[0].at
+    unusable = next((policy for policy in in_force if policy.calendar is None), None)
+    if unusable is not None:
+        return _unusable(target, in_force[-1], unusable, unusable.calendar_error, started_at, now)
+    try:
+        return _computed(target, points, phases, in_force, started_at, now)
+    except businesstime.NoBusinessTime as exc:
+        # Which policy's calendar: the one whose arithmetic failed is among those in force.
+        culprit = next(
+            (policy for policy in in_force if not policy.calendar.has_working_time), in_force[-1]
+        )
+        return _unusable(target, in_force[-1], culprit, str(exc), started_at, now)
+
+
+def _unusable(
+    target: TimerTarget,
+    policy: PolicyRules,
+    culprit: PolicyRules,
+    reason: str | None,
+    started_at: datetime,
+    now: datetime,
+) -> TimerOutcome:
+    """A timer the engine cannot compute: no numbers, the reason, and a look again later."""
+    return TimerOutcome(
+        target=target,
+        policy=policy,
+        target_minutes=policy.target_minutes(target),
+        started_at=started_at,
+        due_at=None,
+        elapsed_minutes=0.0,
+        paused_minutes=0.0,
+        state=TimerState.error,
+        completed_at=None,
+        breached_at=None,
+        warnings_fired=[],
+        next_alert_at=now + ERROR_RETRY,
+        crossings=[],
+        transitions=[],
+        error=f"the calendar of policy {culprit.name!r} cannot be used: {reason}",
+    )
+
+
+def _computed(
+    target: TimerTarget,
+    points: Sequence[ChangePoint],
+    phases: Sequence[str],
+    in_force: Sequence[PolicyRules],
+    started_at: datetime,
+    now: datetime,
+) -> TimerOutcome:
+    modes = _modes(points, phases, in_force)
     stops_cache: dict[int, list[Stop]] = {}
 
     def stops_of(policy: PolicyRules) -> list[Stop]:

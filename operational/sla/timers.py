@@ -172,13 +172,13 @@ class _StoredTimer:
 
 def _is_frozen(stored: _StoredTimer | None, outcome: timeline.TimerOutcome) -> bool:
     """A finished timer whose result the replay confirms is never rewritten (policy edits made
-    since do not change settled verdicts). A breached timer still running is not finished."""
-    return (
-        stored is not None
-        and stored.completed_at is not None
-        and stored.state == outcome.state
-        and stored.completed_at == outcome.completed_at
-    )
+    since do not change settled verdicts), nor is a finished one that a calendar broken since
+    cannot recompute. A breached timer still running is not finished."""
+    if stored is None or stored.completed_at is None:
+        return False
+    if outcome.state == TimerState.error:
+        return stored.state != TimerState.error
+    return stored.state == outcome.state and stored.completed_at == outcome.completed_at
 
 
 def _recompute(
@@ -298,6 +298,7 @@ def _timer_row(incident_id: int, outcome: timeline.TimerOutcome, now: datetime) 
         "warnings_fired": outcome.warnings_fired,
         "next_alert_at": outcome.next_alert_at,
         "computed_at": now,
+        "error": outcome.error,
     }
 
 

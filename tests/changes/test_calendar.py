@@ -208,6 +208,8 @@ def test_a_permitted_role_overrides_a_conflict_with_a_reason(
         ({"rrule": "FREQ=WEEKLY;COLOUR=RED"}, 422),
         ({"rrule": "FREQ=WEEKLY;UNTIL=20301231T000000Z"}, 422),
         ({"rrule": "FREQ=WEEKLY;BYDAY=XX"}, 422),
+        # Two rules make a set, which no window can repeat by (it was a 500 before issue 12).
+        ({"rrule": "FREQ=DAILY;BYDAY=MO\nRRULE:FREQ=WEEKLY"}, 422),
         ({"timezone": "Mars/Olympus_Mons"}, 422),
         ({"ends_at": "2030-03-04T08:00:00Z"}, 422),
         ({"starts_at": "2030-03-04T09:00:00"}, 422),

@@ -27,7 +27,7 @@ from pathlib import Path
 import psycopg
 import pyotp
 import pytest
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, text
 from sqlalchemy.orm import Session
 
 from operational.core import encryption
@@ -38,6 +38,7 @@ from tests.dbt.conftest import DbtDatabase
 from tests.dbt.history import History
 from tests.dbt.request_history import RequestHistory
 from tests.factories import DEFAULT_PASSWORD, Factory
+from tests.spreadsheets import FORMULA
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 APP = REPOSITORY / "dashboards" / "streamlit_app.py"
@@ -154,6 +155,28 @@ def _accounts(url: str) -> None:
     engine.dispose()
 
 
+# User-written text that starts spreadsheet formulas, planted where the compliance export and the
+# dashboards' downloads carry it: the title of the breached incident INC-C (the breach register)
+# and the requester account's display name (the access review). tests/dashboards/test_plain_text.py
+# proves each download holds them as text.
+PLANTED_TITLE = FORMULA
+PLANTED_NAME = "@SUM(1+1)*cmd|' /C calc'!A0"
+
+
+def _plant_formulas(url: str) -> None:
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.begin() as connection:
+        connection.execute(
+            text("update operational.incidents set title = :title where number = 'INC-C'"),
+            {"title": PLANTED_TITLE},
+        )
+        connection.execute(
+            text("update operational.users set display_name = :name where email = :email"),
+            {"name": PLANTED_NAME, "email": ACCOUNTS["requester"].email},
+        )
+    engine.dispose()
+
+
 def _export(url: str, home: Path) -> int:
     from operational.exports import service as exports
 
@@ -190,6 +213,7 @@ def stack(
         finally:
             history.dispose()
     _accounts(url)
+    _plant_formulas(url)
     database.dbt("build", variables=DBT_VARIABLES)
     export_id = _export(url, home)
     marts_url = analyst_url(Settings(home=home, database_url=url))

@@ -5,11 +5,14 @@ The figures expected below are the hand-computed ones of tests/dbt/test_marts.py
 would read them on the page (hours to one decimal, shares in percent).
 """
 
+import html
+import re
 from datetime import timedelta
 
 import httpx
 import pandas as pd
 import pytest
+from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from tests.dashboards.conftest import ACCOUNTS, APP, MARCH, Stack
@@ -63,6 +66,11 @@ def signed_in(
     assert not app.exception, [item.value for item in app.exception]
     assert "signed_in" in app.session_state
     return app
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of Markdown source (CommonMark, as Streamlit renders it): its text."""
+    return html.unescape(re.sub(r"<[^>]+>", "", MarkdownIt("commonmark").render(markdown))).strip()
 
 
 def metrics(app: AppTest) -> dict[str, str]:
@@ -174,7 +182,7 @@ def test_an_unknown_filter_value_in_a_link_is_dropped_with_a_notice(dashboard_se
     app = signed_in(params={**MARCH, "team": "Nobody", "grain": "fortnight"})
     assert problems(app) == []
     assert app.selectbox(key="filter_team").value == "All"
-    notices = " ".join(caption.value for caption in app.sidebar.caption)
+    notices = " ".join(shown(caption.value) for caption in app.sidebar.caption)
     assert "No team named 'Nobody'" in notices
     assert "Unknown period grain 'fortnight'" in notices
 
@@ -252,7 +260,7 @@ def test_the_compliance_page_shows_the_access_review_and_the_exports(dashboard_s
     app = signed_in("auditor", stack=dashboard_settings)
     app.switch_page("app_pages/compliance.py").run()
     assert problems(app) == []
-    warnings = [warning.value for warning in app.warning]
+    warnings = [shown(warning.value) for warning in app.warning]
     # The history's admin, and this suite's manager and admin (only the auditor enrolled MFA).
     expected = "adam@example.com, admin@dashboards.test, manager@dashboards.test"
     assert f"3 privileged account(s) without MFA: {expected}" in warnings
@@ -305,7 +313,7 @@ def test_a_manager_does_not_see_the_exports_nor_the_access_review(dashboard_sett
 def test_other_roles_are_refused(dashboard_settings: Stack, role: str):
     app = sign_in(open_app(), role)
     assert "signed_in" not in app.session_state
-    assert any("for managers, auditors and admins" in error.value for error in app.error)
+    assert any("for managers, auditors and admins" in shown(error.value) for error in app.error)
     assert not app.metric and not app.sidebar.selectbox  # no page, no filters
     # The refused login leaves no live session behind in the platform.
     live = dashboard_settings.rows(

@@ -61,6 +61,7 @@ def test_created_event_carries_the_initial_values(incidents):
         incident.number,
         requester.id,
     )
+    # A requester's impact and urgency are a suggestion; the priority waits for an agent.
     assert created.data == {
         "title": "Disk full",
         "state": "new",
@@ -68,9 +69,11 @@ def test_created_event_carries_the_initial_values(incidents):
         "requester": requester.display_name,
         "requester_id": requester.id,
         "category": "Storage",
-        "impact": 2,
-        "urgency": 1,
-        "priority": 2,
+        "impact": 3,
+        "urgency": 3,
+        "priority": 5,
+        "suggested_impact": 2,
+        "suggested_urgency": 1,
     }
 
 
