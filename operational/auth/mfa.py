@@ -66,7 +66,7 @@ def matching_step(
 ) -> int | None:
     """The time-step ``code`` belongs to when it is valid at ``at`` and not yet used, else None."""
     code = _normalize_code(code)
-    if len(code) != 6 or not code.isdigit():
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(secret)
     current = totp.timecode(at)

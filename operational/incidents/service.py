@@ -7,7 +7,6 @@ domains do (the SLA timers) is the incident flows' part: these functions never c
 Functions flush, never commit, and raise domain exceptions.
 """
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from operational.core.errors import (
     UnprocessableEntity,
 )
 from operational.core.pagination import Page, PageParams, paginate
+from operational.core.references import record_id, record_number
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
 from operational.events.models import Event
@@ -137,9 +137,6 @@ def get(*, session: Session, incident_id: int) -> Incident:
     return incident
 
 
-# An id is ASCII digits that fit a bigint: str.isdigit() also accepts "²" (int() then fails)
-# and "٣" (which int() reads as 3).
-_INCIDENT_ID = re.compile(r"[0-9]{1,18}")
 _NUMBER_LENGTH = Incident.__table__.c.number.type.length
 
 
@@ -147,10 +144,10 @@ def get_by_reference(*, session: Session, reference: str) -> Incident:
     """By id (``42``) or by number (``INC0000042``); anything else is not found."""
     reference = reference.strip()
     incident = None
-    if _INCIDENT_ID.fullmatch(reference):
-        incident = session.get(Incident, int(reference))
-    elif 0 < len(reference) <= _NUMBER_LENGTH and "\x00" not in reference:
-        incident = session.scalar(select(Incident).where(Incident.number == reference.upper()))
+    if (incident_id := record_id(reference)) is not None:
+        incident = session.get(Incident, incident_id)
+    elif number := record_number(reference, max_length=_NUMBER_LENGTH):
+        incident = session.scalar(select(Incident).where(Incident.number == number))
     if incident is None:
         raise NotFound(f"Incident {reference[:_NUMBER_LENGTH]!r} does not exist")
     return incident

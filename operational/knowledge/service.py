@@ -21,6 +21,7 @@ from operational.core.config import get_settings
 from operational.core.db import insert_rows
 from operational.core.errors import InvalidTransition
 from operational.core.pagination import Page, PageParams, paginate
+from operational.core.references import record_id, record_number
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
 from operational.events.models import Event
@@ -101,9 +102,11 @@ def get(*, session: Session, article_id: int, for_update: bool = False) -> Artic
 def get_by_reference(*, session: Session, reference: str) -> Article:
     """By id (``42``) or by number (``KB0000042``)."""
     reference = reference.strip()
-    if reference.isdigit() and len(reference) < 19:
-        return get(session=session, article_id=int(reference))
-    article = session.scalar(select(Article).where(Article.number == reference.upper()))
+    if (article_id := record_id(reference)) is not None:
+        return get(session=session, article_id=article_id)
+    article = None
+    if number := record_number(reference, max_length=Article.__table__.c.number.type.length):
+        article = session.scalar(select(Article).where(Article.number == number))
     if article is None:
         raise ArticleNotFound(f"Article {reference} does not exist")
     return article

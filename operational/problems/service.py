@@ -23,6 +23,7 @@ from operational.core import textsearch
 from operational.core.concurrency import check_version
 from operational.core.errors import InvalidTransition, UnprocessableEntity
 from operational.core.pagination import Page, PageParams, paginate
+from operational.core.references import record_id, record_number
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
 from operational.events.models import Event
@@ -68,9 +69,11 @@ def get(*, session: Session, problem_id: int, for_update: bool = False) -> Probl
 def get_by_reference(*, session: Session, reference: str) -> Problem:
     """By id (``42``) or by number (``PRB0000042``)."""
     reference = reference.strip()
-    if reference.isdigit() and len(reference) < 19:
-        return get(session=session, problem_id=int(reference))
-    problem = session.scalar(select(Problem).where(Problem.number == reference.upper()))
+    if (problem_id := record_id(reference)) is not None:
+        return get(session=session, problem_id=problem_id)
+    problem = None
+    if number := record_number(reference, max_length=Problem.__table__.c.number.type.length):
+        problem = session.scalar(select(Problem).where(Problem.number == number))
     if problem is None:
         raise ProblemNotFound(f"Problem {reference} does not exist")
     return problem

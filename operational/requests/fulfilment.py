@@ -14,6 +14,7 @@ from operational.auth.models import User
 from operational.core.concurrency import check_version
 from operational.core.errors import Conflict, NotFound, UnprocessableEntity
 from operational.core.pagination import Page, PageParams, paginate
+from operational.core.references import record_id, record_number
 from operational.events.enums import EventKind
 from operational.incidents import assignment as incident_assignment
 from operational.requests import workflow
@@ -262,10 +263,11 @@ def update(
 
 def get_by_reference(*, session: Session, reference: str) -> RequestTask:
     reference = reference.strip()
-    if reference.isdigit():
-        task = session.get(RequestTask, int(reference))
-    else:
-        task = session.scalar(select(RequestTask).where(RequestTask.number == reference.upper()))
+    task = None
+    if (task_id := record_id(reference)) is not None:
+        task = session.get(RequestTask, task_id)
+    elif number := record_number(reference, max_length=RequestTask.__table__.c.number.type.length):
+        task = session.scalar(select(RequestTask).where(RequestTask.number == number))
     if task is None:
         raise NotFound(f"Task {reference} does not exist")
     return task

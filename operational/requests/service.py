@@ -19,6 +19,7 @@ from operational.auth.permissions import has_permission
 from operational.core.concurrency import check_version
 from operational.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from operational.core.pagination import Page, PageParams, paginate
+from operational.core.references import record_id, record_number
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
 from operational.events.models import Event
@@ -75,10 +76,11 @@ def is_visible_to(request: Request, user: User) -> bool:
 
 def _by_reference(session: Session, model: type, reference: str, what: str) -> Any:
     reference = reference.strip()
-    if reference.isdigit():
-        found = session.get(model, int(reference))
-    else:
-        found = session.scalar(select(model).where(model.number == reference.upper()))
+    found = None
+    if (found_id := record_id(reference)) is not None:
+        found = session.get(model, found_id)
+    elif number := record_number(reference, max_length=model.__table__.c.number.type.length):
+        found = session.scalar(select(model).where(model.number == number))
     if found is None:
         raise NotFound(f"{what} {reference} does not exist")
     return found

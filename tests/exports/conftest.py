@@ -76,14 +76,19 @@ ROWS_IN_PERIOD = {
 }
 
 
-@pytest.fixture
-def compliance_marts(session: Session) -> dict[str, int]:
+def plant_marts(session: Session, mart_rows: dict[str, tuple[str, list[str]]]) -> None:
+    """Create each mart with its columns and rows, as dbt's role, in the mart's own schema."""
     schemas = {mart.name: mart.schema for mart in COMPLIANCE_MARTS}
     session.execute(text(f"set role {DBT}"))
-    for name, (columns, rows) in MART_ROWS.items():
+    for name, (columns, rows) in mart_rows.items():
         relation = f"{schemas[name]}.{name}"
         session.execute(text(f"create table {relation} ({columns})"))
         session.execute(text(f"insert into {relation} values {', '.join(rows)}"))
     session.execute(text("reset role"))
     session.flush()
+
+
+@pytest.fixture
+def compliance_marts(session: Session) -> dict[str, int]:
+    plant_marts(session, MART_ROWS)
     return ROWS_IN_PERIOD

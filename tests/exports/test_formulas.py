@@ -7,11 +7,10 @@ numbers, negative ones included, stay numbers everywhere.
 
 import polars as pl
 import pytest
-from sqlalchemy import text
 
 from operational.core.spreadsheets import escape_cell, escape_frame
 from operational.exports import service
-from tests.exports.conftest import MART_ROWS, PERIOD
+from tests.exports.conftest import MART_ROWS, PERIOD, plant_marts
 from tests.spreadsheets import FORMULA, csv_rows, xlsx_cells
 
 TITLE = FORMULA
@@ -33,11 +32,7 @@ def planted_marts(session):
         "email text, display_name text, roles text, logins bigint",
         [f"('eve@example.com', $n${NAME}$n$, 'agent', -1)"],
     )
-    session.execute(text("create schema if not exists marts"))
-    for name, (columns, values) in rows.items():
-        session.execute(text(f"create table marts.{name} ({columns})"))
-        session.execute(text(f"insert into marts.{name} values {', '.join(values)}"))
-    session.flush()
+    plant_marts(session, rows)
 
 
 def test_text_that_starts_a_formula_arrives_as_text_and_numbers_stay_numbers(

@@ -115,6 +115,28 @@ def test_a_retired_item_keeps_its_orders_but_takes_no_new_ones(client, kit):
     assert still.status_code == 200 and still.json()["item_name"] == item.name
 
 
+def test_the_orderable_filter_lists_only_what_the_caller_may_order(client, kit):
+    for_anyone = kit.item()
+    for_agents = kit.item(orderable_roles=["agent"])
+    for_the_team = kit.item(orderable_team_ids=[kit.team(kit.requester).id])
+    kit.session.refresh(kit.requester)  # its memberships, as the next request loads them
+    retired = kit.item()
+    admin = kit.factory.auth_headers(kit.admin)
+    client.post(
+        f"{API}/catalog/items/{retired.id}/retire",
+        headers={**admin, "If-Match": f'"{retired.version}"'},
+    )
+    listed = client.get(
+        f"{API}/catalog/items",
+        params={"orderable": "true", "size": 100},
+        headers=kit.factory.auth_headers(kit.requester),
+    )
+    assert listed.status_code == 200, listed.text
+    ids = {item["id"] for item in listed.json()["items"]}
+    assert {for_anyone.id, for_the_team.id} <= ids
+    assert for_agents.id not in ids and retired.id not in ids
+
+
 def test_requesters_see_only_their_own_requests(client, kit):
     mine = kit.order(kit.item())
     other = kit.person(manager=kit.boss)
