@@ -68,6 +68,7 @@ from operational.requests.schemas import (
     TaskRead,
     TaskUpdate,
 )
+from operational.tickets import hints
 
 router = APIRouter()
 catalog_router = APIRouter(prefix="/catalog", tags=["catalog"])
@@ -295,7 +296,12 @@ def create_request(
     outcome = flows.order(session=session, data=data, actor=user)
     response.headers["Location"] = f"/api/v1/requests/{outcome.request.id}"
     set_etag(response, outcome.request.version)
-    return _request_read(outcome.request, session)
+    read = _request_read(outcome.request, session)
+    ordered = " ".join(item.item_name for item in read.items)
+    read.suggestions = hints.suggest(
+        session=session, viewer=user, text=hints.ticket_text(ordered, data.justification)
+    )
+    return read
 
 
 @router.get("/requests", tags=["requests"], summary="Search, filter, sort and page requests")

@@ -28,6 +28,7 @@ from operational.requests.enums import (
     StageState,
     TaskState,
 )
+from operational.tickets.hints import Suggestion
 
 __all__ = ["CsatAnswer", "CsatInvitationRead"]
 
@@ -336,6 +337,11 @@ class RequestRead(ReadModel):
     closed_at: datetime | None
     items: list[RequestItemRead] = Field(default_factory=list)
     csat_invitation: CsatInvitationRead | None = None
+    suggestions: list[Suggestion] | None = Field(
+        None,
+        description="On create: the knowledge articles and known errors that best match the "
+        "ordered items and the justification (docs/knowledge.md)",
+    )
 
 
 RequestPage = Page[RequestRead]

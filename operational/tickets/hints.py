@@ -6,8 +6,8 @@ ticket domains importing them:
 - the known error behind a ticket: its workaround, for agents (problems provide it).
 
 The application registers the providers at start-up (``operational/main.py``). The incident
-router asks for them; a request domain (service requests) calls ``suggest`` the same way when a
-request is created or its title changes. With no provider registered (a worker, a script), both
+and request routers ask for them (a request on create, over its ordered items' names and its
+justification). With no provider registered (a worker, a script), both
 answer None and the response leaves the fields out.
 """
 

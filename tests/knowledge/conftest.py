@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from tests.incidents.conftest import incidents, settings_env  # noqa: F401 (fixtures)
+from tests.requests.conftest import kit  # noqa: F401 (fixture)
 
 URL = "/api/v1/knowledge"
 ARTICLES = f"{URL}/articles"

@@ -1,4 +1,4 @@
-"""Suggestions on incident create and on a title change."""
+"""Suggestions on incident create and on a title change, and on a request's order."""
 
 from tests.problems.conftest import ProblemApi
 
@@ -59,3 +59,21 @@ def test_no_match_suggests_nothing(kb, client, settings_env):
     settings_env(knowledge_suggestions="0")
     again = client.post(INCIDENTS, json={"title": "Printer jams"}, headers=kb.author).json()
     assert again["suggestions"] == []
+
+
+def test_a_new_request_comes_with_the_articles_that_match_what_it_orders(kb, client, kit):
+    kb.published(title="Set up a new laptop", body="Sign in and run the setup wizard.",
+                 audience="everyone")  # fmt: skip
+    kb.published(title="Printer jams", audience="everyone")
+    item = kit.item(name="Standard laptop")
+    created = client.post(
+        "/api/v1/requests",
+        json={
+            "items": [{"catalog_item_id": item.id,
+                       "answers": {"model": "standard", "needed_by": "2025-07-01"}}],
+            "justification": "New starter needs a laptop set up",
+        },
+        headers=kit.factory.auth_headers(kit.requester),
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    assert [item["title"] for item in created.json()["suggestions"]] == ["Set up a new laptop"]
