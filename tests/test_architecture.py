@@ -33,6 +33,7 @@ DOMAIN_LAYERS = (
     "sla",
     "cmdb",
     "incidents",
+    "inbound",
     "changes",
     "requests",
     "problems",
