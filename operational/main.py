@@ -19,6 +19,7 @@ from operational.inbound.router import router as inbound_router
 from operational.incidents.router import router as incidents_router
 from operational.knowledge import service as knowledge_service
 from operational.knowledge.router import router as knowledge_router
+from operational.live.router import router as live_router
 from operational.problems.router import router as problems_router
 from operational.requests.router import router as requests_router
 from operational.sla.router import router as sla_router
@@ -74,6 +75,7 @@ def create_app() -> FastAPI:
         knowledge_router,
         exports_router,
         inbound_router,
+        live_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     document_problems(app)

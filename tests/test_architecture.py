@@ -39,6 +39,7 @@ DOMAIN_LAYERS = (
     "problems",
     "knowledge",
     "exports",
+    "live",
 )
 APPLICATION = {"main", "worker", "models", "cli", "migrations", "__init__", "__main__"}
 UPPER_MODULES = {"router": "a router", "flows": "a flow", "dependencies": "request dependencies"}
