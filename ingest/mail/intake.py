@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from ingest.mail import threads
@@ -99,6 +100,9 @@ def receive(
         outcome, incident, reason = stop.outcome, None, stop.reason
     except DomainError as exc:
         outcome, incident, reason = Outcome.refused, None, exc.detail
+    except ValidationError as exc:  # a value the incident's own schema refuses
+        outcome, incident = Outcome.refused, None
+        reason = f"Not a valid incident: {exc.errors()[0]['msg']}"
     inbound_service.settle(
         session=session,
         message=message,

@@ -80,7 +80,7 @@ def _header(message: EmailMessage, name: str) -> str:
         value = message.get(name)
     except Exception:  # a header the policy cannot parse: treat it as absent
         return ""
-    return str(value or "").strip()
+    return str(value or "").replace("\x00", "").strip()
 
 
 def automatic_reason(message: EmailMessage, sender: str, envelope_from: str | None) -> str | None:

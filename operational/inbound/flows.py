@@ -11,6 +11,7 @@ the others.
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from operational.core.errors import DomainError
@@ -66,6 +67,8 @@ def receive_webhook(
                 done = _act(session, source, event, now)
         except DomainError as exc:
             done = _Done(Outcome.refused, reason=exc.detail)
+        except ValidationError as exc:  # a value the incident's own schema refuses
+            done = _Done(Outcome.refused, reason=f"Not a valid incident: {exc.errors()[0]['msg']}")
         service.settle(
             session=session,
             message=message,

@@ -49,9 +49,14 @@ def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
 
 
+def _plain(value: str | None, length: int) -> str | None:
+    """Text as a column keeps it: no NUL characters (PostgreSQL refuses them), cut to length."""
+    return value.replace("\x00", "")[:length] or None if value else None
+
+
 def external_key(value: str) -> str:
     """A Message-ID or event id as stored: itself, or its sha256 when longer than the column."""
-    value = value.strip()
+    value = value.replace("\x00", "").strip()
     if len(value) <= EXTERNAL_ID_LENGTH:
         return value
     return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
@@ -81,8 +86,8 @@ def record_message(
             channel=channel.value,
             source=source,
             external_id=external_key(external_id),
-            sender=(sender or None) and sender[:320],
-            subject=(subject or None) and subject[:300],
+            sender=_plain(sender, 320),
+            subject=_plain(subject, 300),
             received_at=_now(now),
             outcome=outcome.value,
             size_bytes=size_bytes,
@@ -105,7 +110,7 @@ def settle(
     incident_id: int | None = None,
 ) -> InboundMessage:
     message.outcome = outcome.value
-    message.reason = reason
+    message.reason = _plain(reason, 2000)
     message.incident_id = incident_id
     session.flush()
     return message

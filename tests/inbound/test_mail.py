@@ -245,3 +245,12 @@ def test_a_reply_naming_someone_elses_ticket_does_not_touch_it(session, receive,
     assert received.incident_number != incident.number
     assert _comments(session, incident) == []
     assert "may not see" in received.reason
+
+
+def test_nul_characters_in_a_mail_never_reach_the_database(session, receive, alice):
+    raw = fixture_mail("new").replace(b"Printer on floor", b"Printer\x00 on floor")
+
+    received = receive(raw, now=NOW)
+
+    assert received.outcome == "created"
+    assert _incident(session, received.incident_number).title == "Printer on floor 3 is jammed"

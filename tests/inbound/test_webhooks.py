@@ -347,3 +347,16 @@ def test_attachments_are_listed_on_the_ticket_for_those_who_see_it(
     assert download.content == b"ERROR: disk full\n"
     assert download.headers["content-type"] == "application/octet-stream"
     assert download.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_event_the_incident_refuses_is_recorded_as_refused_not_a_server_error(
+    client, admin, register, send
+):
+    source = register("monitor", kind="generic")
+
+    answer = send(source, [{"event_id": "blank", "alert_key": "k", "title": "   "}])
+
+    assert answer.status_code == 200, answer.text
+    (event,) = answer.json()["events"]
+    assert event["outcome"] == "refused"
+    assert event["reason"].startswith("Not a valid incident")
