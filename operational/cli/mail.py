@@ -16,6 +16,7 @@ def serve(
     port: int | None = typer.Option(None, help="Port (default ITSM_INBOUND_MAIL_PORT, 8025)."),
 ) -> None:
     """Receive mail over SMTP and turn it into incidents and comments until Ctrl-C."""
+    import logging
     import threading
 
     from ingest.mail import smtp
@@ -24,6 +25,7 @@ def serve(
 
     settings = get_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's line per SMTP command
     stop = threading.Event()
     console.print(
         f"SMTP listener on {host or settings.inbound_mail_host}:"
