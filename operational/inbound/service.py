@@ -24,7 +24,7 @@ from operational.auth.permissions import Role
 from operational.auth.security import generate_password
 from operational.core import encryption
 from operational.core.config import get_settings
-from operational.core.errors import UnprocessableEntity
+from operational.core.errors import NotFound, UnprocessableEntity
 from operational.core.pagination import Page, PageParams, paginate
 from operational.inbound.enums import AlertStatus, InboundChannel, Outcome
 from operational.inbound.exceptions import InvalidSignature, SourceNameTaken, UnknownSource
@@ -200,8 +200,6 @@ def list_attachments(*, session: Session, incident_id: int) -> Sequence[InboundA
 def get_attachment(*, session: Session, incident_id: int, attachment_id: int) -> InboundAttachment:
     attachment = session.get(InboundAttachment, attachment_id)
     if attachment is None or attachment.incident_id != incident_id:
-        from operational.core.errors import NotFound
-
         raise NotFound(f"Incident has no attachment {attachment_id}")
     return attachment
 
