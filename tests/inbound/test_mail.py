@@ -200,7 +200,7 @@ def test_an_attachment_over_the_limit_is_not_kept_and_the_ticket_says_so(session
 
     incident = _incident(session, received.incident_number)
     assert inbound_service.list_attachments(session=session, incident_id=incident.id) == []
-    assert "huge.log (300,000 bytes) was not kept" in incident.description
+    assert "huge.log (120,000 bytes) was not kept" in incident.description
 
 
 def test_a_mail_over_the_size_limit_is_refused_and_recorded(session, receive, alice):
