@@ -15,9 +15,11 @@ from operational.core.limits import BodySizeLimit, refuse_unknown_query_paramete
 from operational.core.logging import configure_logging
 from operational.core.openapi import document_problems
 from operational.exports.router import router as exports_router
+from operational.inbound.router import router as inbound_router
 from operational.incidents.router import router as incidents_router
 from operational.knowledge import service as knowledge_service
 from operational.knowledge.router import router as knowledge_router
+from operational.live.router import router as live_router
 from operational.problems.router import router as problems_router
 from operational.requests.router import router as requests_router
 from operational.sla.router import router as sla_router
@@ -72,6 +74,8 @@ def create_app() -> FastAPI:
         problems_router,
         knowledge_router,
         exports_router,
+        inbound_router,
+        live_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     document_problems(app)

@@ -7,6 +7,7 @@ from operational.core.db import Base
 from operational.events import models as events_models
 from operational.exports import models as exports_models
 from operational.imports import models as imports_models
+from operational.inbound import models as inbound_models
 from operational.incidents import models as incidents_models
 from operational.knowledge import models as knowledge_models
 from operational.problems import models as problems_models
@@ -21,6 +22,7 @@ __all__ = [
     "events_models",
     "exports_models",
     "imports_models",
+    "inbound_models",
     "incidents_models",
     "knowledge_models",
     "problems_models",

@@ -48,6 +48,10 @@ CHECKS = (
     openapi_checks.ignored_auth,
 )
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+# Not fuzzed: the live stream (GET /api/v1/stream) answers valid requests with an open-ended
+# Server-Sent Events stream, which a case's client would read until the stream's maximum
+# duration (an hour outside the suite): tests/live reads it with a real HTTP client instead.
+EXCLUDED_OPERATIONS = frozenset({"GET /api/v1/stream"})
 
 
 @dataclass
@@ -234,7 +238,7 @@ def campaign(
     started = time.perf_counter()
     for result in schema.get_all_operations():
         operation = result.ok()
-        if not operation_filter(operation.label):
+        if operation.label in EXCLUDED_OPERATIONS or not operation_filter(operation.label):
             continue
         report.operations += 1
         for mode in modes:

@@ -33,11 +33,13 @@ DOMAIN_LAYERS = (
     "sla",
     "cmdb",
     "incidents",
+    "inbound",
     "changes",
     "requests",
     "problems",
     "knowledge",
     "exports",
+    "live",
 )
 APPLICATION = {"main", "worker", "models", "cli", "migrations", "__init__", "__main__"}
 UPPER_MODULES = {"router": "a router", "flows": "a flow", "dependencies": "request dependencies"}

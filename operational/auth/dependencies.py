@@ -59,6 +59,17 @@ def _fully_authenticated_user(
 
 
 CurrentUser = Annotated[User, Depends(_fully_authenticated_user)]
+
+
+def authenticate(request: Request, session: DbSession, token: str | None) -> User:
+    """The bearer chain for a token that came another way (the live stream's ``access_token``
+    query parameter, for browsers' EventSource, which cannot send headers)."""
+    credentials = (
+        HTTPAuthorizationCredentials(scheme="Bearer", credentials=token) if token else None
+    )
+    return _fully_authenticated_user(request, _current_user(request, session, credentials))
+
+
 # For the MFA enrolment routes only: accepts the enrolment-scoped token too.
 CurrentUserForEnrolment = Annotated[User, Depends(_current_user)]
 

@@ -53,6 +53,7 @@ PERMISSIONS: dict[str, str] = {
     "request:read_all": "See every request, not only one's own",
     "request:fulfil": "Work request items and their fulfilment tasks",
     "approval:decide": "See and decide the approvals that wait for one, and delegate them",
+    "inbound:admin": "Register inbound webhook sources and read the inbound message log",
 }
 
 # Everyone who works here may order from the catalog and approve what waits for them.

@@ -8,6 +8,7 @@ from operational.cli import (
     demo,
     ingest,
     keys,
+    mail,
     pipelines,
     serve,
     up,
@@ -26,6 +27,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(user.app, name="user")
 app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(keys.app, name="keys")
+app.add_typer(mail.app, name="mail")
 app.command("serve")(serve.serve)
 app.command("up")(up.up)
 app.command("dashboards")(dashboards.dashboards)

@@ -1,7 +1,8 @@
 """``itsm up``: everything a new user needs, in one command (the README's run command).
 
-Database → migrations → first admin → demo year (once) → pipelines once → then API, Dagster
-daemon (schedules and sensors) and dashboards side by side until Ctrl-C.
+Database → migrations → first admin → demo year (once) → pipelines once → then API, SMTP
+listener (mail to ticket), Dagster daemon (schedules and sensors) and dashboards side by side
+until Ctrl-C.
 """
 
 import os
@@ -95,12 +96,16 @@ def up(
     incidents: int = typer.Option(20_000, min=1, help="Demo size, in incidents."),
     pipelines: bool = typer.Option(True, help="Run the pipelines and keep their daemon running."),
     dashboards: bool = typer.Option(True, help="Serve the dashboards."),
+    mail: bool | None = typer.Option(
+        None, help="Run the SMTP listener (default ITSM_INBOUND_MAIL_ENABLED, on)."
+    ),
 ) -> None:
     """Start the database, migrate, create the first admin, load the demo year (first run only),
     build the marts, then serve the API, the pipelines' daemon and the dashboards until Ctrl-C."""
     from operational.cli import pipelines as pipelines_cli
     from operational.cli.db import migrate_or_explain
     from operational.cli.demo import demo as load_demo
+    from operational.core.config import get_settings
 
     with console.status("starting the database, setting up its roles and migrating"):
         migrate_or_explain()
@@ -137,6 +142,15 @@ def up(
             console.print("[red]the API did not start; see its log above[/]")
             raise typer.Exit(1)
         lines = [f"API and OpenAPI docs: {api_url}/docs"]
+        settings = get_settings()
+        if settings.inbound_mail_enabled if mail is None else mail:
+            processes.append(
+                subprocess.Popen(_itsm("mail", "serve"), env=environment, start_new_session=True)
+            )
+            lines.append(
+                f"mail to ticket:      smtp://{settings.inbound_mail_host}:"
+                f"{settings.inbound_mail_port}"
+            )
         if pipelines:
             processes.append(pipelines_cli.spawn_daemon(new_session=True))
             lines.append("pipelines daemon:    running (schedules and inbox sensor)")

@@ -86,6 +86,32 @@ class Settings(BaseSettings):
         default=15, gt=0, le=30, description="Seconds between SLA scans (at most 30)."
     )
 
+    # Inbound mail (docs/inbound.md): `itsm mail serve` (and `itsm up`) listen for SMTP here.
+    inbound_mail_enabled: bool = Field(default=True, description="Start the SMTP listener in up.")
+    inbound_mail_host: str = Field(default="127.0.0.1", description="SMTP listener's interface.")
+    inbound_mail_port: int = Field(default=8025, ge=1, le=65535, description="SMTP port.")
+    inbound_mail_domain: str = Field(
+        default="itsm.example", description="Our Message-IDs' domain (<INC...@domain>)."
+    )
+    # Mail from these addresses is ours (notifications going round): never a ticket.
+    inbound_mail_own_addresses: list[str] = Field(default_factory=list)
+    inbound_mail_unknown_senders: Literal["refuse", "create"] = Field(
+        default="refuse", description="Unknown sender: refuse the mail or create a requester."
+    )
+    inbound_mail_max_bytes: int = Field(default=25 * 1024**2, ge=1024, description="Whole mail.")
+    inbound_attachment_max_bytes: int = Field(
+        default=10 * 1024**2, ge=1, description="One attachment; larger ones are not kept."
+    )
+    # Loop guard: at most this many mails from one sender per ticket (or new tickets) per hour.
+    inbound_mail_loop_limit: int = Field(default=10, ge=1)
+
+    # Live updates (docs/inbound.md, "Live updates"): a stream ends after max seconds (the
+    # client reconnects with Last-Event-ID); heartbeats keep proxies from closing it. Under the
+    # test suite a stream ends after 1 s unless set (the RBAC matrix calls every route).
+    stream_heartbeat_seconds: float = Field(default=15, gt=0, le=300)
+    stream_max_seconds: float = Field(default=3600, gt=0)
+    stream_replay_limit: int = Field(default=1000, ge=0, le=10_000)
+
     @field_validator("home")
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:
@@ -119,6 +145,8 @@ class Settings(BaseSettings):
     def _no_background_worker_under_tests(self) -> "Settings":
         if self.environment == "test" and "run_worker" not in self.model_fields_set:
             self.run_worker = False
+        if self.environment == "test" and "stream_max_seconds" not in self.model_fields_set:
+            self.stream_max_seconds = 1
         return self
 
     @property

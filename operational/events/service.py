@@ -193,3 +193,25 @@ def copy_csv(
         with cursor.copy(statement) as copy:
             copy.write(data)
         return cursor.rowcount
+
+
+# Every append notifies channel ``itsm_events`` at commit (a trigger, migration 0020_inbound):
+# {"id", "type", "record"} per event, or {"bulk": n} for a statement of more than 1,000. The
+# live stream (operational/live) listens; these read what it was told about.
+NOTIFY_CHANNEL = "itsm_events"
+
+
+def by_ids(*, session: Session, event_ids: Iterable[int]) -> list[Event]:
+    """Events by id, in id order (the ones a notification named)."""
+    ids = sorted(set(event_ids))
+    if not ids:
+        return []
+    return list(session.scalars(select(Event).where(Event.id.in_(ids)).order_by(Event.id)))
+
+
+def after(*, session: Session, event_id: int, limit: int) -> list[Event]:
+    """Up to ``limit`` events appended after ``event_id`` (by id), oldest first: the stream's
+    replay after a reconnect."""
+    return list(
+        session.scalars(select(Event).where(Event.id > event_id).order_by(Event.id).limit(limit))
+    )

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from operational.auth.models import User
 from operational.core.errors import DomainError
 from operational.incidents import assignment, csat, service
+from operational.incidents.enums import Channel
 from operational.incidents.models import AssignmentRule, Incident, IncidentComment
 from operational.incidents.recording import now_or
 from operational.incidents.schemas import IncidentCreate, IncidentUpdate
@@ -70,12 +71,17 @@ def _settle(
 
 
 def create(
-    *, session: Session, data: IncidentCreate, actor: User, now: datetime | None = None
+    *,
+    session: Session,
+    data: IncidentCreate,
+    actor: User,
+    now: datetime | None = None,
+    channel: Channel | None = None,
 ) -> IncidentOutcome:
     """Raise an incident (routed by the assignment rules when no team is given) and start its
-    SLA timers."""
+    SLA timers. ``channel``: the intake's (mail, monitoring), see ``service.create``."""
     now = now_or(now)
-    incident = service.create(session=session, data=data, actor=actor, now=now)
+    incident = service.create(session=session, data=data, actor=actor, now=now, channel=channel)
     return _settle(session, incident, now)
 
 

@@ -494,11 +494,18 @@ def close_resolved(*, session: Session, now: datetime, limit: int = 500) -> list
 
 
 def create(
-    *, session: Session, data: IncidentCreate, actor: User, now: datetime | None = None
+    *,
+    session: Session,
+    data: IncidentCreate,
+    actor: User,
+    now: datetime | None = None,
+    channel: Channel | None = None,
 ) -> Incident:
     """Raise an incident; without a team or assignee given, the assignment rules route it.
 
     The caller checks ``incident:override_priority`` before passing ``data.priority``.
+    ``channel`` is the intake's own (mail, monitoring: operational.inbound), which a requester
+    may not set in ``data``.
     """
     now = now_or(now)
     if not can_work(actor):
@@ -530,7 +537,7 @@ def create(
         description=data.description,
         requester_id=requester.id,
         opened_by_id=actor.id,
-        channel=plain(data.channel or Channel.portal),
+        channel=plain(channel or data.channel or Channel.portal),
         category=data.category,
         subcategory=data.subcategory,
         service=data.service,
