@@ -586,7 +586,8 @@ def _settle_stages(session: Session, stage_ids: list[int]) -> None:
 def _approval_events(session: Session) -> None:
     """What the API writes on the item: `approval_requested` when a stage asks its approvers,
     and one `approval_decided` per decision (with its approval, stage, approver, who decided,
-    the comment and the policy version); each once."""
+    the comment and the policy version); each once. At one moment a decision goes before the
+    next stage's request, as the API orders them."""
     copying.temp_table(
         session,
         "stage_appends",
@@ -602,8 +603,8 @@ def _approval_events(session: Session) -> None:
             group by st.id, i.item_version, i.source_system
         )
         select 'request_item'::text as entity_type, st.request_item_id as entity_id,
-            'stage:' || st.id || ':requested' as import_key,
-            extract(epoch from st.started_at)::bigint * 10 as ord, st.started_at as occurred_at,
+            'stage_requested:' || st.id as import_key,
+            extract(epoch from st.started_at)::bigint * 10 + 1 as ord, st.started_at as occurred_at,
             null::bigint as actor_id, 'import'::text as actor_label,
             'approval_requested'::text as kind, 'approval'::text as field,
             null::text as old_value, st.name as new_value,
@@ -614,7 +615,7 @@ def _approval_events(session: Session) -> None:
         from stages st
         union all
         select 'request_item', a.request_item_id, 'approval:' || a.id || ':' || a.state,
-            extract(epoch from a.decided_at)::bigint * 10 + 1, a.decided_at, a.decided_by_id,
+            extract(epoch from a.decided_at)::bigint * 10, a.decided_at, a.decided_by_id,
             coalesce(decider.display_name, 'import'), 'approval_decided', 'approval',
             'pending', a.state,
             jsonb_strip_nulls(jsonb_build_object('approval_id', a.id, 'stage', st.position,
