@@ -349,7 +349,7 @@ def test_the_request_marts_compute_the_hand_figures_over_imported_requests(
         "--exclude-resource-type",
         "unit_test",
         "--select",
-        "+fct_request_items +fct_request_approvals +request_fulfilment_per_period"
+        "+fct_requests +fct_request_items +fct_request_approvals +request_fulfilment_per_period"
         " +approval_turnaround_per_period",
         variables={"as_of_date": "2026-03-12"},
     )
