@@ -99,8 +99,8 @@ def _synthesized_parts(frame: pl.DataFrame, entity: str) -> list[pl.DataFrame]:
             ["in_fulfilment", "awaiting_requester", "delivered"]
         )
         approved = later("approved_at")
-        before_end = pl.when(fulfilled).then(pl.lit("in_fulfilment")).otherwise(
-            pl.lit("pending_approval")
+        before_end = (
+            pl.when(fulfilled).then(pl.lit("in_fulfilment")).otherwise(pl.lit("pending_approval"))
         )
         parts += [
             moved(fulfilled, 1, approved, "pending_approval", "in_fulfilment"),
@@ -194,11 +194,10 @@ def from_history(
             selected = selected.with_columns(pl.lit(None, pl.String).alias(name))
     kind_map = values.get("kind") or {kind: kind for kind in schema.EVENT_KINDS}
     states = list(_STATES[entity])
-    state_map = (
-        {key: entry.partition("|")[0] for key, entry in convert.state_map_entries(values["state"]).items()}
-        if "state" in values
-        else {state: state for state in states}
-    )
+    state_map = {state: state for state in states}
+    if "state" in values:
+        entries = convert.state_map_entries(values["state"])
+        state_map = {key: entry.partition("|")[0] for key, entry in entries.items()}
     is_state = pl.col("field").eq("state")
 
     def translate(column: str) -> pl.Expr:
