@@ -7,7 +7,7 @@ synthesized from their timestamps. It uses a scratch database ``itsm_bench_reque
 server of ITSM_DATABASE_URL, or else the embedded one. Prints the seconds of each file and the
 records per second; asserts nothing.
 
-    python bench/ingest_requests.py [--requests 10000]
+    python -m bench.ingest_requests [--requests 10000]
 """
 
 from __future__ import annotations

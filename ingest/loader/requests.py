@@ -10,7 +10,7 @@ log once per event: a re-import adds only what is new. Approvals write what the 
 the item: the stage's `approval_requested` and each `approval_decided`.
 
 An item's delivery clock and its approval wait and fulfilment times come from the request
-domain's own replay of its log (`operational.requests.flows.refresh_clock`), so the request
+domain's own replay of its log (`operational.requests.flows.replay_clocks`), so the request
 marts compute the same figures for imported and native requests.
 """
 
@@ -329,9 +329,7 @@ def _replay_clocks(session: Session, item_ids: list[int]) -> None:
         return
     from operational.requests import flows as request_flows
 
-    now = datetime.now(UTC)
-    for item_id in sorted(item_ids):
-        request_flows.refresh_clock(session=session, item_id=item_id, now=now)
+    request_flows.replay_clocks(session=session, item_ids=item_ids, now=datetime.now(UTC))
     session.flush()
 
 
