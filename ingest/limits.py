@@ -116,6 +116,8 @@ def enforce(parsed: ParsedExport) -> None:
 
 def _key(entity: str) -> list[pl.Expr]:
     key = "change_external_id" if entity == "change_approvals" else "external_id"
+    if entity == "request_approvals":
+        key = "request_item_external_id"
     if entity == "ci_relationships":
         key = "ci_external_id"
     return [pl.col(key).alias("_ticket")]

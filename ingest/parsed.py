@@ -33,6 +33,13 @@ class ParsedExport:
     )
     csat: pl.DataFrame = field(default_factory=partial(schema.empty, "csat"))
     problems: pl.DataFrame = field(default_factory=partial(schema.empty, "problems"))
+    requests: pl.DataFrame = field(default_factory=partial(schema.empty, "requests"))
+    request_items: pl.DataFrame = field(default_factory=partial(schema.empty, "request_items"))
+    request_tasks: pl.DataFrame = field(default_factory=partial(schema.empty, "request_tasks"))
+    request_approvals: pl.DataFrame = field(
+        default_factory=partial(schema.empty, "request_approvals")
+    )
+    request_events: pl.DataFrame = field(default_factory=partial(schema.empty, "request_events"))
     rejects: pl.DataFrame = field(default_factory=empty_rejects)
     # Source line of each row of a canonical frame, by entity, where the source knows it: lets
     # the loader report a row it refuses (a cycle, a self-approval) at its line.

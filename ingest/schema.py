@@ -25,6 +25,13 @@ from operational.events.enums import EventKind
 from operational.incidents import enums as incident_enums
 from operational.incidents.enums import Channel, HoldReason, IncidentState
 from operational.problems.enums import ProblemState, RootCauseCategory
+from operational.requests.enums import (
+    ApprovalRule,
+    ApprovalState,
+    ItemState,
+    RequestState,
+    TaskState,
+)
 
 UTC_DATETIME = pl.Datetime("us", "UTC")
 
@@ -69,6 +76,13 @@ APPROVER_ROLES = tuple(
 )
 PROBLEM_STATES = tuple(state.value for state in ProblemState)
 ROOT_CAUSE_CATEGORIES = tuple(category.value for category in RootCauseCategory)
+REQUEST_STATES = tuple(state.value for state in RequestState)
+REQUEST_ITEM_STATES = tuple(state.value for state in ItemState)
+REQUEST_TASK_STATES = tuple(state.value for state in TaskState)
+REQUEST_APPROVAL_STATES = tuple(state.value for state in ApprovalState)
+REQUEST_APPROVAL_RULES = tuple(rule.value for rule in ApprovalRule)
+# The records of the request domain whose history an import carries (their event entity types).
+REQUEST_EVENT_ENTITIES = ("request", "request_item", "request_task")
 CI_STATUSES = tuple(status.value for status in CIStatus)
 ENVIRONMENTS = tuple(environment.value for environment in Environment)
 CRITICALITIES = tuple(level.value for level in Criticality)  # 1 most critical .. 4
@@ -218,6 +232,84 @@ PROBLEM_SCHEMA: dict[str, pl.DataType] = {
     "closed_at": UTC_DATETIME,
 }
 
+# Service requests (docs/ingest.md, "Requests"): a request (REQ), its items (RITM) naming their
+# request and catalog item, the items' fulfilment tasks (SCTASK) and approvals; each record's
+# history is a `request_events` frame. Numbers are kept unless another record holds them.
+REQUEST_SCHEMA: dict[str, pl.DataType] = {
+    "source_system": pl.String(),
+    "external_id": pl.String(),
+    "number": pl.String(),
+    "requester": pl.String(),
+    "opened_by": pl.String(),
+    "justification": pl.String(),
+    "state": pl.String(),
+    "opened_at": UTC_DATETIME,
+    "closed_at": UTC_DATETIME,
+}
+
+REQUEST_ITEM_SCHEMA: dict[str, pl.DataType] = {
+    "source_system": pl.String(),
+    "external_id": pl.String(),
+    "number": pl.String(),
+    "request_external_id": pl.String(),
+    "line": pl.Int32(),  # default: after the request's other lines
+    "catalog_item": pl.String(),  # the catalog item's name or id (a value map turns others)
+    "quantity": pl.Int32(),
+    "state": pl.String(),
+    "assignment_group": pl.String(),  # the fulfilment team; default: the catalog item's
+    "rejection_reason": pl.String(),
+    "opened_at": UTC_DATETIME,
+    "approved_at": UTC_DATETIME,  # approvals ended: fulfilment begins
+    "delivered_at": UTC_DATETIME,
+    "closed_at": UTC_DATETIME,  # delivered, rejected or cancelled
+}
+
+REQUEST_TASK_SCHEMA: dict[str, pl.DataType] = {
+    "source_system": pl.String(),
+    "external_id": pl.String(),
+    "number": pl.String(),
+    "request_item_external_id": pl.String(),
+    "position": pl.Int32(),  # default: after the item's other tasks
+    "name": pl.String(),
+    "description": pl.String(),
+    "assignment_group": pl.String(),
+    "assignee": pl.String(),
+    "state": pl.String(),
+    "opened_at": UTC_DATETIME,
+    "closed_at": UTC_DATETIME,
+    "close_notes": pl.String(),
+}
+
+# One approver's part in one stage of a request item's approvals.
+REQUEST_APPROVAL_SCHEMA: dict[str, pl.DataType] = {
+    "source_system": pl.String(),
+    "request_item_external_id": pl.String(),
+    "stage": pl.String(),  # the stage's name
+    "stage_position": pl.Int32(),  # default: stages in the order they were first asked
+    "rule": pl.String(),  # one, all or quorum (default one)
+    "approver": pl.String(),
+    "decision": pl.String(),  # pending, approved, rejected or not_required
+    "requested_at": UTC_DATETIME,
+    "decided_at": UTC_DATETIME,
+    "decided_by": pl.String(),  # a delegate deciding for the approver; default the approver
+    "comment": pl.String(),
+}
+
+# The history of requests, items and tasks: as EVENT_SCHEMA, with the record's entity type.
+REQUEST_EVENT_SCHEMA: dict[str, pl.DataType] = {
+    "source_system": pl.String(),
+    "entity": pl.String(),  # request, request_item or request_task
+    "external_id": pl.String(),  # the record's external id
+    "seq": pl.Int32(),
+    "occurred_at": UTC_DATETIME,
+    "actor": pl.String(),
+    "kind": pl.String(),
+    "field": pl.String(),
+    "old_value": pl.String(),
+    "new_value": pl.String(),
+    "synthesized": pl.Boolean(),
+}
+
 CSAT_SCHEMA: dict[str, pl.DataType] = {
     "source_system": pl.String(),
     "external_id": pl.String(),  # the ticket's external id
@@ -329,6 +421,67 @@ ENTITIES: dict[str, Entity] = {
             "priority": PRIORITIES,
             "root_cause_category": ROOT_CAUSE_CATEGORIES,
         },
+    ),
+    "requests": Entity(
+        "requests",
+        REQUEST_SCHEMA,
+        key=("source_system", "external_id"),
+        required=("source_system", "external_id", "number", "requester", "state", "opened_at"),
+        allowed={"state": REQUEST_STATES},
+    ),
+    "request_items": Entity(
+        "request_items",
+        REQUEST_ITEM_SCHEMA,
+        key=("source_system", "external_id"),
+        required=(
+            "source_system",
+            "external_id",
+            "number",
+            "request_external_id",
+            "catalog_item",
+            "state",
+            "opened_at",
+        ),
+        allowed={"state": REQUEST_ITEM_STATES},
+        minimum={"line": 1, "quantity": 1},
+    ),
+    "request_tasks": Entity(
+        "request_tasks",
+        REQUEST_TASK_SCHEMA,
+        key=("source_system", "external_id"),
+        required=(
+            "source_system",
+            "external_id",
+            "number",
+            "request_item_external_id",
+            "state",
+            "opened_at",
+        ),
+        allowed={"state": REQUEST_TASK_STATES},
+        minimum={"position": 1},
+    ),
+    "request_approvals": Entity(
+        "request_approvals",
+        REQUEST_APPROVAL_SCHEMA,
+        key=("source_system", "request_item_external_id", "stage", "approver"),
+        required=("source_system", "request_item_external_id", "stage", "approver", "decision"),
+        allowed={"decision": REQUEST_APPROVAL_STATES, "rule": REQUEST_APPROVAL_RULES},
+        minimum={"stage_position": 1},
+    ),
+    "request_events": Entity(
+        "request_events",
+        REQUEST_EVENT_SCHEMA,
+        key=("source_system", "external_id", "entity", "seq"),
+        required=(
+            "source_system",
+            "entity",
+            "external_id",
+            "seq",
+            "occurred_at",
+            "kind",
+            "synthesized",
+        ),
+        allowed={"entity": REQUEST_EVENT_ENTITIES, "kind": EVENT_KINDS},
     ),
     "csat": Entity(
         "csat",

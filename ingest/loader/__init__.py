@@ -16,6 +16,8 @@ The modules follow the seams of a load:
 - `incidents`: people and teams, incidents with their events and comments, CSAT answers;
 - `cmdb`: configuration items and relationships, with the CMDB's checks;
 - `changes`: changes, CAB decisions and the settling of their rounds;
+- `problems`: problems and the incidents' links to them;
+- `requests`: service requests, their items, fulfilment tasks and approvals, with histories;
 - `orchestration`: the run, its batches and transactions, worker processes, the SLA backfill.
 
 Bulk loading is the documented exception to "a domain's service is the only writer of its

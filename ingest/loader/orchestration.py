@@ -38,6 +38,12 @@ from ingest.loader.cmdb import load_ci_relationships, load_configuration_items
 from ingest.loader.incidents import load_csat, load_incidents, load_people_and_teams
 from ingest.loader.problems import link_problem_refs, load_problems
 from ingest.loader.report import EntityCounts, LoadReport, all_rejects, write_rejects
+from ingest.loader.requests import (
+    load_request_approvals,
+    load_request_items,
+    load_request_tasks,
+    load_requests,
+)
 from ingest.parsed import ParsedExport
 
 DEFAULT_BATCH_EVENTS = 100_000
@@ -399,6 +405,24 @@ def _load_all(
             lambda s: merge({"problems": load_problems(s, parsed.problems, parsed.source_system)}),
         )
         report.batches += 1
+
+    # Requests, their items, tasks and approvals, each with its history (one file each).
+    for name, request_loader in (
+        ("requests", load_requests),
+        ("request_items", load_request_items),
+        ("request_tasks", load_request_tasks),
+        ("request_approvals", load_request_approvals),
+    ):
+        frame = getattr(parsed, name)
+        if frame.height:
+            _run_batch(
+                engine,
+                dry_run,
+                lambda s, f=frame, fn=request_loader, n=name: merge(
+                    {n: fn(s, f, parsed.request_events, parsed.source_system, report)}
+                ),
+            )
+            report.batches += 1
 
     if parsed.incidents.height:
         batches = list(ticket_batches(parsed.incidents, parsed.events, batch_events))

@@ -1,10 +1,11 @@
 """Generic exports (CSV, JSON or Parquet) described by a small YAML mapping file.
 
 A mapping names the entity the file holds (incidents, changes, change_approvals, problems,
-configuration_items, ci_relationships, csat), the column for each canonical field, value maps,
-date formats, the CSV separator and decimal comma. An incidents mapping may name a companion
-history file of events; tickets without one get events synthesized from their timestamps. See
-docs/ingest.md and the examples in docs/mappings/.
+configuration_items, ci_relationships, csat, requests, request_items, request_tasks,
+request_approvals), the column for each canonical field, value maps, date formats, the CSV
+separator and decimal comma. An incidents, requests, request_items or request_tasks mapping may
+name a companion history file of events; records without one get events synthesized from their
+timestamps. See docs/ingest.md and the examples in docs/mappings/.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import polars as pl
 import yaml
 
-from ingest import convert, history, parsing, paths, rejects, schema
+from ingest import convert, history, parsing, paths, rejects, request_history, schema
 from ingest.exceptions import FormatError, MappingError
 from ingest.parsed import ParsedExport
 
@@ -32,6 +33,10 @@ ENTITIES = (
     "ci_relationships",
     "csat",
     "problems",
+    "requests",
+    "request_items",
+    "request_tasks",
+    "request_approvals",
 )
 HISTORY_FIELDS = ("external_id", "occurred_at", "actor", "kind", "field", "old_value", "new_value")
 _TOP_LEVEL = {
@@ -157,8 +162,11 @@ class GenericMapping:
                 if reason and reason not in schema.HOLD_REASONS:
                     raise MappingError(f"{origin}: hold reason {reason!r} is not known")
         if self.history is not None:
-            if self.entity != "incidents":
-                raise MappingError(f"{origin}: only an incidents mapping can have a history")
+            if self.entity != "incidents" and self.entity not in request_history.ENTITY_TYPES:
+                raise MappingError(
+                    f"{origin}: only an incidents, requests, request_items or request_tasks "
+                    "mapping can have a history"
+                )
             missing = {"external_id", "occurred_at", "kind"} - set(self.history.columns)
             if missing or set(self.history.columns) - set(HISTORY_FIELDS):
                 raise MappingError(
@@ -272,7 +280,40 @@ def parse(path: Path, *, mapping: GenericMapping | Path) -> ParsedExport:
     if mapping.entity == "incidents":
         result.events, history_rejects = _incident_events(canonical, path, mapping)
         result.rejects = rejects.combine([result.rejects, history_rejects])
+    if mapping.entity in request_history.ENTITY_TYPES:
+        _request_events(result, canonical, path, mapping)
     return result
+
+
+def _request_events(
+    result: ParsedExport, records: pl.DataFrame, path: Path, mapping: GenericMapping
+) -> None:
+    """The history of requests, items or tasks (ingest/request_history.py)."""
+    if mapping.history is None:
+        result.request_events = request_history.synthesize(
+            records, mapping.entity, mapping.source_system
+        )
+        return
+    history_path = paths.inside(path.parent, mapping.history.path, what="history.path")
+    columns = dict(mapping.history.columns)
+    frame = _read(history_path, mapping, sorted(set(columns.values())))
+    selected = frame.select(
+        parsing.LINE, *(pl.col(source).alias(name) for name, source in columns.items())
+    )
+    filled, result.request_events, found = request_history.from_history(
+        records,
+        selected,
+        entity=mapping.entity,
+        source_system=mapping.source_system,
+        columns=columns,
+        values={**mapping.values, **mapping.history.values},
+        date_formats=mapping.date_formats,
+        timezone=mapping.timezone,
+        null_values=mapping.null_values,
+        file_name=history_path.name,
+    )
+    setattr(result, mapping.entity, filled)
+    result.rejects = rejects.combine([result.rejects, found])
 
 
 def _incident_events(
