@@ -128,6 +128,66 @@ def append(
     return event
 
 
+# Bookkeeping columns a configuration snapshot leaves out: they change on every write.
+_SNAPSHOT_SKIPPED = frozenset({"created_at", "updated_at", "version"})
+
+
+def snapshot(row: Any, *, skip: Iterable[str] = ()) -> dict[str, Any]:
+    """A configuration row's column values (as JSON will hold them), for ``record_change``."""
+    from sqlalchemy import inspect
+
+    skipped = _SNAPSHOT_SKIPPED | set(skip)
+    values = {
+        attribute.key: getattr(row, attribute.key)
+        for attribute in inspect(row).mapper.column_attrs
+        if attribute.key not in skipped
+    }
+    return _as_stored(values) or {}
+
+
+def record_change(
+    *,
+    session: Session,
+    entity_type: str,
+    entity_id: int,
+    actor: Actor | None,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    label: str | None = None,
+) -> Event | None:
+    """Record a configuration change (a CAB rule, an SLA calendar, a CI class, ...) as one event
+    of the record's log: ``created`` (``before`` None), ``deleted`` (``after`` None) or
+    ``field_changed``, with ``data.before`` and ``data.after`` holding the values of the fields
+    that differ (all of them on create and delete). Nothing is recorded when nothing changed.
+    ``label`` (the record's name) goes to ``new_value``."""
+    before = _as_stored(before)
+    after = _as_stored(after)
+    if before is None and after is None:
+        return None
+    if before is None:
+        kind, data = "created", {"before": None, "after": after}
+    elif after is None:
+        kind, data = "deleted", {"before": before, "after": None}
+    else:
+        changed = sorted(key for key in {*before, *after} if before.get(key) != after.get(key))
+        if not changed:
+            return None
+        kind = "field_changed"
+        data = {
+            "before": {key: before.get(key) for key in changed},
+            "after": {key: after.get(key) for key in changed},
+        }
+    return append(
+        session=session,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        kind=kind,
+        actor=actor,
+        new_value=label,
+        data=data,
+    )
+
+
 _BULK_DEFAULTS: dict[str, Any] = {
     "actor_id": None,
     "actor_label": "system",
