@@ -11,9 +11,12 @@ Here:
 - ``verify`` recomputes every chain and checks every seal, and names the first broken links.
 """
 
+import json
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -29,6 +32,8 @@ _SEAL_LOCK_KEY = 0x5EA1_0A0D
 # (an event's recorded_at is its transaction's start, which may precede that seal's time).
 SEAL_LOOKBACK = timedelta(days=1)
 _FETCH = 20_000
+# The offline verifier in every compliance export: a copy of operational/events/chain.py.
+VERIFIER_NAME = "verify_audit.py"
 
 Heads = dict[tuple[str, int], tuple[int, str]]
 
@@ -187,10 +192,11 @@ _EVENT_COLUMNS = ", ".join(f"e.{name}" for name in (*chain.FIELDS, "prev_hash", 
 
 
 def _event_rows(
-    session: Session, since: datetime | None, until: datetime | None
+    session: Session, since: datetime | None, until: datetime | None, *, bounded: bool = False
 ) -> Iterator[dict[str, Any]]:
     """The events to check, by record and seq. With a period: the records with an event
-    recorded in it, from the event before their first one there (``anchor`` true) on."""
+    recorded in it, from the event before their first one there (``anchor`` true) on; up to
+    their last one there when ``bounded``."""
     if since is None and until is None:
         sql = f"""
             select {_EVENT_COLUMNS}, false as anchor, 1 as first_seq
@@ -198,7 +204,7 @@ def _event_rows(
     else:
         sql = f"""
             with touched as (
-                select entity_type, entity_id, min(seq) as first_seq
+                select entity_type, entity_id, min(seq) as first_seq, max(seq) as last_seq
                 from operational.events
                 where (cast(:since as timestamptz) is null or recorded_at >= :since)
                   and (cast(:until as timestamptz) is null or recorded_at < :until)
@@ -207,10 +213,12 @@ def _event_rows(
             select {_EVENT_COLUMNS}, e.seq < t.first_seq as anchor, t.first_seq
             from operational.events e
             join touched t on t.entity_type = e.entity_type and t.entity_id = e.entity_id
-            where e.seq >= t.first_seq - 1
+            where e.seq >= t.first_seq - 1 and (not :bounded or e.seq <= t.last_seq)
             order by e.entity_type, e.entity_id, e.seq"""
     result = session.execute(
-        text(sql), {"since": since, "until": until}, execution_options={"yield_per": _FETCH}
+        text(sql),
+        {"since": since, "until": until, "bounded": bounded},
+        execution_options={"yield_per": _FETCH},
     )
     for row in result.mappings():
         yield dict(row)
@@ -346,3 +354,76 @@ def check_anchor(*, session: Session, anchor: dict[str, Any]) -> Break | None:
     if differing:
         return Break(name, None, f"differs from the anchor in {', '.join(differing)}")
     return None
+
+
+# -- the audit trail of a compliance export -----------------------------------------------------
+
+
+def _json_line(row: dict[str, Any]) -> str:
+    return json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def write_trail(
+    *, session: Session, key: str, since: datetime, until: datetime, folder: Path
+) -> dict[str, int]:
+    """Write the event log's part of a compliance export into ``folder``: the events recorded
+    in [since, until) with their hashes, the hash before each record's first one, a new seal
+    with every chain head it covers, and the offline verifier. Returns the rows of each file.
+
+    The events are read before the seal is made, so the seal covers every event written.
+    """
+    rows: dict[str, int] = {}
+    count = 0
+    with (folder / chain.EVENTS_FILE).open("w", encoding="utf-8") as handle:
+        for event in _event_rows(session, since, until, bounded=True):
+            if event.pop("anchor"):
+                continue
+            event.pop("first_seq")
+            event["occurred_at"] = chain.timestamp(event["occurred_at"])
+            event["recorded_at"] = chain.timestamp(event["recorded_at"])
+            handle.write(_json_line(event))
+            count += 1
+    rows[chain.EVENTS_FILE] = count
+    starts = session.execute(
+        text(
+            """
+            with touched as (
+                select entity_type, entity_id, min(seq) as first_seq
+                from operational.events
+                where recorded_at >= :since and recorded_at < :until
+                group by entity_type, entity_id
+            )
+            select e.entity_type, e.entity_id, e.seq, e.hash
+            from touched t
+            join operational.events e on e.entity_type = t.entity_type
+                and e.entity_id = t.entity_id and e.seq = t.first_seq - 1
+            order by e.entity_type, e.entity_id
+            """
+        ),
+        {"since": since, "until": until},
+    ).all()
+    with (folder / chain.STARTS_FILE).open("w", encoding="utf-8") as handle:
+        for row in starts:
+            handle.write(
+                _json_line(
+                    {"entity_type": row[0], "entity_id": row[1], "seq": row[2], "hash": row[3]}
+                )
+            )
+    rows[chain.STARTS_FILE] = len(starts)
+
+    sealed = seal(session=session, key=key)
+    described = describe(sealed) | {"previous_signature": sealed.previous_signature}
+    (folder / chain.SEAL_FILE).write_text(json.dumps(described, indent=2, sort_keys=True) + "\n")
+    rows[chain.SEAL_FILE] = 1
+    heads = sealed_heads(session=session, up_to=sealed.id)
+    with (folder / chain.HEADS_FILE).open("w", encoding="utf-8") as handle:
+        for (entity_type, entity_id), (seq, head) in sorted(heads.items()):
+            handle.write(
+                _json_line(
+                    {"entity_type": entity_type, "entity_id": entity_id, "seq": seq, "hash": head}
+                )
+            )
+    rows[chain.HEADS_FILE] = len(heads)
+    shutil.copyfile(chain.__file__, folder / VERIFIER_NAME)
+    rows[VERIFIER_NAME] = 0
+    return rows

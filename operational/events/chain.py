@@ -240,7 +240,8 @@ def verify_export(folder: Path, *, key: str | None = None) -> list[str]:
             problems.append(f"{chain[0]} {chain[1]} seq {seq}: written after the seal, or unsealed")
         elif sealed[0] == seq and sealed[1] != head:
             problems.append(f"{chain[0]} {chain[1]} seq {seq}: not the sealed head hash")
-    if key is not None and not hmac.compare_digest(sign(key, seal), seal["signature"]):
+    signed = {**seal, "id": seal["seal_id"]}
+    if key is not None and not hmac.compare_digest(sign(key, signed), seal["signature"]):
         problems.append(f"{SEAL_FILE}: the signature does not match (not this install's key)")
     return problems
 

@@ -74,6 +74,14 @@ def upgrade() -> None:
         ),
         schema=SCHEMA,
     )
+    # Compliance exports carry the audit trail: JSON Lines files and the offline verifier.
+    op.drop_constraint("ck_export_files_known_format", "export_files", schema=SCHEMA)
+    op.create_check_constraint(
+        "ck_export_files_known_format",
+        "export_files",
+        "format in ('csv', 'parquet', 'xlsx', 'json', 'jsonl', 'py')",
+        schema=SCHEMA,
+    )
     op.execute(APPEND_ONLY_FUNCTION)
     for table in ("audit_seals", "audit_seal_heads"):
         op.execute(
@@ -129,6 +137,13 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
+    op.drop_constraint("ck_export_files_known_format", "export_files", schema=SCHEMA)
+    op.create_check_constraint(
+        "ck_export_files_known_format",
+        "export_files",
+        "format in ('csv', 'parquet', 'xlsx', 'json')",
+        schema=SCHEMA,
+    )
     op.drop_table("audit_seal_heads", schema=SCHEMA)
     op.drop_table("audit_seals", schema=SCHEMA)
     op.execute("drop function if exists operational.refuse_audit_change()")
