@@ -77,7 +77,7 @@ def upgrade() -> None:
     # Compliance exports carry the audit trail: JSON Lines files and the offline verifier.
     op.drop_constraint("ck_export_files_known_format", "export_files", schema=SCHEMA)
     op.create_check_constraint(
-        "ck_export_files_known_format",
+        op.f("ck_export_files_known_format"),
         "export_files",
         "format in ('csv', 'parquet', 'xlsx', 'json', 'jsonl', 'py')",
         schema=SCHEMA,
@@ -103,8 +103,9 @@ def _backfill() -> None:
         return
     bind.execute(sa.text("create temp table event_hashes (id bigint, prev_hash text, hash text)"))
     columns = ", ".join(chain.FIELDS)
-    result = bind.execution_options(stream_results=True, yield_per=BATCH).execute(
-        sa.text(f"select id, {columns} from {SCHEMA}.events order by entity_type, entity_id, seq")
+    result = bind.execute(
+        sa.text(f"select id, {columns} from {SCHEMA}.events order by entity_type, entity_id, seq"),
+        execution_options={"stream_results": True, "yield_per": BATCH},
     )
     raw = bind.connection.driver_connection
     last_key = None
@@ -139,7 +140,7 @@ def _backfill() -> None:
 def downgrade() -> None:
     op.drop_constraint("ck_export_files_known_format", "export_files", schema=SCHEMA)
     op.create_check_constraint(
-        "ck_export_files_known_format",
+        op.f("ck_export_files_known_format"),
         "export_files",
         "format in ('csv', 'parquet', 'xlsx', 'json')",
         schema=SCHEMA,
