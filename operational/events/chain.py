@@ -73,19 +73,20 @@ def canonical(event: dict[str, Any], prev_hash: str | None) -> bytes:
     return _serialize(tuple(event[name] for name in FIELDS), prev_hash)
 
 
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def _serialize(row: tuple[Any, ...], prev_hash: str | None) -> bytes:
-    values = list(row)
-    values[3] = timestamp(values[3])
-    values[4] = timestamp(values[4])
-    if values[11] is not None:
-        values[11] = normalize_data(values[11])
-    return json.dumps(
-        [FORMAT, *values, prev_hash],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-    ).encode()
+    values = [FORMAT, *row, prev_hash]
+    if not isinstance(values[4], str):
+        values[4] = timestamp(values[4])
+    if not isinstance(values[5], str):
+        values[5] = timestamp(values[5])
+    if values[12] is not None:
+        values[12] = normalize_data(values[12])
+    return _ENCODER.encode(values).encode()
 
 
 def row_hash(row: tuple[Any, ...], prev_hash: str | None) -> str:

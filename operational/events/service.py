@@ -359,7 +359,6 @@ def copy_frame(*, session: Session, frame: pl.DataFrame) -> int:
     columns = [frame.get_column(name).to_list() for name in chain.FIELDS if name != "recorded_at"]
     prev_hashes: list[str | None] = []
     hashes: list[str] = []
-    data_texts: list[str | None] = []
     last_key: tuple[str, int] | None = None
     prev_hash: str | None = None
     for index, (
@@ -390,7 +389,6 @@ def copy_frame(*, session: Session, frame: pl.DataFrame) -> int:
                 )
             last_key = key
         data = json.loads(data_text) if data_text is not None else None
-        data_texts.append(None if data is None else json.dumps(data, ensure_ascii=False))
         row = (
             entity_type,
             entity_id,
@@ -411,7 +409,6 @@ def copy_frame(*, session: Session, frame: pl.DataFrame) -> int:
         prev_hash = chain.row_hash(row, prev_hash)
         hashes.append(prev_hash)
     frame = frame.with_columns(
-        pl.Series("data", data_texts, dtype=pl.String),
         pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("recorded_at"),
         pl.Series("prev_hash", prev_hashes, dtype=pl.String),
         pl.Series("hash", hashes, dtype=pl.String),
