@@ -13,7 +13,7 @@ Here:
 
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -281,7 +281,17 @@ def verify(
     return report
 
 
-def _verify_seals(session, key, since, until, report, broken) -> None:
+def _verify_seals(
+    session: Session,
+    key: str,
+    since: datetime | None,
+    until: datetime | None,
+    report: Verification,
+    broken: Callable[[str, int | None, str], None],
+) -> None:
+    """Replay the seals in order: each follows the one before, carries a valid signature, and
+    (the newest, and those in the period) its root is the root over its heads; every sealed
+    head is still in the log with its hash."""
     seals = session.scalars(select(Seal).order_by(Seal.id)).all()
     if not seals:
         return
@@ -350,7 +360,7 @@ def check_anchor(*, session: Session, anchor: dict[str, Any]) -> Break | None:
     name = f"seal {anchor['seal_id']} (anchored {anchor['sealed_at']})"
     if kept is None:
         return Break(name, None, "the anchored seal is missing: it was deleted")
-    differing = [name for name, value in describe(kept).items() if anchor.get(name) != value]
+    differing = [key for key, value in describe(kept).items() if anchor.get(key) != value]
     if differing:
         return Break(name, None, f"differs from the anchor in {', '.join(differing)}")
     return None

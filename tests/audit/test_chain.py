@@ -312,3 +312,21 @@ def test_the_seal_tables_are_append_only(session, factory):
         )
     savepoint.rollback()
     assert session.get(Seal, sealed.id) is not None
+
+
+def test_an_anchor_kept_outside_names_a_rewritten_seal(session, factory):
+    _record(session, factory)
+    anchor = audit.anchor(session=session, key=KEY)
+    assert audit.check_anchor(session=session, anchor=anchor) is None
+    _as_owner(
+        session,
+        "update operational.audit_seals set root = :root where id = :id",
+        root="e" * 64,
+        id=anchor["seal_id"],
+    )
+    session.expire_all()
+    problem = audit.check_anchor(session=session, anchor=anchor)
+    assert str(problem) == (
+        f"seal {anchor['seal_id']} (anchored {anchor['sealed_at']}): differs from the anchor "
+        "in root"
+    )

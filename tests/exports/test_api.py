@@ -74,6 +74,12 @@ def test_auditors_and_admins_list_inspect_and_download(client, factory, session,
     assert downloads[0].data["sha256"] == next(
         file.sha256 for file in export.files if file.name == "sla_breach_register.csv"
     )
+    # The audit trail and its offline verifier download like the rest.
+    for name, media in (("audit_events.jsonl", "application/jsonl"), ("verify_audit.py", "text/")):
+        response = client.get(f"/api/v1/exports/{export.id}/files/{name}", headers=headers)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith(media)
+        assert response.content == (folder / name).read_bytes()
 
 
 def test_covers_filter_leaves_out_other_periods(client, role_headers, export):
