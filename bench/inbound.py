@@ -16,7 +16,6 @@ ITSM_DATABASE_URL, or else on the embedded server under ITSM_HOME. No asserts.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import statistics
@@ -25,6 +24,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import polars as pl
 import psycopg
 from sqlalchemy import create_engine, pool, text
 from sqlalchemy.orm import Session
@@ -72,18 +72,19 @@ def _append_statements(engine, statements: int, per_statement: int, entity: int)
 
 
 def _copy(engine, events: int, entity: int) -> float:
-    stamp = datetime.now(UTC).isoformat()
-    buffer = io.StringIO()
-    for seq in range(1, events + 1):
-        buffer.write(f"incident,{entity},{seq},{stamp},field_changed\n")
-    data = buffer.getvalue().encode()
+    now = datetime.now(UTC)
+    frame = pl.DataFrame(
+        {
+            "entity_type": ["incident"] * events,
+            "entity_id": [entity] * events,
+            "seq": list(range(1, events + 1)),
+            "occurred_at": [now] * events,
+            "kind": ["field_changed"] * events,
+        }
+    )
     started = time.perf_counter()
     with Session(engine) as session:
-        events_service.copy_csv(
-            session=session,
-            columns=["entity_type", "entity_id", "seq", "occurred_at", "kind"],
-            data=data,
-        )
+        events_service.copy_frame(session=session, frame=frame)
         session.commit()
     return events / (time.perf_counter() - started)
 

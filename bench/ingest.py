@@ -78,8 +78,8 @@ def statement_timer(engine) -> dict[str, float]:
 
     # COPY goes around SQLAlchemy's events: time the two functions that issue it.
     copying.copy_into = timed(copying.copy_into, lambda session, table, frame: f"COPY into {table}")
-    events_service.copy_csv = timed(
-        events_service.copy_csv, lambda **arguments: "COPY into operational.events"
+    events_service.copy_frame = timed(
+        events_service.copy_frame, lambda **arguments: "COPY into operational.events"
     )
     return spent
 

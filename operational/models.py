@@ -1,5 +1,6 @@
 """Imports every domain's models so that ``Base.metadata`` is complete (Alembic, tests)."""
 
+from operational.audit import models as audit_models
 from operational.auth import models as auth_models
 from operational.changes import models as changes_models
 from operational.cmdb import models as cmdb_models
@@ -16,6 +17,7 @@ from operational.sla import models as sla_models
 
 __all__ = [
     "Base",
+    "audit_models",
     "auth_models",
     "changes_models",
     "cmdb_models",

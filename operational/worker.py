@@ -1,5 +1,6 @@
 """The one background worker, above the domains: SLA warnings, breaches and escalations, then
-the auto-close of resolved incidents.
+the auto-close of resolved incidents, and every ``ITSM_AUDIT_SEAL_MINUTES`` a seal of the event
+log's hash chains (``operational.audit``).
 
 It runs inside every ``itsm serve`` process (a thread started by the app's lifespan, when
 ``ITSM_RUN_WORKER`` is true) or on its own as ``itsm worker``. Each step is a flow of the domain
@@ -13,11 +14,13 @@ import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from operational.audit import service as audit_service
+from operational.core.config import get_settings
 from operational.core.db import _session_factory, session_scope
 from operational.incidents import flows as incident_flows
 from operational.requests import approvals as request_approvals
@@ -126,6 +129,27 @@ def _auto_close(make_session: Callable[[], Session], now: datetime) -> int:
         return 0
 
 
+def seal_audit_trail(*, engine: Engine | None = None) -> bool:
+    """Seal the event log when the last seal is older than ``ITSM_AUDIT_SEAL_MINUTES`` and
+    events came since; True when it sealed. Failures are logged, never fatal."""
+    settings = get_settings()
+    if not settings.audit_seal_minutes:
+        return False
+    try:
+        with session_scope(_sessions(engine)) as session:
+            sealed = audit_service.seal_if_due(
+                session=session,
+                key=settings.audit_key.get_secret_value(),
+                every=timedelta(minutes=settings.audit_seal_minutes),
+            )
+    except Exception:
+        logger.exception("audit seal failed")
+        return False
+    if sealed is not None:
+        logger.info("audit seal", extra={"seal_id": sealed.id, "chains": sealed.chain_count})
+    return sealed is not None
+
+
 def run_forever(
     *,
     stop: threading.Event,
@@ -142,6 +166,7 @@ def run_forever(
         else:
             if any(report.__dict__.values()):
                 logger.info("SLA scan", extra=report.__dict__)
+        seal_audit_trail(engine=engine)
         stop.wait(interval_seconds)
     logger.info("SLA worker stopped")
 

@@ -28,6 +28,7 @@ DOMAIN_LAYERS = (
     "core",
     "tickets",
     "events",
+    "audit",
     "auth",
     "imports",
     "sla",

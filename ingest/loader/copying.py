@@ -2,7 +2,8 @@
 
 Frames reach PostgreSQL as CSV through COPY: into temporary staging tables (dropped at commit)
 for set-based upserts, or straight into a table. Events go only through the events service
-(`copy_csv`), whether they come from a frame or from a query over staged rows.
+(`copy_frame`, which links them into their records' hash chains), whether they come from a
+frame or from a query over staged rows.
 """
 
 from __future__ import annotations
@@ -178,18 +179,43 @@ EVENT_COLUMNS = (
 
 def _copy_selected_events(session: Session, select_sql: str, **params) -> int:
     """Write the events `select_sql` selects (the columns `EVENT_COLUMNS`) through the events
-    service, the log's one writer: they come out of the database and go back in as CSV bytes,
-    never decoded here. Returns how many were written."""
+    service, the log's one writer: they come out of the database by COPY (times as epoch
+    microseconds, exact) into a frame, which the service hashes and COPYs back. Returns how
+    many were written."""
     temp_table(session, "selected_events", select_sql, **params)
+    selected = ", ".join(
+        "(extract(epoch from occurred_at) * 1000000)::bigint"
+        if column == "occurred_at"
+        else "synthesized::integer"
+        if column == "synthesized"
+        else f"{column}::text"
+        if column == "data"
+        else column
+        for column in EVENT_COLUMNS
+    )
     raw = session.connection().connection.driver_connection
     with (
         raw.cursor() as cursor,
         cursor.copy(
-            f"copy selected_events ({', '.join(EVENT_COLUMNS)}) to stdout (format csv)"
+            f"copy (select {selected} from selected_events) to stdout (format csv)"
         ) as copy,
     ):
         data = b"".join(copy)
-    return events_service.copy_csv(session=session, columns=EVENT_COLUMNS, data=data)
+    if not data:
+        return 0
+    schema = {
+        column: pl.Int64
+        if column in ("entity_id", "seq", "occurred_at", "actor_id", "synthesized")
+        else pl.String
+        for column in EVENT_COLUMNS
+    }
+    frame = pl.read_csv(
+        data, has_header=False, new_columns=list(EVENT_COLUMNS), schema=schema
+    ).with_columns(
+        pl.col("occurred_at").cast(pl.Datetime("us", "UTC")),
+        pl.col("synthesized").cast(pl.Boolean),
+    )
+    return events_service.copy_frame(session=session, frame=frame)
 
 
 # People and teams arrive as labels, from incidents, changes, CAB decisions and CIs alike.

@@ -381,7 +381,7 @@ def _insert_events(
         )
     )
     if new.height:
-        events_service.copy_csv(session=session, columns=new.columns, data=copying.as_csv(new))
+        events_service.copy_frame(session=session, frame=new)
     return new.height
 
 

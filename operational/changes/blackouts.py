@@ -20,6 +20,7 @@ from operational.changes.models import BlackoutWindow, Change
 from operational.changes.schemas import BlackoutCreate, BlackoutUpdate
 from operational.core.errors import BadRequest, UnprocessableEntity
 from operational.core.pagination import Page, PageParams, paginate
+from operational.events.enums import EntityType
 
 MAX_CALENDAR_DAYS = 400
 BLACKOUT_SORTABLE = {
@@ -61,12 +62,32 @@ def create_blackout(*, session: Session, data: BlackoutCreate, actor: User) -> B
     session.add(window)
     session.flush()
     session.refresh(window)
+    _record(session, window, actor, None, records.snapshot(window))
     return window
 
 
+def _record(
+    session: Session,
+    window: BlackoutWindow,
+    actor: User | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    records.record_config(
+        session=session,
+        entity_type=EntityType.blackout_window,
+        entity_id=window.id,
+        label=window.name,
+        actor=actor,
+        before=before,
+        after=after,
+    )
+
+
 def update_blackout(
-    *, session: Session, window: BlackoutWindow, data: BlackoutUpdate
+    *, session: Session, window: BlackoutWindow, data: BlackoutUpdate, actor: User | None = None
 ) -> BlackoutWindow:
+    before = records.snapshot(window)
     given = data.model_dump(exclude_unset=True)
     for field in ("name", "starts_at", "ends_at", "timezone", "is_active"):
         if field in given and given[field] is None:
@@ -84,12 +105,15 @@ def update_blackout(
         setattr(window, field, value)
     window.updated_at = records.now()
     session.flush()
+    _record(session, window, actor, before, records.snapshot(window))
     return window
 
 
-def delete_blackout(*, session: Session, window: BlackoutWindow) -> None:
+def delete_blackout(*, session: Session, window: BlackoutWindow, actor: User | None = None) -> None:
+    before = records.snapshot(window)
     session.delete(window)
     session.flush()
+    _record(session, window, actor, before, None)
 
 
 def calendar(

@@ -32,7 +32,7 @@ from operational.changes.exceptions import (
 )
 from operational.changes.models import CabRule, Change, ChangeApproval
 from operational.changes.schemas import CabRuleUpdate, DecisionCreate
-from operational.events.enums import EventKind
+from operational.events.enums import EntityType, EventKind
 
 APPROVE_PERMISSION = "change:approve"
 
@@ -102,12 +102,24 @@ def list_cab_rules(*, session: Session) -> Sequence[CabRule]:
     return session.scalars(select(CabRule).order_by(CabRule.change_type)).all()
 
 
-def update_cab_rule(*, session: Session, change_type: str, data: CabRuleUpdate) -> CabRule:
+def update_cab_rule(
+    *, session: Session, change_type: str, data: CabRuleUpdate, actor: User | None = None
+) -> CabRule:
     rule = _cab_rule(session, change_type)
+    before = records.snapshot(rule)
     rule.rule = data.rule.value
     rule.quorum = data.quorum
     rule.updated_at = records.now()
     session.flush()
+    records.record_config(
+        session=session,
+        entity_type=EntityType.cab_rule,
+        entity_id=records.CAB_RULE_IDS[change_type],
+        label=change_type,
+        actor=actor,
+        before=before,
+        after=records.snapshot(rule),
+    )
     return rule
 
 

@@ -33,6 +33,37 @@ def get(*, session: Session, change_id: int, for_update: bool = False) -> Change
     return change
 
 
+# CAB rules are keyed by change type; their event log uses these ids.
+CAB_RULE_IDS = {"normal": 1, "emergency": 2}
+
+
+def snapshot(row: Any) -> dict[str, Any]:
+    return events.snapshot(row)
+
+
+def record_config(
+    *,
+    session: Session,
+    entity_type: EntityType,
+    entity_id: int,
+    label: str,
+    actor: User | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    """A configuration change (CAB rule, template, blackout window) as an event of the record's
+    log, with who, when and the values before and after."""
+    events.record_change(
+        session=session,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        actor=actor,
+        before=before,
+        after=after,
+        label=label,
+    )
+
+
 def touch(change: Change) -> None:
     change.version += 1
     change.updated_at = now()

@@ -184,7 +184,9 @@ def update_cab_rule(
     data: CabRuleUpdate,
     session: DbSession,
 ) -> CabRuleRead:
-    rule = cab.update_cab_rule(session=session, change_type=change_type.value, data=data)
+    rule = cab.update_cab_rule(
+        session=session, change_type=change_type.value, data=data, actor=user
+    )
     return CabRuleRead.model_validate(rule)
 
 
@@ -399,7 +401,7 @@ def update_template(
     data: TemplateUpdate,
     session: DbSession,
 ) -> TemplateRead:
-    updated = templates.update_template(session=session, template=template, data=data)
+    updated = templates.update_template(session=session, template=template, data=data, actor=user)
     return TemplateRead.model_validate(updated)
 
 
@@ -442,7 +444,7 @@ def update_blackout(
     session: DbSession,
 ) -> BlackoutRead:
     return BlackoutRead.model_validate(
-        blackouts.update_blackout(session=session, window=window, data=data)
+        blackouts.update_blackout(session=session, window=window, data=data, actor=user)
     )
 
 
@@ -454,7 +456,7 @@ def update_blackout(
 def delete_blackout(
     user: Annotated[User, require("blackout:admin")], window: CurrentBlackout, session: DbSession
 ) -> Response:
-    blackouts.delete_blackout(session=session, window=window)
+    blackouts.delete_blackout(session=session, window=window, actor=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

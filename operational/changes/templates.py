@@ -18,6 +18,7 @@ from operational.changes.exceptions import DuplicateTemplate, TemplateNotFound
 from operational.changes.models import ChangeTemplate
 from operational.changes.schemas import TemplateCreate, TemplateUpdate
 from operational.core.pagination import Page, PageParams, paginate
+from operational.events.enums import EntityType
 
 
 def get_template(*, session: Session, template_id: int) -> ChangeTemplate:
@@ -53,16 +54,37 @@ def create_template(*, session: Session, data: TemplateCreate, actor: User) -> C
     session.add(template)
     session.flush()
     session.refresh(template)
+    _record(session, template, actor, None)
     return template
 
 
+def _record(
+    session: Session, template: ChangeTemplate, actor: User | None, before: dict[str, Any] | None
+) -> None:
+    records.record_config(
+        session=session,
+        entity_type=EntityType.change_template,
+        entity_id=template.id,
+        label=template.name,
+        actor=actor,
+        before=before,
+        after=records.snapshot(template),
+    )
+
+
 def update_template(
-    *, session: Session, template: ChangeTemplate, data: TemplateUpdate
+    *,
+    session: Session,
+    template: ChangeTemplate,
+    data: TemplateUpdate,
+    actor: User | None = None,
 ) -> ChangeTemplate:
+    before = records.snapshot(template)
     for field, value in data.model_dump(exclude_unset=True).items():
         if value is None and field not in ("description", "justification"):
             continue
         setattr(template, field, value)
     template.updated_at = records.now()
     session.flush()
+    _record(session, template, actor, before)
     return template

@@ -3,6 +3,7 @@
 import typer
 
 from operational.cli import (
+    audit,
     dashboards,
     db,
     demo,
@@ -28,6 +29,7 @@ app.add_typer(user.app, name="user")
 app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(keys.app, name="keys")
 app.add_typer(mail.app, name="mail")
+app.add_typer(audit.app, name="audit")
 app.command("serve")(serve.serve)
 app.command("up")(up.up)
 app.command("dashboards")(dashboards.dashboards)

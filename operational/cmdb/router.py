@@ -53,7 +53,7 @@ def list_classes(session: DbSession) -> list[CIClassRead]:
 def create_class(
     data: CIClassCreate, session: DbSession, user: Annotated[User, require("ci:write")]
 ) -> CIClassRead:
-    return CIClassRead.model_validate(service.create_class(session=session, data=data))
+    return CIClassRead.model_validate(service.create_class(session=session, data=data, actor=user))
 
 
 @router.get("/ci-classes/{name}", dependencies=[require("ci:read")], summary="One CI class")
@@ -71,7 +71,7 @@ def update_class(
     data: CIClassUpdate,
     session: DbSession,
 ) -> CIClassRead:
-    updated = service.update_class(session=session, ci_class=ci_class, data=data)
+    updated = service.update_class(session=session, ci_class=ci_class, data=data, actor=user)
     return CIClassRead.model_validate(updated)
 
 

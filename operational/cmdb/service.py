@@ -205,17 +205,35 @@ def get_class(*, session: Session, name: str) -> CIClass:
     return ci_class
 
 
-def create_class(*, session: Session, data: CIClassCreate) -> CIClass:
+def _record_class(
+    session: Session, ci_class: CIClass, actor: User | None, before: dict[str, Any] | None
+) -> None:
+    """A class change as an event of the class's log, with the values before and after."""
+    events.record_change(
+        session=session,
+        entity_type=EntityType.ci_class,
+        entity_id=ci_class.id,
+        actor=actor,
+        before=before,
+        after=events.snapshot(ci_class),
+        label=ci_class.name,
+    )
+
+
+def create_class(*, session: Session, data: CIClassCreate, actor: User | None = None) -> CIClass:
     check_attribute_schema(data.attribute_schema)
     if session.scalar(select(CIClass.id).where(CIClass.name == data.name)) is not None:
         raise DuplicateCIClass(f"CI class {data.name!r} already exists")
     ci_class = CIClass(**data.model_dump())
     session.add(ci_class)
     session.flush()
+    _record_class(session, ci_class, actor, None)
     return ci_class
 
 
-def update_class(*, session: Session, ci_class: CIClass, data: CIClassUpdate) -> CIClass:
+def update_class(
+    *, session: Session, ci_class: CIClass, data: CIClassUpdate, actor: User | None = None
+) -> CIClass:
     """Change a class. A new attribute schema must still accept every CI of the class."""
     changes = data.model_dump(exclude_unset=True)
     schema = changes.get("attribute_schema")
@@ -237,11 +255,13 @@ def update_class(*, session: Session, ci_class: CIClass, data: CIClassUpdate) ->
                 cis=breaking[:50],
                 count=len(breaking),
             )
+    before = events.snapshot(ci_class)
     for field, value in changes.items():
         if value is not None or field == "description":
             setattr(ci_class, field, value)
     ci_class.updated_at = datetime.now(UTC)
     session.flush()
+    _record_class(session, ci_class, actor, before)
     return ci_class
 
 

@@ -8,8 +8,10 @@ from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_valid
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from operational.core.keys import (
+    AUDIT_KEY_FILE,
     SECRET_KEY_FILE,
     TOTP_KEY_FILE,
+    resolve_audit_key,
     resolve_secret_key,
     resolve_totp_keys,
 )
@@ -36,6 +38,12 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(default=None, description="Signs access tokens.")
     totp_key: SecretStr | None = Field(
         default=None, description="Fernet keys (comma-separated) encrypting TOTP secrets."
+    )
+    audit_key: SecretStr | None = Field(
+        default=None, description="Signs the audit trail's seals (HMAC-SHA256)."
+    )
+    audit_seal_minutes: int = Field(
+        default=60, ge=0, description="Minutes between audit seals by the worker (0: none)."
     )
     access_token_minutes: int = 15
     refresh_token_days: int = 14
@@ -131,6 +139,9 @@ class Settings(BaseSettings):
             if from_home and self.secret_key is None
             else None,
             "totp_key": self.home / TOTP_KEY_FILE if from_home and self.totp_key is None else None,
+            "audit_key": self.home / AUDIT_KEY_FILE
+            if from_home and self.audit_key is None
+            else None,
         }
 
         where = {"environment": self.environment, "home": self.home}
@@ -139,6 +150,9 @@ class Settings(BaseSettings):
         )
         keys = resolve_totp_keys(configured=configured(self.totp_key), **where)
         self.totp_key = SecretStr(",".join(keys))
+        self.audit_key = SecretStr(
+            resolve_audit_key(configured=configured(self.audit_key), **where)
+        )
         return self
 
     @model_validator(mode="after")

@@ -4,6 +4,8 @@
 - ``totp.key`` holds the Fernet keys that encrypt TOTP secrets at rest, one per line: the first
   encrypts, every one decrypts (``itsm keys rotate-totp``); ``ITSM_TOTP_KEY`` overrides it (keys
   separated by commas).
+- ``audit.key`` signs the audit trail's seals (HMAC-SHA256); ``ITSM_AUDIT_KEY`` overrides it.
+  Kept apart from ``secret.key`` so that rotating the token key never invalidates old seals.
 - ``<role>.password``: the database roles' passwords (``operational/core/roles.py``).
 
 The built-in values below exist only for the test suite (``ITSM_ENVIRONMENT=test``): anywhere
@@ -21,8 +23,10 @@ from cryptography.fernet import Fernet
 
 SECRET_KEY_FILE = "secret.key"
 TOTP_KEY_FILE = "totp.key"
+AUDIT_KEY_FILE = "audit.key"
 
 BUILT_IN_SECRET_KEY = "test-suite-only-secret-never-used-by-an-install-0123456789"
+BUILT_IN_AUDIT_KEY = "test-suite-only-audit-key-never-used-by-an-install-0123456789"
 BUILT_IN_TOTP_KEY = "dGVzdC1zdWl0ZS1vbmx5LXRvdHAta2V5LTAxMjM0NTY="
 
 MINIMUM_SECRET_KEY_LENGTH = 32
@@ -99,6 +103,21 @@ def resolve_secret_key(*, configured: str | None, environment: str, home: Path) 
     if environment == "production" and len(configured) < MINIMUM_SECRET_KEY_LENGTH:
         raise ValueError(
             f"ITSM_SECRET_KEY must be a random value of {MINIMUM_SECRET_KEY_LENGTH}+ characters"
+        )
+    return configured
+
+
+def resolve_audit_key(*, configured: str | None, environment: str, home: Path) -> str:
+    """The key that signs audit seals: configured, else the install's own (made on first use)."""
+    if configured is None:
+        if environment == "test":
+            return BUILT_IN_AUDIT_KEY
+        return read_or_create(home / AUDIT_KEY_FILE, new_secret_key)
+    if configured == BUILT_IN_AUDIT_KEY and environment != "test":
+        raise ValueError("ITSM_AUDIT_KEY is the test suite's built-in key; set a random value")
+    if environment == "production" and len(configured) < MINIMUM_SECRET_KEY_LENGTH:
+        raise ValueError(
+            f"ITSM_AUDIT_KEY must be a random value of {MINIMUM_SECRET_KEY_LENGTH}+ characters"
         )
     return configured
 

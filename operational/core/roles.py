@@ -43,7 +43,7 @@ STAGING, INTERMEDIATE, MARTS, PERSONAL = "staging", "intermediate", "marts", "pe
 DBT_SCHEMAS = (STAGING, INTERMEDIATE, MARTS, PERSONAL)
 
 # Tables the runtime role may only read and append to: no UPDATE, no DELETE.
-APPEND_ONLY_TABLES = ("events",)
+APPEND_ONLY_TABLES = ("events", "audit_seals", "audit_seal_heads")
 # Tables dbt may not read at all, and columns of the others it may not read.
 TABLES_HIDDEN_FROM_DBT = ("alembic_version", "refresh_tokens", "mfa_recovery_codes")
 COLUMNS_HIDDEN_FROM_DBT = {"users": ("mfa_secret",)}

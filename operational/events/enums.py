@@ -17,12 +17,22 @@ class EntityType(StrEnum):
     request_task = "request_task"
     problem = "problem"
     knowledge_article = "knowledge_article"
+    # Configuration: each change is a created / field_changed / deleted event with data.before
+    # and data.after (events.service.record_change).
+    sla_calendar = "sla_calendar"
+    sla_escalation_rule = "sla_escalation_rule"
+    assignment_rule = "assignment_rule"
+    cab_rule = "cab_rule"  # entity_id: 1 normal, 2 emergency (the rule's change type)
+    change_template = "change_template"
+    blackout_window = "blackout_window"
+    ci_class = "ci_class"
 
 
 class EventKind(StrEnum):
     """What happened. ``field``, ``old_value`` and ``new_value`` carry the detail.
 
     - created: the record came to be (new_value: its number or name)
+    - deleted: a configuration record was deleted (data.before: its last values)
     - field_changed: any field not covered by a more specific kind
     - state_changed: field 'state'; a reopen is a state_changed out of resolved/closed
     - assigned: field 'assignment_group' or 'assignee'
@@ -84,3 +94,4 @@ class EventKind(StrEnum):
     notified = "notified"
     article_used = "article_used"
     feedback_given = "feedback_given"
+    deleted = "deleted"

@@ -24,6 +24,9 @@ class Event(Base):
 
     A database trigger refuses UPDATE, DELETE and TRUNCATE (migration 0001_foundation).
     ``seq`` orders events within one record (entity_type, entity_id), starting at 1.
+    Each record's events form a hash chain (operational/events/chain.py): ``hash`` is the
+    SHA-256 of the event's canonical serialization, which includes ``prev_hash``, the hash of
+    the record's event ``seq - 1`` (null for seq 1). Only the events service computes them.
     """
 
     __tablename__ = "events"
@@ -47,6 +50,8 @@ class Event(Base):
         String(64), default="native", server_default="native"
     )
     synthesized: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
     # Only the per-record key is a B-tree: every query reads one record's log, or (dbt) the
     # whole log. Each further B-tree costs every write, imports of millions of events above all.

@@ -1,20 +1,28 @@
 """The event log's only writer (nothing updates or deletes) and its readers.
 
 Every event is appended here: one at a time with ``append``, many in one statement with
-``append_many`` (the SLA engine's transitions), or by COPY with ``copy_csv`` (ingest's bulk
-loader, which numbers ``seq`` itself for speed).
+``append_many`` (the SLA engine's transitions), or by COPY with ``copy_frame`` (ingest's bulk
+loader, which numbers ``seq`` itself for speed). Each of them links every event into its
+record's hash chain (``operational/events/chain.py``): it sets ``recorded_at`` (the
+transaction's time, as the column's default would), ``prev_hash`` and ``hash``. Callers lock the
+record they append to, so each chain has one writer at a time; different records never wait on
+each other.
 """
 
+import io
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import func, select, tuple_
+import polars as pl
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from operational.core.db import insert_rows
 from operational.core.pagination import Page, PageParams, paginate
+from operational.events import chain
 from operational.events.models import Event
 
 
@@ -35,6 +43,21 @@ def _stringify(value: Any) -> str | None:
     return str(value)
 
 
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "value"):  # enums
+        return value.value
+    raise TypeError(f"cannot write {value!r} as JSON")
+
+
+def _as_stored(data: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``data`` as jsonb will give it back (times as ISO text), which is what is hashed."""
+    if data is None:
+        return None
+    return json.loads(json.dumps(data, default=_json_value))
+
+
 def next_seq(*, session: Session, entity_type: str, entity_id: int) -> int:
     current = session.scalar(
         select(func.max(Event.seq)).where(
@@ -42,6 +65,13 @@ def next_seq(*, session: Session, entity_type: str, entity_id: int) -> int:
         )
     )
     return (current or 0) + 1
+
+
+def _link(row: dict[str, Any], prev_hash: str | None) -> dict[str, Any]:
+    """``row`` (every column of ``chain.FIELDS``) with its ``prev_hash`` and ``hash`` set."""
+    row["prev_hash"] = prev_hash
+    row["hash"] = chain.event_hash(row, prev_hash)
+    return row
 
 
 def append(
@@ -59,22 +89,103 @@ def append(
     actor_label: str | None = None,
 ) -> Event:
     """Append one event in the caller's transaction (callers lock the record they change)."""
-    event = Event(
-        entity_type=str(entity_type),
-        entity_id=entity_id,
-        seq=next_seq(session=session, entity_type=str(entity_type), entity_id=entity_id),
-        occurred_at=occurred_at or datetime.now(UTC),
-        actor_id=actor.id if actor else None,
-        actor_label=actor_label or (actor.display_name if actor else "system"),
-        kind=str(kind),
-        field=field,
-        old_value=_stringify(old_value),
-        new_value=_stringify(new_value),
-        data=data,
+    head = session.execute(
+        text(
+            """
+            select now() as now, head.seq, head.hash
+            from (select 1) as one
+            left join lateral (
+                select e.seq, e.hash from operational.events e
+                where e.entity_type = :entity_type and e.entity_id = :entity_id
+                order by e.seq desc limit 1
+            ) head on true
+            """
+        ),
+        {"entity_type": str(entity_type), "entity_id": entity_id},
+    ).one()
+    row = _link(
+        {
+            "entity_type": str(entity_type),
+            "entity_id": entity_id,
+            "seq": (head.seq or 0) + 1,
+            "occurred_at": occurred_at or datetime.now(UTC),
+            "recorded_at": head.now,
+            "actor_id": actor.id if actor else None,
+            "actor_label": actor_label or (actor.display_name if actor else "system"),
+            "kind": str(kind),
+            "field": field,
+            "old_value": _stringify(old_value),
+            "new_value": _stringify(new_value),
+            "data": _as_stored(data),
+            "source_system": "native",
+            "synthesized": False,
+        },
+        head.hash,
     )
+    event = Event(**row)
     session.add(event)
     session.flush()
     return event
+
+
+# Bookkeeping columns a configuration snapshot leaves out: they change on every write.
+_SNAPSHOT_SKIPPED = frozenset({"created_at", "updated_at", "version"})
+
+
+def snapshot(row: Any, *, skip: Iterable[str] = ()) -> dict[str, Any]:
+    """A configuration row's column values (as JSON will hold them), for ``record_change``."""
+    from sqlalchemy import inspect
+
+    skipped = _SNAPSHOT_SKIPPED | set(skip)
+    values = {
+        attribute.key: getattr(row, attribute.key)
+        for attribute in inspect(row).mapper.column_attrs
+        if attribute.key not in skipped
+    }
+    return _as_stored(values) or {}
+
+
+def record_change(
+    *,
+    session: Session,
+    entity_type: str,
+    entity_id: int,
+    actor: Actor | None,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    label: str | None = None,
+) -> Event | None:
+    """Record a configuration change (a CAB rule, an SLA calendar, a CI class, ...) as one event
+    of the record's log: ``created`` (``before`` None), ``deleted`` (``after`` None) or
+    ``field_changed``, with ``data.before`` and ``data.after`` holding the values of the fields
+    that differ (all of them on create and delete). Nothing is recorded when nothing changed.
+    ``label`` (the record's name) goes to ``new_value``."""
+    before = _as_stored(before)
+    after = _as_stored(after)
+    if before is None and after is None:
+        return None
+    if before is None:
+        kind, data = "created", {"before": None, "after": after}
+    elif after is None:
+        kind, data = "deleted", {"before": before, "after": None}
+    else:
+        changed = sorted(key for key in {*before, *after} if before.get(key) != after.get(key))
+        if not changed:
+            return None
+        kind = "field_changed"
+        data = {
+            "before": {key: before.get(key) for key in changed},
+            "after": {key: after.get(key) for key in changed},
+        }
+    return append(
+        session=session,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        kind=kind,
+        actor=actor,
+        new_value=label,
+        data=data,
+    )
 
 
 _BULK_DEFAULTS: dict[str, Any] = {
@@ -89,38 +200,54 @@ _BULK_DEFAULTS: dict[str, Any] = {
 }
 
 
+def _heads(session: Session, keys: set[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, str]]:
+    """The last stored (seq, hash) of each of these records' chains that has events."""
+    if not keys:
+        return {}
+    rows = session.execute(
+        text(
+            """
+            select distinct on (e.entity_type, e.entity_id)
+                e.entity_type, e.entity_id, e.seq, e.hash
+            from unnest(cast(:types as text[]), cast(:ids as bigint[])) as k(entity_type, entity_id)
+            join operational.events e
+              on e.entity_type = k.entity_type and e.entity_id = k.entity_id
+            order by e.entity_type, e.entity_id, e.seq desc
+            """
+        ),
+        {"types": [key[0] for key in keys], "ids": [key[1] for key in keys]},
+    )
+    return {(row[0], row[1]): (row[2], row[3]) for row in rows}
+
+
 def append_many(*, session: Session, events: Sequence[Mapping[str, Any]]) -> int:
     """Append events in bulk, in the order given, in one statement; returns how many.
 
     Each mapping holds ``entity_type``, ``entity_id``, ``kind`` and ``occurred_at``, and may hold
     ``actor_id``, ``actor_label``, ``field``, ``old_value``, ``new_value``, ``data``,
-    ``source_system`` and ``synthesized``. Each record's events continue its ``seq``; callers
-    lock the records they append to, as for ``append``.
+    ``source_system`` and ``synthesized``. Each record's events continue its ``seq`` and its
+    chain; callers lock the records they append to, as for ``append``.
     """
     if not events:
         return 0
+    session.flush()
     keys = {(str(event["entity_type"]), event["entity_id"]) for event in events}
-    last_seq: dict[tuple[str, int], int] = defaultdict(int)
-    last_seq.update(
-        {
-            (entity_type, entity_id): seq
-            for entity_type, entity_id, seq in session.execute(
-                select(Event.entity_type, Event.entity_id, func.max(Event.seq))
-                .where(tuple_(Event.entity_type, Event.entity_id).in_(keys))
-                .group_by(Event.entity_type, Event.entity_id)
-            )
-        }
-    )
+    heads: dict[tuple[str, int], tuple[int, str | None]] = defaultdict(lambda: (0, None))
+    heads.update(_heads(session, keys))
+    now = session.scalar(select(func.now()))
     rows = []
     for event in events:
         key = (str(event["entity_type"]), event["entity_id"])
-        last_seq[key] += 1
-        row = {**_BULK_DEFAULTS, **event, "entity_type": key[0], "seq": last_seq[key]}
+        seq, prev_hash = heads[key]
+        row = {**_BULK_DEFAULTS, **event, "entity_type": key[0], "seq": seq + 1}
+        row["recorded_at"] = now
         row["kind"] = str(row["kind"])
         row["old_value"] = _stringify(row["old_value"])
         row["new_value"] = _stringify(row["new_value"])
+        row["data"] = _as_stored(row["data"])
+        _link(row, prev_hash)
+        heads[key] = (row["seq"], row["hash"])
         rows.append(row)
-    session.flush()
     insert_rows(session, Event.__table__, rows)
     return len(rows)
 
@@ -170,28 +297,131 @@ def rows_for_many(
     return found
 
 
-# Every column but the id, which the log's sequence draws.
-_COPY_COLUMNS = frozenset(Event.__table__.columns.keys()) - {"id"}
+# The columns a frame for ``copy_frame`` may hold, and what the log stores for those it lacks.
+COPY_SCHEMA: dict[str, pl.DataType] = {
+    "entity_type": pl.String(),
+    "entity_id": pl.Int64(),
+    "seq": pl.Int64(),
+    "occurred_at": pl.Datetime("us", "UTC"),
+    "actor_id": pl.Int64(),
+    "actor_label": pl.String(),
+    "kind": pl.String(),
+    "field": pl.String(),
+    "old_value": pl.String(),
+    "new_value": pl.String(),
+    "data": pl.String(),  # a JSON object, as text
+    "source_system": pl.String(),
+    "synthesized": pl.Boolean(),
+}
+_COPY_REQUIRED = ("entity_type", "entity_id", "seq", "occurred_at", "kind")
+_COPY_DEFAULTS = {"source_system": "native", "synthesized": False}
 
 
-def copy_csv(
-    *, session: Session, columns: Sequence[str], data: bytes | bytearray | memoryview
-) -> int:
+def copy_frame(*, session: Session, frame: pl.DataFrame) -> int:
     """Append many events at once, by COPY, in the caller's transaction; returns how many.
 
-    ``data`` is CSV (PostgreSQL's COPY format, no header): one record per event, its fields in
-    the order of ``columns``. For bulk loads, where ``append`` per event would be far too slow;
-    the caller numbers ``seq`` so that each record's log stays gap-free.
+    ``frame`` has one row per event with columns of ``COPY_SCHEMA`` (``entity_type``,
+    ``entity_id``, ``seq``, ``occurred_at`` and ``kind`` at least). For bulk loads, where
+    ``append`` per event would be far too slow; the caller numbers ``seq`` so that each
+    record's log stays gap-free: a record's first event here follows its last stored one.
+    The hashes are computed here, record by record in seq order, before the COPY.
     """
-    unknown = set(columns) - _COPY_COLUMNS
-    if unknown:
-        raise ValueError(f"Not columns of the event log: {', '.join(sorted(unknown))}")
+    unknown = set(frame.columns) - set(COPY_SCHEMA)
+    missing = set(_COPY_REQUIRED) - set(frame.columns)
+    if unknown or missing:
+        raise ValueError(
+            f"Not columns of the event log: {', '.join(sorted(unknown))}; "
+            f"missing: {', '.join(sorted(missing))}"
+        )
+    if not frame.height:
+        return 0
     session.flush()  # rows the session holds (a user an event names) go in first
-    statement = f"copy {Event.__table__.fullname} ({', '.join(columns)}) from stdin (format csv)"
+    frame = (
+        frame.with_columns(
+            pl.lit(_COPY_DEFAULTS.get(name), dtype).alias(name)
+            for name, dtype in COPY_SCHEMA.items()
+            if name not in frame.columns
+        )
+        .select(list(COPY_SCHEMA))
+        .cast(COPY_SCHEMA)
+        .with_columns(
+            # COPY reads an empty unquoted field as null: empty text is stored as null.
+            pl.col(pl.String).replace("", None),
+        )
+        .sort("entity_type", "entity_id", "seq", maintain_order=True)
+    )
+    firsts = frame.group_by("entity_type", "entity_id").agg(pl.col("seq").min())
+    wanted = firsts.filter(pl.col("seq") > 1)
+    stored = _stored_links(session, wanted)
+    now = session.scalar(select(func.now()))
+    recorded_at = chain.timestamp(now)
+    occurred = frame.get_column("occurred_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_list()
+    columns = [frame.get_column(name).to_list() for name in chain.FIELDS if name != "recorded_at"]
+    prev_hashes: list[str | None] = []
+    hashes: list[str] = []
+    last_key: tuple[str, int] | None = None
+    prev_hash: str | None = None
+    for index, (
+        entity_type,
+        entity_id,
+        seq,
+        _occurred,
+        actor_id,
+        actor_label,
+        kind,
+        field,
+        old_value,
+        new_value,
+        data_text,
+        source_system,
+        synthesized,
+    ) in enumerate(zip(*columns, strict=True)):
+        key = (entity_type, entity_id)
+        if key != last_key:
+            if seq == 1:
+                prev_hash = None
+            elif (entity_type, entity_id, seq - 1) in stored:
+                prev_hash = stored[(entity_type, entity_id, seq - 1)]
+            else:
+                raise ValueError(
+                    f"{entity_type} {entity_id}: seq {seq} follows no stored event; "
+                    "number seq after the record's last event"
+                )
+            last_key = key
+        data = json.loads(data_text) if data_text is not None else None
+        row = (
+            entity_type,
+            entity_id,
+            seq,
+            occurred[index],
+            recorded_at,
+            actor_id,
+            actor_label,
+            kind,
+            field,
+            old_value,
+            new_value,
+            data,
+            source_system,
+            synthesized,
+        )
+        prev_hashes.append(prev_hash)
+        prev_hash = chain.row_hash(row, prev_hash)
+        hashes.append(prev_hash)
+    frame = frame.with_columns(
+        pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("recorded_at"),
+        pl.Series("prev_hash", prev_hashes, dtype=pl.String),
+        pl.Series("hash", hashes, dtype=pl.String),
+    )
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.6f%z")
+    statement = (
+        f"copy {Event.__table__.fullname} ({', '.join(frame.columns)}) from stdin (format csv)"
+    )
     raw = session.connection().connection.driver_connection
     with raw.cursor() as cursor:
         with cursor.copy(statement) as copy:
-            copy.write(data)
+            copy.write(buffer.getbuffer())
         return cursor.rowcount
 
 
@@ -215,3 +445,26 @@ def after(*, session: Session, event_id: int, limit: int) -> list[Event]:
     return list(
         session.scalars(select(Event).where(Event.id > event_id).order_by(Event.id).limit(limit))
     )
+
+
+def _stored_links(session: Session, firsts: pl.DataFrame) -> dict[tuple[str, int, int], str]:
+    """The stored hash of the event before each (entity_type, entity_id, first seq)."""
+    if not firsts.height:
+        return {}
+    rows = session.execute(
+        text(
+            """
+            select e.entity_type, e.entity_id, e.seq, e.hash
+            from unnest(cast(:types as text[]), cast(:ids as bigint[]), cast(:seqs as integer[]))
+                as wanted(entity_type, entity_id, seq)
+            join operational.events e on e.entity_type = wanted.entity_type
+                and e.entity_id = wanted.entity_id and e.seq = wanted.seq - 1
+            """
+        ),
+        {
+            "types": firsts.get_column("entity_type").to_list(),
+            "ids": firsts.get_column("entity_id").to_list(),
+            "seqs": firsts.get_column("seq").to_list(),
+        },
+    )
+    return {(row[0], row[1], row[2]): row[3] for row in rows}

@@ -69,5 +69,7 @@ class ExportFile(Base):
 
     __table_args__ = (
         UniqueConstraint("export_id", "name"),
-        CheckConstraint("format in ('csv', 'parquet', 'xlsx', 'json')", name="known_format"),
+        CheckConstraint(
+            "format in ('csv', 'parquet', 'xlsx', 'json', 'jsonl', 'py')", name="known_format"
+        ),
     )

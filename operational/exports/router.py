@@ -22,6 +22,8 @@ MEDIA_TYPES = {
     "parquet": "application/vnd.apache.parquet",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "json": "application/json",
+    "jsonl": "application/jsonl",  # the audit trail's events and chain heads
+    "py": "text/x-python",  # the offline verifier
 }
 
 

@@ -1,6 +1,10 @@
 """Compliance exports: the compliance marts of one period, written once as CSV, Parquet and XLSX,
 with a ``manifest.json`` of every file's sha256 and row count, and recorded in the database.
 
+Each export also carries the event log's audit trail of the period (``audit_*`` files: the
+events recorded in it with their hashes, a new seal and its chain heads) and ``verify_audit.py``,
+which checks the folder offline with Python's standard library alone (docs/security.md).
+
 An export folder is never rewritten. A re-run for the same period makes a new version (a new
 folder). Files are written to a hidden staging folder, made read-only and then renamed into
 place, so a folder that exists is complete.
@@ -24,8 +28,9 @@ from defusedxml import ElementTree
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
+from operational.audit import service as audit_service
 from operational.auth.models import User
-from operational.core.config import Settings
+from operational.core.config import Settings, get_settings
 from operational.core.errors import BadRequest, Conflict, NotFound
 from operational.core.pagination import Page, PageParams, paginate
 from operational.core.spreadsheets import escape_frame
@@ -73,6 +78,9 @@ SORTABLE = {
 }
 
 
+_AUDIT_FORMATS = {".jsonl": "jsonl", ".json": "json", ".py": "py"}
+
+
 def exports_dir(settings: Settings) -> Path:
     return settings.home / "exports"
 
@@ -102,8 +110,11 @@ def create_export(
     generated_by: str,
     marts: Sequence[ComplianceMart] = COMPLIANCE_MARTS,
     now: datetime | None = None,
+    audit_key: str | None = None,
 ) -> Export:
-    """Write a new version of the export of ``period_start``..``period_end`` (both inclusive)."""
+    """Write a new version of the export of ``period_start``..``period_end`` (both inclusive).
+
+    ``audit_key`` signs the export's seal; by default the install's (``ITSM_AUDIT_KEY``)."""
     if period_start > period_end:
         raise BadRequest("The period starts after it ends", start=str(period_start))
     generated_at = (now or datetime.now(UTC)).astimezone(UTC)
@@ -125,6 +136,18 @@ def create_export(
     staging.mkdir(parents=True)
 
     entries = _write_data_files(staging, marts, frames, period_end=period_end)
+    trail = audit_service.write_trail(
+        session=session,
+        key=audit_key or get_settings().audit_key.get_secret_value(),
+        since=datetime.combine(period_start, time.min, UTC),
+        until=datetime.combine(period_end + timedelta(days=1), time.min, UTC),
+        folder=staging,
+    )
+    entries += [
+        _entry(staging / name, _AUDIT_FORMATS[Path(name).suffix], mart=None, rows=rows)
+        for name, rows in trail.items()
+    ]
+    seal = json.loads((staging / "audit_seal.json").read_text())
     definitions = definitions_version()
     manifest = {
         "period": {"start": str(period_start), "end": str(period_end)},
@@ -144,6 +167,12 @@ def create_export(
             }
             for mart in marts
         ],
+        "audit": {
+            "events": trail["audit_events.jsonl"],
+            "selection": "events recorded within the period (UTC), with their hash chains",
+            "seal": {name: seal[name] for name in ("seal_id", "sealed_at", "root", "key_id")},
+            "verify": "python3 verify_audit.py (in this folder)",
+        },
         "files": entries,
     }
     manifest_path = staging / MANIFEST_NAME
@@ -409,6 +438,13 @@ def _count_rows(path: Path, file_format: str) -> int | dict[str, int]:
         return pl.scan_parquet(path).select(pl.len()).collect().item()
     if file_format == "xlsx":
         return _xlsx_sheet_rows(path)
+    if file_format == "jsonl":
+        with path.open("rb") as handle:
+            return sum(1 for line in handle if line.strip())
+    if file_format == "json":
+        return 1
+    if file_format == "py":
+        return 0
     raise ValueError(f"unknown format {file_format!r}")
 
 

@@ -25,7 +25,8 @@ from operational.auth.models import Team, TeamMember, User
 from operational.auth.permissions import permissions_for
 from operational.core.errors import BadRequest, Conflict, NotFound, UnprocessableEntity
 from operational.core.pagination import Page, PageParams, paginate
-from operational.events.enums import EventKind
+from operational.events import service as events
+from operational.events.enums import EntityType, EventKind
 from operational.incidents.enums import OPEN_STATES, AssignmentStrategy, IncidentState
 from operational.incidents.exceptions import AssigneeNotInTeam
 from operational.incidents.models import AssignmentRule, Incident
@@ -161,7 +162,28 @@ def _clean_keywords(keywords: list[str]) -> list[str]:
     return list(seen.values())
 
 
-def create_rule(*, session: Session, data: AssignmentRuleCreate) -> AssignmentRule:
+def _record(
+    session: Session,
+    rule: AssignmentRule,
+    actor: User | None,
+    before: dict[str, Any] | None,
+    deleted: bool = False,
+) -> None:
+    """A rule change as an event of the rule's log, with the values before and after."""
+    events.record_change(
+        session=session,
+        entity_type=EntityType.assignment_rule,
+        entity_id=rule.id,
+        actor=actor,
+        before=before,
+        after=None if deleted else events.snapshot(rule),
+        label=rule.name,
+    )
+
+
+def create_rule(
+    *, session: Session, data: AssignmentRuleCreate, actor: User | None = None
+) -> AssignmentRule:
     _check_rule(session, name=data.name, team_id=data.team_id, rule_id=None)
     rule = AssignmentRule(
         name=data.name,
@@ -175,11 +197,16 @@ def create_rule(*, session: Session, data: AssignmentRuleCreate) -> AssignmentRu
     session.add(rule)
     session.flush()
     session.refresh(rule)
+    _record(session, rule, actor, None)
     return rule
 
 
 def update_rule(
-    *, session: Session, rule: AssignmentRule, data: AssignmentRuleUpdate
+    *,
+    session: Session,
+    rule: AssignmentRule,
+    data: AssignmentRuleUpdate,
+    actor: User | None = None,
 ) -> AssignmentRule:
     changes = data.model_dump(exclude_unset=True)
     _check_rule(
@@ -193,16 +220,20 @@ def update_rule(
     for name in ("category", "service"):
         if name in changes:
             changes[name] = changes[name] or None
+    before = events.snapshot(rule)
     for name, value in changes.items():
         setattr(rule, name, value)
     session.flush()
     session.refresh(rule)
+    _record(session, rule, actor, before)
     return rule
 
 
-def delete_rule(*, session: Session, rule: AssignmentRule) -> None:
+def delete_rule(*, session: Session, rule: AssignmentRule, actor: User | None = None) -> None:
+    before = events.snapshot(rule)
     session.delete(rule)
     session.flush()
+    _record(session, rule, actor, before, deleted=True)
 
 
 # ------------------------------------------------------------------- assigning an incident

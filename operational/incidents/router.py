@@ -360,10 +360,15 @@ def list_assignment_rules(session: DbSession, page: PageQuery) -> AssignmentRule
     "/assignment-rules",
     tags=["assignment rules"],
     status_code=status.HTTP_201_CREATED,
-    dependencies=[require("assignment:admin")],
 )
-def create_assignment_rule(data: AssignmentRuleCreate, session: DbSession) -> AssignmentRuleRead:
-    return AssignmentRuleRead.model_validate(assignment.create_rule(session=session, data=data))
+def create_assignment_rule(
+    user: Annotated[User, require("assignment:admin")],
+    data: AssignmentRuleCreate,
+    session: DbSession,
+) -> AssignmentRuleRead:
+    return AssignmentRuleRead.model_validate(
+        assignment.create_rule(session=session, data=data, actor=user)
+    )
 
 
 @router.get(
@@ -378,14 +383,16 @@ def get_assignment_rule(rule_id: int, session: DbSession) -> AssignmentRuleRead:
 @router.patch(
     "/assignment-rules/{rule_id}",
     tags=["assignment rules"],
-    dependencies=[require("assignment:admin")],
 )
 def update_assignment_rule(
-    rule_id: int, data: AssignmentRuleUpdate, session: DbSession
+    user: Annotated[User, require("assignment:admin")],
+    rule_id: int,
+    data: AssignmentRuleUpdate,
+    session: DbSession,
 ) -> AssignmentRuleRead:
     rule = assignment.get_rule(session=session, rule_id=rule_id)
     return AssignmentRuleRead.model_validate(
-        assignment.update_rule(session=session, rule=rule, data=data)
+        assignment.update_rule(session=session, rule=rule, data=data, actor=user)
     )
 
 
@@ -393,9 +400,10 @@ def update_assignment_rule(
     "/assignment-rules/{rule_id}",
     tags=["assignment rules"],
     status_code=status.HTTP_204_NO_CONTENT,
-    dependencies=[require("assignment:admin")],
 )
-def delete_assignment_rule(rule_id: int, session: DbSession) -> Response:
+def delete_assignment_rule(
+    user: Annotated[User, require("assignment:admin")], rule_id: int, session: DbSession
+) -> Response:
     rule = assignment.get_rule(session=session, rule_id=rule_id)
-    assignment.delete_rule(session=session, rule=rule)
+    assignment.delete_rule(session=session, rule=rule, actor=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -48,7 +48,9 @@ def list_calendars(session: DbSession, params: PageQuery) -> CalendarPage:
     "/calendars", status_code=status.HTTP_201_CREATED, summary="Add a business-hours calendar"
 )
 def create_calendar(user: SlaAdmin, data: CalendarCreate, session: DbSession) -> CalendarRead:
-    return CalendarRead.model_validate(service.create_calendar(session=session, data=data))
+    return CalendarRead.model_validate(
+        service.create_calendar(session=session, data=data, actor=user)
+    )
 
 
 @router.get("/calendars/{calendar_id}", dependencies=read_access, summary="One calendar")
@@ -60,7 +62,7 @@ def get_calendar(calendar: CurrentCalendar) -> CalendarRead:
 def update_calendar(
     user: SlaAdmin, calendar: CurrentCalendar, data: CalendarUpdate, session: DbSession
 ) -> CalendarRead:
-    updated = service.update_calendar(session=session, calendar=calendar, data=data)
+    updated = service.update_calendar(session=session, calendar=calendar, data=data, actor=user)
     return CalendarRead.model_validate(updated)
 
 
@@ -70,7 +72,7 @@ def update_calendar(
     summary="Delete a calendar no policy uses",
 )
 def delete_calendar(user: SlaAdmin, calendar: CurrentCalendar, session: DbSession) -> Response:
-    service.delete_calendar(session=session, calendar=calendar)
+    service.delete_calendar(session=session, calendar=calendar, actor=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -114,7 +116,7 @@ def update_policy(
     summary="Delete a policy no timer uses (deactivate it otherwise)",
 )
 def delete_policy(user: SlaAdmin, policy: CurrentPolicy, session: DbSession) -> Response:
-    service.delete_policy(session=session, policy=policy)
+    service.delete_policy(session=session, policy=policy, actor=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -137,7 +139,9 @@ def list_rules(
 def create_rule(
     user: SlaAdmin, data: EscalationRuleCreate, session: DbSession
 ) -> EscalationRuleRead:
-    return EscalationRuleRead.model_validate(service.create_rule(session=session, data=data))
+    return EscalationRuleRead.model_validate(
+        service.create_rule(session=session, data=data, actor=user)
+    )
 
 
 @router.get("/escalation-rules/{rule_id}", dependencies=read_access, summary="One escalation rule")
@@ -149,7 +153,7 @@ def get_rule(rule: CurrentEscalationRule) -> EscalationRuleRead:
 def update_rule(
     user: SlaAdmin, rule: CurrentEscalationRule, data: EscalationRuleUpdate, session: DbSession
 ) -> EscalationRuleRead:
-    updated = service.update_rule(session=session, rule=rule, data=data)
+    updated = service.update_rule(session=session, rule=rule, data=data, actor=user)
     return EscalationRuleRead.model_validate(updated)
 
 
@@ -159,7 +163,7 @@ def update_rule(
     summary="Delete a rule that never fired (deactivate it otherwise)",
 )
 def delete_rule(user: SlaAdmin, rule: CurrentEscalationRule, session: DbSession) -> Response:
-    service.delete_rule(session=session, rule=rule)
+    service.delete_rule(session=session, rule=rule, actor=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -18,7 +18,7 @@ from operational.auth.models import User
 from operational.core.errors import Conflict, NotFound, UnprocessableEntity
 from operational.core.pagination import Page, PageParams, paginate
 from operational.events import service as events_service
-from operational.events.enums import EntityType, EventKind
+from operational.events.enums import EntityType
 from operational.sla import timeline
 from operational.sla.businesstime import BusinessCalendar
 from operational.sla.enums import WEEKDAYS
@@ -147,17 +147,40 @@ def list_calendars(*, session: Session, params: PageParams) -> Page[Any]:
     )
 
 
-def create_calendar(*, session: Session, data: CalendarCreate) -> SlaCalendar:
+def _record(
+    session: Session,
+    entity_type: EntityType,
+    row: Any,
+    actor: User | None,
+    before: dict[str, Any] | None,
+    deleted: bool = False,
+) -> None:
+    """A configuration change as an event of the row's log, with the values before and after."""
+    events_service.record_change(
+        session=session,
+        entity_type=entity_type,
+        entity_id=row.id,
+        actor=actor,
+        before=before,
+        after=None if deleted else events_service.snapshot(row),
+        label=row.name,
+    )
+
+
+def create_calendar(
+    *, session: Session, data: CalendarCreate, actor: User | None = None
+) -> SlaCalendar:
     _unique_name(session, SlaCalendar, data.name)
     calendar = SlaCalendar(**_normalise_calendar_fields(data.model_dump()))
     _check_calendar(calendar)
     session.add(calendar)
     session.flush()
+    _record(session, EntityType.sla_calendar, calendar, actor, None)
     return calendar
 
 
 def update_calendar(
-    *, session: Session, calendar: SlaCalendar, data: CalendarUpdate
+    *, session: Session, calendar: SlaCalendar, data: CalendarUpdate, actor: User | None = None
 ) -> SlaCalendar:
     fields = _normalise_calendar_fields(data.model_dump(exclude_unset=True))
     for key in ("name", "timezone", "weekly_hours", "added_holidays", "removed_holidays"):
@@ -165,40 +188,30 @@ def update_calendar(
             raise UnprocessableEntity(f"{key} cannot be null")
     if "name" in fields:
         _unique_name(session, SlaCalendar, fields["name"], exclude_id=calendar.id)
+    before = events_service.snapshot(calendar)
     for key, value in fields.items():
         setattr(calendar, key, value)
     _check_calendar(calendar)
     session.flush()
+    _record(session, EntityType.sla_calendar, calendar, actor, before)
     return calendar
 
 
-def delete_calendar(*, session: Session, calendar: SlaCalendar) -> None:
+def delete_calendar(*, session: Session, calendar: SlaCalendar, actor: User | None = None) -> None:
     users = session.scalars(select(SlaPolicy.name).where(SlaPolicy.calendar_id == calendar.id))
     names = sorted(users)
     if names:
         raise Conflict(
             f"The calendar is used by policies: {', '.join(names)}", policies=list(names)
         )
+    before = events_service.snapshot(calendar)
     session.delete(calendar)
     session.flush()
+    _record(session, EntityType.sla_calendar, calendar, actor, before, deleted=True)
 
 
 # ---------------------------------------------------------------------------------------------
 # Policies
-
-
-def _policy_snapshot(policy: SlaPolicy) -> dict[str, Any]:
-    return {
-        "priority": policy.priority,
-        "service": policy.service,
-        "category": policy.category,
-        "calendar_id": policy.calendar_id,
-        "response_minutes": policy.response_minutes,
-        "resolution_minutes": policy.resolution_minutes,
-        "pause_on": policy.pause_on,
-        "warning_thresholds": list(policy.warning_thresholds),
-        "is_active": policy.is_active,
-    }
 
 
 def _label_key(value: str | None) -> str | None:
@@ -266,15 +279,7 @@ def create_policy(*, session: Session, data: PolicyCreate, actor: User | None) -
     _check_policy(session, policy)
     session.add(policy)
     session.flush()
-    events_service.append(
-        session=session,
-        entity_type=EntityType.sla_policy,
-        entity_id=policy.id,
-        kind=EventKind.created,
-        actor=actor,
-        new_value=policy.name,
-        data=_policy_snapshot(policy),
-    )
+    _record(session, EntityType.sla_policy, policy, actor, None)
     return policy
 
 
@@ -297,36 +302,28 @@ def update_policy(
             raise UnprocessableEntity(f"{key} cannot be null")
     if "name" in fields:
         _unique_name(session, SlaPolicy, fields["name"], exclude_id=policy.id)
-    before = _policy_snapshot(policy)
+    before = events_service.snapshot(policy)
     # Checked before anything is flushed: an unknown calendar is a 422, not a foreign-key error.
     with session.no_autoflush:
         for key, value in fields.items():
             setattr(policy, key, value)
         _check_policy(session, policy)
     session.flush()
-    after = _policy_snapshot(policy)
-    changes = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
-    if changes:
-        events_service.append(
-            session=session,
-            entity_type=EntityType.sla_policy,
-            entity_id=policy.id,
-            kind=EventKind.field_changed,
-            actor=actor,
-            data={"changes": changes},
-        )
+    _record(session, EntityType.sla_policy, policy, actor, before)
     return policy
 
 
-def delete_policy(*, session: Session, policy: SlaPolicy) -> None:
+def delete_policy(*, session: Session, policy: SlaPolicy, actor: User | None = None) -> None:
     if session.scalar(select(SlaTimer.id).where(SlaTimer.policy_id == policy.id).limit(1)):
         raise Conflict("Timers use this policy; deactivate it instead (is_active false)")
     if session.scalar(
         select(SlaEscalationRule.id).where(SlaEscalationRule.policy_id == policy.id).limit(1)
     ):
         raise Conflict("Escalation rules refer to this policy; change or delete them first")
+    before = events_service.snapshot(policy)
     session.delete(policy)
     session.flush()
+    _record(session, EntityType.sla_policy, policy, actor, before, deleted=True)
 
 
 def _pause_rules(pause_on: Sequence[dict[str, Any]]) -> tuple[timeline.PauseRule, ...]:
@@ -407,17 +404,24 @@ def list_rules(*, session: Session, params: PageParams, is_active: bool | None =
     )
 
 
-def create_rule(*, session: Session, data: EscalationRuleCreate) -> SlaEscalationRule:
+def create_rule(
+    *, session: Session, data: EscalationRuleCreate, actor: User | None = None
+) -> SlaEscalationRule:
     _unique_name(session, SlaEscalationRule, data.name)
     rule = SlaEscalationRule(**data.model_dump(mode="json"))
     _check_rule(session, rule)
     session.add(rule)
     session.flush()
+    _record(session, EntityType.sla_escalation_rule, rule, actor, None)
     return rule
 
 
 def update_rule(
-    *, session: Session, rule: SlaEscalationRule, data: EscalationRuleUpdate
+    *,
+    session: Session,
+    rule: SlaEscalationRule,
+    data: EscalationRuleUpdate,
+    actor: User | None = None,
 ) -> SlaEscalationRule:
     fields = data.model_dump(mode="json", exclude_unset=True)
     for key in ("name", "is_active", "threshold", "action"):
@@ -425,17 +429,21 @@ def update_rule(
             raise UnprocessableEntity(f"{key} cannot be null")
     if "name" in fields:
         _unique_name(session, SlaEscalationRule, fields["name"], exclude_id=rule.id)
+    before = events_service.snapshot(rule)
     # Checked before anything is flushed: an unknown team or policy is a 422, not a key error.
     with session.no_autoflush:
         for key, value in fields.items():
             setattr(rule, key, value)
         _check_rule(session, rule)
     session.flush()
+    _record(session, EntityType.sla_escalation_rule, rule, actor, before)
     return rule
 
 
-def delete_rule(*, session: Session, rule: SlaEscalationRule) -> None:
+def delete_rule(*, session: Session, rule: SlaEscalationRule, actor: User | None = None) -> None:
     if session.scalar(select(SlaEscalation.id).where(SlaEscalation.rule_id == rule.id).limit(1)):
         raise Conflict("This rule has fired; deactivate it instead (is_active false)")
+    before = events_service.snapshot(rule)
     session.delete(rule)
     session.flush()
+    _record(session, EntityType.sla_escalation_rule, rule, actor, before, deleted=True)

@@ -99,3 +99,14 @@ def test_secrets_are_encrypted_and_any_configured_key_opens_them(tmp_path):
     assert encryption.decrypt(rotated, settings=after) == "JBSWY3DPEHPK3PXP"
     with pytest.raises(encryption.UndecryptableSecret):
         encryption.decrypt(token, settings=after)
+
+
+def test_the_audit_key_is_the_installs_own_and_never_the_built_in_one(tmp_path):
+    first = _settings(tmp_path)
+    audit_file = tmp_path / "audit.key"
+    assert audit_file.stat().st_mode & 0o777 == 0o600
+    assert first.audit_key.get_secret_value() == audit_file.read_text().strip()
+    assert first.audit_key.get_secret_value() != first.secret_key.get_secret_value()
+    assert _settings(tmp_path).audit_key == first.audit_key
+    with pytest.raises(ValueError, match="ITSM_AUDIT_KEY"):
+        Settings(environment="development", home=tmp_path, audit_key=keys.BUILT_IN_AUDIT_KEY)

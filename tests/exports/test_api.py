@@ -54,7 +54,8 @@ def test_auditors_and_admins_list_inspect_and_download(client, factory, session,
 
     detail = client.get(f"/api/v1/exports/{export.id}", headers=headers).json()
     assert detail["period_start"] == "2026-10-01" and detail["period_end"] == "2026-10-31"
-    assert len(detail["files"]) == 2 * 6 + 2  # CSV and Parquet per mart, workbook, manifest
+    # CSV and Parquet per mart, workbook, manifest, four audit trail files and their verifier
+    assert len(detail["files"]) == 2 * 6 + 2 + 5
 
     folder = service.exports_dir(get_settings()) / export.folder
     for name in ("sla_breach_register.csv", "compliance.xlsx", "manifest.json"):
@@ -73,6 +74,12 @@ def test_auditors_and_admins_list_inspect_and_download(client, factory, session,
     assert downloads[0].data["sha256"] == next(
         file.sha256 for file in export.files if file.name == "sla_breach_register.csv"
     )
+    # The audit trail and its offline verifier download like the rest.
+    for name, media in (("audit_events.jsonl", "application/jsonl"), ("verify_audit.py", "text/")):
+        response = client.get(f"/api/v1/exports/{export.id}/files/{name}", headers=headers)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith(media)
+        assert response.content == (folder / name).read_bytes()
 
 
 def test_covers_filter_leaves_out_other_periods(client, role_headers, export):

@@ -11,6 +11,16 @@ from operational.core.errors import Conflict
 from operational.exports import service
 from tests.exports.conftest import PERIOD
 
+AUDIT_FILES = {
+    "audit_events.jsonl",
+    "audit_chain_starts.jsonl",
+    "audit_seal.json",
+    "audit_seal_heads.jsonl",
+    "verify_audit.py",
+}
+# Each export makes a new seal of the event log: these differ from one run to the next.
+SEALED_FILES = {"manifest.json", "audit_seal.json", "audit_seal_heads.jsonl"}
+
 
 def test_export_holds_each_mart_as_csv_parquet_and_one_workbook(
     session, compliance_marts, tmp_path
@@ -26,7 +36,7 @@ def test_export_holds_each_mart_as_csv_parquet_and_one_workbook(
     folder = tmp_path / "2026-10-01_2026-10-31_v1"
     assert export.folder == folder.name and export.version == 1
     expected_files = {f"{mart}.{ext}" for mart in compliance_marts for ext in ("csv", "parquet")}
-    expected_files |= {"compliance.xlsx", "manifest.json"}
+    expected_files |= {"compliance.xlsx", "manifest.json", *AUDIT_FILES}
     assert {file.name for file in export.files} == expected_files
     assert {path.name for path in folder.iterdir()} == expected_files
     for mart, rows in compliance_marts.items():
@@ -107,8 +117,8 @@ def test_rerun_for_the_same_period_makes_a_new_version_and_keeps_the_first(
     assert (first.version, second.version) == (1, 2)
     assert second.folder == "2026-10-01_2026-10-31_v2" != first.folder
     assert service.verify_folder(tmp_path / first.folder) == []
-    assert {name: sha for name, sha in first_files.items() if name != "manifest.json"} == {
-        file.name: file.sha256 for file in second.files if file.name != "manifest.json"
+    assert {name: sha for name, sha in first_files.items() if name not in SEALED_FILES} == {
+        file.name: file.sha256 for file in second.files if file.name not in SEALED_FILES
     }
     # Written once: the files are read-only.
     assert all(not path.stat().st_mode & 0o222 for path in (tmp_path / first.folder).iterdir())

@@ -124,25 +124,30 @@ class SlaKit:
                 occurred_at=at,
             )
         # Imported history: the loader writes events with the source's name.
-        event = Event(
-            entity_type="incident",
-            entity_id=incident.id,
-            seq=events_service.next_seq(
-                session=self.session, entity_type="incident", entity_id=incident.id
-            ),
-            occurred_at=at,
-            actor_id=actor.id if actor else None,
-            actor_label=actor.display_name if actor else None,
-            kind=kind,
-            field=field,
-            old_value=None if old is None else str(old),
-            new_value=None if new is None else str(new),
-            data=data,
-            source_system=incident.source_system,
+        events_service.append_many(
+            session=self.session,
+            events=[
+                {
+                    "entity_type": "incident",
+                    "entity_id": incident.id,
+                    "kind": kind,
+                    "occurred_at": at,
+                    "actor_id": actor.id if actor else None,
+                    "actor_label": actor.display_name if actor else None,
+                    "field": field,
+                    "old_value": old,
+                    "new_value": new,
+                    "data": data,
+                    "source_system": incident.source_system,
+                }
+            ],
         )
-        self.session.add(event)
-        self.session.flush()
-        return event
+        return self.session.scalars(
+            select(Event)
+            .where(Event.entity_type == "incident", Event.entity_id == incident.id)
+            .order_by(Event.seq.desc())
+            .limit(1)
+        ).one()
 
     def move(
         self,
