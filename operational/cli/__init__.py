@@ -6,6 +6,7 @@ from operational.cli import (
     dashboards,
     db,
     demo,
+    incident,
     ingest,
     keys,
     pipelines,
@@ -26,6 +27,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(user.app, name="user")
 app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(keys.app, name="keys")
+app.add_typer(incident.app, name="incident")
 app.command("serve")(serve.serve)
 app.command("up")(up.up)
 app.command("dashboards")(dashboards.dashboards)
