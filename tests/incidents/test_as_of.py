@@ -477,6 +477,7 @@ def test_as_of_now_equals_the_ticket(office, data):
     }
 
     past = office.as_of(incident, now)
+    office.session.refresh(incident)  # its team and assignee relationships as stored
 
     assert (past.state, past.hold_reason, past.priority) == (
         incident.state,
