@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from operational.core.pagination import Page, PageParams, paginate
 from operational.sla.models import SlaCalendar, SlaCalendarVersion, SlaPolicy, SlaPolicyVersion
 
 CALENDAR_FIELDS = (
@@ -130,6 +131,31 @@ def calendars_in_force(
         )
     )
     return {row.calendar_id: row for row in rows}
+
+
+def list_policy_versions(*, session: Session, policy_id: int, params: PageParams) -> Page[Any]:
+    """A page of a policy's versions (default: oldest first)."""
+    return paginate(
+        session,
+        select(SlaPolicyVersion).where(SlaPolicyVersion.policy_id == policy_id),
+        params,
+        sortable={"version": SlaPolicyVersion.version, "valid_from": SlaPolicyVersion.valid_from},
+        default_sort=[SlaPolicyVersion.version],
+    )
+
+
+def list_calendar_versions(*, session: Session, calendar_id: int, params: PageParams) -> Page[Any]:
+    """A page of a calendar's versions (default: oldest first)."""
+    return paginate(
+        session,
+        select(SlaCalendarVersion).where(SlaCalendarVersion.calendar_id == calendar_id),
+        params,
+        sortable={
+            "version": SlaCalendarVersion.version,
+            "valid_from": SlaCalendarVersion.valid_from,
+        },
+        default_sort=[SlaCalendarVersion.version],
+    )
 
 
 def policy_history(*, session: Session, policy_id: int) -> list[SlaPolicyVersion]:

@@ -514,3 +514,27 @@ def test_as_of_now_equals_the_ticket(office, data):
         assert outcome.elapsed_minutes == pytest.approx(timer.elapsed_minutes)
         assert outcome.paused_minutes == pytest.approx(timer.paused_minutes)
         assert replayed[target].breached == (timer.elapsed_minutes > timer.target_minutes)
+
+
+def test_api_lists_versions(client, factory, office):
+    sla_service.update_calendar(
+        session=office.session,
+        calendar=office.calendar,
+        data=CalendarUpdate(added_holidays=["2026-03-04"]),
+        now=local(3, 12),
+    )
+    headers = factory.auth_headers(office.agent)
+    calendar = client.get(f"/api/v1/sla/calendars/{office.calendar.id}/versions", headers=headers)
+    assert calendar.status_code == 200, calendar.text
+    assert [
+        (
+            item["version"],
+            item["added_holidays"],
+            item["valid_to"] and datetime.fromisoformat(item["valid_to"]),
+        )
+        for item in calendar.json()["items"]
+    ] == [(1, [], local(3, 12)), (2, ["2026-03-04"], None)]
+    policy = client.get(f"/api/v1/sla/policies/{office.p3.id}/versions", headers=headers)
+    assert [(item["version"], item["resolution_minutes"]) for item in policy.json()["items"]] == [
+        (1, 480)
+    ]
