@@ -101,7 +101,7 @@ def get(*, session: Session, article_id: int, for_update: bool = False) -> Artic
 def get_by_reference(*, session: Session, reference: str) -> Article:
     """By id (``42``) or by number (``KB0000042``)."""
     reference = reference.strip()
-    if reference.isdigit() and len(reference) < 19:
+    if reference.isascii() and reference.isdigit() and len(reference) < 19:
         return get(session=session, article_id=int(reference))
     article = session.scalar(select(Article).where(Article.number == reference.upper()))
     if article is None:

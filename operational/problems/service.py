@@ -68,7 +68,7 @@ def get(*, session: Session, problem_id: int, for_update: bool = False) -> Probl
 def get_by_reference(*, session: Session, reference: str) -> Problem:
     """By id (``42``) or by number (``PRB0000042``)."""
     reference = reference.strip()
-    if reference.isdigit() and len(reference) < 19:
+    if reference.isascii() and reference.isdigit() and len(reference) < 19:
         return get(session=session, problem_id=int(reference))
     problem = session.scalar(select(Problem).where(Problem.number == reference.upper()))
     if problem is None:

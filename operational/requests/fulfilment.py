@@ -262,7 +262,7 @@ def update(
 
 def get_by_reference(*, session: Session, reference: str) -> RequestTask:
     reference = reference.strip()
-    if reference.isdigit():
+    if reference.isascii() and reference.isdigit() and len(reference) < 19:
         task = session.get(RequestTask, int(reference))
     else:
         task = session.scalar(select(RequestTask).where(RequestTask.number == reference.upper()))

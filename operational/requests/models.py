@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -24,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -77,11 +77,12 @@ class CatalogItem(Base):
     delivery_minutes: Mapped[int] = mapped_column(Integer)
     calendar_id: Mapped[int | None] = mapped_column(ForeignKey("sla_calendars.id"))
     # Who may order it: any of these roles or members of any of these teams (both empty: all).
+    # PostgreSQL's ARRAY: its comparator has overlap (&&), which the orderable filter uses.
     orderable_roles: Mapped[list[str]] = mapped_column(
-        ARRAY(String(32)), default=list, server_default="{}"
+        PG_ARRAY(String(32)), default=list, server_default="{}"
     )
     orderable_team_ids: Mapped[list[int]] = mapped_column(
-        ARRAY(BigInteger), default=list, server_default="{}"
+        PG_ARRAY(BigInteger), default=list, server_default="{}"
     )
     # JSON Schema of the order form; the approval policy and fulfilment plan (schemas.py).
     form_schema: Mapped[dict[str, Any]] = mapped_column(JSONB)

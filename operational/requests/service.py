@@ -75,7 +75,7 @@ def is_visible_to(request: Request, user: User) -> bool:
 
 def _by_reference(session: Session, model: type, reference: str, what: str) -> Any:
     reference = reference.strip()
-    if reference.isdigit():
+    if reference.isascii() and reference.isdigit() and len(reference) < 19:
         found = session.get(model, int(reference))
     else:
         found = session.scalar(select(model).where(model.number == reference.upper()))
