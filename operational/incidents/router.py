@@ -246,9 +246,9 @@ def incident_timeline(incident: CurrentIncident, session: DbSession) -> list[Eve
     description="A replay of the incident's event log up to `at`, with the SLA policies and "
     "calendars in force then. `at` without a zone is UTC; an instant before the incident was "
     "opened, or in the future, is 422.",
+    dependencies=[require("incident:read")],
 )
 def incident_as_of(
-    user: Annotated[User, require("incident:read")],
     incident: CurrentIncident,
     session: DbSession,
     at: Annotated[datetime, Query(description="The instant, ISO 8601 (e.g. 2026-03-02T10:00Z)")],
