@@ -7,6 +7,7 @@ from operational.cli import (
     dashboards,
     db,
     demo,
+    incident,
     ingest,
     keys,
     mail,
@@ -30,6 +31,7 @@ app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(keys.app, name="keys")
 app.add_typer(mail.app, name="mail")
 app.add_typer(audit.app, name="audit")
+app.add_typer(incident.app, name="incident")
 app.command("serve")(serve.serve)
 app.command("up")(up.up)
 app.command("dashboards")(dashboards.dashboards)

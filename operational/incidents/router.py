@@ -15,7 +15,7 @@ from operational.core.errors import Forbidden, NotFound
 from operational.core.openapi import problems
 from operational.core.pagination import PageQuery
 from operational.events.schemas import EventRead
-from operational.incidents import assignment, csat, flows, priority, service
+from operational.incidents import assignment, csat, flows, history, priority, service
 from operational.incidents.dependencies import CurrentIncident, expected_version
 from operational.incidents.models import CsatSurvey, Incident
 from operational.incidents.schemas import (
@@ -28,6 +28,7 @@ from operational.incidents.schemas import (
     CsatAnswer,
     CsatInvitationRead,
     CsatSurveyRead,
+    IncidentAsOfRead,
     IncidentCreate,
     IncidentFilters,
     IncidentPage,
@@ -236,6 +237,23 @@ def incident_timeline(incident: CurrentIncident, session: DbSession) -> list[Eve
         EventRead.model_validate(event)
         for event in service.timeline(session=session, incident=incident)
     ]
+
+
+@router.get(
+    "/incidents/{incident_id}/as-of",
+    tags=["incidents"],
+    summary="The incident as it was at an instant: state, priority, team, assignee, SLA timers",
+    description="A replay of the incident's event log up to `at`, with the SLA policies and "
+    "calendars in force then. `at` without a zone is UTC; an instant before the incident was "
+    "opened, or in the future, is 422.",
+    dependencies=[require("incident:read")],
+)
+def incident_as_of(
+    incident: CurrentIncident,
+    session: DbSession,
+    at: Annotated[datetime, Query(description="The instant, ISO 8601 (e.g. 2026-03-02T10:00Z)")],
+) -> IncidentAsOfRead:
+    return IncidentAsOfRead.of(history.as_of(session=session, incident=incident, at=at))
 
 
 # ----------------------------------------------------------------------------------- comments

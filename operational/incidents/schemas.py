@@ -1,5 +1,5 @@
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -17,7 +17,7 @@ from operational.incidents.enums import (
     NativeHoldReason,
     ResolutionCode,
 )
-from operational.sla.enums import TimerState
+from operational.sla.enums import TimerState, TimerTarget
 from operational.sla.schemas import SlaTimerRead
 from operational.tickets.hints import KnownErrorHint, Suggestion
 
@@ -332,3 +332,84 @@ class PriorityMatrixRead(BaseModel):
     matrix: list[list[int]]
     impact_labels: dict[int, str] = {1: "high", 2: "medium", 3: "low"}
     urgency_labels: dict[int, str] = {1: "high", 2: "medium", 3: "low"}
+
+
+# ------------------------------------------------------------------------ as of an instant
+
+
+class AsOfTimerRead(BaseModel):
+    """One SLA timer as it stood at the instant asked for (replayed, not stored)."""
+
+    target: TimerTarget
+    policy_id: int
+    policy_name: str = Field(description="The policy's name in the version in force then")
+    target_minutes: int = Field(description="Target in business minutes")
+    started_at: datetime
+    due_at: datetime | None = Field(description="Null while the clock was paused")
+    elapsed_minutes: float = Field(description="Business minutes counted up to the instant")
+    paused_minutes: float = Field(description="Business minutes the clock stood still")
+    remaining_minutes: float | None = Field(
+        description="Business minutes left before the target (0 once breached; null: error)"
+    )
+    breached: bool = Field(description="More business minutes elapsed than the target")
+    state: TimerState
+    completed_at: datetime | None
+    breached_at: datetime | None
+    warnings_fired: list[int]
+    error: str | None = Field(description="State error: why the timer could not be computed")
+
+    @classmethod
+    def of(cls, timer: Any) -> "AsOfTimerRead":
+        outcome = timer.outcome
+        return cls(
+            target=outcome.target,
+            policy_id=outcome.policy.id,
+            policy_name=outcome.policy.name,
+            target_minutes=outcome.target_minutes,
+            started_at=outcome.started_at,
+            due_at=outcome.due_at,
+            elapsed_minutes=outcome.elapsed_minutes,
+            paused_minutes=outcome.paused_minutes,
+            remaining_minutes=timer.remaining_minutes,
+            breached=timer.breached,
+            state=outcome.state,
+            completed_at=outcome.completed_at,
+            breached_at=outcome.breached_at,
+            warnings_fired=outcome.warnings_fired,
+            error=outcome.error,
+        )
+
+
+class IncidentAsOfRead(BaseModel):
+    """An incident as it was at ``at``: a replay of its event log up to then, with the SLA
+    policies and calendars in force then (docs/incidents.md, "As of an instant")."""
+
+    id: int
+    number: str
+    at: datetime = Field(description="The instant replayed to")
+    state: str
+    hold_reason: str | None
+    priority: int | None
+    assignment_group_id: int | None = Field(
+        description="Null when unassigned, or when the (imported) log names the team only"
+    )
+    assignment_group: str | None = Field(description="The team's name as the log has it")
+    assignee_id: int | None
+    assignee: str | None = Field(description="The assignee's name as the log has it")
+    sla_timers: list[AsOfTimerRead]
+
+    @classmethod
+    def of(cls, past: Any) -> "IncidentAsOfRead":
+        return cls(
+            id=past.incident.id,
+            number=past.incident.number,
+            at=past.at,
+            state=past.state,
+            hold_reason=past.hold_reason,
+            priority=past.priority,
+            assignment_group_id=past.team.id,
+            assignment_group=past.team.label,
+            assignee_id=past.assignee.id,
+            assignee=past.assignee.label,
+            sla_timers=[AsOfTimerRead.of(timer) for timer in past.timers],
+        )

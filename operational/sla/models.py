@@ -245,3 +245,84 @@ class SlaNotification(Base):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SlaCalendarVersion(Base):
+    """One version of a calendar's content, in force from ``valid_from`` until ``valid_to``.
+
+    Written by ``operational.sla.versions`` whenever the calendar is created or its content
+    changes; the calendar row holds the version in force now. A null ``valid_from`` is "since
+    the beginning" (calendars that existed before versions were kept); a null ``valid_to`` is
+    the version in force now.
+    """
+
+    __tablename__ = "sla_calendar_versions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("sla_calendars.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    valid_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    weekly_hours: Mapped[dict[str, list[str]]] = mapped_column(JSONB)
+    holiday_country: Mapped[str | None] = mapped_column(String(8))
+    holiday_subdivision: Mapped[str | None] = mapped_column(String(16))
+    added_holidays: Mapped[list[date]] = mapped_column(
+        ARRAY(Date), default=list, server_default="{}"
+    )
+    removed_holidays: Mapped[list[date]] = mapped_column(
+        ARRAY(Date), default=list, server_default="{}"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("calendar_id", "version"),
+        CheckConstraint(
+            "valid_to is null or valid_from is null or valid_from <= valid_to", name="valid_period"
+        ),
+        Index(
+            "ix_sla_calendar_versions_current",
+            "calendar_id",
+            unique=True,
+            postgresql_where=text("valid_to IS NULL"),
+        ),
+    )
+
+
+class SlaPolicyVersion(Base):
+    """One version of a policy (its criteria, calendar, targets and pause rules), in force from
+    ``valid_from`` until ``valid_to``; nulls as for SlaCalendarVersion. ``calendar_id`` names the
+    calendar, whose own version in force at an instant gives the working hours then."""
+
+    __tablename__ = "sla_policy_versions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("sla_policies.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    valid_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    name: Mapped[str] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(Boolean)
+    priority: Mapped[int | None] = mapped_column(SmallInteger)
+    service: Mapped[str | None] = mapped_column(String(200))
+    category: Mapped[str | None] = mapped_column(String(120))
+    # No foreign key: history outlives a calendar deleted since (then that version has no
+    # calendar, and its timers say so).
+    calendar_id: Mapped[int] = mapped_column(BigInteger)
+    response_minutes: Mapped[int] = mapped_column(Integer)
+    resolution_minutes: Mapped[int] = mapped_column(Integer)
+    pause_on: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    warning_thresholds: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger))
+
+    __table_args__ = (
+        UniqueConstraint("policy_id", "version"),
+        CheckConstraint(
+            "valid_to is null or valid_from is null or valid_from <= valid_to", name="valid_period"
+        ),
+        Index(
+            "ix_sla_policy_versions_current",
+            "policy_id",
+            unique=True,
+            postgresql_where=text("valid_to IS NULL"),
+        ),
+    )

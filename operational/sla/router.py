@@ -8,7 +8,7 @@ from operational.auth.dependencies import require
 from operational.auth.models import User
 from operational.core.db import DbSession
 from operational.core.pagination import PageQuery
-from operational.sla import escalation, service, timers
+from operational.sla import escalation, service, timers, versions
 from operational.sla.dependencies import CurrentCalendar, CurrentEscalationRule, CurrentPolicy
 from operational.sla.enums import TimerState, TimerTarget
 from operational.sla.schemas import (
@@ -16,6 +16,7 @@ from operational.sla.schemas import (
     CalendarPage,
     CalendarRead,
     CalendarUpdate,
+    CalendarVersionPage,
     EscalationPage,
     EscalationRuleCreate,
     EscalationRulePage,
@@ -26,6 +27,7 @@ from operational.sla.schemas import (
     PolicyPage,
     PolicyRead,
     PolicyUpdate,
+    PolicyVersionPage,
     SlaTimerPage,
 )
 
@@ -56,6 +58,18 @@ def create_calendar(user: SlaAdmin, data: CalendarCreate, session: DbSession) ->
 @router.get("/calendars/{calendar_id}", dependencies=read_access, summary="One calendar")
 def get_calendar(calendar: CurrentCalendar) -> CalendarRead:
     return CalendarRead.model_validate(calendar)
+
+
+@router.get(
+    "/calendars/{calendar_id}/versions",
+    dependencies=read_access,
+    summary="A calendar's versions, each with its period of validity",
+)
+def list_calendar_versions(
+    calendar: CurrentCalendar, session: DbSession, params: PageQuery
+) -> CalendarVersionPage:
+    page = versions.list_calendar_versions(session=session, calendar_id=calendar.id, params=params)
+    return CalendarVersionPage.model_validate(page, from_attributes=True)
 
 
 @router.patch("/calendars/{calendar_id}", summary="Change a calendar")
@@ -97,6 +111,18 @@ def create_policy(user: SlaAdmin, data: PolicyCreate, session: DbSession) -> Pol
 @router.get("/policies/{policy_id}", dependencies=read_access, summary="One SLA policy")
 def get_policy(policy: CurrentPolicy) -> PolicyRead:
     return PolicyRead.model_validate(policy)
+
+
+@router.get(
+    "/policies/{policy_id}/versions",
+    dependencies=read_access,
+    summary="A policy's versions, each with its period of validity",
+)
+def list_policy_versions(
+    policy: CurrentPolicy, session: DbSession, params: PageQuery
+) -> PolicyVersionPage:
+    page = versions.list_policy_versions(session=session, policy_id=policy.id, params=params)
+    return PolicyVersionPage.model_validate(page, from_attributes=True)
 
 
 @router.patch(

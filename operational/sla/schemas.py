@@ -108,6 +108,26 @@ class CalendarRead(ReadModel):
 CalendarPage = Page[CalendarRead]
 
 
+class CalendarVersionRead(ReadModel):
+    """One version of a calendar, in force from ``valid_from`` (null: since the beginning)
+    until ``valid_to`` (null: still in force)."""
+
+    calendar_id: int
+    version: int
+    valid_from: datetime | None
+    valid_to: datetime | None
+    name: str
+    timezone: str
+    weekly_hours: dict[str, list[str]]
+    holiday_country: str | None
+    holiday_subdivision: str | None
+    added_holidays: list[date]
+    removed_holidays: list[date]
+
+
+CalendarVersionPage = Page[CalendarVersionRead]
+
+
 class PauseCondition(RequestBody):
     state: IncidentState = Field(description="An open state: new, assigned, in_progress, on_hold")
     hold_reason: HoldReason | None = Field(
@@ -197,6 +217,29 @@ class PolicyRead(ReadModel):
 
 
 PolicyPage = Page[PolicyRead]
+
+
+class PolicyVersionRead(ReadModel):
+    """One version of a policy, in force from ``valid_from`` (null: since the beginning) until
+    ``valid_to`` (null: still in force)."""
+
+    policy_id: int
+    version: int
+    valid_from: datetime | None
+    valid_to: datetime | None
+    name: str
+    is_active: bool
+    priority: int | None
+    service: str | None
+    category: str | None
+    calendar_id: int
+    response_minutes: int
+    resolution_minutes: int
+    pause_on: list[dict[str, str | None]]
+    warning_thresholds: list[int]
+
+
+PolicyVersionPage = Page[PolicyVersionRead]
 
 
 class EscalationRuleCreate(RequestBody):

@@ -6,8 +6,8 @@ decided only in ``operational.sla.timeline``. The timers that follow from this c
 ``operational.sla.escalation``.
 """
 
-from collections.abc import Iterable, Sequence
-from datetime import date, time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,7 +19,7 @@ from operational.core.errors import Conflict, NotFound, UnprocessableEntity
 from operational.core.pagination import Page, PageParams, paginate
 from operational.events import service as events_service
 from operational.events.enums import EntityType
-from operational.sla import timeline
+from operational.sla import timeline, versions
 from operational.sla.businesstime import BusinessCalendar
 from operational.sla.enums import WEEKDAYS
 from operational.sla.models import (
@@ -168,20 +168,32 @@ def _record(
 
 
 def create_calendar(
-    *, session: Session, data: CalendarCreate, actor: User | None = None
+    *,
+    session: Session,
+    data: CalendarCreate,
+    actor: User | None = None,
+    now: datetime | None = None,
 ) -> SlaCalendar:
+    """Create a calendar; its first version is in force from ``now`` (default: the clock)."""
     _unique_name(session, SlaCalendar, data.name)
     calendar = SlaCalendar(**_normalise_calendar_fields(data.model_dump()))
     _check_calendar(calendar)
     session.add(calendar)
     session.flush()
     _record(session, EntityType.sla_calendar, calendar, actor, None)
+    versions.record_calendar(session=session, calendar=calendar, at=now or datetime.now(UTC))
     return calendar
 
 
 def update_calendar(
-    *, session: Session, calendar: SlaCalendar, data: CalendarUpdate, actor: User | None = None
+    *,
+    session: Session,
+    calendar: SlaCalendar,
+    data: CalendarUpdate,
+    actor: User | None = None,
+    now: datetime | None = None,
 ) -> SlaCalendar:
+    """Change a calendar; a changed content is a new version in force from ``now``."""
     fields = _normalise_calendar_fields(data.model_dump(exclude_unset=True))
     for key in ("name", "timezone", "weekly_hours", "added_holidays", "removed_holidays"):
         if key in fields and fields[key] is None:
@@ -194,6 +206,7 @@ def update_calendar(
     _check_calendar(calendar)
     session.flush()
     _record(session, EntityType.sla_calendar, calendar, actor, before)
+    versions.record_calendar(session=session, calendar=calendar, at=now or datetime.now(UTC))
     return calendar
 
 
@@ -272,7 +285,10 @@ def list_policies(
     )
 
 
-def create_policy(*, session: Session, data: PolicyCreate, actor: User | None) -> SlaPolicy:
+def create_policy(
+    *, session: Session, data: PolicyCreate, actor: User | None, now: datetime | None = None
+) -> SlaPolicy:
+    """Create a policy; its first version is in force from ``now`` (default: the clock)."""
     _unique_name(session, SlaPolicy, data.name)
     fields = data.model_dump(mode="json")
     policy = SlaPolicy(**fields)
@@ -280,12 +296,19 @@ def create_policy(*, session: Session, data: PolicyCreate, actor: User | None) -
     session.add(policy)
     session.flush()
     _record(session, EntityType.sla_policy, policy, actor, None)
+    versions.record_policy(session=session, policy=policy, at=now or datetime.now(UTC))
     return policy
 
 
 def update_policy(
-    *, session: Session, policy: SlaPolicy, data: PolicyUpdate, actor: User | None
+    *,
+    session: Session,
+    policy: SlaPolicy,
+    data: PolicyUpdate,
+    actor: User | None,
+    now: datetime | None = None,
 ) -> SlaPolicy:
+    """Change a policy; a changed content is a new version in force from ``now``."""
     fields = data.model_dump(mode="json", exclude_unset=True)
     if data.pause_on is not None:  # whole conditions, also their unset (null) hold reasons
         fields["pause_on"] = [condition.model_dump(mode="json") for condition in data.pause_on]
@@ -310,6 +333,7 @@ def update_policy(
         _check_policy(session, policy)
     session.flush()
     _record(session, EntityType.sla_policy, policy, actor, before)
+    versions.record_policy(session=session, policy=policy, at=now or datetime.now(UTC))
     return policy
 
 
@@ -330,22 +354,32 @@ def _pause_rules(pause_on: Sequence[dict[str, Any]]) -> tuple[timeline.PauseRule
     return tuple(timeline.PauseRule(rule["state"], rule.get("hold_reason")) for rule in pause_on)
 
 
-def active_policy_rules(*, session: Session) -> list[timeline.PolicyRules]:
-    """The active policies as the replay sees them (one BusinessCalendar per calendar). A stored
-    calendar that cannot be built (saved before today's checks) gives its policies no calendar
-    and the reason: their timers show the error, and the requests that touch them still work."""
+def _policy_rules(
+    policies: Iterable[tuple[int, Any]], calendar_of: Callable[[Any], Any | None]
+) -> list[timeline.PolicyRules]:
+    """The replay's view of ``policies``: (policy id, a row or version with the policy's
+    fields), one BusinessCalendar per calendar. ``calendar_of(policy)`` gives its calendar's
+    stored fields, or None when there are none. A calendar that cannot be built gives its
+    policies no calendar and the reason: their timers show the error."""
     calendars: dict[int, tuple[BusinessCalendar | None, str | None]] = {}
     rules = []
-    for policy in session.scalars(select(SlaPolicy).where(SlaPolicy.is_active)).unique():
+    for policy_id, policy in policies:
         if policy.calendar_id not in calendars:
-            try:
-                calendars[policy.calendar_id] = (to_business_calendar(policy.calendar), None)
-            except ValueError as exc:
-                calendars[policy.calendar_id] = (None, str(exc))
+            stored = calendar_of(policy)
+            if stored is None:
+                calendars[policy.calendar_id] = (
+                    None,
+                    f"calendar {policy.calendar_id} had no version in force",
+                )
+            else:
+                try:
+                    calendars[policy.calendar_id] = (to_business_calendar(stored), None)
+                except ValueError as exc:
+                    calendars[policy.calendar_id] = (None, str(exc))
         calendar, calendar_error = calendars[policy.calendar_id]
         rules.append(
             timeline.PolicyRules(
-                id=policy.id,
+                id=policy_id,
                 name=policy.name,
                 calendar=calendar,
                 calendar_error=calendar_error,
@@ -359,6 +393,30 @@ def active_policy_rules(*, session: Session) -> list[timeline.PolicyRules]:
             )
         )
     return rules
+
+
+def active_policy_rules(*, session: Session) -> list[timeline.PolicyRules]:
+    """The active policies as the live replay sees them (the configuration in force now). A
+    stored calendar that cannot be built (saved before today's checks) gives its policies no
+    calendar and the reason: their timers show the error, and the requests that touch them
+    still work."""
+    policies = session.scalars(select(SlaPolicy).where(SlaPolicy.is_active)).unique()
+    return _policy_rules(
+        ((policy.id, policy) for policy in policies), lambda policy: policy.calendar
+    )
+
+
+def policy_rules_at(*, session: Session, at: datetime) -> list[timeline.PolicyRules]:
+    """The active policies as they were at ``at``: each policy's version in force then, with
+    the version of its calendar in force then (docs/sla.md, "Versions")."""
+    found = versions.policies_in_force(session=session, at=at)
+    calendars = versions.calendars_in_force(
+        session=session, calendar_ids=sorted({version.calendar_id for version in found}), at=at
+    )
+    return _policy_rules(
+        ((version.policy_id, version) for version in found),
+        lambda version: calendars.get(version.calendar_id),
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from operational.events.enums import EntityType, EventKind
 from operational.sla import timeline
 from operational.sla.enums import TimerState, TimerTarget
 from operational.sla.models import SlaAlert, SlaTimer
-from operational.sla.service import active_policy_rules
+from operational.sla.service import active_policy_rules, policy_rules_at
 
 SLA_ACTOR_LABEL = "sla"
 
@@ -373,6 +373,46 @@ def backfill(
         synthesized=True,
     )
     return len(subjects)
+
+
+# ---------------------------------------------------------------------------------------------
+# The past (read only)
+
+
+@dataclass(frozen=True)
+class PastTimers:
+    """What the SLA replay knew of an incident at an instant: its attributes then (state, hold
+    reason, priority, service, category) and its timers as they stood then."""
+
+    at: datetime
+    attributes: timeline.Attributes
+    timers: list[timeline.TimerOutcome]
+
+
+def timers_as_of(
+    *, session: Session, incident: TimedRecord, at: datetime, events: Sequence[Any] | None = None
+) -> PastTimers:
+    """The incident's timers as they were at ``at``: the same replay as ``recompute_timers``,
+    of its log up to ``at``, with the policies and calendars in force at ``at`` (their
+    versions, docs/sla.md). Writes nothing. ``events`` (its log in seq order) saves loading it
+    again; the caller makes sure ``at`` is not before the incident was opened."""
+    if events is None:
+        events = events_service.list_for(
+            session=session, entity_type=EntityType.incident, entity_id=incident.id
+        )
+    subject = _subject(incident, events)
+    points = timeline.change_points(
+        opened_at=subject.opened_at,
+        requester_id=subject.requester_id,
+        current=subject.current,
+        events=subject.history,
+    )
+    # Change points carry the time the replay gives each event (never before the one before).
+    kept = [point for point in points if point.at <= at] or points[:1]
+    outcomes = timeline.replay(
+        points=kept, policies=policy_rules_at(session=session, at=at), now=at
+    )
+    return PastTimers(at=at, attributes=kept[-1].attributes, timers=outcomes)
 
 
 # ---------------------------------------------------------------------------------------------
