@@ -30,6 +30,7 @@ DOMAIN_LAYERS = (
     "events",
     "auth",
     "imports",
+    "notifications",
     "sla",
     "cmdb",
     "incidents",

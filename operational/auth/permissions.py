@@ -53,6 +53,7 @@ PERMISSIONS: dict[str, str] = {
     "request:read_all": "See every request, not only one's own",
     "request:fulfil": "Work request items and their fulfilment tasks",
     "approval:decide": "See and decide the approvals that wait for one, and delegate them",
+    "notification:admin": "Manage the outbox, dead letters, mail templates, webhooks and defaults",
 }
 
 # Everyone who works here may order from the catalog and approve what waits for them.
