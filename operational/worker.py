@@ -80,8 +80,19 @@ def run_once(
         report.closed = _auto_close(make_session, now)
     _requests(make_session, now, report, batch_size)
     if dispatch:
+        _hand_over(make_session, now, report)
         _dispatch(make_session, report)
     return report
+
+
+def _hand_over(make_session: Callable[[], Session], now: datetime, report: ScanReport) -> None:
+    """Escalation notifications not in the outbox yet (recorded before it existed)."""
+    try:
+        with session_scope(make_session) as session:
+            incident_flows.hand_over_older_sla_notifications(session=session, now=now)
+    except Exception:
+        logger.exception("handing over SLA notifications failed")
+        report.failed += 1
 
 
 def _dispatch(make_session: Callable[[], Session], report: ScanReport) -> None:

@@ -20,6 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from operational.core.config import get_settings
 
+# The other domains' kits, for the tests of what their flows send (test_hooks.py).
+from tests.changes.conftest import changes  # noqa: F401 (fixture)
+from tests.cmdb.conftest import cmdb  # noqa: F401 (fixture)
+from tests.incidents.conftest import incidents  # noqa: F401 (fixture)
+from tests.requests.conftest import kit  # noqa: F401 (fixture)
+from tests.sla.conftest import sla  # noqa: F401 (fixture)
+
 MAIL_FROM = "itsm@example.org"
 MAIL_DOMAIN = "example.org"
 
