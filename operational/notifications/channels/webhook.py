@@ -97,7 +97,7 @@ class WebhookChannel(Channel):
 
     def send(self, message: Outgoing) -> None:
         if not message.webhook_url or not message.webhook_secret or message.payload is None:
-            raise DeliveryError("the webhook is gone or incomplete", permanent=True)
+            raise DeliveryError("the webhook is switched off or gone", permanent=True)
         try:
             target = addresses.check(
                 message.webhook_url, allow_private=self.settings.webhooks_allow_private
