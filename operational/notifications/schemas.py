@@ -1,7 +1,7 @@
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
+from pydantic import AnyHttpUrl, BaseModel, Field, UrlConstraints, field_validator
 
 from operational.core.pagination import Page
 from operational.core.schemas import ReadModel, RequestBody
@@ -52,6 +52,9 @@ class TemplateUpdate(RequestBody):
     body_html: str = Field(min_length=1)
 
 
+WebhookUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2000)]
+
+
 def _event_types(values: list[EventType]) -> list[EventType]:
     if EventType.digest in values:
         raise ValueError("the digest goes to users only, never to webhooks")
@@ -60,7 +63,7 @@ def _event_types(values: list[EventType]) -> list[EventType]:
 
 class WebhookCreate(RequestBody):
     name: str = Field(min_length=1, max_length=200)
-    url: AnyHttpUrl = Field(description="http(s) only; private addresses need an admin setting")
+    url: WebhookUrl = Field(description="http(s) only; private addresses need an admin setting")
     format: WebhookFormat = WebhookFormat.generic
     event_types: list[EventType] = Field(min_length=1, max_length=len(EventType))
 
@@ -69,7 +72,7 @@ class WebhookCreate(RequestBody):
 
 class WebhookUpdate(RequestBody):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    url: AnyHttpUrl | None = None
+    url: WebhookUrl | None = None
     format: WebhookFormat | None = None
     event_types: list[EventType] | None = Field(
         default=None, min_length=1, max_length=len(EventType)
