@@ -61,13 +61,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+RUNS = iter(range(1_000_000))
+
+
 def enqueue(make_session, count: int, event_type: str) -> float:
     from operational.notifications import service
+
+    run = next(RUNS)
 
     with make_session() as session:
         users = [
             User(
-                email=f"bench{n}@example.org",
+                email=f"bench{run}.{n}@example.org",
                 display_name=f"Bench {n}",
                 role_rows=[UserRole(role="requester")],
             )
@@ -101,12 +106,11 @@ def enqueue(make_session, count: int, event_type: str) -> float:
 def drain(make_session, dispatchers: int) -> float:
     from operational.notifications import dispatcher
 
-    plugins = dispatcher.channels()
     start = threading.Barrier(dispatchers)
 
     def run() -> None:
         start.wait()
-        while dispatcher.run(make_session=make_session, limit=500, plugins=plugins).delivered:
+        while dispatcher.run(make_session=make_session, limit=500).delivered:
             pass
 
     threads = [threading.Thread(target=run) for _ in range(dispatchers)]

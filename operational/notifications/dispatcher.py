@@ -83,8 +83,25 @@ def run(
     plugins: dict[str, Channel] | None = None,
 ) -> DispatchReport:
     """Send up to ``limit`` due messages; returns what happened."""
+    own = plugins is None
     plugins = plugins or channels()
     report = DispatchReport()
+    try:
+        _send_due(make_session, now, limit, plugins, report)
+    finally:
+        if own:
+            for plugin in plugins.values():
+                plugin.close()
+    return report
+
+
+def _send_due(
+    make_session: Callable[[], Session],
+    now: datetime | None,
+    limit: int,
+    plugins: dict[str, Channel],
+    report: DispatchReport,
+) -> None:
     for _ in range(limit):
         with session_scope(make_session) as session:
             moment = now or datetime.now(UTC)
@@ -110,7 +127,6 @@ def run(
             else:
                 service.mark_delivered(session=session, message=message, now=moment)
                 report.delivered += 1
-    return report
 
 
 def send_digests(*, make_session: Callable[[], Session], now: datetime | None = None) -> int:

@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from jinja2 import TemplateError
+from jinja2 import Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 
@@ -68,11 +68,17 @@ def one_line(value: str) -> str:
     return cleaned[:SUBJECT_MAX_LENGTH]
 
 
+@lru_cache(maxsize=256)
+def _compiled(kind: str, source: str) -> Template:
+    """Compiling is most of a render's cost: each template source is compiled once."""
+    return (_HTML if kind == "html" else _TEXT).from_string(source)
+
+
 def render_source(source: TemplateSource, context: dict[str, Any]) -> Rendered:
     return Rendered(
-        subject=one_line(_TEXT.from_string(source.subject).render(context)),
-        text=_TEXT.from_string(source.text).render(context),
-        html=_HTML.from_string(source.html).render(context),
+        subject=one_line(_compiled("text", source.subject).render(context)),
+        text=_compiled("text", source.text).render(context),
+        html=_compiled("html", source.html).render(context),
     )
 
 

@@ -43,6 +43,11 @@ class Channel(ABC):
     @abstractmethod
     def send(self, message: Outgoing) -> None: ...
 
+    def close(self) -> None:
+        """Release what ``send`` kept open between messages (the dispatcher calls it after a
+        run)."""
+        return None
+
 
 @dataclass(frozen=True)
 class Envelope:

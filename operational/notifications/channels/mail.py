@@ -55,43 +55,66 @@ def build(message: Outgoing, *, sender: str) -> EmailMessage:
 
 
 class SmtpChannel(Channel):
+    """One SMTP connection per dispatcher run, opened at the first mail and reused for the
+    next ones (a connection that fails is dropped; the next mail opens a new one)."""
+
     kind = ChannelKind.mail
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        settings = self.settings
+        timeout = settings.mail_timeout_seconds
+        if settings.mail_security == "tls":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                settings.mail_host,
+                settings.mail_port,
+                timeout=timeout,
+                context=ssl.create_default_context(),
+            )
+        else:
+            smtp = smtplib.SMTP(settings.mail_host, settings.mail_port, timeout=timeout)
+        try:
+            if settings.mail_security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.mail_user:
+                password = settings.mail_password
+                smtp.login(settings.mail_user, password.get_secret_value() if password else "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
 
     def send(self, message: Outgoing) -> None:
         settings = self.settings
         if not settings.mail_host:
             raise DeliveryError("no mail server configured (ITSM_MAIL_HOST)")
         mail = build(message, sender=settings.mail_from)
-        timeout = settings.mail_timeout_seconds
         try:
-            if settings.mail_security == "tls":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    settings.mail_host,
-                    settings.mail_port,
-                    timeout=timeout,
-                    context=ssl.create_default_context(),
-                )
-            else:
-                smtp = smtplib.SMTP(settings.mail_host, settings.mail_port, timeout=timeout)
-            with smtp:
-                if settings.mail_security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
-                if settings.mail_user:
-                    password = settings.mail_password
-                    smtp.login(settings.mail_user, password.get_secret_value() if password else "")
-                smtp.send_message(
-                    mail, from_addr=settings.mail_from, to_addrs=[message.recipient_address]
-                )
-        except smtplib.SMTPResponseException as exc:
-            reason = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
-            raise DeliveryError(reason, permanent=exc.smtp_code >= 500) from exc
+            if self._smtp is None:
+                self._smtp = self._connect()
+            self._smtp.send_message(
+                mail, from_addr=settings.mail_from, to_addrs=[message.recipient_address]
+            )
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise DeliveryError(
                 f"recipient refused: {exc.recipients!r}", permanent=all(c >= 500 for c in codes)
             ) from exc
+        except smtplib.SMTPResponseException as exc:
+            self.close()
+            reason = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
+            raise DeliveryError(reason, permanent=exc.smtp_code >= 500) from exc
         except (smtplib.SMTPException, OSError) as exc:
+            self.close()
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()

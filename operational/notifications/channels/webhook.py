@@ -95,6 +95,9 @@ class WebhookChannel(Channel):
             timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False
         )
 
+    def close(self) -> None:
+        self.client.close()
+
     def send(self, message: Outgoing) -> None:
         if not message.webhook_url or not message.webhook_secret or message.payload is None:
             raise DeliveryError("the webhook is switched off or gone", permanent=True)
