@@ -202,7 +202,7 @@ def _addressees(
     recipients: Iterable[int | User],
     teams: Iterable[int | Team],
     actor: User | None,
-) -> tuple[list[User], list[tuple[str, str]]]:
+) -> tuple[list[Any], list[tuple[str, str]]]:
     user_ids = set(_ids(recipients))
     team_addresses: list[tuple[str, str]] = []
     team_ids = set(_ids(teams))
@@ -218,8 +218,9 @@ def _addressees(
         user_ids.discard(actor.id)
     if not user_ids:
         return [], team_addresses
-    users = session.scalars(
-        select(User)
+    # Plain rows, not User entities: their role and team collections would cost two queries.
+    users = session.execute(
+        select(User.id, User.email, User.display_name)
         .where(User.id.in_(user_ids), User.is_active, User.email.is_not(None))
         .order_by(User.id)
     ).all()
