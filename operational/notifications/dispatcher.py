@@ -109,7 +109,13 @@ def _send_due(
             if message is None:
                 break
             try:
-                plugins[message.channel].send(_outgoing(session, message))
+                try:
+                    plugins[message.channel].send(_outgoing(session, message))
+                except DeliveryError:
+                    raise
+                except Exception as exc:  # a bug or a secret no key opens: never block the queue
+                    logger.exception("notification failed unexpectedly")
+                    raise DeliveryError(f"unexpected {type(exc).__name__}: {exc}") from exc
             except DeliveryError as exc:
                 service.mark_failed(
                     session=session,
