@@ -20,6 +20,7 @@ from operational.incidents.router import router as incidents_router
 from operational.knowledge import service as knowledge_service
 from operational.knowledge.router import router as knowledge_router
 from operational.live.router import router as live_router
+from operational.notifications.router import router as notifications_router
 from operational.problems.router import router as problems_router
 from operational.requests.router import router as requests_router
 from operational.sla.router import router as sla_router
@@ -76,6 +77,7 @@ def create_app() -> FastAPI:
         exports_router,
         inbound_router,
         live_router,
+        notifications_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     document_problems(app)

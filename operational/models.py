@@ -11,6 +11,7 @@ from operational.imports import models as imports_models
 from operational.inbound import models as inbound_models
 from operational.incidents import models as incidents_models
 from operational.knowledge import models as knowledge_models
+from operational.notifications import models as notifications_models
 from operational.problems import models as problems_models
 from operational.requests import models as requests_models
 from operational.sla import models as sla_models
@@ -27,6 +28,7 @@ __all__ = [
     "inbound_models",
     "incidents_models",
     "knowledge_models",
+    "notifications_models",
     "problems_models",
     "requests_models",
     "sla_models",

@@ -1,6 +1,7 @@
 """The one background worker, above the domains: SLA warnings, breaches and escalations, then
-the auto-close of resolved incidents, and every ``ITSM_AUDIT_SEAL_MINUTES`` a seal of the event
-log's hash chains (``operational.audit``).
+the auto-close of resolved incidents, the request steps, every ``ITSM_AUDIT_SEAL_MINUTES`` a seal
+of the event log's hash chains (``operational.audit``), and last the notifications dispatcher
+(the outbox's messages out, then the daily digests; operational/notifications/dispatcher.py).
 
 It runs inside every ``itsm serve`` process (a thread started by the app's lifespan, when
 ``ITSM_RUN_WORKER`` is true) or on its own as ``itsm worker``. Each step is a flow of the domain
@@ -23,6 +24,7 @@ from operational.audit import service as audit_service
 from operational.core.config import get_settings
 from operational.core.db import _session_factory, session_scope
 from operational.incidents import flows as incident_flows
+from operational.notifications import dispatcher as notifications
 from operational.requests import approvals as request_approvals
 from operational.requests import flows as request_flows
 from operational.requests import service as request_service
@@ -42,6 +44,9 @@ class ScanReport:
     closed: int = 0  # resolved incidents auto-closed
     approvals_chased: int = 0  # request approvals reminded or escalated
     request_clocks: int = 0  # request items whose delivery clock was replayed
+    delivered: int = 0  # notifications sent
+    delivery_failures: int = 0  # notification tries that failed (retried later, or dead)
+    digests: int = 0  # daily digests written
 
 
 def _sessions(engine: Engine | None) -> Callable[[], Session]:
@@ -56,6 +61,7 @@ def run_once(
     now: datetime | None = None,
     batch_size: int = 500,
     auto_close: bool = True,
+    dispatch: bool = True,
 ) -> ScanReport:
     """One scan: every incident with a warning or breach due by ``now`` or an escalation pending,
     one transaction each; then the auto-close job. ``now`` defaults to the wall clock."""
@@ -76,7 +82,34 @@ def run_once(
     if auto_close:
         report.closed = _auto_close(make_session, now)
     _requests(make_session, now, report, batch_size)
+    if dispatch:
+        _hand_over(make_session, now, report)
+        _dispatch(make_session, report)
     return report
+
+
+def _hand_over(make_session: Callable[[], Session], now: datetime, report: ScanReport) -> None:
+    """Escalation notifications not in the outbox yet (recorded before it existed)."""
+    try:
+        with session_scope(make_session) as session:
+            incident_flows.hand_over_older_sla_notifications(session=session, now=now)
+    except Exception:
+        logger.exception("handing over SLA notifications failed")
+        report.failed += 1
+
+
+def _dispatch(make_session: Callable[[], Session], report: ScanReport) -> None:
+    """Digests first (they join the queue), then the outbox's due messages, by the wall clock
+    (a message is due by the real time, whatever ``now`` the scan was given)."""
+    try:
+        report.digests = notifications.send_digests(make_session=make_session)
+        sent = notifications.run(make_session=make_session)
+    except Exception:
+        logger.exception("notification dispatch failed")
+        report.failed += 1
+        return
+    report.delivered = sent.delivered
+    report.delivery_failures = sent.failed
 
 
 def _requests(

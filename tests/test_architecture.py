@@ -31,6 +31,7 @@ DOMAIN_LAYERS = (
     "audit",
     "auth",
     "imports",
+    "notifications",
     "sla",
     "cmdb",
     "incidents",

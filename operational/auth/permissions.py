@@ -54,6 +54,7 @@ PERMISSIONS: dict[str, str] = {
     "request:fulfil": "Work request items and their fulfilment tasks",
     "approval:decide": "See and decide the approvals that wait for one, and delegate them",
     "inbound:admin": "Register inbound webhook sources and read the inbound message log",
+    "notification:admin": "Manage the outbox, dead letters, mail templates, webhooks and defaults",
 }
 
 # Everyone who works here may order from the catalog and approve what waits for them.

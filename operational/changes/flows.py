@@ -8,7 +8,8 @@ these flows; the changes service below them never touches another domain's table
 from sqlalchemy.orm import Session
 
 from operational.auth.models import User
-from operational.changes import service
+from operational.changes import notifying, service
+from operational.changes.enums import ChangeState
 from operational.changes.models import Change
 from operational.changes.schemas import ReviewCreate
 from operational.incidents import service as incidents_service
@@ -40,6 +41,45 @@ def link_caused_incident(
     _link(session, change, incident_id, actor)
     session.flush()
     return change
+
+
+def transition(
+    *,
+    session: Session,
+    change: Change,
+    target: ChangeState,
+    expected_version: int,
+    actor: User,
+    reason: str | None = None,
+) -> Change:
+    """Move a change along its workflow; once scheduled, its stakeholders get the notice."""
+    before = change.state
+    moved = service.transition(
+        session=session,
+        change_id=change.id,
+        target=target,
+        expected_version=expected_version,
+        actor=actor,
+        reason=reason,
+    )
+    notifying.scheduled(session=session, change=moved, before=before, actor=actor, now=None)
+    return moved
+
+
+def schedule_over_conflicts(
+    *, session: Session, change: Change, expected_version: int, reason: str, actor: User
+) -> Change:
+    """Schedule over the calendar's conflicts; the stakeholders get the notice."""
+    before = change.state
+    scheduled = service.schedule_over_conflicts(
+        session=session,
+        change_id=change.id,
+        expected_version=expected_version,
+        reason=reason,
+        actor=actor,
+    )
+    notifying.scheduled(session=session, change=scheduled, before=before, actor=actor, now=None)
+    return scheduled
 
 
 def record_review(

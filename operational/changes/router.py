@@ -229,9 +229,9 @@ def transition_change(
     session: DbSession,
     response: Response,
 ) -> ChangeRead:
-    moved = service.transition(
+    moved = flows.transition(
         session=session,
-        change_id=change.id,
+        change=change,
         target=data.to,
         expected_version=expected_version,
         actor=user,
@@ -252,9 +252,9 @@ def schedule_override(
     session: DbSession,
     response: Response,
 ) -> ChangeRead:
-    scheduled = service.schedule_over_conflicts(
+    scheduled = flows.schedule_over_conflicts(
         session=session,
-        change_id=change.id,
+        change=change,
         expected_version=expected_version,
         reason=data.reason,
         actor=user,

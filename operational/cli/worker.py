@@ -15,7 +15,8 @@ def worker(
         help="Seconds between scans (default: ITSM_WORKER_INTERVAL_SECONDS, 15).",
     ),
 ) -> None:
-    """Find SLA warnings and breaches, run escalation rules and auto-close resolved incidents.
+    """Find SLA warnings and breaches, run escalation rules, auto-close resolved incidents and
+    send the notifications waiting in the outbox.
 
     `itsm serve` already runs this in a thread; run it separately when the API runs with
     ITSM_RUN_WORKER=false. Several workers may run at once: nothing is ever escalated twice.
@@ -32,7 +33,9 @@ def worker(
         report = background.run_once()
         console.print(
             f"processed {report.processed} incidents, fired {report.escalations} escalations, "
-            f"closed {report.closed}, skipped {report.skipped} (locked), failed {report.failed}"
+            f"closed {report.closed}, skipped {report.skipped} (locked), failed {report.failed}; "
+            f"notifications: {report.delivered} delivered, {report.delivery_failures} failed, "
+            f"{report.digests} digests"
         )
         raise typer.Exit(1 if report.failed else 0)
     stop = threading.Event()

@@ -120,6 +120,36 @@ class Settings(BaseSettings):
     stream_max_seconds: float = Field(default=3600, gt=0)
     stream_replay_limit: int = Field(default=1000, ge=0, le=10_000)
 
+    # Notifications (docs/notifications.md): the outbox's mail server and webhook rules. Mail is
+    # sent only when mail_host is set; messages wait in the outbox until then.
+    mail_host: str | None = Field(default=None, description="SMTP server; unset: mail waits.")
+    mail_port: int = Field(default=587, ge=1, le=65535)
+    mail_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="STARTTLS on a plain port, TLS from the start, or none."
+    )
+    mail_user: str | None = None
+    mail_password: SecretStr | None = None
+    mail_from: str = Field(default="itsm@localhost", description="From address of every mail.")
+    # The domain of the Message-IDs (<ticket.token@domain>); default: mail_from's domain.
+    mail_domain: str | None = None
+    mail_timeout_seconds: float = Field(default=30, gt=0, le=300)
+    # Delivery: how often a message is tried before it is dead-lettered, and the back-off.
+    notifications_max_attempts: int = Field(default=8, ge=1, le=50)
+    notifications_backoff_seconds: float = Field(default=30, gt=0)
+    notifications_backoff_max_seconds: float = Field(default=6 * 3600, gt=0)
+    # Hour (UTC, 0-23) after which the daily digests of the previous day's held messages go out.
+    notifications_digest_hour: int = Field(default=7, ge=0, le=23)
+    # Webhooks to loopback, link-local and private addresses are refused unless this is true.
+    webhooks_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=120)
+
+    @property
+    def message_id_domain(self) -> str:
+        """The right-hand side of every Message-ID the platform writes."""
+        if self.mail_domain:
+            return self.mail_domain
+        return self.mail_from.rpartition("@")[2] or "localhost"
+
     @field_validator("home")
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:

@@ -46,7 +46,12 @@ DBT_SCHEMAS = (STAGING, INTERMEDIATE, MARTS, PERSONAL)
 APPEND_ONLY_TABLES = ("events", "audit_seals", "audit_seal_heads")
 # Tables dbt may not read at all, and columns of the others it may not read.
 TABLES_HIDDEN_FROM_DBT = ("alembic_version", "refresh_tokens", "mfa_recovery_codes")
-COLUMNS_HIDDEN_FROM_DBT = {"users": ("mfa_secret",)}
+# The outbox's bodies and payloads hold one-time survey links; webhooks, their signing keys.
+COLUMNS_HIDDEN_FROM_DBT = {
+    "users": ("mfa_secret",),
+    "notification_webhooks": ("secret",),
+    "notification_outbox": ("body_text", "body_html", "payload"),
+}
 
 
 class MissingPrivileges(Exception):

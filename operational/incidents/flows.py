@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from operational.auth.models import User
 from operational.core.errors import DomainError
-from operational.incidents import assignment, csat, service
+from operational.incidents import assignment, csat, notifying, service
 from operational.incidents.enums import Channel
 from operational.incidents.models import AssignmentRule, Incident, IncidentComment
 from operational.incidents.recording import now_or
@@ -54,15 +54,25 @@ def _settle(
     actor: User | None = None,
     changed: bool = True,
     resolved: bool = False,
+    before: notifying.Snapshot | None = None,
 ) -> IncidentOutcome:
     """After a change: open the survey of a resolution, and recompute the SLA timers as of the
     time the change's events carry (unchanged incidents keep theirs). The survey's token goes
-    to the requester alone: into the outcome only when ``actor`` is the requester."""
+    to the requester alone: into the outcome only when ``actor`` is the requester, by mail
+    otherwise. With ``before``, the change's messages go into the outbox (``notifying``)."""
     invitation = None
+    if changed and before is not None:
+        notifying.after_change(
+            session=session, incident=incident, before=before, actor=actor, now=now
+        )
     if resolved and incident.requester_id is not None:
         opened = csat.open_survey(session=session, incident=incident, now=now)
         if actor is not None and actor.id == incident.requester_id:
             invitation = opened
+        else:
+            notifying.survey_invitation(
+                session=session, incident=incident, invitation=opened, actor=actor, now=now
+            )
     if changed:
         timers = sla_timers.recompute_timers(session=session, incident=incident, now=now)
     else:
@@ -82,7 +92,7 @@ def create(
     SLA timers. ``channel``: the intake's (mail, monitoring), see ``service.create``."""
     now = now_or(now)
     incident = service.create(session=session, data=data, actor=actor, now=now, channel=channel)
-    return _settle(session, incident, now)
+    return _settle(session, incident, now, actor=actor, before=notifying.NEW)
 
 
 def update(
@@ -95,6 +105,7 @@ def update(
     now: datetime | None = None,
 ) -> IncidentOutcome:
     now = now_or(now)
+    before = notifying.snapshot(incident)
     applied = service.update(
         session=session,
         incident=incident,
@@ -104,7 +115,13 @@ def update(
         now=now,
     )
     return _settle(
-        session, incident, now, actor=actor, changed=applied.changed, resolved=applied.resolved
+        session,
+        incident,
+        now,
+        actor=actor,
+        changed=applied.changed,
+        resolved=applied.resolved,
+        before=before,
     )
 
 
@@ -121,6 +138,7 @@ def transition(
     now: datetime | None = None,
 ) -> IncidentOutcome:
     now = now_or(now)
+    before = notifying.snapshot(incident)
     applied = service.transition(
         session=session,
         incident=incident,
@@ -133,7 +151,13 @@ def transition(
         now=now,
     )
     return _settle(
-        session, incident, now, actor=actor, changed=applied.changed, resolved=applied.resolved
+        session,
+        incident,
+        now,
+        actor=actor,
+        changed=applied.changed,
+        resolved=applied.resolved,
+        before=before,
     )
 
 
@@ -158,6 +182,7 @@ def assign(
     now: datetime | None = None,
 ) -> IncidentOutcome:
     now = now_or(now)
+    before = notifying.snapshot(incident)
     changed = assignment.assign(
         session=session,
         incident=incident,
@@ -169,7 +194,7 @@ def assign(
         auto_pick=auto_pick,
         now=now,
     )
-    return _settle(session, incident, now, changed=changed)
+    return _settle(session, incident, now, actor=actor, changed=changed, before=before)
 
 
 def auto_assign(
@@ -177,8 +202,9 @@ def auto_assign(
 ) -> IncidentOutcome:
     """Run the assignment rules against the incident as it is now."""
     now = now_or(now)
+    before = notifying.snapshot(incident)
     rule, changed = assignment.auto_assign(session=session, incident=incident, actor=actor, now=now)
-    outcome = _settle(session, incident, now, changed=changed)
+    outcome = _settle(session, incident, now, actor=actor, changed=changed, before=before)
     outcome.assignment_rule = rule
     return outcome
 
@@ -215,6 +241,7 @@ def add_comment(
         session=session, incident=incident, actor=actor, body=body, is_public=is_public, now=now
     )
     sla_timers.recompute_timers(session=session, incident=incident, now=now)
+    notifying.commented(session=session, incident=incident, comment=comment, actor=actor, now=now)
     return comment
 
 
@@ -237,7 +264,9 @@ def process_sla(*, session: Session, incident_id: int, now: datetime) -> int | N
     if incident is None:
         return None
     sla_timers.recompute_timers(session=session, incident=incident, now=now)
-    return escalate_sla(session=session, incident=incident, now=now)
+    fired = escalate_sla(session=session, incident=incident, now=now)
+    hand_over_sla_notifications(session=session, incident=incident, now=now)
+    return fired
 
 
 def escalate_sla(*, session: Session, incident: Incident, now: datetime) -> int:
@@ -254,10 +283,38 @@ def escalate_sla(*, session: Session, incident: Incident, now: datetime) -> int:
         for alert in alerts:
             timer = sla_escalation.current_timer(session=session, alert=alert)
             if timer is not None:
+                notifying.sla_alert(
+                    session=session, incident=incident, alert=alert, timer=timer, now=now
+                )
                 for rule in rules:
                     if sla_escalation.rule_applies(rule, alert, timer, priority=incident.priority):
                         fired += _fire(session, incident, rule, alert, timer, now)
             sla_escalation.mark_escalated(session=session, alert=alert, now=now)
+
+
+def hand_over_sla_notifications(*, session: Session, incident: Incident, now: datetime) -> int:
+    """The incident's escalation notifications into the notifications outbox; returns how
+    many."""
+    pending = sla_escalation.undelivered_notifications(session=session, incident_id=incident.id)
+    for notification in pending:
+        notifying.sla_notification(
+            session=session, incident=incident, notification=notification, now=now
+        )
+        sla_escalation.mark_handed_over(session=session, notification=notification, now=now)
+    return len(pending)
+
+
+def hand_over_older_sla_notifications(*, session: Session, now: datetime, limit: int = 500) -> int:
+    """Escalation notifications recorded before the outbox existed (or by a process that
+    stopped in between): into the outbox, one transaction for up to ``limit``."""
+    pending = sla_escalation.undelivered_notifications(session=session, limit=limit)
+    for notification in pending:
+        incident = service.get(session=session, incident_id=notification.incident_id)
+        notifying.sla_notification(
+            session=session, incident=incident, notification=notification, now=now
+        )
+        sla_escalation.mark_handed_over(session=session, notification=notification, now=now)
+    return len(pending)
 
 
 def _fire(

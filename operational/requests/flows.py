@@ -19,7 +19,7 @@ from operational.auth.models import User
 from operational.core.errors import Forbidden, UnprocessableEntity
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
-from operational.requests import approvals, catalog, clock, csat, fulfilment, service
+from operational.requests import approvals, catalog, clock, csat, fulfilment, notifying, service
 from operational.requests.enums import FINISHED_ITEM_STATES, ItemState, StageState
 from operational.requests.models import Approval, Request, RequestItem, RequestTask
 from operational.requests.recording import finish, now_or, record
@@ -88,7 +88,11 @@ def _settle(
     clock.recompute(session=session, item=item, now=now, calendar=calendar)
     request = item.request
     if service.close_if_done(session=session, request=request, now=now):
-        return csat.open_survey(session=session, request=request, now=now)
+        invitation = csat.open_survey(session=session, request=request, now=now)
+        notifying.survey_invitation(
+            session=session, request=request, invitation=invitation, now=now
+        )
+        return invitation
     return None
 
 
@@ -108,6 +112,7 @@ def order(
             now=now,
         )
         _move_on(session, item, now, calendar)
+        notifying.approvals_requested(session=session, item=item, before=set(), now=now)
         clock.recompute(session=session, item=item, now=now, calendar=calendar)
     session.refresh(request)
     return RequestOutcome(request=request)
@@ -146,7 +151,9 @@ def decide(
             session=session, item=item, now=now, note=f"{item.number} was rejected"
         )
     elif stage.state == StageState.approved:
+        before = notifying.pending_approval_ids(session=session, item=item)
         _move_on(session, item, now, calendar)
+        notifying.approvals_requested(session=session, item=item, before=before, now=now)
         finish(session, item, now)
     else:
         finish(session, item, now)
@@ -287,7 +294,9 @@ def chase_approval(*, session: Session, approval_id: int, now: datetime) -> list
     service.lock_item(session=session, item=item)
     session.refresh(approval)
     calendar = clock.calendar_for(session=session, calendar_id=item.sla_calendar_id)
-    return approvals.chase(session=session, approval=approval, now=now, due=_due(calendar))
+    done = approvals.chase(session=session, approval=approval, now=now, due=_due(calendar))
+    notifying.chased(session=session, approval=approval, done=done, now=now)
+    return done
 
 
 def refresh_clock(*, session: Session, item_id: int, now: datetime) -> RequestItem:

@@ -155,6 +155,28 @@ def notify(
     return "done", {"team_id": team_id}
 
 
+def undelivered_notifications(
+    *, session: Session, incident_id: int | None = None, limit: int = 500
+) -> list[SlaNotification]:
+    """Notifications not handed to the outbox yet (one incident's, or any), locked; rows another
+    transaction holds are skipped (it hands them over)."""
+    statement = select(SlaNotification).where(SlaNotification.delivered_at.is_(None))
+    if incident_id is not None:
+        statement = statement.where(SlaNotification.incident_id == incident_id)
+    return list(
+        session.scalars(
+            statement.order_by(SlaNotification.id).limit(limit).with_for_update(skip_locked=True)
+        )
+    )
+
+
+def mark_handed_over(*, session: Session, notification: SlaNotification, now: datetime) -> None:
+    """``delivered_at``: when the notification went into the notifications outbox, which
+    delivers it (and records each message's own delivery)."""
+    notification.delivered_at = now
+    session.flush()
+
+
 def record(
     *,
     session: Session,

@@ -70,7 +70,7 @@ def test_a_breach_notifies_once(sla, factory):
     ).all()
     assert notification.recipient_team_id == team.id
     assert notification.subject == f"{incident.number}: resolution SLA breached"
-    assert notification.delivered_at is None
+    assert notification.delivered_at == at(61)  # handed to the notifications outbox
     [event] = escalated_events(sla.session, incident)
     assert (event.field, event.new_value, event.occurred_at) == ("resolution", "notify", at(61))
     assert len(sla.sla_events(incident, "sla_breached")) == 1
