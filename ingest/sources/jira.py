@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 import yaml
 
-from ingest import convert, history, parsing, rejects, schema
+from ingest import convert, dates, history, parsing, rejects, schema
 from ingest.exceptions import FormatError, MappingError
 from ingest.parsed import ParsedExport
 
@@ -181,7 +181,11 @@ def _load_issues(path: Path) -> list[Mapping[str, Any]]:
     return issues
 
 
-def parse(path: Path, *, mapping: JiraMapping | Path | None = None) -> ParsedExport:
+def parse(
+    path: Path, *, mapping: JiraMapping | Path | None = None, date_format: str | None = None
+) -> ParsedExport:
+    """The REST API writes ISO 8601 with an offset, always: any other date is a bad date, unless
+    `date_format` (`--date-format`, for a file another tool rewrote) says otherwise."""
     if mapping is None:
         mapping = JiraMapping()
     elif not isinstance(mapping, JiraMapping):
@@ -266,10 +270,12 @@ def parse(path: Path, *, mapping: JiraMapping | Path | None = None) -> ParsedExp
 
     issues_frame = pl.DataFrame(issue_rows, schema=_ISSUE_SCHEMA | _custom(mapping))
     changes_frame = pl.DataFrame(change_rows, schema=_CHANGE_SCHEMA)
+    date_formats = dates.from_user(date_format) if date_format else DATE_FORMATS
     parsed = _build(
         issues_frame,
         changes_frame,
         mapping=mapping,
+        date_formats=date_formats,
         path=Path(path),
         rows=len(issues),
         skipped=skipped,
@@ -416,6 +422,7 @@ def _build(
     path: Path,
     rows: int,
     skipped: int,
+    date_formats: tuple[str, ...] = DATE_FORMATS,
 ) -> ParsedExport:
     source_system = mapping.source_system
     incidents, found = convert.convert(
@@ -438,7 +445,7 @@ def _build(
                 "priority": mapping.priorities,
                 **mapping.values,
             },
-            date_formats=DATE_FORMATS,
+            date_formats=date_formats,
         ),
     )
 
@@ -448,7 +455,7 @@ def _build(
     priority_from = parsing.lookup(pl.col("old"), mapping.priorities, pl.Int8())
     priority_to = parsing.lookup(pl.col("new"), mapping.priorities, pl.Int8())
     changes = changes.with_columns(
-        parsing.timestamp(pl.col("occurred_at"), DATE_FORMATS).alias("_occurred_at"),
+        parsing.timestamp(pl.col("occurred_at"), date_formats).alias("_occurred_at"),
         state_from.alias("_state_from"),
         hold_from.alias("_hold_from"),
         state_to.alias("_state_to"),
@@ -491,7 +498,7 @@ def _build(
             column="changelog created",
             reason=rejects.BAD_DATE,
             value=pl.col("occurred_at"),
-            detail="not an ISO 8601 timestamp with offset",
+            detail=f"not a date in the file's format ({dates.describe(date_formats)})",
         )
     )
     found = rejects.combine([found, *history_rejects])

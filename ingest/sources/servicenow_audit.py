@@ -1,6 +1,7 @@
 """ServiceNow incident audit / event-log export: one CSV row per update of an incident.
 
-Quirks handled: `?` is null; day-first timestamps without leading zeros (`29/2/2016 1:16`);
+Quirks handled: `?` is null; dates in the exporting user's format, read from the file
+(`29/2/2016 1:16`, `29-02-2016 01:16`, `02/29/2016 01:16:00`, ...: ingest/dates.py);
 coded values (`2 - Medium`, `3 - Moderate`); the `Awaiting ...` states and the odd `-100`;
 updates sharing a timestamp, ordered by `sys_mod_count`.
 
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest import history, parsing, rejects, schema
+from ingest import dates, history, parsing, rejects, schema
 from ingest.parsed import ParsedExport
 
 NAME = "servicenow-audit"
@@ -70,7 +71,6 @@ USED_COLUMNS = (
     *REQUIRED_COLUMNS,
     *(name for name in OPTIONAL_COLUMNS if name not in UNUSED_COLUMNS),
 )
-DATE_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
 DATE_COLUMNS = ("opened_at", "sys_updated_at", "sys_created_at", "resolved_at", "closed_at")
 
 STATES = {
@@ -156,8 +156,10 @@ def parse(
     *,
     source_system: str = "servicenow",
     timezone: str = "UTC",
-    date_formats: tuple[str, ...] = DATE_FORMATS,
+    date_format: str | None = None,
 ) -> ParsedExport:
+    """`date_format` (`dd-MM-yyyy HH:mm` or strftime) when the file's dates do not say which
+    of day and month comes first; by default the format is read from the file (ingest/dates)."""
     raw = parsing.read_csv_text(
         path,
         expected=EXPECTED,
@@ -171,6 +173,11 @@ def parse(
     )
     frame = raw.select(
         parsing.LINE, *(parsing.clean(pl.col(name), ["?"]).alias(name) for name in USED_COLUMNS)
+    )
+    date_formats = (
+        dates.from_user(date_format)
+        if date_format
+        else dates.detect(dates.column_values(frame, DATE_COLUMNS), where=Path(path).name)
     )
     frame = frame.with_columns(
         pl.col("number").alias("_external_id"),
@@ -187,7 +194,7 @@ def parse(
         parsing.integer(pl.col("reopen_count")).alias("_reopen_count"),
     )
 
-    found = _rejects(frame)
+    found = _rejects(frame, dates.describe(date_formats))
     bad_lines = found.get_column("line").unique()
     good = frame.filter(~pl.col(parsing.LINE).is_in(bad_lines.implode()))
     # Exact repeats of an update (same number, sys_mod_count and time) are skipped; the last
@@ -275,7 +282,7 @@ def _current_incidents(snapshots: pl.DataFrame, *, source_system: str) -> pl.Dat
     return schema.conform(latest, "incidents")
 
 
-def _rejects(frame: pl.DataFrame) -> pl.DataFrame:
+def _rejects(frame: pl.DataFrame, date_format: str) -> pl.DataFrame:
     parts = [
         rejects.rejects_where(
             frame,
@@ -320,7 +327,7 @@ def _rejects(frame: pl.DataFrame) -> pl.DataFrame:
                 column=name,
                 reason=rejects.BAD_DATE,
                 value=pl.col(name),
-                detail="not a day-first date (d/m/yyyy h:mm) or not a real local time",
+                detail=f"not a date in the file's format ({date_format}) or not a real local time",
             )
         )
     for name in ("impact", "urgency", "priority"):

@@ -29,6 +29,8 @@ def test_itsm_ingest_prints_the_summary_and_writes_rejects(committed_engine, fix
             str(fixtures / "servicenow_audit.csv"),
             "--rejects-dir",
             str(tmp_path),
+            "--max-reject-rate",
+            "50",  # the fixture holds a reject of each kind: 8 of its 24 rows
         ],
     )
     assert result.exit_code == 0, result.output
@@ -52,6 +54,8 @@ def test_itsm_ingest_dry_run_writes_nothing(committed_engine, fixtures, tmp_path
             "--dry-run",
             "--rejects-dir",
             str(tmp_path),
+            "--max-reject-rate",
+            "70",  # 5 of its 8 rows are rejects on purpose
         ],
     )
     assert result.exit_code == 0, result.output
