@@ -283,6 +283,8 @@ def parse(
     if mapping.entity == "incidents":
         result.events, history_rejects = _incident_events(canonical, path, mapping)
         result.rejects = rejects.combine([result.rejects, history_rejects])
+        recorded = result.events.filter(~pl.col("synthesized")).get_column("external_id")
+        result.incidents = history.with_source_figures(canonical, recorded=recorded)
     return result
 
 

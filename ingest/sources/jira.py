@@ -231,7 +231,30 @@ def parse(
         for canonical, jira_id in mapping.fields.items():
             row[canonical] = _label(fields.get(jira_id))
         issue_rows.append(row)
-        histories = (issue.get("changelog") or {}).get("histories") or []
+        changelog = issue.get("changelog") or {}
+        histories = changelog.get("histories") or []
+        missing = _missing_histories(changelog, len(histories))
+        row["missing_updates"] = None if missing is None else str(missing)
+        if missing:
+            # Where the changelog was cut: before the histories it holds when it starts past
+            # the first, else after them.
+            at_start = (changelog.get("startAt") or 0) > 0 and histories
+            edge = histories[0] if at_start else (histories[-1] if histories else None)
+            change_rows.append(
+                {
+                    "_line": line,
+                    "external_id": key,
+                    "_path": "changelog",
+                    "_order": -1 if at_start else 9_999_999,
+                    "occurred_at": (edge or {}).get("created") or fields.get("created"),
+                    "actor": None,
+                    "jira_field": history.HISTORY_GAP,
+                    "canonical": None,
+                    "old": None,
+                    "new": f"{missing} update(s) missing from the export (the changelog holds "
+                    f"{len(histories)} of {changelog.get('total')} histories)",
+                }
+            )
         for history_index, entry in enumerate(histories):
             for item_index, item in enumerate(entry.get("items") or []):
                 name = item.get("fieldId") or item.get("field")
@@ -285,6 +308,15 @@ def parse(
     named = rejects.name_file(problem_rejects, Path(path).name)
     parsed.rejects = rejects.combine([parsed.rejects, named])
     return parsed
+
+
+def _missing_histories(changelog: Mapping[str, Any], held: int) -> int | None:
+    """Histories the changelog says the issue has (`total`) that the file lacks: the search API
+    returns at most a page of them. None when the changelog does not say."""
+    total = changelog.get("total")
+    if not isinstance(total, int) or isinstance(total, bool):
+        return None
+    return max(total - held, 0)
 
 
 def _linked_problem(fields: Mapping[str, Any], problem_types: set[str]) -> str | None:
@@ -387,6 +419,7 @@ _ISSUE_SCHEMA = {
             "resolved_at",
             "service",
             "problem_ref",
+            "missing_updates",
         )
     },
 }
@@ -510,7 +543,10 @@ def _build(
         .sort("external_id", "_occurred_at", "_order")
         .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_order"))
     )
-    incidents = schema.conform(incidents, "incidents")
+    incidents = history.with_source_figures(
+        schema.conform(incidents, "incidents"),
+        recorded=changes.filter(pl.col("jira_field").eq("status")).get_column("external_id"),
+    )
     events = _events(incidents, changes, source_system=source_system)
     return ParsedExport(
         source=NAME,

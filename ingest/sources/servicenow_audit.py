@@ -245,9 +245,23 @@ def parse(
         pl.col("_made_sla").alias("source_made_sla"),
         pl.col("problem_id").alias("problem_ref"),
         pl.coalesce("caused_by", "rfc").alias("change_ref"),
+        pl.col("_sys_mod_count").alias("_mod"),
+    )
+    snapshots = snapshots.with_columns(_missing_before().alias("_missing"))
+    markers = history.gap_marker(
+        snapshots,
+        pl.col("_missing"),
+        pl.format(
+            "{} update(s) missing from the export (sys_mod_count {} to {})",
+            pl.col("_missing"),
+            pl.col("_mod") - pl.col("_missing") - 1,
+            pl.col("_mod"),
+        ),
     )
     events = history.events_from_snapshots(
-        snapshots.drop("resolved_at", "closed_at"), source_system=source_system
+        snapshots.drop("resolved_at", "closed_at", "_mod", "_missing"),
+        source_system=source_system,
+        extra=[markers],
     )
     return ParsedExport(
         source=NAME,
@@ -261,23 +275,54 @@ def parse(
     )
 
 
+def _missing_before() -> pl.Expr:
+    """Updates missing before each snapshot: ServiceNow counts every update of a record in
+    sys_mod_count (0 when it is created), so a jump from 2 to 5 lost updates 3 and 4, and a
+    first exported row at 3 lost updates 0 to 2 (its creation counts as exported: `created`)."""
+    first = pl.col("external_id").ne_missing(pl.col("external_id").shift(1))
+    step = (
+        pl.when(first).then(pl.col("_mod")).otherwise(pl.col("_mod") - pl.col("_mod").shift(1) - 1)
+    )
+    return pl.max_horizontal(step.fill_null(0), pl.lit(0)).cast(pl.Int32)
+
+
 def _current_incidents(snapshots: pl.DataFrame, *, source_system: str) -> pl.DataFrame:
-    """The last snapshot of each incident is the incident as it is now."""
+    """The last snapshot of each incident is the incident as it is now; the source's own
+    resolution and closure times, and the updates the export lacks, beside it."""
     state = pl.col("state")
-    latest = snapshots.filter(
-        pl.col("external_id").ne_missing(pl.col("external_id").shift(-1))
-    ).with_columns(
-        pl.lit(source_system).alias("source_system"),
-        pl.col("occurred_at").alias("updated_at"),
-        # A reopened ticket keeps its old resolution stamps in the source; drop them.
-        pl.when(state.is_in(["resolved", "closed"]))
-        .then(pl.coalesce("resolved_at", "occurred_at"))
-        .alias("resolved_at"),
-        pl.when(state.eq("closed"))
-        .then(pl.coalesce("closed_at", "occurred_at"))
-        .when(state.eq("cancelled"))
-        .then(pl.col("closed_at"))
-        .alias("closed_at"),
+    first = pl.col("external_id").ne_missing(pl.col("external_id").shift(1))
+    snapshots = snapshots.with_columns(
+        pl.col("_missing").sum().over("external_id").alias("_missing_total"),
+        pl.when(first).then(pl.col("state")).forward_fill().alias("_first_state"),
+    )
+    done = state.is_in(["resolved", "closed"])
+    latest = (
+        snapshots.filter(pl.col("external_id").ne_missing(pl.col("external_id").shift(-1)))
+        .with_columns(
+            pl.when(done).then(pl.col("resolved_at")).alias("source_resolved_at"),
+            pl.when(state.is_in(["closed", "cancelled"]))
+            .then(pl.col("closed_at"))
+            .alias("source_closed_at"),
+            (
+                done
+                & pl.col("_first_state").is_in(["resolved", "closed"])
+                & pl.col("resolved_at").is_null()
+            ).alias("resolution_time_unknown"),
+            pl.col("_missing_total").alias("missing_updates"),
+        )
+        .with_columns(
+            pl.lit(source_system).alias("source_system"),
+            pl.col("occurred_at").alias("updated_at"),
+            # A reopened ticket keeps its old resolution stamps in the source; drop them.
+            pl.when(state.is_in(["resolved", "closed"]))
+            .then(pl.coalesce("resolved_at", "occurred_at"))
+            .alias("resolved_at"),
+            pl.when(state.eq("closed"))
+            .then(pl.coalesce("closed_at", "occurred_at"))
+            .when(state.eq("cancelled"))
+            .then(pl.col("closed_at"))
+            .alias("closed_at"),
+        )
     )
     return schema.conform(latest, "incidents")
 

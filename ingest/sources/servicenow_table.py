@@ -132,7 +132,7 @@ def parse(
         timezone=timezone,
     )
     incidents, found = _convert_lenient_channel(renamed, conversion)
-    incidents = schema.conform(incidents, "incidents")
+    incidents = history.with_source_figures(schema.conform(incidents, "incidents"))
     return ParsedExport(
         source=NAME,
         source_system=source_system,

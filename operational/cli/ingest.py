@@ -41,7 +41,7 @@ def ingest(
     ),
 ) -> None:
     """Import an export: parse, check, then load in batches with COPY. Re-running is safe."""
-    from ingest import loader, rejects, sources
+    from ingest import loader, reconcile, rejects, sources
     from ingest.exceptions import IngestError
     from ingest.loader.report import write_rejects
     from operational.cli.db import ensure_schema
@@ -105,6 +105,11 @@ def ingest(
                 name, f"{counts.loaded:,}", f"{counts.updated:,}", f"{counts.unchanged:,}"
             )
     console.print(detail)
+    figures = reconcile.lines(report.reconciliation)
+    if figures:
+        console.print("[bold]Replay against the source's own figures[/]")
+        for line in figures:
+            console.print(f"  {line}", highlight=False, soft_wrap=True)
     if report.rejects_path:
         console.print(f"Rejected rows: {report.rejects_path} (and .json)")
     if report.run_id:
