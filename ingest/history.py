@@ -78,7 +78,8 @@ def gap_marker(frame: pl.DataFrame, missing: pl.Expr, text: pl.Expr) -> pl.DataF
     """Marker events (`field_changed` of `history_gap`, synthesized) where `missing` > 0: the
     timeline shows where the source's history lacks updates. `frame` has `external_id`,
     `_order` and `occurred_at`; the marker comes first among the events at its `_order`."""
-    return frame.filter(missing.gt(0)).select(
+    marked = frame.with_columns(missing.alias("_gap"), text.alias("_gap_text"))
+    return marked.filter(pl.col("_gap").gt(0)).select(
         "external_id",
         pl.col("_order").cast(pl.Int64),
         pl.lit(0, pl.Int32).alias("_rank"),
@@ -87,7 +88,7 @@ def gap_marker(frame: pl.DataFrame, missing: pl.Expr, text: pl.Expr) -> pl.DataF
         pl.lit("field_changed").alias("kind"),
         pl.lit(HISTORY_GAP).alias("field"),
         pl.lit(None, pl.String).alias("old_value"),
-        text.alias("new_value"),
+        pl.col("_gap_text").alias("new_value"),
         pl.lit(True).alias("synthesized"),
     )
 

@@ -144,7 +144,7 @@ def lines(figures: dict[str, Any]) -> list[str]:
         out.append(text)
     if figures.get("tickets_with_gaps"):
         out.append(
-            f"history gaps: {figures['tickets_with_gaps']:,} tickets lack "
+            f"history gaps: {figures['tickets_with_gaps']:,} ticket(s) lack "
             f"{figures['missing_updates']:,} updates of the source"
         )
     return out
