@@ -33,10 +33,11 @@ def planted_marts(session):
         "email text, display_name text, roles text, logins bigint",
         [f"('eve@example.com', $n${NAME}$n$, 'agent', -1)"],
     )
-    session.execute(text("create schema if not exists marts"))
+    schemas = {mart.name: mart.schema for mart in service.COMPLIANCE_MARTS}
     for name, (columns, values) in rows.items():
-        session.execute(text(f"create table marts.{name} ({columns})"))
-        session.execute(text(f"insert into marts.{name} values {', '.join(values)}"))
+        session.execute(text(f"create schema if not exists {schemas[name]}"))
+        session.execute(text(f"create table {schemas[name]}.{name} ({columns})"))
+        session.execute(text(f"insert into {schemas[name]}.{name} values {', '.join(values)}"))
     session.flush()
 
 
