@@ -184,6 +184,20 @@ class Kpi:
     help: str
     rows: dict[str, str] = field(default_factory=dict)  # extra key columns, e.g. target_type
     as_of_column: str | None = None  # for a backlog: the row's snapshot day
+    # (covered, left out) count columns of a figure that leaves tickets out (MTTR, FCR): the
+    # card says how many it covers ("over 9,310 of 9,874 resolved").
+    coverage: tuple[str, str] | None = None
+
+
+def coverage_text(covered: object, left_out: object) -> str | None:
+    """ "over 9,310 of 9,874 resolved (564 with an unknown resolution time left out)"."""
+    if covered is None or left_out is None or pd.isna(covered) or pd.isna(left_out):
+        return None
+    covered, left_out = int(covered), int(left_out)
+    text = f"over {covered:,} of {covered + left_out:,} resolved"
+    if left_out:
+        text += f" ({left_out:,} with an unknown resolution time left out)"
+    return text
 
 
 def kpi_series(kpi: Kpi, frame: pd.DataFrame) -> pd.DataFrame:
@@ -252,6 +266,11 @@ def kpi_grid(
                         f"vs {period_short(previous, filters.grain)}" if delta else None
                     ),
                 )
+                if kpi.coverage:
+                    row = by_period.get(period)
+                    note = coverage_text(*(getattr(row, name, None) for name in kpi.coverage))
+                    if note:
+                        st.caption(note)
                 if st.button(
                     "Tickets",
                     key=f"{page}_kpi_{kpi.key}",

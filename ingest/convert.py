@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from ingest import parsing, rejects, schema
+from ingest import dates, parsing, rejects, schema
 
 # A state map entry may carry a hold reason: {"state": "on_hold", "hold_reason": "..."}.
 _PAIR = "|"
@@ -27,7 +27,8 @@ class Conversion:
     value_maps: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     coded: Sequence[str] = ()  # Int columns holding ServiceNow-style "2 - Medium" codes
     coded_labels: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
-    date_formats: Sequence[str] = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f%z")
+    # None: read the format from the file's own dates (ingest/dates.py).
+    date_formats: Sequence[str] | None = None
     timezone: str = "UTC"
     decimal_comma: bool = False
     list_separator: str = ";"
@@ -72,6 +73,13 @@ def convert(frame: pl.DataFrame, conversion: Conversion) -> tuple[pl.DataFrame, 
     external = pl.col(external_id) if external_id in present else pl.lit(None, pl.String)
     text = text.with_columns(external.cast(pl.String).alias("_external_id"))
 
+    date_formats = conversion.date_formats
+    if date_formats is None:
+        date_columns = [name for name, dtype in spec.schema.items() if dtype == schema.UTC_DATETIME]
+        date_formats = dates.detect(
+            dates.column_values(text, date_columns), where=conversion.entity
+        )
+
     def reject(condition: pl.Expr, name: str, reason: str, detail: str) -> None:
         checks.append(
             rejects.rejects_where(
@@ -101,15 +109,13 @@ def convert(frame: pl.DataFrame, conversion: Conversion) -> tuple[pl.DataFrame, 
                     ).dt.convert_time_zone("UTC")
                 ).cast(schema.UTC_DATETIME)
             else:
-                value = parsing.timestamp(
-                    column.cast(pl.String), conversion.date_formats, conversion.timezone
-                )
+                value = parsing.timestamp(column.cast(pl.String), date_formats, conversion.timezone)
             parsed.append(value.alias(name))
             reject(
                 column.is_not_null() & value.is_null(),
                 name,
                 rejects.BAD_DATE,
-                f"not a date in the formats {list(conversion.date_formats)}",
+                f"not a date in the file's format ({dates.describe(date_formats)})",
             )
         elif name == "state" and name in conversion.value_maps:
             entries = state_map_entries(conversion.value_maps["state"])

@@ -34,6 +34,10 @@ TRACKED_FIELDS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def _mixed(parts: list[pl.DataFrame]) -> bool:
+    return len({tuple(part.columns) for part in parts}) > 1
+
+
 def finish_events(
     parts: list[pl.DataFrame],
     *,
@@ -53,7 +57,7 @@ def finish_events(
     index = pl.int_range(pl.len(), dtype=pl.Int64)
     first = pl.col("external_id").ne_missing(pl.col("external_id").shift(1))
     events = (
-        pl.concat(parts, how="vertical")
+        pl.concat(parts, how="diagonal_relaxed" if _mixed(parts) else "vertical")
         .sort(*keys, maintain_order=True)
         .with_columns(
             pl.lit(source_system, pl.String).alias("source_system"),
@@ -62,17 +66,44 @@ def finish_events(
     )
     if "synthesized" not in events.columns:
         events = events.with_columns(pl.lit(synthesized).alias("synthesized"))
+    else:  # parts that do not say take the default
+        events = events.with_columns(pl.col("synthesized").fill_null(synthesized))
     return schema.conform(events, "events")
 
 
-def events_from_snapshots(snapshots: pl.DataFrame, *, source_system: str) -> pl.DataFrame:
+HISTORY_GAP = "history_gap"  # field of the marker event where a history lacks updates
+
+
+def gap_marker(frame: pl.DataFrame, missing: pl.Expr, text: pl.Expr) -> pl.DataFrame:
+    """Marker events (`field_changed` of `history_gap`, synthesized) where `missing` > 0: the
+    timeline shows where the source's history lacks updates. `frame` has `external_id`,
+    `_order` and `occurred_at`; the marker comes first among the events at its `_order`."""
+    marked = frame.with_columns(missing.alias("_gap"), text.alias("_gap_text"))
+    return marked.filter(pl.col("_gap").gt(0)).select(
+        "external_id",
+        pl.col("_order").cast(pl.Int64),
+        pl.lit(0, pl.Int32).alias("_rank"),
+        "occurred_at",
+        pl.lit(None, pl.String).alias("actor"),
+        pl.lit("field_changed").alias("kind"),
+        pl.lit(HISTORY_GAP).alias("field"),
+        pl.lit(None, pl.String).alias("old_value"),
+        pl.col("_gap_text").alias("new_value"),
+        pl.lit(True).alias("synthesized"),
+    )
+
+
+def events_from_snapshots(
+    snapshots: pl.DataFrame, *, source_system: str, extra: list[pl.DataFrame] | None = None
+) -> pl.DataFrame:
     """Events from the differences between each ticket's consecutive snapshots.
 
     `snapshots` has one row per update, sorted by ticket and `_order`, in canonical values,
     with columns `external_id`, `_order` (position within the ticket), `occurred_at`, `actor`
     (who made the update), `opened_at`, `opened_by`, `number`, and any of the TRACKED_FIELDS.
     The first snapshot is compared with the ticket as created: state `new`, nobody assigned,
-    no hold reason or resolution.
+    no hold reason or resolution. `extra` events (gap markers) come after `created` and before
+    the changes of their snapshot.
     """
     frame = snapshots.with_columns(
         pl.col("external_id").ne_missing(pl.col("external_id").shift(1)).alias("_first")
@@ -88,7 +119,8 @@ def events_from_snapshots(snapshots: pl.DataFrame, *, source_system: str) -> pl.
             pl.lit(None, pl.String).alias("field"),
             pl.lit(None, pl.String).alias("old_value"),
             pl.col("number").alias("new_value"),
-        )
+        ),
+        *(extra or []),
     ]
     for rank, (name, kind, baseline) in enumerate(TRACKED_FIELDS, start=1):
         if name not in frame.columns:
@@ -111,6 +143,26 @@ def events_from_snapshots(snapshots: pl.DataFrame, *, source_system: str) -> pl.
         )
     return finish_events(
         parts, source_system=source_system, synthesized=False, order_is_global=True
+    )
+
+
+def with_source_figures(
+    incidents: pl.DataFrame, *, recorded: pl.Series | None = None
+) -> pl.DataFrame:
+    """The source's own resolution and closure times are the incident's `resolved_at` and
+    `closed_at` as the source gave them. A resolved or closed incident without `resolved_at`
+    has an unknown resolution time unless its recorded history (`recorded`: the ids of tickets
+    with a history in the file) says when: synthesized events only guess it."""
+    done = pl.col("state").is_in(["resolved", "closed"])
+    with_history = (
+        pl.col("external_id").is_in(recorded.implode()) if recorded is not None else pl.lit(False)
+    )
+    return incidents.with_columns(
+        pl.when(done).then(pl.col("resolved_at")).alias("source_resolved_at"),
+        pl.when(pl.col("state").is_in(["closed", "cancelled"]))
+        .then(pl.col("closed_at"))
+        .alias("source_closed_at"),
+        (done & pl.col("resolved_at").is_null() & ~with_history).alias("resolution_time_unknown"),
     )
 
 

@@ -120,12 +120,16 @@ def per_distinct(
     return pl.col(column).replace_strict(values, results, default=None, return_dtype=dtype)
 
 
+# The spellings of a boolean that exports and spreadsheets write (matched case-insensitively):
+# TRUE/FALSE, true/false, t/f, yes/no, y/n, 1/0 (also 1.0/0.0 and -1, a spreadsheet's TRUE).
+BOOLEANS = {
+    **dict.fromkeys(("true", "t", "yes", "y", "1", "1.0", "-1", "on"), True),
+    **dict.fromkeys(("false", "f", "no", "n", "0", "0.0", "off"), False),
+}
+
+
 def boolean(expr: pl.Expr) -> pl.Expr:
-    return lookup(
-        expr,
-        {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False},
-        pl.Boolean(),
-    )
+    return lookup(expr, BOOLEANS, pl.Boolean())
 
 
 def integer(expr: pl.Expr, dtype: type[pl.DataType] | pl.DataType = pl.Int32) -> pl.Expr:

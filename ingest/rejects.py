@@ -103,3 +103,36 @@ def write_rejects_json(rejects: pl.DataFrame, path: Path) -> Path:
     """A JSON array of reject objects (one per line and column)."""
     rejects.select(list(REJECT_SCHEMA)).write_json(path)
     return path
+
+
+DEFAULT_MAX_REJECT_RATE = 0.05
+
+
+def rate_failure(
+    found: pl.DataFrame, *, file_name: str, rows_read: int, max_rate: float
+) -> str | None:
+    """Why an import with these rejects must fail, in one line, or None.
+
+    It fails when it rejects every row it read, or more than `max_rate` (a fraction) of the rows
+    of its main file (`file_name`; a companion history file's rejects leave their ticket out,
+    they are not counted here). The line names the most frequent reason, column and a value.
+    """
+    if not rows_read or not found.height:
+        return None
+    own = found.filter(pl.col("file").eq(file_name)) if "file" in found.columns else found
+    rejected = own.select(pl.col("line").n_unique()).item() if own.height else 0
+    rate = rejected / rows_read
+    if rejected < rows_read and rate <= max_rate:
+        return None
+    top = (
+        own.group_by("reason", "column")
+        .agg(pl.len().alias("n"), pl.col("value").drop_nulls().first().alias("value"))
+        .sort("n", "reason", "column", descending=[True, False, False])
+        .row(0, named=True)
+    )
+    example = f" such as {top['value']!r}" if top["value"] is not None else ""
+    limit = "every row" if rejected == rows_read else f"more than --max-reject-rate {max_rate:.0%}"
+    return (
+        f"{rejected:,} of {rows_read:,} rows rejected ({rate:.1%}, {limit}); "
+        f"most often {top['reason']} in {top['column']} ({top['n']:,} rows){example}"
+    )

@@ -120,6 +120,17 @@ INCIDENT_SCHEMA: dict[str, pl.DataType] = {
     "source_made_sla": pl.Boolean(),
     "problem_ref": pl.String(),
     "change_ref": pl.String(),
+    # The source's own figures, as the source states them (null where it does not): the marts
+    # prefer them to the replay of the history (docs/ingest.md, "Source figures").
+    # reopen_count and reassignment_count above are the source's own counters too.
+    "source_resolved_at": UTC_DATETIME,
+    "source_closed_at": UTC_DATETIME,
+    # Resolved or closed in the first record the export holds, with no resolution time: when it
+    # was resolved is unknown.
+    "resolution_time_unknown": pl.Boolean(),
+    # Updates the source made that the export lacks (sys_mod_count gaps, a Jira changelog cut
+    # short); null where the source has no sequence to check.
+    "missing_updates": pl.Int32(),
 }
 
 EVENT_SCHEMA: dict[str, pl.DataType] = {

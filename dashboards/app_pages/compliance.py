@@ -1,6 +1,7 @@
-"""Compliance: change approval evidence, the access review, the audit trail and the compliance
-exports (listed and downloaded through the API, so each download is audited as the reader).
-The access review is personal data: auditors and admins see it, read as the auditor role."""
+"""Compliance: change approval evidence, the access review, the audit trail, the reconciliation of
+imported tickets with their source systems, and the compliance exports (listed and downloaded
+through the API, so each download is audited as the reader). The access review is personal
+data: auditors and admins see it, read as the auditor role."""
 
 import streamlit as st
 
@@ -120,6 +121,55 @@ else:
             "imported_event_count": st.column_config.NumberColumn("Imported"),
         },
     )
+
+st.subheader("Imported tickets against their source")
+summary, differences = queries.source_reconciliation()
+if summary.empty:
+    ui.empty("No imported ticket carries figures of its source system.")
+else:
+    st.caption(
+        "Per field, how many imported tickets the replay of their exported history and the "
+        "source system's own figure agree on. The source's figure is the one the metrics use; "
+        "an unknown resolution time is left out of MTTR and FCR (see the definitions)."
+    )
+    st.dataframe(
+        summary,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "source_system": st.column_config.TextColumn("Source"),
+            "field_name": st.column_config.TextColumn("Field"),
+            "unit": st.column_config.TextColumn("Unit"),
+            "compared_count": st.column_config.NumberColumn("Compared"),
+            "agree_count": st.column_config.NumberColumn("Agree"),
+            "differ_count": st.column_config.NumberColumn("Differ"),
+            "replay_lower_count": st.column_config.NumberColumn("Replay lower"),
+            "replay_higher_count": st.column_config.NumberColumn("Replay higher"),
+            "unknown_count": st.column_config.NumberColumn("Unknown in source"),
+            "largest_difference": st.column_config.NumberColumn("Largest difference"),
+            "agreement_rate": st.column_config.ProgressColumn(
+                "Agreement", format="percent", min_value=0, max_value=1
+            ),
+        },
+    )
+    if not differences.empty:
+        with st.expander(f"Tickets that differ ({len(differences):,}, largest first)"):
+            st.dataframe(
+                differences,
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "incident_number": st.column_config.TextColumn("Incident"),
+                    "source_system": st.column_config.TextColumn("Source"),
+                    "external_id": st.column_config.TextColumn("Source id"),
+                    "field_name": st.column_config.TextColumn("Field"),
+                    "source_value": st.column_config.TextColumn("Source says"),
+                    "replayed_value": st.column_config.TextColumn("Replay says"),
+                    "difference": st.column_config.NumberColumn("Difference"),
+                    "outcome": st.column_config.TextColumn("Outcome"),
+                    "missing_updates": st.column_config.NumberColumn("Missing updates"),
+                },
+            )
 
 st.subheader("Compliance exports")
 if user is None or not user.can("export:read"):

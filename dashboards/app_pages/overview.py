@@ -55,7 +55,9 @@ KPIS = [
         lower_is_better=True,
         population="resolved",
         help="Mean time from opening to the last resolution, over incidents resolved in the "
-        "period; cancelled incidents excluded (calendar hours).",
+        "period; cancelled incidents excluded, and so are imported incidents whose resolution "
+        "time is unknown (calendar hours).",
+        coverage=("mttr_covered_count", "mttr_left_out_count"),
     ),
     ui.Kpi(
         "mttr_median",
@@ -66,6 +68,7 @@ KPIS = [
         lower_is_better=True,
         population="resolved",
         help="Median time to resolve, over incidents resolved in the period (calendar hours).",
+        coverage=("mttr_covered_count", "mttr_left_out_count"),
     ),
     ui.Kpi(
         "mttr_p90",
@@ -76,6 +79,7 @@ KPIS = [
         lower_is_better=True,
         population="resolved",
         help="Nine in ten incidents resolved in the period took at most this long.",
+        coverage=("mttr_covered_count", "mttr_left_out_count"),
     ),
     ui.Kpi(
         "fcr",
@@ -87,6 +91,7 @@ KPIS = [
         population="resolved",
         help="Share of incidents resolved in the period that were never reassigned, never "
         "reopened and never waited on the caller.",
+        coverage=("fcr_covered_count", "fcr_left_out_count"),
     ),
     ui.Kpi(
         "csat",

@@ -32,6 +32,7 @@ from dashboards.queries.compliance import (
     access_review,
     approval_evidence,
     audit_trail,
+    source_reconciliation,
 )
 from dashboards.queries.db import MartsUnavailable, connection, personal_connection, read
 from dashboards.queries.drill_down import Drill, drill, drill_count, drill_csv, drill_rows
@@ -87,6 +88,7 @@ __all__ = [
     "problems",
     "read",
     "request_volume",
+    "source_reconciliation",
     "team_performance",
     "trend",
     "upcoming_breaches",

@@ -1,4 +1,5 @@
-"""The Compliance page's evidence: change approvals, the access review, the audit trail."""
+"""The Compliance page's evidence: change approvals, the access review, the audit trail, and how
+far imported tickets' replayed histories agree with their source systems."""
 
 from __future__ import annotations
 
@@ -66,3 +67,25 @@ limit 1000
 
 def audit_trail(filters: Any) -> pd.DataFrame:
     return read(AUDIT_TRAIL_SQL, start=filters.start, end=filters.end)
+
+
+RECONCILIATION_SUMMARY_SQL = """
+select source_system, field_name, unit, compared_count, agree_count, differ_count,
+    replay_lower_count, replay_higher_count, unknown_count, largest_difference, agreement_rate
+from marts.source_reconciliation_summary
+order by source_system, field_name
+"""
+
+RECONCILIATION_ROWS_SQL = """
+select incident_number, source_system, external_id, field_name, source_value, replayed_value,
+    difference, outcome, missing_updates
+from marts.source_reconciliation
+order by field_name, abs(difference) desc nulls last, incident_number
+limit 1000
+"""
+
+
+def source_reconciliation() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The summary per source system and field, and the largest differences (both all time:
+    a reconciliation is of the whole import)."""
+    return read(RECONCILIATION_SUMMARY_SQL), read(RECONCILIATION_ROWS_SQL)

@@ -38,7 +38,9 @@ MEASURES = {
         business_time_count,
         mttr_business_minutes / 60.0 as mttr_business_hours,
         mttr_median_business_minutes / 60.0 as mttr_median_business_hours,
-        mttr_p90_business_minutes / 60.0 as mttr_p90_business_hours""",
+        mttr_p90_business_minutes / 60.0 as mttr_p90_business_hours,
+        mttr_covered_count,
+        mttr_left_out_count""",
     "mtta_per_period": """
         acknowledged_count,
         mtta_minutes / 60.0 as mtta_hours,
@@ -51,6 +53,8 @@ MEASURES = {
     "fcr_per_period": """
         resolved_count,
         first_contact_resolved_count,
+        fcr_covered_count,
+        fcr_left_out_count,
         fcr_rate""",
     "csat_per_period": """
         surveys_sent_count,

@@ -321,10 +321,55 @@ def load_incidents(
             known,
         ]
     )
+    _upsert_source_figures(session, incidents, ids, source_system)
     new_events = _insert_events(session, events, ids, set(inserted_ids))
     _copy_comments(session, events, source_system)
     event_counts = EntityCounts(loaded=new_events, unchanged=events.height - new_events)
     return {"incidents": incident_counts, "events": event_counts}, [*updated_ids, *inserted_ids]
+
+
+_FIGURES = (
+    "source_resolved_at",
+    "source_closed_at",
+    "source_reassignment_count",
+    "source_reopen_count",
+    "resolution_time_unknown",
+    "missing_updates",
+)
+
+
+def _upsert_source_figures(
+    session: Session, incidents: pl.DataFrame, ids: pl.DataFrame, source_system: str
+) -> None:
+    """What the source says of each ticket of the batch (operational.incident_source_figures),
+    written where it changed: the marts put it beside the replay of the history."""
+    figures = incidents.select(
+        _label("external_id").alias("external_id"),
+        "source_resolved_at",
+        "source_closed_at",
+        pl.col("reassignment_count").alias("source_reassignment_count"),
+        pl.col("reopen_count").alias("source_reopen_count"),
+        pl.col("resolution_time_unknown").fill_null(False),
+        "missing_updates",
+    ).join(ids, on="external_id", how="inner")
+    if not figures.height:
+        return
+    copying.stage(session, "stage_source_figures", figures.drop("external_id"))
+    columns = ", ".join(_FIGURES)
+    session.execute(
+        text(
+            f"""
+            insert into operational.incident_source_figures
+                (incident_id, source_system, {columns}, updated_at)
+            select id, :source_system, {columns}, now() from stage_source_figures
+            on conflict (incident_id) do update
+            set ({columns}, updated_at) = ({", ".join(f"excluded.{c}" for c in _FIGURES)}, now())
+            where ({", ".join(f"incident_source_figures.{c}" for c in _FIGURES)})
+                is distinct from ({", ".join(f"excluded.{c}" for c in _FIGURES)})
+            """
+        ),
+        {"source_system": source_system},
+    )
 
 
 def _insert_events(

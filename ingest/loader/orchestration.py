@@ -45,6 +45,7 @@ from ingest.loader.requests import (
     load_requests,
 )
 from ingest.parsed import ParsedExport
+from ingest.reconcile import reconcile
 
 DEFAULT_BATCH_EVENTS = 100_000
 Progress = Callable[[int, int], None]  # (tickets done, tickets total)
@@ -117,6 +118,7 @@ def load(
         rows_read=parsed.rows_read,
         parse_rejected=parsed.rejected,
         parse_skipped=parsed.skipped,
+        reconciliation=reconcile(parsed.incidents, parsed.events),
     )
 
     def run() -> None:
@@ -232,7 +234,8 @@ def _finish_run(
                 update operational.import_runs
                 set status = :status, finished_at = :now, loaded = :loaded, updated = :updated,
                     rejected = :rejected, skipped = :skipped, counts = cast(:counts as jsonb),
-                    batches_committed = :batches, rejects_path = :rejects_path, error = :error
+                    batches_committed = :batches, rejects_path = :rejects_path, error = :error,
+                    reconciliation = cast(:reconciliation as jsonb)
                 where id = :id
                 """
             ),
@@ -247,6 +250,7 @@ def _finish_run(
                 "batches": report.batches,
                 "rejects_path": str(report.rejects_path) if report.rejects_path else None,
                 "error": error,
+                "reconciliation": json.dumps(report.reconciliation),
                 "id": report.run_id,
             },
         )

@@ -45,6 +45,8 @@ class LoadReport:
     incident_ids: list[int] = field(default_factory=list)
     # Rows refused while loading, as rejects whose `_row` is the row's index in its frame.
     refusals: list[pl.DataFrame] = field(default_factory=list)
+    # Replay against the source's own figures, per field (ingest/reconcile.py).
+    reconciliation: dict = field(default_factory=dict)
 
     @property
     def rejected(self) -> int:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import yaml
 
-from ingest import convert, history, parsing, paths, rejects, request_history, schema
+from ingest import convert, dates, history, parsing, paths, rejects, request_history, schema
 from ingest.exceptions import FormatError, MappingError
 from ingest.parsed import ParsedExport
 
@@ -74,7 +74,8 @@ class GenericMapping:
     null_values: tuple[str, ...] = ()
     json_records: str | None = None  # dotted path to the list of records
     timezone: str = "UTC"
-    date_formats: tuple[str, ...] = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f%z")
+    # None: read from the file's own dates (ingest/dates.py).
+    date_formats: tuple[str, ...] | None = None
     list_separator: str = ";"
     values: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     constants: Mapping[str, object] = field(default_factory=dict)
@@ -113,7 +114,11 @@ class GenericMapping:
             null_values=tuple(csv_options.get("null_values", ())),
             json_records=json_options.get("records"),
             timezone=document.get("timezone", "UTC"),
-            date_formats=(formats,) if isinstance(formats, str) else tuple(formats),
+            date_formats=None
+            if formats is None
+            else (formats,)
+            if isinstance(formats, str)
+            else tuple(formats),
             list_separator=document.get("list_separator", ";"),
             values={name: dict(values) for name, values in (document.get("values") or {}).items()},
             constants=dict(document.get("constants") or {}),
@@ -236,10 +241,16 @@ def _read_json(path: Path, mapping: GenericMapping, *, expected: str) -> pl.Data
     )
 
 
-def parse(path: Path, *, mapping: GenericMapping | Path) -> ParsedExport:
+def parse(
+    path: Path, *, mapping: GenericMapping | Path, date_format: str | None = None
+) -> ParsedExport:
+    """`date_format` (`--date-format`) overrides the mapping's `date_formats`; with neither, the
+    format is read from the file's own dates (ingest/dates.py)."""
     path = Path(path)
     if not isinstance(mapping, GenericMapping):
         mapping = GenericMapping.from_file(mapping)
+    if date_format:
+        mapping = replace(mapping, date_formats=dates.from_user(date_format))
     columns = dict(mapping.columns)
     has_number = "number" in schema.ENTITIES[mapping.entity].schema
     if has_number and "number" not in columns and "number" not in mapping.constants:
@@ -280,6 +291,8 @@ def parse(path: Path, *, mapping: GenericMapping | Path) -> ParsedExport:
     if mapping.entity == "incidents":
         result.events, history_rejects = _incident_events(canonical, path, mapping)
         result.rejects = rejects.combine([result.rejects, history_rejects])
+        recorded = result.events.filter(~pl.col("synthesized")).get_column("external_id")
+        result.incidents = history.with_source_figures(canonical, recorded=recorded)
     if mapping.entity in request_history.ENTITY_TYPES:
         _request_events(result, canonical, path, mapping)
     return result
@@ -335,6 +348,11 @@ def _incident_events(
 
     kind_map = values.get("kind") or {kind: kind for kind in schema.EVENT_KINDS}
     field_name = pl.col("field")
+    # A state map value may carry a hold reason ({state: on_hold, hold_reason: ...}).
+    hold_of = {
+        key: entry.partition("|")[2] or None
+        for key, entry in convert.state_map_entries(values.get("state") or {}).items()
+    }
 
     def translate(column: str) -> pl.Expr:
         """Values of state, priority, impact, urgency and hold_reason go through the maps."""
@@ -354,13 +372,22 @@ def _incident_events(
         return result
 
     known_tickets = incidents.get_column("external_id").implode()
+    date_formats = mapping.date_formats or dates.detect(
+        selected.get_column("occurred_at"), where=history_path.name
+    )
     parsed = selected.with_columns(
-        parsing.timestamp(pl.col("occurred_at"), mapping.date_formats, mapping.timezone).alias(
+        parsing.timestamp(pl.col("occurred_at"), date_formats, mapping.timezone).alias(
             "_occurred_at"
         ),
         parsing.lookup(pl.col("kind"), kind_map, pl.String()).alias("_kind"),
         translate("old_value").alias("_old"),
         translate("new_value").alias("_new"),
+        *(
+            pl.when(field_name.eq("state"))
+            .then(parsing.lookup(pl.col(column), hold_of, pl.String()))
+            .alias(alias)
+            for column, alias in (("old_value", "_hold_old"), ("new_value", "_hold_new"))
+        ),
         pl.col("external_id").alias("_external_id"),
     )
     source_name = {name: columns.get(name, name) for name in HISTORY_FIELDS}
@@ -387,7 +414,7 @@ def _incident_events(
             column=source_name["occurred_at"],
             reason=rejects.BAD_DATE,
             value=pl.col("occurred_at"),
-            detail=f"not a date in the formats {list(mapping.date_formats)}",
+            detail=f"not a date in the file's format ({dates.describe(date_formats)})",
         ),
         rejects.rejects_where(
             parsed,
@@ -421,7 +448,33 @@ def _incident_events(
             good.filter(pl.col("_kind").eq("created")).get_column("external_id").implode()
         )
     )
+    # The hold reason a state map gives reaches the events, as the API writes them: entering
+    # on-hold is a state_changed followed, at the same instant, by a field_changed of
+    # hold_reason (cleared on leaving), unless the history file says the reason itself there.
+    explicit = good.filter(pl.col("field").eq("hold_reason")).select(
+        "external_id", "_occurred_at", pl.lit(True).alias("_explicit")
+    )
+    holds = (
+        good.filter(
+            pl.col("_kind").eq("state_changed")
+            & pl.col("_hold_old").ne_missing(pl.col("_hold_new"))
+        )
+        .join(explicit.unique(), on=["external_id", "_occurred_at"], how="left")
+        .filter(pl.col("_explicit").is_null())
+    )
     parts = [
+        holds.select(
+            "external_id",
+            "_order",
+            pl.lit(2, pl.Int32).alias("_rank"),
+            pl.col("_occurred_at").alias("occurred_at"),
+            "actor",
+            pl.lit("field_changed").alias("kind"),
+            pl.lit("hold_reason").alias("field"),
+            pl.col("_hold_old").alias("old_value"),
+            pl.col("_hold_new").alias("new_value"),
+            pl.lit(False).alias("synthesized"),
+        ),
         good.select(
             "external_id",
             "_order",

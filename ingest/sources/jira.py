@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 import yaml
 
-from ingest import convert, history, parsing, rejects, schema
+from ingest import convert, dates, history, parsing, rejects, schema
 from ingest.exceptions import FormatError, MappingError
 from ingest.parsed import ParsedExport
 
@@ -181,7 +181,11 @@ def _load_issues(path: Path) -> list[Mapping[str, Any]]:
     return issues
 
 
-def parse(path: Path, *, mapping: JiraMapping | Path | None = None) -> ParsedExport:
+def parse(
+    path: Path, *, mapping: JiraMapping | Path | None = None, date_format: str | None = None
+) -> ParsedExport:
+    """The REST API writes ISO 8601 with an offset, always: any other date is a bad date, unless
+    `date_format` (`--date-format`, for a file another tool rewrote) says otherwise."""
     if mapping is None:
         mapping = JiraMapping()
     elif not isinstance(mapping, JiraMapping):
@@ -227,7 +231,30 @@ def parse(path: Path, *, mapping: JiraMapping | Path | None = None) -> ParsedExp
         for canonical, jira_id in mapping.fields.items():
             row[canonical] = _label(fields.get(jira_id))
         issue_rows.append(row)
-        histories = (issue.get("changelog") or {}).get("histories") or []
+        changelog = issue.get("changelog") or {}
+        histories = changelog.get("histories") or []
+        missing = _missing_histories(changelog, len(histories))
+        row["missing_updates"] = None if missing is None else str(missing)
+        if missing:
+            # Where the changelog was cut: before the histories it holds when it starts past
+            # the first, else after them.
+            at_start = (changelog.get("startAt") or 0) > 0 and histories
+            edge = histories[0] if at_start else (histories[-1] if histories else None)
+            change_rows.append(
+                {
+                    "_line": line,
+                    "external_id": key,
+                    "_path": "changelog",
+                    "_order": -1 if at_start else 9_999_999,
+                    "occurred_at": (edge or {}).get("created") or fields.get("created"),
+                    "actor": None,
+                    "jira_field": history.HISTORY_GAP,
+                    "canonical": None,
+                    "old": None,
+                    "new": f"{missing} update(s) missing from the export (the changelog holds "
+                    f"{len(histories)} of {changelog.get('total')} histories)",
+                }
+            )
         for history_index, entry in enumerate(histories):
             for item_index, item in enumerate(entry.get("items") or []):
                 name = item.get("fieldId") or item.get("field")
@@ -266,10 +293,12 @@ def parse(path: Path, *, mapping: JiraMapping | Path | None = None) -> ParsedExp
 
     issues_frame = pl.DataFrame(issue_rows, schema=_ISSUE_SCHEMA | _custom(mapping))
     changes_frame = pl.DataFrame(change_rows, schema=_CHANGE_SCHEMA)
+    date_formats = dates.from_user(date_format) if date_format else DATE_FORMATS
     parsed = _build(
         issues_frame,
         changes_frame,
         mapping=mapping,
+        date_formats=date_formats,
         path=Path(path),
         rows=len(issues),
         skipped=skipped,
@@ -279,6 +308,15 @@ def parse(path: Path, *, mapping: JiraMapping | Path | None = None) -> ParsedExp
     named = rejects.name_file(problem_rejects, Path(path).name)
     parsed.rejects = rejects.combine([parsed.rejects, named])
     return parsed
+
+
+def _missing_histories(changelog: Mapping[str, Any], held: int) -> int | None:
+    """Histories the changelog says the issue has (`total`) that the file lacks: the search API
+    returns at most a page of them. None when the changelog does not say."""
+    total = changelog.get("total")
+    if not isinstance(total, int) or isinstance(total, bool):
+        return None
+    return max(total - held, 0)
 
 
 def _linked_problem(fields: Mapping[str, Any], problem_types: set[str]) -> str | None:
@@ -381,6 +419,7 @@ _ISSUE_SCHEMA = {
             "resolved_at",
             "service",
             "problem_ref",
+            "missing_updates",
         )
     },
 }
@@ -416,6 +455,7 @@ def _build(
     path: Path,
     rows: int,
     skipped: int,
+    date_formats: tuple[str, ...] = DATE_FORMATS,
 ) -> ParsedExport:
     source_system = mapping.source_system
     incidents, found = convert.convert(
@@ -438,7 +478,7 @@ def _build(
                 "priority": mapping.priorities,
                 **mapping.values,
             },
-            date_formats=DATE_FORMATS,
+            date_formats=date_formats,
         ),
     )
 
@@ -448,7 +488,7 @@ def _build(
     priority_from = parsing.lookup(pl.col("old"), mapping.priorities, pl.Int8())
     priority_to = parsing.lookup(pl.col("new"), mapping.priorities, pl.Int8())
     changes = changes.with_columns(
-        parsing.timestamp(pl.col("occurred_at"), DATE_FORMATS).alias("_occurred_at"),
+        parsing.timestamp(pl.col("occurred_at"), date_formats).alias("_occurred_at"),
         state_from.alias("_state_from"),
         hold_from.alias("_hold_from"),
         state_to.alias("_state_to"),
@@ -491,7 +531,7 @@ def _build(
             column="changelog created",
             reason=rejects.BAD_DATE,
             value=pl.col("occurred_at"),
-            detail="not an ISO 8601 timestamp with offset",
+            detail=f"not a date in the file's format ({dates.describe(date_formats)})",
         )
     )
     found = rejects.combine([found, *history_rejects])
@@ -503,7 +543,10 @@ def _build(
         .sort("external_id", "_occurred_at", "_order")
         .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_order"))
     )
-    incidents = schema.conform(incidents, "incidents")
+    incidents = history.with_source_figures(
+        schema.conform(incidents, "incidents"),
+        recorded=changes.filter(pl.col("jira_field").eq("status")).get_column("external_id"),
+    )
     events = _events(incidents, changes, source_system=source_system)
     return ParsedExport(
         source=NAME,

@@ -1,6 +1,7 @@
 """ServiceNow incident audit / event-log export: one CSV row per update of an incident.
 
-Quirks handled: `?` is null; day-first timestamps without leading zeros (`29/2/2016 1:16`);
+Quirks handled: `?` is null; dates in the exporting user's format, read from the file
+(`29/2/2016 1:16`, `29-02-2016 01:16`, `02/29/2016 01:16:00`, ...: ingest/dates.py);
 coded values (`2 - Medium`, `3 - Moderate`); the `Awaiting ...` states and the odd `-100`;
 updates sharing a timestamp, ordered by `sys_mod_count`.
 
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest import history, parsing, rejects, schema
+from ingest import dates, history, parsing, rejects, schema
 from ingest.parsed import ParsedExport
 
 NAME = "servicenow-audit"
@@ -70,7 +71,6 @@ USED_COLUMNS = (
     *REQUIRED_COLUMNS,
     *(name for name in OPTIONAL_COLUMNS if name not in UNUSED_COLUMNS),
 )
-DATE_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
 DATE_COLUMNS = ("opened_at", "sys_updated_at", "sys_created_at", "resolved_at", "closed_at")
 
 STATES = {
@@ -156,8 +156,10 @@ def parse(
     *,
     source_system: str = "servicenow",
     timezone: str = "UTC",
-    date_formats: tuple[str, ...] = DATE_FORMATS,
+    date_format: str | None = None,
 ) -> ParsedExport:
+    """`date_format` (`dd-MM-yyyy HH:mm` or strftime) when the file's dates do not say which
+    of day and month comes first; by default the format is read from the file (ingest/dates)."""
     raw = parsing.read_csv_text(
         path,
         expected=EXPECTED,
@@ -171,6 +173,11 @@ def parse(
     )
     frame = raw.select(
         parsing.LINE, *(parsing.clean(pl.col(name), ["?"]).alias(name) for name in USED_COLUMNS)
+    )
+    date_formats = (
+        dates.from_user(date_format)
+        if date_format
+        else dates.detect(dates.column_values(frame, DATE_COLUMNS), where=Path(path).name)
     )
     frame = frame.with_columns(
         pl.col("number").alias("_external_id"),
@@ -187,7 +194,7 @@ def parse(
         parsing.integer(pl.col("reopen_count")).alias("_reopen_count"),
     )
 
-    found = _rejects(frame)
+    found = _rejects(frame, dates.describe(date_formats))
     bad_lines = found.get_column("line").unique()
     good = frame.filter(~pl.col(parsing.LINE).is_in(bad_lines.implode()))
     # Exact repeats of an update (same number, sys_mod_count and time) are skipped; the last
@@ -238,9 +245,23 @@ def parse(
         pl.col("_made_sla").alias("source_made_sla"),
         pl.col("problem_id").alias("problem_ref"),
         pl.coalesce("caused_by", "rfc").alias("change_ref"),
+        pl.col("_sys_mod_count").alias("_mod"),
+    )
+    snapshots = snapshots.with_columns(_missing_before().alias("_missing"))
+    markers = history.gap_marker(
+        snapshots,
+        pl.col("_missing"),
+        pl.format(
+            "{} update(s) missing from the export (sys_mod_count {} to {})",
+            pl.col("_missing"),
+            pl.col("_mod") - pl.col("_missing") - 1,
+            pl.col("_mod"),
+        ),
     )
     events = history.events_from_snapshots(
-        snapshots.drop("resolved_at", "closed_at"), source_system=source_system
+        snapshots.drop("resolved_at", "closed_at", "_mod", "_missing"),
+        source_system=source_system,
+        extra=[markers],
     )
     return ParsedExport(
         source=NAME,
@@ -254,28 +275,59 @@ def parse(
     )
 
 
+def _missing_before() -> pl.Expr:
+    """Updates missing before each snapshot: ServiceNow counts every update of a record in
+    sys_mod_count (0 when it is created), so a jump from 2 to 5 lost updates 3 and 4, and a
+    first exported row at 3 lost updates 0 to 2 (its creation counts as exported: `created`)."""
+    first = pl.col("external_id").ne_missing(pl.col("external_id").shift(1))
+    step = (
+        pl.when(first).then(pl.col("_mod")).otherwise(pl.col("_mod") - pl.col("_mod").shift(1) - 1)
+    )
+    return pl.max_horizontal(step.fill_null(0), pl.lit(0)).cast(pl.Int32)
+
+
 def _current_incidents(snapshots: pl.DataFrame, *, source_system: str) -> pl.DataFrame:
-    """The last snapshot of each incident is the incident as it is now."""
+    """The last snapshot of each incident is the incident as it is now; the source's own
+    resolution and closure times, and the updates the export lacks, beside it."""
     state = pl.col("state")
-    latest = snapshots.filter(
-        pl.col("external_id").ne_missing(pl.col("external_id").shift(-1))
-    ).with_columns(
-        pl.lit(source_system).alias("source_system"),
-        pl.col("occurred_at").alias("updated_at"),
-        # A reopened ticket keeps its old resolution stamps in the source; drop them.
-        pl.when(state.is_in(["resolved", "closed"]))
-        .then(pl.coalesce("resolved_at", "occurred_at"))
-        .alias("resolved_at"),
-        pl.when(state.eq("closed"))
-        .then(pl.coalesce("closed_at", "occurred_at"))
-        .when(state.eq("cancelled"))
-        .then(pl.col("closed_at"))
-        .alias("closed_at"),
+    first = pl.col("external_id").ne_missing(pl.col("external_id").shift(1))
+    snapshots = snapshots.with_columns(
+        pl.col("_missing").sum().over("external_id").alias("_missing_total"),
+        pl.when(first).then(pl.col("state")).forward_fill().alias("_first_state"),
+    )
+    done = state.is_in(["resolved", "closed"])
+    latest = (
+        snapshots.filter(pl.col("external_id").ne_missing(pl.col("external_id").shift(-1)))
+        .with_columns(
+            pl.when(done).then(pl.col("resolved_at")).alias("source_resolved_at"),
+            pl.when(state.is_in(["closed", "cancelled"]))
+            .then(pl.col("closed_at"))
+            .alias("source_closed_at"),
+            (
+                done
+                & pl.col("_first_state").is_in(["resolved", "closed"])
+                & pl.col("resolved_at").is_null()
+            ).alias("resolution_time_unknown"),
+            pl.col("_missing_total").alias("missing_updates"),
+        )
+        .with_columns(
+            pl.lit(source_system).alias("source_system"),
+            pl.col("occurred_at").alias("updated_at"),
+            # A reopened ticket keeps its old resolution stamps in the source; drop them.
+            pl.when(state.is_in(["resolved", "closed"]))
+            .then(pl.coalesce("resolved_at", "occurred_at"))
+            .alias("resolved_at"),
+            pl.when(state.eq("closed"))
+            .then(pl.coalesce("closed_at", "occurred_at"))
+            .when(state.eq("cancelled"))
+            .then(pl.col("closed_at"))
+            .alias("closed_at"),
+        )
     )
     return schema.conform(latest, "incidents")
 
 
-def _rejects(frame: pl.DataFrame) -> pl.DataFrame:
+def _rejects(frame: pl.DataFrame, date_format: str) -> pl.DataFrame:
     parts = [
         rejects.rejects_where(
             frame,
@@ -320,7 +372,7 @@ def _rejects(frame: pl.DataFrame) -> pl.DataFrame:
                 column=name,
                 reason=rejects.BAD_DATE,
                 value=pl.col(name),
-                detail="not a day-first date (d/m/yyyy h:mm) or not a real local time",
+                detail=f"not a date in the file's format ({date_format}) or not a real local time",
             )
         )
     for name in ("impact", "urgency", "priority"):

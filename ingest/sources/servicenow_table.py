@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest import convert, history, parsing, schema
+from ingest import convert, dates, history, parsing, schema
 from ingest.exceptions import FormatError
 from ingest.parsed import ParsedExport
 from ingest.sources import servicenow_audit
@@ -87,7 +87,6 @@ HOLD_REASONS = {
     "Awaiting Change": "awaiting_change",
     "5": "awaiting_change",
 }
-DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f%z", "%d/%m/%Y %H:%M:%S")
 
 
 def parse(
@@ -95,7 +94,7 @@ def parse(
     *,
     source_system: str = "servicenow",
     timezone: str = "UTC",
-    date_formats: tuple[str, ...] = DATE_FORMATS,
+    date_format: str | None = None,
 ) -> ParsedExport:
     path = Path(path)
     frame = _read(path)
@@ -129,11 +128,11 @@ def parse(
             "urgency": servicenow_audit.IMPACT_LABELS,
             "priority": servicenow_audit.PRIORITY_LABELS,
         },
-        date_formats=date_formats,
+        date_formats=dates.from_user(date_format) if date_format else None,
         timezone=timezone,
     )
     incidents, found = _convert_lenient_channel(renamed, conversion)
-    incidents = schema.conform(incidents, "incidents")
+    incidents = history.with_source_figures(schema.conform(incidents, "incidents"))
     return ParsedExport(
         source=NAME,
         source_system=source_system,

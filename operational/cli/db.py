@@ -69,6 +69,48 @@ def migrate_or_explain(url: str | None = None) -> None:
         raise typer.Exit(1) from None
 
 
+def ensure_schema(out: Console | None = None) -> None:
+    """Before a command that needs the schema: migrate it when it is behind (a fresh
+    ``ITSM_HOME``, an upgrade), or say in one line what to run and exit 1. Never a traceback."""
+    from alembic.script import ScriptDirectory
+
+    from operational.core.migrate import alembic_config, current_revision
+
+    out = out or console
+    try:
+        url = admin_database_url()
+        revision = current_revision(url)
+    except Exception as exc:  # no server, refused, a bad URL: one line, not a traceback
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        out.print(
+            f"[red]database unreachable[/] ({exc.__class__.__name__}: {reason[:200]}): "
+            "start it with `itsm db start`, or check ITSM_DATABASE_URL",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if revision == head:
+        return
+    out.print(
+        f"schema at {revision or 'no revision (new database)'}: migrating to {head} first "
+        "(as `itsm db migrate` does)",
+        highlight=False,
+    )
+    try:
+        migrate_or_explain(url)
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        out.print(
+            f"[red]could not migrate[/] ({exc.__class__.__name__}): run `itsm db migrate` and "
+            "read its error",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def migrate() -> None:
     """Create the database roles (schema owner, runtime, dbt, analyst, auditor), bring the schema

@@ -26,22 +26,50 @@ def ingest(
     batch_events: int | None = typer.Option(
         None, min=1, help="Events per batch, each one transaction (default: 100,000)."
     ),
+    date_format: str | None = typer.Option(
+        None,
+        "--date-format",
+        help="The file's date format, when its dates do not say it: 'dd/MM/yyyy HH:mm', "
+        "'MM/dd/yyyy HH:mm' or strftime ('%d/%m/%Y %H:%M'). Default: read from the file.",
+    ),
+    max_reject_rate: float = typer.Option(
+        5.0,
+        "--max-reject-rate",
+        min=0.0,
+        max=100.0,
+        help="Percent of rows that may be rejected before the import fails (nothing loads).",
+    ),
 ) -> None:
     """Import an export: parse, check, then load in batches with COPY. Re-running is safe."""
-    from ingest import loader, sources
+    from ingest import loader, reconcile, rejects, sources
     from ingest.exceptions import IngestError
+    from ingest.loader.report import write_rejects
+    from operational.cli.db import ensure_schema
 
     console = Console()
+    ensure_schema(console)
+    options = {"date_format": date_format} if date_format else {}
     try:
         with console.status(f"Reading {path.name} as {source} ..."):
-            parsed = sources.parse(source, path, mapping=mapping)
+            parsed = sources.parse(source, path, mapping=mapping, **options)
     except IngestError as error:
-        console.print(f"[red]Nothing imported:[/] {error}")
+        console.print(f"[red]Nothing imported:[/] {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from error
     console.print(
         f"Read {parsed.rows_read:,} rows: {parsed.incidents.height:,} incidents, "
         f"{parsed.events.height:,} events, {parsed.rejected:,} rejected."
     )
+    failure = rejects.rate_failure(
+        parsed.rejects,
+        file_name=path.name,
+        rows_read=parsed.rows_read,
+        max_rate=max_reject_rate / 100,
+    )
+    if failure:
+        console.print(f"[red]Nothing imported:[/] {failure}", highlight=False, soft_wrap=True)
+        written = write_rejects(parsed.rejects, parsed.path, rejects_dir or path.parent)
+        console.print(f"Rejected rows: {written} (and .json)", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1)
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -77,6 +105,11 @@ def ingest(
                 name, f"{counts.loaded:,}", f"{counts.updated:,}", f"{counts.unchanged:,}"
             )
     console.print(detail)
+    figures = reconcile.lines(report.reconciliation)
+    if figures:
+        console.print("[bold]Replay against the source's own figures[/]")
+        for line in figures:
+            console.print(f"  {line}", highlight=False, soft_wrap=True)
     if report.rejects_path:
         console.print(f"Rejected rows: {report.rejects_path} (and .json)")
     if report.run_id:

@@ -46,11 +46,13 @@ def rotate_totp() -> None:
     keys and answers MFA sign-ins with 503.
     """
     from operational.auth import mfa
+    from operational.cli.db import ensure_schema
     from operational.core import keys
     from operational.core.config import get_settings
     from operational.core.db import session_scope
     from operational.core.errors import DomainError
 
+    ensure_schema(console)
     settings = get_settings()
     path = settings.totp_key_file
     if path is not None:

@@ -147,6 +147,9 @@ def run(
     ),
 ) -> None:
     """Materialize everything once, in this process: inbox import, dbt build, exports."""
+    from operational.cli.db import ensure_schema
+
+    ensure_schema()
     if not run_once(verbose=verbose, full_refresh=full_refresh):
         raise typer.Exit(1)
 

@@ -14,6 +14,14 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+@app.callback()
+def _schema_first() -> None:
+    """Every user command needs the schema: migrate a new database first."""
+    from operational.cli.db import ensure_schema
+
+    ensure_schema(err_console)
+
+
 def _refuse(message: str, code: int = 2) -> typer.Exit:
     err_console.print(f"[red]refused[/]: {message}")
     return typer.Exit(code)

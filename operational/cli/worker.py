@@ -24,9 +24,11 @@ def worker(
     import threading
 
     from operational import worker as background
+    from operational.cli.db import ensure_schema
     from operational.core.config import get_settings
     from operational.core.logging import configure_logging
 
+    ensure_schema(console)
     settings = get_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
     if once:

@@ -67,6 +67,9 @@ COMPLIANCE_MARTS: tuple[ComplianceMart, ...] = (
     ComplianceMart("audit_trail_summary", "activity_date", "Audit trail"),
     ComplianceMart("sla_source_comparison", "resolved_date", "SLA source comparison"),
     ComplianceMart("request_approval_evidence", "decided_date", "Request approvals"),
+    # How far imported tickets' replayed histories agree with their source systems (all time:
+    # a snapshot when the export is generated).
+    ComplianceMart("source_reconciliation_summary", None, "Source reconciliation"),
 )
 
 SORTABLE = {

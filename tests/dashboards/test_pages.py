@@ -256,6 +256,19 @@ def test_the_sla_page_lists_the_breach_register(dashboard_settings: Stack):
     assert float(register["business_hours_over_target"].iloc[0]) == 11.0  # 660 minutes
 
 
+def test_mttr_and_fcr_say_how_many_resolved_incidents_they_cover(dashboard_settings: Stack):
+    row = dashboard_settings.rows(
+        "select resolved_count, mttr_covered_count, mttr_left_out_count from marts.mttr_per_period"
+        " where period_grain = 'month' and period_start = '2026-03-01' and slice_by = 'all'"
+    )[0]
+    assert row["mttr_covered_count"] + row["mttr_left_out_count"] == row["resolved_count"]
+    app = signed_in()
+    captions = [caption.value for caption in app.caption]
+    covered = f"over {row['mttr_covered_count']:,} of {row['resolved_count']:,} resolved"
+    # The three MTTR cards and the FCR card (native incidents: none left out).
+    assert sum(caption.startswith(covered) for caption in captions) == 4
+
+
 def test_the_compliance_page_shows_the_access_review_and_the_exports(dashboard_settings: Stack):
     app = signed_in("auditor", stack=dashboard_settings)
     app.switch_page("app_pages/compliance.py").run()

@@ -64,8 +64,16 @@ MART_ROWS = {
             "('RITM0000003', 'Bob', 'approved', 3, '2026-11-01 09:00+00', '2026-11-01')",
         ],
     ),
+    "source_reconciliation_summary": (
+        "source_system text, field_name text, compared_count bigint, agree_count bigint",
+        [
+            "('servicenow', 'reassignment_count', 5, 3)",
+            "('servicenow', 'resolved_at', 4, 3)",
+        ],
+    ),
 }
-# Rows of each mart inside PERIOD, counted by hand from MART_ROWS (access_review: all rows).
+# Rows of each mart inside PERIOD, counted by hand from MART_ROWS (the snapshots access_review
+# and source_reconciliation_summary: all rows).
 ROWS_IN_PERIOD = {
     "sla_breach_register": 2,
     "change_approval_evidence": 1,
@@ -73,6 +81,7 @@ ROWS_IN_PERIOD = {
     "audit_trail_summary": 2,
     "sla_source_comparison": 1,
     "request_approval_evidence": 2,
+    "source_reconciliation_summary": 2,
 }
 
 

@@ -55,7 +55,7 @@ def test_auditors_and_admins_list_inspect_and_download(client, factory, session,
     detail = client.get(f"/api/v1/exports/{export.id}", headers=headers).json()
     assert detail["period_start"] == "2026-10-01" and detail["period_end"] == "2026-10-31"
     # CSV and Parquet per mart, workbook, manifest, four audit trail files and their verifier
-    assert len(detail["files"]) == 2 * 6 + 2 + 5
+    assert len(detail["files"]) == 2 * 7 + 2 + 5
 
     folder = service.exports_dir(get_settings()) / export.folder
     for name in ("sla_breach_register.csv", "compliance.xlsx", "manifest.json"):

@@ -63,6 +63,7 @@ def test_export_holds_each_mart_as_csv_parquet_and_one_workbook(
         "Audit trail": 2,
         "SLA source comparison": 1,
         "Request approvals": 2,
+        "Source reconciliation": 2,
     }
     recorded = {file.name: file for file in export.files}
     for name, entry in listed.items():

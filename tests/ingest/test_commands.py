@@ -29,12 +29,15 @@ def test_itsm_ingest_prints_the_summary_and_writes_rejects(committed_engine, fix
             str(fixtures / "servicenow_audit.csv"),
             "--rejects-dir",
             str(tmp_path),
+            "--max-reject-rate",
+            "50",  # the fixture holds a reject of each kind: 8 of its 24 rows
         ],
     )
     assert result.exit_code == 0, result.output
     assert "Import summary" in result.output
-    # read 24, loaded 3 incidents + 35 events, rejected 8, skipped 1 duplicate update
-    assert "│   24 │     38 │       0 │        8 │       1 │" in result.output
+    # read 24, loaded 3 incidents + 36 events (one marks INC0000050's history gap, where its 2
+    # rejected rows were), rejected 8, skipped 1 duplicate update
+    assert "│   24 │     39 │       0 │        8 │       1 │" in result.output
     assert count(committed_engine, "incidents") == 3
     rejected = (tmp_path / "servicenow_audit.csv.rejects.csv").read_text().splitlines()
     assert len(rejected) == 1 + 8
@@ -52,6 +55,8 @@ def test_itsm_ingest_dry_run_writes_nothing(committed_engine, fixtures, tmp_path
             "--dry-run",
             "--rejects-dir",
             str(tmp_path),
+            "--max-reject-rate",
+            "70",  # 5 of its 8 rows are rejects on purpose
         ],
     )
     assert result.exit_code == 0, result.output
@@ -81,7 +86,7 @@ def test_inbox_imports_and_moves_files_aside(committed_engine, fixtures, tmp_pat
     assert imported.succeeded
     assert imported.file.parent == audit_folder / "processed"
     report = json.loads(imported.report.read_text())
-    assert report["summary"]["loaded"] == 38
+    assert report["summary"]["loaded"] == 39
     assert not (audit_folder / "week-12.csv").exists()
     assert list((audit_folder / "processed").rglob("*.rejects.csv"))
     failed = results["jira"]

@@ -1,6 +1,7 @@
 """A small ServiceNow audit export whose figures are computed by hand in the tests.
 
-All times are UTC, on 1 October 2026 (``Active`` with an assignee is In Progress):
+All times are UTC, on 13 October 2026 (a day past the 12th: the file says its dates are
+day-first) (``Active`` with an assignee is In Progress):
 
 | incident | opened | first assignee (ack) | resolved | MTTA | MTTR |
 | --- | --- | --- | --- | --- | --- |
@@ -16,7 +17,7 @@ import polars as pl
 from sampledata.generate import AUDIT_COLUMNS
 
 INCIDENTS = ("INC0090001", "INC0090002", "INC0090003")
-DAY = "2026-10-01"
+DAY = "2026-10-13"
 MTTA_MINUTES = (30 + 15 + 45) / 3
 MTTR_MINUTES = (120 + 240) / 2
 MTTR_P90_MINUTES = 120 + 0.9 * (240 - 120)  # percentile_cont: linear between the two
@@ -70,28 +71,33 @@ def write_history(path: Path) -> Path:
     rows = [
         *_rows(
             INCIDENTS[0],
-            "1/10/2026 9:00",
+            "13/10/2026 9:00",
             [
-                ("1/10/2026 9:10", {"incident_state": "Active", **desk}),
-                ("1/10/2026 9:30", {"assigned_to": "Agent One"}),
-                ("1/10/2026 11:00", {**resolved, "resolved_at": "1/10/2026 11:00"}),
+                ("13/10/2026 9:10", {"incident_state": "Active", **desk}),
+                ("13/10/2026 9:30", {"assigned_to": "Agent One"}),
+                ("13/10/2026 11:00", {**resolved, "resolved_at": "13/10/2026 11:00"}),
             ],
         ),
         *_rows(
             INCIDENTS[1],
-            "1/10/2026 10:00",
+            "13/10/2026 10:00",
             [
                 (
-                    "1/10/2026 10:15",
+                    "13/10/2026 10:15",
                     {"incident_state": "Active", **desk, "assigned_to": "Agent Two"},
                 ),
-                ("1/10/2026 14:00", {**resolved, "resolved_at": "1/10/2026 14:00"}),
+                ("13/10/2026 14:00", {**resolved, "resolved_at": "13/10/2026 14:00"}),
             ],
         ),
         *_rows(
             INCIDENTS[2],
-            "1/10/2026 12:00",
-            [("1/10/2026 12:45", {"incident_state": "Active", **desk, "assigned_to": "Agent One"})],
+            "13/10/2026 12:00",
+            [
+                (
+                    "13/10/2026 12:45",
+                    {"incident_state": "Active", **desk, "assigned_to": "Agent One"},
+                )
+            ],
         ),
     ]
     pl.DataFrame(rows, schema={name: pl.String for name in AUDIT_COLUMNS}).write_csv(path)

@@ -17,7 +17,9 @@
 -- together and mttr_per_period, fcr_per_period, reassignment_rate_per_period and
 -- sla_source_agreement_per_period each show their own columns of it. One row per grain, period
 -- and slice. MTTR in business time is the SLA resolution timer's business minutes from start to
--- completion (see README).
+-- completion (see README). Unknown stays unknown: an incident whose resolution time is unknown
+-- counts in resolved_count but not in MTTR (mttr_covered_count / mttr_left_out_count) nor in FCR
+-- (fcr_covered_count / fcr_left_out_count).
 
 with
 {% if is_incremental() %}{{ affected_periods_ctes() }}{% endif %}
@@ -28,6 +30,7 @@ resolved as (
         minutes_to_resolve::float8 as minutes_to_resolve,
         business_minutes_to_resolve::float8 as business_minutes_to_resolve,
         is_first_contact_resolution,
+        is_resolution_time_known,
         is_reassigned,
         reassignment_count,
         source_made_sla,
@@ -42,7 +45,11 @@ resolved as (
     "resolved", "resolved_date", "resolved_count",
     "minutes_to_resolve", "business_minutes_to_resolve", "mttr",
     sums=[
+        ["mttr_covered_count", "case when minutes_to_resolve is not null then 1 else 0 end"],
+        ["mttr_left_out_count", "case when minutes_to_resolve is null then 1 else 0 end"],
         ["first_contact_resolved_count", "case when is_first_contact_resolution then 1 else 0 end"],
+        ["fcr_covered_count", "case when is_first_contact_resolution is not null then 1 else 0 end"],
+        ["fcr_left_out_count", "case when is_first_contact_resolution is null then 1 else 0 end"],
         ["reassigned_count", "case when is_reassigned then 1 else 0 end"],
         ["reassignment_count", "reassignment_count"],
         ["compared_count", "case when source_made_sla is not null then 1 else 0 end"],
@@ -54,7 +61,7 @@ resolved as (
         ["our_met_count", "case when source_made_sla is not null and made_sla then 1 else 0 end"],
     ],
     finals=[
-        ["fcr_rate", "(first_contact_resolved_count::numeric / nullif(resolved_count, 0))::numeric(6, 4)"],
+        ["fcr_rate", "(first_contact_resolved_count::numeric / nullif(fcr_covered_count, 0))::numeric(6, 4)"],
         ["reassignment_rate", "(reassigned_count::numeric / nullif(resolved_count, 0))::numeric(6, 4)"],
         ["agreement_rate", "(agree_count::numeric / nullif(compared_count - no_timer_count, 0))::numeric(6, 4)"],
     ],

@@ -45,6 +45,11 @@ with scope as (
     select incident_id
     from {{ ref('int_incidents_lifecycle_rebuilt') }}
     where loaded_watermark >= {{ incremental_since() }}
+    union
+    -- A re-import may change only what the source says of a ticket.
+    select incident_id
+    from {{ ref('stg_operational__incident_source_figures') }}
+    where updated_at >= {{ incremental_since() }}
 ),
 {% else %}
 with
@@ -121,9 +126,23 @@ holds as (
 ),
 
 {% endfor %}
+source_figures as (
+    select *
+    from {{ ref('stg_operational__incident_source_figures') }}
+    {% if is_incremental() %}
+    where incident_id in (select incident_id from scope)
+    {% endif %}
+),
+
 joined as (
     select
         incidents.*,
+        source_figures.source_resolved_at,
+        source_figures.source_closed_at,
+        source_figures.source_reassignment_count,
+        source_figures.source_reopen_count,
+        coalesce(source_figures.is_resolution_time_unknown, false) as is_resolution_time_unknown,
+        source_figures.missing_updates,
         teams.team_name,
         lifecycle.acknowledged_at,
         lifecycle.acknowledgement_kind,
@@ -174,6 +193,38 @@ joined as (
     left join resolution_timers on resolution_timers.incident_id = incidents.incident_id
     left join {{ ref('stg_operational__sla_policies') }} as resolution_policies
         on resolution_policies.policy_id = resolution_timers.policy_id
+    left join source_figures on source_figures.incident_id = incidents.incident_id
+),
+
+-- Source-authoritative figures (dbt/README.md, "Source figures"): for an imported incident the
+-- source's own resolution and closure times and counters win over the replay of its exported
+-- history, which may lack updates; the replayed value stays beside each. Native incidents have
+-- no source figures: their event log is their source.
+decided as (
+    select
+        joined.*,
+        resolved_at as replayed_resolved_at,
+        closed_at as replayed_closed_at,
+        reassignment_count as replayed_reassignment_count,
+        reopen_count as replayed_reopen_count,
+        case
+            when lifecycle_status <> 'resolved' then null
+            when source_resolved_at is not null then 'source'
+            when is_resolution_time_unknown then 'unknown'
+            else 'replay'
+        end as resolved_at_basis,
+        case
+            when lifecycle_status = 'resolved' and source_resolved_at is not null
+                then source_resolved_at
+            else resolved_at
+        end as decided_resolved_at,
+        case
+            when closed_at is not null and source_closed_at is not null then source_closed_at
+            else closed_at
+        end as decided_closed_at,
+        coalesce(source_reassignment_count, reassignment_count) as decided_reassignment_count,
+        coalesce(source_reopen_count, reopen_count) as decided_reopen_count
+    from joined
 )
 
 select
@@ -210,29 +261,33 @@ select
     first_group_assigned_at,
     first_resolved_at,
     {{ reporting_date("first_resolved_at") }} as first_resolved_date,
-    resolved_at,
-    {{ reporting_date("resolved_at") }} as resolved_date,
-    closed_at,
+    decided_resolved_at as resolved_at,
+    {{ reporting_date("decided_resolved_at") }} as resolved_date,
+    decided_closed_at as closed_at,
     cancelled_at,
     last_reopened_at,
     {{ minutes_between("opened_at", "acknowledged_at") }} as minutes_to_acknowledge,
+    -- Unknown stays unknown: no duration for a resolution time nobody recorded.
     (case
-        when lifecycle_status = 'resolved' then {{ minutes_between("opened_at", "resolved_at") }}
+        when lifecycle_status = 'resolved' and resolved_at_basis <> 'unknown'
+            then {{ minutes_between("opened_at", "decided_resolved_at") }}
     end)::numeric(14, 2) as minutes_to_resolve,
     group_assignment_count,
-    reassignment_count,
-    reassignment_count > 0 as is_reassigned,
-    reopen_count,
-    reopen_count > 0 as is_reopened,
+    decided_reassignment_count::bigint as reassignment_count,
+    decided_reassignment_count > 0 as is_reassigned,
+    decided_reopen_count::bigint as reopen_count,
+    decided_reopen_count > 0 as is_reopened,
     resolution_count,
     hold_count,
     on_hold_calendar_minutes,
     has_awaited_caller,
     is_on_hold,
-    -- First-contact resolution: resolved, never reassigned, never reopened, never awaited caller.
+    -- First-contact resolution: resolved, never reassigned, never reopened, never awaited caller
+    -- (the source's counters where it has them); unknown when the resolution time is.
     case
-        when lifecycle_status = 'resolved'
-            then reassignment_count = 0 and reopen_count = 0 and not has_awaited_caller
+        when lifecycle_status = 'resolved' and resolved_at_basis <> 'unknown'
+            then decided_reassignment_count = 0 and decided_reopen_count = 0
+                and not has_awaited_caller
     end as is_first_contact_resolution,
     csat_survey_count,
     csat_answer_count,
@@ -257,10 +312,13 @@ select
     resolution_business_minutes,
     resolution_sla_clock_minutes,
     resolution_paused_business_minutes,
-    -- Business time to acknowledge and to resolve come from the SLA timers (see README).
+    -- Business time to acknowledge and to resolve come from the SLA timers (see README); an
+    -- unknown resolution time has none.
     response_business_minutes as business_minutes_to_acknowledge,
-    (case when lifecycle_status = 'resolved' then resolution_business_minutes end)::numeric(14, 2)
-        as business_minutes_to_resolve,
+    (case
+        when lifecycle_status = 'resolved' and resolved_at_basis <> 'unknown'
+            then resolution_business_minutes
+    end)::numeric(14, 2) as business_minutes_to_resolve,
     has_sla,
     is_sla_breached,
     -- Our verdict in the terms of ServiceNow's made_sla: no SLA timer of the incident breached.
@@ -274,6 +332,14 @@ select
         when source_made_sla then 'source_met_we_breached'
         else 'source_breached_we_met'
     end as source_sla_comparison,
+    replayed_resolved_at,
+    replayed_closed_at,
+    replayed_reassignment_count::bigint as replayed_reassignment_count,
+    replayed_reopen_count::bigint as replayed_reopen_count,
+    resolved_at_basis,
+    resolved_at_basis is distinct from 'unknown' as is_resolution_time_known,
+    missing_updates,
+    coalesce(missing_updates, 0) > 0 as has_history_gap,
     source_recorded_at,
     {{ run_watermark() }} as loaded_watermark
-from joined
+from decided

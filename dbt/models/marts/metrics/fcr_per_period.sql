@@ -11,6 +11,8 @@ select
     slice_value,
     resolved_count,
     first_contact_resolved_count,
+    fcr_covered_count,
+    fcr_left_out_count,
     fcr_rate,
     loaded_watermark
 from {{ ref('int_resolved_incidents_rolled_up') }}

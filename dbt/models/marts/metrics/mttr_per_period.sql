@@ -19,5 +19,7 @@ select
     mttr_business_minutes,
     mttr_median_business_minutes,
     mttr_p90_business_minutes,
+    mttr_covered_count,
+    mttr_left_out_count,
     loaded_watermark
 from {{ ref('int_resolved_incidents_rolled_up') }}
