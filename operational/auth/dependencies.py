@@ -15,6 +15,7 @@ import jwt
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from operational.auth import cache as auth_cache
 from operational.auth.models import Team, User
 from operational.auth.permissions import PERMISSIONS, permissions_for
 from operational.auth.security import MFA_ENROLMENT_SCOPE
@@ -39,7 +40,7 @@ def _current_user(
         raise Unauthorized("The access token has expired; refresh it") from exc
     except jwt.PyJWTError as exc:
         raise Unauthorized("The access token is not valid") from exc
-    user = session.get(User, int(claims["sub"]))
+    user = auth_cache.load(session=session, user_id=int(claims["sub"]))
     if user is None or not user.is_active:
         raise Unauthorized("The account is unknown or inactive")
     if issued_before(claims, user.sessions_valid_after):

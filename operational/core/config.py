@@ -86,6 +86,18 @@ class Settings(BaseSettings):
         default=15, gt=0, le=30, description="Seconds between SLA scans (at most 30)."
     )
 
+    # The signed-in user's snapshot (docs/auth.md, "Speed"); 0 looks the user up on every request.
+    auth_cache_seconds: float = Field(
+        default=5, ge=0, le=60, description="Seconds a process may reuse the token's user."
+    )
+
+    # Connections (docs/operations.md, "Connections"): per API worker process, the request pool
+    # of db_pool_size + db_max_overflow connections; as many requests run at once, the others
+    # wait their turn in the event loop instead of timing out on the pool. The SLA worker thread
+    # and the auth listener have their own connections outside it.
+    db_pool_size: int = Field(default=10, ge=1, le=100, description="Pooled connections.")
+    db_max_overflow: int = Field(default=5, ge=0, le=100, description="Extra connections.")
+
     @field_validator("home")
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:

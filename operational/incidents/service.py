@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, exists, func, literal_column, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from operational.auth import service as auth_service
-from operational.auth.models import User
+from operational.auth.models import Team, User
 from operational.auth.permissions import permissions_for
 from operational.core.concurrency import check_version
 from operational.core.config import get_settings
@@ -137,6 +137,15 @@ def get(*, session: Session, incident_id: int) -> Incident:
     return incident
 
 
+# What an incident's response shows of its people and team, joined into the incident's own query:
+# their roles, memberships and the team's members load only if someone asks for them.
+RESPONSE_LOADS = (
+    joinedload(Incident.requester).options(lazyload(User.role_rows), lazyload(User.memberships)),
+    joinedload(Incident.assignee).options(lazyload(User.role_rows), lazyload(User.memberships)),
+    joinedload(Incident.assignment_group).options(lazyload(Team.members)),
+)
+
+
 # An id is ASCII digits that fit a bigint: str.isdigit() also accepts "²" (int() then fails)
 # and "٣" (which int() reads as 3).
 _INCIDENT_ID = re.compile(r"[0-9]{1,18}")
@@ -148,9 +157,11 @@ def get_by_reference(*, session: Session, reference: str) -> Incident:
     reference = reference.strip()
     incident = None
     if _INCIDENT_ID.fullmatch(reference):
-        incident = session.get(Incident, int(reference))
+        incident = session.get(Incident, int(reference), options=RESPONSE_LOADS)
     elif 0 < len(reference) <= _NUMBER_LENGTH and "\x00" not in reference:
-        incident = session.scalar(select(Incident).where(Incident.number == reference.upper()))
+        incident = session.scalar(
+            select(Incident).where(Incident.number == reference.upper()).options(*RESPONSE_LOADS)
+        )
     if incident is None:
         raise NotFound(f"Incident {reference[:_NUMBER_LENGTH]!r} does not exist")
     return incident
@@ -856,7 +867,7 @@ def search(
     comment (generated tsvector on comments; only public ones for requesters). Without an
     explicit sort, matches come best first.
     """
-    statement = select(Incident)
+    statement = select(Incident).options(*RESPONSE_LOADS)
     if not can_read_all(viewer):
         statement = statement.where(Incident.requester_id == viewer.id)
     statement = _filtered(statement, filters)
