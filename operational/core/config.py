@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=100, description="Pooled connections.")
     db_max_overflow: int = Field(default=5, ge=0, le=100, description="Extra connections.")
 
+    # Lists of big tables (incidents) count exactly up to this many matches, then estimate
+    # (docs/incidents.md, "Lists"): the response's total_is_estimate says which.
+    exact_total_limit: int = Field(
+        default=10_000, ge=0, description="Matches counted exactly before the total is estimated."
+    )
+
     @field_validator("home")
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:

@@ -885,4 +885,12 @@ def search(
             or_(Incident.search_vector.op("@@")(query), comment_match.exists())
         )
         default_sort = (func.ts_rank(Incident.search_vector, query).desc(), *DEFAULT_SORT)
-    return paginate(session, statement, params, sortable=SORTABLE, default_sort=default_sort)
+    return paginate(
+        session,
+        statement,
+        params,
+        sortable=SORTABLE,
+        default_sort=default_sort,
+        exact_total_limit=get_settings().exact_total_limit,
+        keyset=True,
+    )
