@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     # Lists of big tables (incidents) count exactly up to this many matches, then estimate
     # (docs/incidents.md, "Lists"): the response's total_is_estimate says which.
     exact_total_limit: int = Field(
-        default=10_000, ge=0, description="Matches counted exactly before the total is estimated."
+        default=1_000, ge=0, description="Matches counted exactly before the total is estimated."
     )
 
     @field_validator("home")

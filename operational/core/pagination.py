@@ -13,7 +13,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, and_, false, func, or_, select
+from sqlalchemy import Select, and_, false, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ColumnClause, ColumnElement, UnaryExpression
@@ -194,8 +194,9 @@ def _total(session: Session, statement: Select[Any], exact_limit: int | None) ->
     unordered = statement.order_by(None)
     if exact_limit is None:
         return session.scalar(select(func.count()).select_from(unordered.subquery())) or 0, False
+    matches = unordered.with_only_columns(literal_column("1"), maintain_column_froms=True)
     bounded = session.scalar(
-        select(func.count()).select_from(unordered.limit(exact_limit + 1).subquery())
+        select(func.count()).select_from(matches.limit(exact_limit + 1).subquery())
     )
     if (bounded or 0) <= exact_limit:
         return bounded or 0, False
