@@ -6,6 +6,7 @@
 
 import base64
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,19 +32,30 @@ class Page(BaseModel, Generic[T]):
     total: int
     page: int
     size: int
-    total_is_estimate: bool = Field(
-        False,
-        description="true when the total is the planner's estimate (lists that match more rows "
-        "than ITSM_EXACT_TOTAL_LIMIT, on the lists that say so); false when it is exact",
-    )
-    next_after: str | None = Field(
-        None,
-        description="On lists with keyset pagination: pass it as after= for the next page "
-        "(null on the last page)",
-    )
 
     def map(self, convert: Any) -> "Page[Any]":
         return Page[Any](
+            items=[convert(item) for item in self.items],
+            total=self.total,
+            page=self.page,
+            size=self.size,
+        )
+
+
+class KeysetPage(Page[T], Generic[T]):
+    """A page of a big table's list (incidents): also pages by keyset, and may estimate."""
+
+    total_is_estimate: bool = Field(
+        False,
+        description="true when total is the planner's estimate (more matches than "
+        "ITSM_EXACT_TOTAL_LIMIT); false when it is exact",
+    )
+    next_after: str | None = Field(
+        None, description="Pass it as after= for the next page (null on the last page)"
+    )
+
+    def map(self, convert: Any) -> "KeysetPage[Any]":
+        return KeysetPage[Any](
             items=[convert(item) for item in self.items],
             total=self.total,
             page=self.page,
@@ -188,9 +200,18 @@ def _after_condition(keys: list[tuple[ColumnClause, bool]], cursor: str) -> Colu
     return or_(*alternatives)
 
 
-def _total(session: Session, statement: Select[Any], exact_limit: int | None) -> tuple[int, bool]:
+# Planner estimates by the caller's key (a list's filters and viewer): (expires, rows).
+ESTIMATE_SECONDS = 30.0
+_estimates: dict[Any, tuple[float, int]] = {}
+
+
+def _total(
+    session: Session, statement: Select[Any], exact_limit: int | None, estimate_key: Any = None
+) -> tuple[int, bool]:
     """The number of rows ``statement`` matches, and whether it is an estimate. Exact up to
-    ``exact_limit`` rows (counting stops there); above it, the planner's estimate."""
+    ``exact_limit`` rows (counting stops there); above it, the planner's estimate, kept for
+    ``ESTIMATE_SECONDS`` under ``estimate_key`` when one is given (an estimate need not be
+    fresher, and compiling the statement for EXPLAIN costs more than the rest of the page)."""
     unordered = statement.order_by(None)
     if exact_limit is None:
         return session.scalar(select(func.count()).select_from(unordered.subquery())) or 0, False
@@ -200,6 +221,10 @@ def _total(session: Session, statement: Select[Any], exact_limit: int | None) ->
     )
     if (bounded or 0) <= exact_limit:
         return bounded or 0, False
+    now = time.monotonic()
+    kept = _estimates.get(estimate_key) if estimate_key is not None else None
+    if kept is not None and kept[0] > now:
+        return max(kept[1], exact_limit + 1), True
     compiled = unordered.compile(
         dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
     )
@@ -209,6 +234,10 @@ def _total(session: Session, statement: Select[Any], exact_limit: int | None) ->
         .scalar()
     )
     estimate = int(plan[0]["Plan"]["Plan Rows"])
+    if estimate_key is not None:
+        if len(_estimates) > 10_000:
+            _estimates.clear()
+        _estimates[estimate_key] = (now + ESTIMATE_SECONDS, estimate)
     return max(estimate, exact_limit + 1), True
 
 
@@ -221,6 +250,7 @@ def paginate(
     default_sort: Sequence[ColumnElement[Any]],
     scalars: bool = True,
     exact_total_limit: int | None = None,
+    estimate_key: Any = None,
     keyset: bool = False,
 ) -> Page[Any]:
     """Run ``statement`` for one page and count the total over the same filters.
@@ -228,7 +258,7 @@ def paginate(
     ``exact_total_limit`` (big tables): count exactly up to that many rows, estimate above it
     (``total_is_estimate``). ``keyset``: pages carry ``next_after`` (when the sort is over
     columns), and ``params.after`` starts the page after that cursor's row."""
-    total, estimated = _total(session, statement, exact_total_limit)
+    total, estimated = _total(session, statement, exact_total_limit, estimate_key)
     clauses = order_by_clauses(params.sort, sortable, default_sort)
     keys = _key_columns(clauses) if scalars and keyset else None
     if params.after:
@@ -241,7 +271,9 @@ def paginate(
     next_after = None
     if keys is not None and len(items) == params.size:
         next_after = _encode_after(keys, items[-1])
-    return Page[Any](
+    if not keyset and not estimated:
+        return Page[Any](items=items, total=total, page=params.page, size=params.size)
+    return KeysetPage[Any](
         items=items,
         total=total,
         page=params.page,

@@ -892,5 +892,10 @@ def search(
         sortable=SORTABLE,
         default_sort=default_sort,
         exact_total_limit=get_settings().exact_total_limit,
+        estimate_key=(
+            "incidents",
+            None if can_read_all(viewer) else viewer.id,
+            filters.model_dump_json(),
+        ),
         keyset=True,
     )
