@@ -84,7 +84,7 @@ class BodySizeLimit:
         await self.app(scope, counting_receive, send)
 
 
-def refuse_unknown_query_parameters(request: Request) -> None:
+async def refuse_unknown_query_parameters(request: Request) -> None:
     """A global dependency: a query parameter the route does not declare, or a single-valued one
     given twice, is a 422 naming it, as an unknown body field is (``RequestBody``). A misspelt
     filter (``?stat=open``) would otherwise be ignored in silence and answer with more than was
