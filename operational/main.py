@@ -4,14 +4,20 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from operational.auth import cache as auth_cache
 from operational.auth.router import router as auth_router
 from operational.changes.router import ci_page_router
 from operational.changes.router import router as changes_router
 from operational.cmdb.router import router as cmdb_router
 from operational.core.config import get_settings
+from operational.core.db import libpq_url, resolve_database_url
 from operational.core.errors import install_error_handlers
 from operational.core.health import router as health_router
-from operational.core.limits import BodySizeLimit, refuse_unknown_query_parameters
+from operational.core.limits import (
+    BodySizeLimit,
+    ConcurrencyLimit,
+    refuse_unknown_query_parameters,
+)
 from operational.core.logging import configure_logging
 from operational.core.openapi import document_problems
 from operational.exports.router import router as exports_router
@@ -33,11 +39,20 @@ API_PREFIX = "/api/v1"
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     settings = get_settings()
-    # The SLA worker thread (docs/sla.md, "Worker"); ITSM_RUN_WORKER=false turns it off.
-    with background_worker(
-        enabled=settings.run_worker, interval_seconds=settings.worker_interval_seconds
-    ):
-        yield
+    # Keeps the signed-in users' snapshots right across processes (docs/auth.md, "Speed").
+    listener = None
+    if settings.auth_cache_seconds > 0:
+        listener = auth_cache.Listener(libpq_url(resolve_database_url(settings)))
+        listener.start()
+    try:
+        # The SLA worker thread (docs/sla.md, "Worker"); ITSM_RUN_WORKER=false turns it off.
+        with background_worker(
+            enabled=settings.run_worker, interval_seconds=settings.worker_interval_seconds
+        ):
+            yield
+    finally:
+        if listener is not None:
+            listener.stop()
 
 
 def create_app() -> FastAPI:
@@ -53,6 +68,7 @@ def create_app() -> FastAPI:
         dependencies=[Depends(refuse_unknown_query_parameters)],
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(ConcurrencyLimit, limit=settings.db_pool_size + settings.db_max_overflow)
     install_error_handlers(app)
     # What tickets show from above them: suggestions and the known error's workaround.
     hints.register(

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from operational.audit import service as audit_service
 from operational.core.config import get_settings
-from operational.core.db import _session_factory, session_scope
+from operational.core.db import _session_factory, create_worker_engine, session_scope
 from operational.incidents import flows as incident_flows
 from operational.notifications import dispatcher as notifications
 from operational.requests import approvals as request_approvals
@@ -212,8 +212,13 @@ class BackgroundWorker:
         self.engine = engine
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._own_engine = False
 
     def start(self) -> None:
+        if self.engine is None:
+            # Its own connection, never one of the API's pool: API load must not stop the scans.
+            self.engine = create_worker_engine()
+            self._own_engine = True
         self._thread = threading.Thread(
             target=run_forever,
             kwargs={
@@ -230,6 +235,8 @@ class BackgroundWorker:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._own_engine and self.engine is not None and not self.running:
+            self.engine.dispose()
 
     @property
     def running(self) -> bool:

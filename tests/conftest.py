@@ -237,7 +237,11 @@ def app(session: Session):
 def client(app):
     from fastapi.testclient import TestClient
 
+    from operational.auth import cache as auth_cache
+
     with TestClient(app, raise_server_exceptions=False) as test_client:
+        # The signed-in user's cache is on, as in production, once its listener is connected.
+        assert auth_cache.wait_until_listening(10), "auth cache listener"
         yield test_client
 
 

@@ -15,6 +15,7 @@ import jwt
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from operational.auth import cache as auth_cache
 from operational.auth.models import Team, User
 from operational.auth.permissions import PERMISSIONS, permissions_for
 from operational.auth.security import MFA_ENROLMENT_SCOPE
@@ -39,7 +40,7 @@ def _current_user(
         raise Unauthorized("The access token has expired; refresh it") from exc
     except jwt.PyJWTError as exc:
         raise Unauthorized("The access token is not valid") from exc
-    user = session.get(User, int(claims["sub"]))
+    user = auth_cache.load(session=session, user_id=int(claims["sub"]))
     if user is None or not user.is_active:
         raise Unauthorized("The account is unknown or inactive")
     if issued_before(claims, user.sessions_valid_after):
@@ -49,7 +50,9 @@ def _current_user(
     return user
 
 
-def _fully_authenticated_user(
+# The pure checks below are coroutines: FastAPI runs them in the event loop, where a plain
+# function would cost a trip to the thread pool on every request.
+async def _fully_authenticated_user(
     request: Request, user: Annotated[User, Depends(_current_user)]
 ) -> User:
     # A token issued only to enrol MFA (role requires MFA, not yet enrolled) opens nothing else.
@@ -79,7 +82,7 @@ def require(permission: str) -> Any:
     if permission not in PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}")
 
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:
         if user.must_change_password:
             # A one-time password opens only /auth/me, /auth/password and the MFA routes.
             raise Forbidden(
@@ -95,7 +98,7 @@ def require(permission: str) -> Any:
     return Depends(check)
 
 
-def _authenticated_only(user: CurrentUser) -> User:
+async def _authenticated_only(user: CurrentUser) -> User:
     return user
 
 
@@ -104,7 +107,7 @@ _authenticated_only.authenticated_only = True  # type: ignore[attr-defined]
 authenticated = Depends(_authenticated_only)
 
 
-def _enrolment_only(user: CurrentUserForEnrolment) -> User:
+async def _enrolment_only(user: CurrentUserForEnrolment) -> User:
     return user
 
 
@@ -116,7 +119,7 @@ enrolling = Depends(_enrolment_only)
 # --- request context and lookups (additive: used by the auth, user and team routes) -----------
 
 
-def utc_now() -> datetime:
+async def utc_now() -> datetime:
     """The request's clock. One dependency, so tests can set the time instead of waiting."""
     return datetime.now(UTC)
 
@@ -124,7 +127,7 @@ def utc_now() -> datetime:
 Now = Annotated[datetime, Depends(utc_now)]
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     """The peer address (behind a proxy, run uvicorn with --proxy-headers so it is the client's)."""
     return request.client.host if request.client else "unknown"
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from operational.auth import mfa, throttling, tokens
+from operational.auth import cache, mfa, throttling, tokens  # noqa: F401 (cache: flush hooks)
 from operational.auth.exceptions import (
     AccountLocked,
     ClientThrottled,

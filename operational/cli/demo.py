@@ -86,4 +86,4 @@ def demo(
             f"{made.csat_answers:,} CSAT answers"
         )
     if serve_api:
-        serve(host=host, port=port, migrate=False, workers=1)
+        serve(host=host, port=port, migrate=False, workers=0)

@@ -1,13 +1,23 @@
 """``itsm serve``: the API."""
 
+import os
+
 import typer
+
+
+def default_workers() -> int:
+    """One API process per core, up to four: each has its own pool (ITSM_DB_POOL_SIZE +
+    ITSM_DB_MAX_OVERFLOW connections), auth listener and SLA worker thread."""
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="TCP port."),
     migrate: bool = typer.Option(True, help="Migrate the schema before serving."),
-    workers: int = typer.Option(1, min=1, help="API worker processes."),
+    workers: int = typer.Option(
+        0, min=0, help="API worker processes (0: one per core, up to four)."
+    ),
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -21,6 +31,6 @@ def serve(
         factory=True,
         host=host,
         port=port,
-        workers=workers,
+        workers=workers or default_workers(),
         log_config=None,
     )

@@ -150,6 +150,24 @@ class Settings(BaseSettings):
             return self.mail_domain
         return self.mail_from.rpartition("@")[2] or "localhost"
 
+    # The signed-in user's snapshot (docs/auth.md, "Speed"); 0 looks the user up on every request.
+    auth_cache_seconds: float = Field(
+        default=5, ge=0, le=60, description="Seconds a process may reuse the token's user."
+    )
+
+    # Connections (docs/operations.md, "Connections"): per API worker process, the request pool
+    # of db_pool_size + db_max_overflow connections; as many requests run at once, the others
+    # wait their turn in the event loop instead of timing out on the pool. The SLA worker thread
+    # and the auth listener have their own connections outside it.
+    db_pool_size: int = Field(default=10, ge=1, le=100, description="Pooled connections.")
+    db_max_overflow: int = Field(default=5, ge=0, le=100, description="Extra connections.")
+
+    # Lists of big tables (incidents) count exactly up to this many matches, then estimate
+    # (docs/incidents.md, "Lists"): the response's total_is_estimate says which.
+    exact_total_limit: int = Field(
+        default=1_000, ge=0, description="Matches counted exactly before the total is estimated."
+    )
+
     @field_validator("home")
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:

@@ -107,7 +107,23 @@ def libpq_url(sqlalchemy_url: str) -> str:
 
 @lru_cache
 def get_engine() -> Engine:
-    return create_engine(resolve_database_url(), pool_pre_ping=True, future=True)
+    """The API's engine: one pool per process, sized by ``db_pool_size`` + ``db_max_overflow``
+    (``operational.core.limits.ConcurrencyLimit`` lets no more requests run at once)."""
+    settings = get_settings()
+    return create_engine(
+        resolve_database_url(settings),
+        pool_pre_ping=True,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+
+
+def create_worker_engine(url: str | None = None) -> Engine:
+    """A small engine of its own for background work (the SLA worker thread of ``itsm serve``),
+    so that however busy the API's pool is, the worker still gets a connection."""
+    return create_engine(
+        url or resolve_database_url(), pool_pre_ping=True, pool_size=1, max_overflow=1
+    )
 
 
 @lru_cache

@@ -6,8 +6,11 @@ the application reads anything. A body without one (chunked) is counted as it ar
 at the limit: the count raises an HTTP 413 inside the request, which the one error handler turns
 into problem+json like every other error. (FastAPI's own ``max_body_size`` answers a declared
 length with a plain-text 413 whatever the handlers say.)
+
+``ConcurrencyLimit`` bounds the requests at work at once to the connection pool's size.
 """
 
+import asyncio
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -24,6 +27,26 @@ from operational.core.errors import problem
 
 def _too_large(limit: int) -> str:
     return f"The request body is larger than {limit:,} bytes"
+
+
+class ConcurrencyLimit:
+    """At most ``limit`` requests at work at once in this process, the size of its connection
+    pool: the others wait here, in the event loop, for their turn, instead of holding a thread
+    while they wait for a connection (and failing when the pool's timeout runs out)."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._slots: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._slots is None:  # made in the running loop
+            self._slots = asyncio.Semaphore(self.limit)
+        async with self._slots:
+            await self.app(scope, receive, send)
 
 
 class BodySizeLimit:
@@ -61,7 +84,7 @@ class BodySizeLimit:
         await self.app(scope, counting_receive, send)
 
 
-def refuse_unknown_query_parameters(request: Request) -> None:
+async def refuse_unknown_query_parameters(request: Request) -> None:
     """A global dependency: a query parameter the route does not declare, or a single-valued one
     given twice, is a 422 naming it, as an unknown body field is (``RequestBody``). A misspelt
     filter (``?stat=open``) would otherwise be ignored in silence and answer with more than was

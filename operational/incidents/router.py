@@ -13,7 +13,7 @@ from operational.core.config import get_settings
 from operational.core.db import DbSession
 from operational.core.errors import Forbidden, NotFound
 from operational.core.openapi import problems
-from operational.core.pagination import PageQuery
+from operational.core.pagination import KeysetPageQuery, PageQuery
 from operational.events.schemas import EventRead
 from operational.incidents import assignment, csat, flows, history, priority, service
 from operational.incidents.dependencies import CurrentIncident, expected_version
@@ -127,7 +127,7 @@ def list_incidents(
     user: Annotated[User, require("incident:read")],
     session: DbSession,
     filters: Annotated[IncidentFilters, Query()],
-    page: PageQuery,
+    page: KeysetPageQuery,
 ) -> IncidentPage:
     found = service.search(session=session, viewer=user, filters=filters, params=page)
     timers = sla_timers.timers_for_incidents(

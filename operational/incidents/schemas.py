@@ -9,7 +9,7 @@ from pydantic import (
     model_validator,
 )
 
-from operational.core.pagination import Page
+from operational.core.pagination import KeysetPage, Page
 from operational.core.schemas import ReadModel, RequestBody
 from operational.incidents.enums import (
     Channel,
@@ -194,7 +194,7 @@ class IncidentRead(ReadModel):
     )
 
 
-IncidentPage = Page[IncidentRead]
+IncidentPage = KeysetPage[IncidentRead]
 
 
 class IncidentBrief(ReadModel):  # an incident in another record's response (a CI's)

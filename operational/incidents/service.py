@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, exists, func, literal_column, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from operational.auth import service as auth_service
-from operational.auth.models import User
+from operational.auth.models import Team, User
 from operational.auth.permissions import permissions_for
 from operational.core.concurrency import check_version
 from operational.core.config import get_settings
@@ -137,6 +137,14 @@ def get(*, session: Session, incident_id: int) -> Incident:
     return incident
 
 
+# What an incident's response shows of its people and team, joined into the incident's own query:
+# their roles, memberships and the team's members load only if someone asks for them.
+RESPONSE_LOADS = (
+    joinedload(Incident.requester).options(lazyload(User.role_rows), lazyload(User.memberships)),
+    joinedload(Incident.assignee).options(lazyload(User.role_rows), lazyload(User.memberships)),
+    joinedload(Incident.assignment_group).options(lazyload(Team.members)),
+)
+
 _NUMBER_LENGTH = Incident.__table__.c.number.type.length
 
 
@@ -145,9 +153,11 @@ def get_by_reference(*, session: Session, reference: str) -> Incident:
     reference = reference.strip()
     incident = None
     if (incident_id := record_id(reference)) is not None:
-        incident = session.get(Incident, incident_id)
+        incident = session.get(Incident, incident_id, options=RESPONSE_LOADS)
     elif number := record_number(reference, max_length=_NUMBER_LENGTH):
-        incident = session.scalar(select(Incident).where(Incident.number == number))
+        incident = session.scalar(
+            select(Incident).where(Incident.number == number).options(*RESPONSE_LOADS)
+        )
     if incident is None:
         raise NotFound(f"Incident {reference[:_NUMBER_LENGTH]!r} does not exist")
     return incident
@@ -860,7 +870,7 @@ def search(
     comment (generated tsvector on comments; only public ones for requesters). Without an
     explicit sort, matches come best first.
     """
-    statement = select(Incident)
+    statement = select(Incident).options(*RESPONSE_LOADS)
     if not can_read_all(viewer):
         statement = statement.where(Incident.requester_id == viewer.id)
     statement = _filtered(statement, filters)
@@ -878,4 +888,17 @@ def search(
             or_(Incident.search_vector.op("@@")(query), comment_match.exists())
         )
         default_sort = (func.ts_rank(Incident.search_vector, query).desc(), *DEFAULT_SORT)
-    return paginate(session, statement, params, sortable=SORTABLE, default_sort=default_sort)
+    return paginate(
+        session,
+        statement,
+        params,
+        sortable=SORTABLE,
+        default_sort=default_sort,
+        exact_total_limit=get_settings().exact_total_limit,
+        estimate_key=(
+            "incidents",
+            None if can_read_all(viewer) else viewer.id,
+            filters.model_dump_json(),
+        ),
+        keyset=True,
+    )

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import exists, select, tuple_, union
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
 from sqlalchemy.sql.elements import ColumnElement
 
 from operational.core.db import insert_rows
@@ -22,7 +22,7 @@ from operational.events import service as events_service
 from operational.events.enums import EntityType, EventKind
 from operational.sla import timeline
 from operational.sla.enums import TimerState, TimerTarget
-from operational.sla.models import SlaAlert, SlaTimer
+from operational.sla.models import SlaAlert, SlaPolicy, SlaTimer
 from operational.sla.service import active_policy_rules, policy_rules_at
 
 SLA_ACTOR_LABEL = "sla"
@@ -66,6 +66,8 @@ def timers_for_incidents(
     rows = session.scalars(
         select(SlaTimer)
         .where(SlaTimer.incident_id.in_(ids))
+        # The policy's name is shown; its calendar (and its JSON) only loads if asked for.
+        .options(joinedload(SlaTimer.policy).options(lazyload(SlaPolicy.calendar)))
         .execution_options(populate_existing=True)
     ).unique()
     for timer in rows:

@@ -1,0 +1,164 @@
+"""Speed of the API as agents and integrations use it: reads by id, list pages (by number and by
+keyset), creates and updates, each under wrk against a running ``itsm serve``.
+
+Run: python bench/api.py [--url http://127.0.0.1:8000] [--seconds 15] [--max-id 100000]
+With ITSM_HOME (or ITSM_DATABASE_URL) pointing at the served database, e.g. after
+``itsm demo --incidents 100000 --no-serve`` and ``itsm serve``. It signs in as an agent of its own
+(``bench-agent@example.com``, made on first use), so auth is the full chain. The update scenario
+PATCHes open incidents, each once, with the If-Match of the version it read first. wrk comes from
+Debian (``apt-get install -y wrk``). For the peers' figures from the same machine and minute, run
+``../shared/peers/compare.sh`` right before or after. No asserts: the figures are for people.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+if not __package__:
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+AGENT_EMAIL = "bench-agent@example.com"
+
+GET_RANDOM = """
+local maxid = %(max_id)d
+function request()
+  local headers = {["Authorization"] = "Bearer %(token)s"}
+  return wrk.format("GET", "/api/v1/incidents/" .. math.random(1, maxid), headers)
+end
+"""
+CREATE = """
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer %(token)s"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"title": "Bench: mail queue stuck", "description": "Raised by bench/api.py", ' ..
+  '"impact": 3, "urgency": 3}'
+"""
+UPDATE = """
+local targets = {%(targets)s}
+local n = 0
+function request()
+  n = n + 1
+  local t = targets[((n - 1) %% #targets) + 1]
+  return wrk.format("PATCH", "/api/v1/incidents/" .. t[1], {
+    ["Authorization"] = "Bearer %(token)s", ["Content-Type"] = "application/json",
+    ["If-Match"] = '"' .. t[2] .. '"'}, '{"urgency": ' .. (t[2] %% 3 + 1) .. '}')
+end
+"""
+
+
+def _token() -> str:
+    from sqlalchemy import select
+
+    from operational.auth import service as auth_service  # noqa: F401 (auth cache hooks)
+    from operational.auth.models import User, UserRole
+    from operational.auth.security import create_access_token, hash_secret
+    from operational.core.db import session_scope
+
+    with session_scope() as session:
+        user = session.scalar(select(User).where(User.email == AGENT_EMAIL))
+        if user is None:
+            user = User(
+                email=AGENT_EMAIL,
+                display_name="Bench agent",
+                password_hash=hash_secret("bench-agent-passphrase-2026"),
+                role_rows=[UserRole(role="agent")],
+            )
+            session.add(user)
+            session.flush()
+        return create_access_token(user_id=user.id)
+
+
+def _get(url: str, token: str) -> dict:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
+def _wrk(name: str, url: str, seconds: int, connections: int, script: str | None = None) -> str:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(script or "")
+    if script:
+        command += ["-s", lua.name]
+    output = subprocess.run([*command, url], capture_output=True, text=True).stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.M)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    timeouts = re.search(r"timeout (\d+)", output)
+    found = [match.group(1) if match else "?" for match in (rate, p50, p99)]
+    line = (
+        f"{name:<34}{found[0]:>9} req/s  p50 {found[1]:<9} p99 {found[2]:<9}"
+        f" non-2xx {errors.group(1) if errors else 0}"
+        f"  timeouts {timeouts.group(1) if timeouts else 0}"
+    )
+    print(line, flush=True)
+    return output
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--max-id", type=int, default=100_000)
+    parser.add_argument("--updates", type=int, default=3000, help="Open incidents to update.")
+    args = parser.parse_args()
+    token = _token()
+    base = args.url.rstrip("/")
+    values = {"token": token, "max_id": args.max_id}
+    for connections in (10, 100):
+        _wrk(f"GET by id, c{connections}", base, args.seconds, connections, GET_RANDOM % values)
+    auth = f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+    _wrk("list page 3, c10", f"{base}/api/v1/incidents?page=3&size=25", args.seconds, 10, auth)
+    first = _get(f"{base}/api/v1/incidents?size=25", token)
+    deep = _get(f"{base}/api/v1/incidents?size=25&page=2000", token)
+    print(f"  (total {first['total']:,}, estimated: {first.get('total_is_estimate')})")
+    if first.get("next_after"):
+        after = f"{base}/api/v1/incidents?size=25&after={first['next_after']}"
+        _wrk("list by keyset (page 2), c10", after, args.seconds, 10, auth)
+    if deep["items"]:
+        _wrk(
+            "list page 2,000, c10",
+            f"{base}/api/v1/incidents?size=25&page=2000",
+            args.seconds,
+            10,
+            auth,
+        )
+    _wrk(
+        "list filtered (state=new), c10",
+        f"{base}/api/v1/incidents?state=new&size=25",
+        args.seconds,
+        10,
+        auth,
+    )
+    _wrk("create, c10", f"{base}/api/v1/incidents", args.seconds, 10, CREATE % values)
+    targets: list[tuple[int, int]] = []
+    page = 1
+    while len(targets) < args.updates:
+        found = _get(
+            f"{base}/api/v1/incidents?state=new&state=in_progress&size=500&page={page}", token
+        )
+        targets += [(item["id"], item["version"]) for item in found["items"]]
+        if len(found["items"]) < 500:
+            break
+        page += 1
+    if targets:
+        listed = ", ".join(f"{{{i}, {v}}}" for i, v in targets[: args.updates])
+        _wrk(
+            "update (PATCH, If-Match), c10",
+            base,
+            args.seconds,
+            10,
+            UPDATE % {**values, "targets": listed},
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""What the main incident routes cost in SQL statements, counted on the real engine: a change that
+adds a round trip per request (a lazy load, a selectin cascade, a lookup per item) fails here.
+
+The counts leave out the test harness's own statements (savepoints, ``set role``). The signed-in
+user comes from the auth cache after the first request (tests/auth/test_auth_cache.py)."""
+
+import pytest
+from sqlalchemy import event
+
+HARNESS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "set role", "reset role")
+
+# The budgets: statements per request with a warm auth cache.
+GET_BY_ID = 2  # the incident with its people and team; its timers
+LIST_PAGE = 3  # the total; the page with its people and teams; the page's timers
+# Writes: lock, update, one event per change, the SLA timers' replay and its events.
+CREATE = 16
+UPDATE = 17
+
+
+class Statements:
+    def __init__(self, engine):
+        self.engine = engine
+        self.seen: list[str] = []
+
+    def _record(self, _conn, _cursor, statement, *_args):
+        if not statement.startswith(HARNESS):
+            self.seen.append(statement)
+
+    def __call__(self, send):
+        self.seen = []
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        try:
+            response = send()
+        finally:
+            event.remove(self.engine, "before_cursor_execute", self._record)
+        assert response.is_success, response.text
+        return len(self.seen)
+
+
+@pytest.fixture
+def agent_with_incidents(client, session, incidents, factory):
+    team = incidents.team()
+    agent = incidents.agent(teams=(team,))
+    requester = incidents.requester()
+    made = [
+        incidents.incident(
+            actor=agent,
+            requester_id=requester.id,
+            assignment_group_id=team.id,
+            assignee_id=agent.id,
+            title=f"Mail queue stuck {n}",
+        )
+        for n in range(5)
+    ]
+    headers = factory.auth_headers(agent)
+    for _ in range(2):  # the first request commits the new user; the second caches it
+        client.get("/api/v1/incidents/priority-matrix", headers=headers).raise_for_status()
+    # As in a request's own session, nothing is loaded yet (the tests share theirs).
+    session.expunge_all()
+    return headers, made
+
+
+def test_get_by_id_is_one_query_for_the_incident_and_one_for_its_timers(
+    client, engine, agent_with_incidents
+):
+    headers, made = agent_with_incidents
+    count = Statements(engine)
+    by_id = count(lambda: client.get(f"/api/v1/incidents/{made[0].id}", headers=headers))
+    by_number = count(lambda: client.get(f"/api/v1/incidents/{made[1].number}", headers=headers))
+    body = client.get(f"/api/v1/incidents/{made[0].id}", headers=headers).json()
+
+    assert (by_id, by_number) == (GET_BY_ID, GET_BY_ID)
+    assert body["sla_timers"] and body["requester"] and body["assignee"]
+    assert body["assignment_group"]
+
+
+def test_a_list_page_costs_the_same_whatever_its_size(client, engine, agent_with_incidents):
+    headers, _ = agent_with_incidents
+    count = Statements(engine)
+
+    small = count(lambda: client.get("/api/v1/incidents?size=1", headers=headers))
+    full = count(lambda: client.get("/api/v1/incidents?size=50", headers=headers))
+
+    assert small == full == LIST_PAGE
+
+
+def test_create_and_update_stay_within_their_budget(client, engine, agent_with_incidents):
+    headers, made = agent_with_incidents
+    count = Statements(engine)
+    created = count(
+        lambda: client.post("/api/v1/incidents", json={"title": "VPN drops"}, headers=headers)
+    )
+    updated = count(
+        lambda: client.patch(
+            f"/api/v1/incidents/{made[2].id}",
+            json={"urgency": 1},
+            headers={**headers, "If-Match": f'"{made[2].version}"'},
+        )
+    )
+    assert created <= CREATE
+    assert updated <= UPDATE
