@@ -137,7 +137,10 @@ def _record_only(session, message_id, sender, size, now, outcome, reason) -> Rec
 
 
 def _is_ours(address: str, settings: Settings) -> bool:
-    own = {item.strip().lower() for item in settings.inbound_mail_own_addresses}
+    # The notifications' From address too: our own mail coming round is never a ticket.
+    own = {
+        item.strip().lower() for item in [*settings.inbound_mail_own_addresses, settings.mail_from]
+    }
     return address in own or address.endswith("@" + settings.inbound_mail_domain.lower())
 
 

@@ -235,6 +235,13 @@ def test_mail_from_our_own_address_is_ignored(session, receive, factory):
     assert "own address" in received.reason
 
 
+def test_mail_from_the_notifications_sender_is_ignored(session, receive, factory):
+    factory.user(roles=("agent",), email="alice@example.com")
+    received = receive(fixture_mail("new"), now=NOW, mail_from="alice@example.com")
+    assert received.outcome == "ignored"
+    assert "own address" in received.reason
+
+
 def test_a_reply_naming_someone_elses_ticket_does_not_touch_it(session, receive, alice, bob):
     incident = _raised(session, receive, alice)
     raw = fixture_mail("reply_subject", incident.number).replace(b"alice@", b"bob@")
