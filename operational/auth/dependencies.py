@@ -52,12 +52,16 @@ def _current_user(
 
 # The pure checks below are coroutines: FastAPI runs them in the event loop, where a plain
 # function would cost a trip to the thread pool on every request.
-async def _fully_authenticated_user(
-    request: Request, user: Annotated[User, Depends(_current_user)]
-) -> User:
+def _refuse_enrolment_token(request: Request) -> None:
     # A token issued only to enrol MFA (role requires MFA, not yet enrolled) opens nothing else.
     if getattr(request.state, "token_scope", None) == MFA_ENROLMENT_SCOPE:
         raise Forbidden("Enrol MFA first: this token only allows MFA enrolment", mfa_required=True)
+
+
+async def _fully_authenticated_user(
+    request: Request, user: Annotated[User, Depends(_current_user)]
+) -> User:
+    _refuse_enrolment_token(request)
     return user
 
 
@@ -70,7 +74,9 @@ def authenticate(request: Request, session: DbSession, token: str | None) -> Use
     credentials = (
         HTTPAuthorizationCredentials(scheme="Bearer", credentials=token) if token else None
     )
-    return _fully_authenticated_user(request, _current_user(request, session, credentials))
+    user = _current_user(request, session, credentials)
+    _refuse_enrolment_token(request)
+    return user
 
 
 # For the MFA enrolment routes only: accepts the enrolment-scoped token too.

@@ -57,6 +57,12 @@ def qr_code_data_uri(uri: str) -> str:
     return segno.make(uri, error="m").png_data_uri(scale=5, border=4)
 
 
+def lock(session: Session, user: User) -> None:
+    """Reload ``user`` under a row lock. Only the user row: a user loaded with its roles joined
+    (the auth cache does) would otherwise ask for FOR UPDATE across an outer join."""
+    session.refresh(user, with_for_update={"of": User})
+
+
 def _normalize_code(code: str) -> str:
     return "".join(code.split())
 
@@ -197,7 +203,7 @@ def begin_enrolment(
 
 def activate(*, session: Session, user: User, code: str, password: str, at: datetime) -> list[str]:
     """Turn MFA on after one valid code; returns the ten recovery codes (shown only now)."""
-    session.refresh(user, with_for_update=True)  # concurrent verifies must not share a step
+    lock(session, user)  # concurrent verifies must not share a step
     _confirm_password(user, password)
     if user.mfa_enabled:
         raise MfaAlreadyEnabled("MFA is already active on this account")
@@ -240,7 +246,7 @@ def reencrypt_secrets(*, session: Session, settings: Settings | None = None) -> 
 
 def reset(*, session: Session, user: User, actor: User | None, at: datetime) -> None:
     """Admin recovery: turn MFA off and forget secret and recovery codes; the user enrols again."""
-    session.refresh(user, with_for_update=True)
+    lock(session, user)
     was_enabled = user.mfa_enabled
     user.mfa_enabled = False
     user.mfa_secret = None

@@ -221,7 +221,7 @@ def new_recovery_codes(
     body: MfaCodeRequest, user: CurrentUser, session: DbSession, now: Now
 ) -> RecoveryCodesRead:
     """Needs a current TOTP code; the old recovery codes stop working."""
-    session.refresh(user, with_for_update=True)
+    mfa.lock(session, user)
     if not user.mfa_enabled or not mfa.consume_totp(user=user, code=body.code, at=now):
         raise InvalidMfaCode("MFA is not active, or the code is wrong, expired or already used")
     return RecoveryCodesRead(recovery_codes=mfa.replace_recovery_codes(session=session, user=user))

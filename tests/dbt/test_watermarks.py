@@ -4,10 +4,13 @@ of every row it writes, so the next refresh must take rows recorded at the water
 
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
-from operational.core.db import libpq_url
+from operational.events import service as events_service
+from operational.events.enums import EntityType, EventKind
 from tests.dbt.conftest import AS_OF, DbtDatabase
 
 pytestmark = pytest.mark.slow
@@ -28,24 +31,30 @@ def test_rows_of_a_transaction_open_across_a_refresh_reach_the_next_one(
     dbt_database = phase_one_built
     assert lifecycle_of(dbt_database, "INC-C") == ("open", 0)
 
-    with psycopg.connect(libpq_url(dbt_database.url)) as late:
-        incident_id, last_seq = late.execute(
-            "select i.id, max(e.seq) from operational.incidents i"
-            " join operational.events e on e.entity_type = 'incident' and e.entity_id = i.id"
-            " where i.number = 'INC-C' group by i.id"
-        ).fetchone()
-        late.execute(
-            "insert into operational.events"
-            " (entity_type, entity_id, seq, occurred_at, kind, field, old_value, new_value)"
-            " values ('incident', %s, %s, %s, 'state_changed', 'state', 'in_progress',"
-            " 'resolved')",
-            (incident_id, last_seq + 1, datetime(2026, 3, 10, 16, tzinfo=UTC)),
+    engine = create_engine(dbt_database.url, poolclass=NullPool)
+    with Session(engine) as late:
+        incident_id = late.execute(
+            text("select id from operational.incidents where number = 'INC-C'")
+        ).scalar_one()
+        # Through the log's one writer (it numbers the event and links it into the hash chain).
+        events_service.append(
+            session=late,
+            entity_type=EntityType.incident,
+            entity_id=incident_id,
+            kind=EventKind.state_changed,
+            actor=None,
+            field="state",
+            old_value="in_progress",
+            new_value="resolved",
+            occurred_at=datetime(2026, 3, 10, 16, tzinfo=UTC),
         )
+        late.flush()
         # A refresh while the transaction is open does not see its event, and stops its
         # watermark at the transaction's start.
         dbt_database.dbt("run", variables=AS_OF)
         assert lifecycle_of(dbt_database, "INC-C") == ("open", 0)
         late.commit()
+    engine.dispose()
 
     dbt_database.dbt("run", variables=AS_OF)
     assert lifecycle_of(dbt_database, "INC-C") == ("resolved", 1)
