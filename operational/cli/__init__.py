@@ -7,6 +7,7 @@ from operational.cli import (
     dashboards,
     db,
     demo,
+    exports,
     incident,
     ingest,
     keys,
@@ -29,6 +30,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(user.app, name="user")
 app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(keys.app, name="keys")
+app.add_typer(exports.app, name="exports")
 app.add_typer(mail.app, name="mail")
 app.add_typer(audit.app, name="audit")
 app.add_typer(incident.app, name="incident")
