@@ -12,15 +12,14 @@ from sqlalchemy.orm import Session
 from operational.auth import service as auth_service
 from operational.auth.models import User
 from operational.core.concurrency import check_version
-from operational.core.errors import Conflict, NotFound, UnprocessableEntity
+from operational.core.errors import Conflict, UnprocessableEntity
 from operational.core.pagination import Page, PageParams, paginate
-from operational.core.references import record_id, record_number
 from operational.events.enums import EventKind
 from operational.incidents import assignment as incident_assignment
 from operational.requests import workflow
 from operational.requests.enums import FINISHED_TASK_STATES, PlanMode, TaskState
 from operational.requests.models import RequestItem, RequestTask, request_task_number_seq
-from operational.requests.recording import finish, lock, now_or, record, set_state
+from operational.requests.recording import by_reference, finish, lock, now_or, record, set_state
 from operational.requests.schemas import TaskFilters, TaskUpdate
 
 NUMBER_PREFIX = "SCTASK"
@@ -262,15 +261,7 @@ def update(
 
 
 def get_by_reference(*, session: Session, reference: str) -> RequestTask:
-    reference = reference.strip()
-    task = None
-    if (task_id := record_id(reference)) is not None:
-        task = session.get(RequestTask, task_id)
-    elif number := record_number(reference, max_length=RequestTask.__table__.c.number.type.length):
-        task = session.scalar(select(RequestTask).where(RequestTask.number == number))
-    if task is None:
-        raise NotFound(f"Task {reference} does not exist")
-    return task
+    return by_reference(session, RequestTask, reference, "Task")
 
 
 def search(*, session: Session, filters: TaskFilters, params: PageParams) -> Page[Any]:

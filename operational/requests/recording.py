@@ -8,6 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from operational.auth.models import User
+from operational.core.errors import NotFound
+from operational.core.references import record_id, record_number
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
 from operational.events.models import Event
@@ -90,3 +92,16 @@ def finish(session: Session, target: Record, now: datetime, *, bump: bool = True
         target.version += 1
     target.updated_at = now
     session.flush()
+
+
+def by_reference(session: Session, model: type, reference: str, what: str) -> Any:
+    """A request, item or task by id (``42``) or number (``RITM0000042``); else NotFound."""
+    reference = reference.strip()
+    found = None
+    if (found_id := record_id(reference)) is not None:
+        found = session.get(model, found_id)
+    elif number := record_number(reference, max_length=model.__table__.c.number.type.length):
+        found = session.scalar(select(model).where(model.number == number))
+    if found is None:
+        raise NotFound(f"{what} {reference} does not exist")
+    return found

@@ -19,7 +19,6 @@ from operational.auth.permissions import has_permission
 from operational.core.concurrency import check_version
 from operational.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from operational.core.pagination import Page, PageParams, paginate
-from operational.core.references import record_id, record_number
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
 from operational.events.models import Event
@@ -33,7 +32,7 @@ from operational.requests.models import (
     request_item_number_seq,
     request_number_seq,
 )
-from operational.requests.recording import finish, lock, now_or, record, set_state
+from operational.requests.recording import by_reference, finish, lock, now_or, record, set_state
 from operational.requests.schemas import RequestCreate, RequestFilters, RequestItemFilters
 
 READ_ALL = "request:read_all"
@@ -74,26 +73,14 @@ def is_visible_to(request: Request, user: User) -> bool:
     return can_read_all(user) or request.requester_id == user.id
 
 
-def _by_reference(session: Session, model: type, reference: str, what: str) -> Any:
-    reference = reference.strip()
-    found = None
-    if (found_id := record_id(reference)) is not None:
-        found = session.get(model, found_id)
-    elif number := record_number(reference, max_length=model.__table__.c.number.type.length):
-        found = session.scalar(select(model).where(model.number == number))
-    if found is None:
-        raise NotFound(f"{what} {reference} does not exist")
-    return found
-
-
 def get_request(*, session: Session, reference: str) -> Request:
     """By id (``42``) or number (``REQ0000042``)."""
-    return _by_reference(session, Request, reference, "Request")
+    return by_reference(session, Request, reference, "Request")
 
 
 def get_item(*, session: Session, reference: str) -> RequestItem:
     """By id or number (``RITM0000042``)."""
-    return _by_reference(session, RequestItem, reference, "Request item")
+    return by_reference(session, RequestItem, reference, "Request item")
 
 
 def get_item_by_id(*, session: Session, item_id: int) -> RequestItem:
