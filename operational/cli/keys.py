@@ -6,7 +6,7 @@ from pydantic import SecretStr
 from rich.console import Console
 
 app = typer.Typer(
-    help="Rotate the key that signs access tokens and the key that encrypts TOTP secrets.",
+    help="Rotate the key that signs access tokens and the key that encrypts secrets at rest.",
     no_args_is_help=True,
 )
 console = Console()
@@ -37,7 +37,10 @@ def rotate_secret() -> None:
 
 @app.command("rotate-totp")
 def rotate_totp() -> None:
-    """Encrypt every TOTP secret under a new key.
+    """Encrypt every secret at rest under a new key: TOTP secrets and webhook secrets.
+
+    The TOTP key also encrypts the outbound webhooks' signing secrets and the inbound webhook
+    sources' secrets; all of them move to the new key in one transaction.
 
     With <ITSM_HOME>/totp.key: a new key is put first in the file, every secret is encrypted
     again under it, then the old keys are dropped. With ITSM_TOTP_KEY: put the new key first in
@@ -47,10 +50,12 @@ def rotate_totp() -> None:
     """
     from operational.auth import mfa
     from operational.cli.db import ensure_schema
-    from operational.core import keys
+    from operational.core import encryption, keys
     from operational.core.config import get_settings
     from operational.core.db import session_scope
     from operational.core.errors import DomainError
+    from operational.inbound import service as inbound_service
+    from operational.notifications import service as notifications_service
 
     ensure_schema(console)
     settings = get_settings()
@@ -62,16 +67,27 @@ def rotate_totp() -> None:
         keys.replace(path, "\n".join(both))
         settings = settings.model_copy(update={"totp_key": SecretStr(",".join(both))})
     try:
+        # One transaction: every secret at rest moves to the new key, or none does.
         with session_scope() as session:
-            count = mfa.reencrypt_secrets(session=session, settings=settings)
+            counts = (
+                mfa.reencrypt_secrets(session=session, settings=settings),
+                notifications_service.reencrypt_webhook_secrets(session=session, settings=settings),
+                inbound_service.reencrypt_source_secrets(session=session, settings=settings),
+            )
     except DomainError as error:
         raise _refuse(error.detail) from None
+    except encryption.UndecryptableSecret as error:
+        raise _refuse(str(error)) from None
+    summary = (
+        f"[green]{counts[0]} TOTP secret(s)[/], {counts[1]} outbound webhook secret(s) and "
+        f"{counts[2]} inbound source secret(s)"
+    )
     if path is not None:
         keys.replace(path, newest)
-        console.print(f"[green]{count} TOTP secret(s)[/] encrypted under a new key in {path}")
+        console.print(f"{summary} encrypted under a new key in {path}")
     else:
         console.print(
-            f"[green]{count} TOTP secret(s)[/] encrypted under the first key of ITSM_TOTP_KEY; "
+            f"{summary} encrypted under the first key of ITSM_TOTP_KEY; "
             "now remove the old key(s) from it"
         )
     console.print("restart the API to use the new key")

@@ -23,7 +23,7 @@ from operational.auth.models import User
 from operational.auth.permissions import Role
 from operational.auth.security import generate_password
 from operational.core import encryption
-from operational.core.config import get_settings
+from operational.core.config import Settings, get_settings
 from operational.core.errors import NotFound, UnprocessableEntity
 from operational.core.pagination import Page, PageParams, paginate
 from operational.inbound.enums import AlertStatus, InboundChannel, Outcome
@@ -379,3 +379,21 @@ def link_alert(
         )
     )
     session.flush()
+
+
+def reencrypt_source_secrets(*, session: Session, settings: Settings | None = None) -> int:
+    """Encrypt every inbound webhook source's secret again under the newest key (key
+    rotation); returns how many. Raises encryption.UndecryptableSecret naming the source when
+    none of the configured keys opens one."""
+    sources = session.scalars(
+        select(InboundSource).order_by(InboundSource.id).with_for_update()
+    ).all()
+    for source in sources:
+        try:
+            source.secret_encrypted = encryption.reencrypt(
+                source.secret_encrypted, settings=settings
+            )
+        except encryption.UndecryptableSecret as exc:
+            raise encryption.UndecryptableSecret(f"Inbound source {source.name}: {exc}") from None
+    session.flush()
+    return len(sources)

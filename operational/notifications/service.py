@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from operational.auth.models import Team, User
 from operational.core import encryption
-from operational.core.config import get_settings
+from operational.core.config import Settings, get_settings
 from operational.core.pagination import Page, PageParams, paginate
 from operational.notifications import rendering
 from operational.notifications.channels import FORMATTERS, addresses
@@ -651,3 +651,17 @@ def set_default(
         row.delivery = delivery.value
     session.flush()
     return default_preferences(session=session)
+
+
+def reencrypt_webhook_secrets(*, session: Session, settings: Settings | None = None) -> int:
+    """Encrypt every outbound webhook's signing secret again under the newest key (key
+    rotation); returns how many. Raises encryption.UndecryptableSecret naming the webhook when
+    none of the configured keys opens one."""
+    hooks = session.scalars(select(Webhook).order_by(Webhook.id).with_for_update()).all()
+    for hook in hooks:
+        try:
+            hook.secret = encryption.reencrypt(hook.secret, settings=settings)
+        except encryption.UndecryptableSecret as exc:
+            raise encryption.UndecryptableSecret(f"Webhook {hook.id}: {exc}") from None
+    session.flush()
+    return len(hooks)

@@ -15,6 +15,12 @@ from operational.core import encryption, keys
 from operational.core.config import get_settings
 from operational.core.db import libpq_url, session_scope
 from operational.core.migrate import alembic_config, upgrade
+from operational.inbound import service as inbound_service
+from operational.inbound.models import InboundSource
+from operational.inbound.schemas import InboundSourceCreate
+from operational.notifications import service as notifications_service
+from operational.notifications.enums import EventType, WebhookFormat
+from operational.notifications.models import Webhook
 from tests.auth.conftest import bearer
 from tests.conftest import assert_problem
 from tests.factories import DEFAULT_PASSWORD, Factory
@@ -84,21 +90,41 @@ def test_rotating_the_totp_key_reencrypts_every_secret(committed_database, insta
     old_key = install.totp_key.get_secret_value()
     with session_scope() as session:
         secret = encryption.encrypt("JBSWY3DPEHPK3PXP", settings=install)
-        Factory(session).user(mfa_secret=secret, mfa_enabled=True)
+        admin = Factory(session).user(mfa_secret=secret, mfa_enabled=True, roles=("admin",))
+        _, hook_secret = notifications_service.create_webhook(
+            session=session,
+            name="receiver",
+            url="https://8.8.8.8/hook",
+            format=WebhookFormat.generic,
+            event_types=[EventType.incident_resolved],
+            actor=admin,
+        )
+        _, source_secret = inbound_service.create_source(
+            session=session, data=InboundSourceCreate(name="monitoring"), actor=admin
+        )
 
     rotated = CliRunner().invoke(cli, ["keys", "rotate-totp"])
 
     assert rotated.exit_code == 0, rotated.output
     assert "1 TOTP secret(s)" in rotated.output
+    assert "1 outbound webhook secret(s) and 1 inbound source secret(s)" in rotated.output
     new_key = install.totp_key_file.read_text().strip()
     assert new_key != old_key and keys.split_keys(new_key) == [new_key]
     assert install.totp_key_file.stat().st_mode & 0o777 == 0o600
     get_settings.cache_clear()
     with session_scope() as session:
-        stored = session.query(User).one().mfa_secret
-    assert encryption.decrypt(stored) == "JBSWY3DPEHPK3PXP"  # under the new key alone
-    with pytest.raises(encryption.UndecryptableSecret):
-        encryption.decrypt(stored, settings=install)  # the old key no longer opens it
+        stored = session.query(User).filter(User.mfa_secret.is_not(None)).one().mfa_secret
+        hook = session.query(Webhook).one().secret
+        source = session.query(InboundSource).one().secret_encrypted
+    # Under the new key alone; the old key opens none of them.
+    for stored_secret, plain in (
+        (stored, "JBSWY3DPEHPK3PXP"),
+        (hook, hook_secret),
+        (source, source_secret),
+    ):
+        assert encryption.decrypt(stored_secret) == plain
+        with pytest.raises(encryption.UndecryptableSecret):
+            encryption.decrypt(stored_secret, settings=install)
 
 
 def test_rotating_the_secret_key_replaces_the_file(committed_database, install):
