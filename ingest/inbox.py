@@ -5,13 +5,15 @@
 - imported files go to `inbox/<source>/processed/`, with `<file>.report.json` and, when rows
   were rejected, `<file>.rejects.csv` / `.rejects.json`;
 - files that could not be imported go to `inbox/<source>/failed/` with a report giving the
-  reason (`<file>.report.json`, its `error`): a wrong format or a bad mapping, a file over
+  reason (`<file>.report.json`, its `error`): a wrong format or a bad mapping, every row rejected
+  or more than `ITSM_INBOX_MAX_REJECT_RATE` (nothing loaded; the rejects report beside), a file over
   `ITSM_INGEST_MAX_FILE_BYTES`, a file (or mapping) that is a symlink leading out of the
   folder, and any other failure (deeply nested JSON, a database error, a polars panic). One
   bad file never blocks the others: the run goes on to the next. A batch that failed was
   rolled back whole; the batches of that file committed before it stay (a re-run of the
   file skips them, as imports are idempotent).
 
+Files whose dates do not say their format are read with `ITSM_INGEST_DATE_FORMAT` when set.
 Sources that need a mapping (generic, and optionally jira) read it from `<file>.mapping.yaml`
 beside the file, else from `mapping.yaml` in the source's folder. Mapping files are not data.
 """
@@ -28,8 +30,9 @@ from pathlib import Path
 from polars.exceptions import PanicException
 from sqlalchemy import Engine
 
-from ingest import loader, paths, sources
+from ingest import loader, paths, rejects, sources
 from ingest.exceptions import IngestError, MappingError
+from ingest.loader.report import write_rejects
 from operational.core.config import get_settings
 
 logger = logging.getLogger("ingest.inbox")
@@ -93,10 +96,15 @@ def _refusal(path: Path, mapping: Path | None, max_bytes: int) -> str | None:
     return None
 
 
-def _failed(source: str, path: Path, stamp: str, error: str) -> InboxResult:
+def _failed(
+    source: str, path: Path, stamp: str, error: str, *, rejects_path: Path | None = None
+) -> InboxResult:
     moved = _move(path, path.parent / "failed", stamp)
     report_path = moved.with_name(moved.name + ".report.json")
-    report_path.write_text(json.dumps({"source": source, "error": error}, indent=2))
+    body = {"source": source, "error": error}
+    if rejects_path is not None:
+        body["rejects"] = str(rejects_path)
+    report_path.write_text(json.dumps(body, indent=2))
     return InboxResult(source, moved, report_path, succeeded=False, error=error)
 
 
@@ -115,13 +123,25 @@ def process_file(
     found_beside = mapping is None
     mapping = mapping or _mapping_for(path)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    max_bytes = get_settings().ingest_max_file_bytes
+    settings = get_settings()
+    max_bytes = settings.ingest_max_file_bytes
+    options = {"date_format": settings.ingest_date_format} if settings.ingest_date_format else {}
     destination = path.parent / "processed"
     try:
         refused = _refusal(path, mapping if found_beside else None, max_bytes)
         if refused is not None:
             return _failed(source, path, stamp, refused)
-        parsed = sources.parse(source, path, mapping=mapping)
+        parsed = sources.parse(source, path, mapping=mapping, **options)
+        too_many = rejects.rate_failure(
+            parsed.rejects,
+            file_name=path.name,
+            rows_read=parsed.rows_read,
+            max_rate=settings.inbox_max_reject_rate / 100,
+            limit_name="ITSM_INBOX_MAX_REJECT_RATE",
+        )
+        if too_many:
+            written = write_rejects(parsed.rejects, parsed.path, path.parent / "failed" / stamp)
+            return _failed(source, path, stamp, too_many, rejects_path=written)
         report = loader.load(parsed, engine=engine, rejects_dir=destination / stamp)
     except IngestError as error:
         return _failed(source, path, stamp, str(error))

@@ -109,7 +109,12 @@ DEFAULT_MAX_REJECT_RATE = 0.05
 
 
 def rate_failure(
-    found: pl.DataFrame, *, file_name: str, rows_read: int, max_rate: float
+    found: pl.DataFrame,
+    *,
+    file_name: str,
+    rows_read: int,
+    max_rate: float,
+    limit_name: str = "--max-reject-rate",
 ) -> str | None:
     """Why an import with these rejects must fail, in one line, or None.
 
@@ -131,7 +136,7 @@ def rate_failure(
         .row(0, named=True)
     )
     example = f" such as {top['value']!r}" if top["value"] is not None else ""
-    limit = "every row" if rejected == rows_read else f"more than --max-reject-rate {max_rate:.0%}"
+    limit = "every row" if rejected == rows_read else f"more than {limit_name} {max_rate:.0%}"
     return (
         f"{rejected:,} of {rows_read:,} rows rejected ({rate:.1%}, {limit}); "
         f"most often {top['reason']} in {top['column']} ({top['n']:,} rows){example}"

@@ -30,7 +30,8 @@ def ingest(
         None,
         "--date-format",
         help="The file's date format, when its dates do not say it: 'dd/MM/yyyy HH:mm', "
-        "'MM/dd/yyyy HH:mm' or strftime ('%d/%m/%Y %H:%M'). Default: read from the file.",
+        "'MM/dd/yyyy HH:mm' or strftime ('%d/%m/%Y %H:%M'). Default: ITSM_INGEST_DATE_FORMAT "
+        "if set, else read from the file.",
     ),
     max_reject_rate: float = typer.Option(
         5.0,
@@ -45,9 +46,12 @@ def ingest(
     from ingest.exceptions import IngestError
     from ingest.loader.report import write_rejects
     from operational.cli.db import ensure_schema
+    from operational.core.config import get_settings
 
     console = Console()
     ensure_schema(console)
+    settings = get_settings()
+    date_format = date_format or settings.ingest_date_format
     options = {"date_format": date_format} if date_format else {}
     try:
         with console.status(f"Reading {path.name} as {source} ..."):

@@ -86,6 +86,18 @@ class Settings(BaseSettings):
     # file over the size is moved to failed/ unread.
     max_request_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     ingest_max_file_bytes: int = Field(default=2 * 1024**3, ge=1)
+    # Imports (docs/ingest.md): `itsm ingest`'s default date format, also the inbox's; the inbox
+    # runs unattended, so by default it keeps the good rows of a file whatever its reject rate.
+    ingest_date_format: str | None = Field(
+        default=None,
+        description="Date format for files whose dates do not say it ('dd/MM/yyyy HH:mm').",
+    )
+    inbox_max_reject_rate: float = Field(
+        default=100.0,
+        ge=0,
+        le=100,
+        description="Percent of rejected rows that fails an inbox file.",
+    )
 
     # SLA worker (docs/sla.md, "Worker"): warnings, breaches, escalations and auto-close run in a
     # thread of `itsm serve` unless run_worker is false; off by default under the test suite.

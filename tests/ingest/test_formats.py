@@ -1,7 +1,9 @@
 """Exports as people have them: date formats read from the file, spreadsheet booleans, the reject
 rate that fails a run, and holds whose reason comes from a state map."""
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -256,3 +258,76 @@ def test_jira_carries_the_hold_reason_of_its_status_map(fixtures):
     )
     holds = parsed.events.filter(pl.col("field") == "hold_reason")
     assert "awaiting_caller" in holds.get_column("new_value").to_list()
+
+
+@pytest.fixture
+def inbox_settings(monkeypatch):
+    """Set ITSM_* variables for the inbox's run; the settings are read afresh and restored."""
+    from operational.core.config import get_settings
+
+    def configure(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield configure
+    get_settings.cache_clear()
+
+
+def _drop_in_inbox(home, source: str, fixture) -> None:
+    folder = home / "inbox" / source
+    folder.mkdir(parents=True)
+    (folder / fixture.name).write_text(fixture.read_text())
+
+
+def test_the_inbox_reads_an_ambiguous_file_in_the_configured_date_format(
+    committed_engine, fixtures, tmp_path, inbox_settings
+):
+    from ingest import inbox
+
+    fixture = fixtures / "formats" / "servicenow_audit_MM-dd-yyyy_ambiguous.csv"
+    _drop_in_inbox(tmp_path, "servicenow-audit", fixture)
+    [refused] = inbox.process_inbox(tmp_path)
+    assert not refused.succeeded and "--date-format" in refused.error
+
+    _drop_in_inbox(tmp_path / "again", "servicenow-audit", fixture)
+    inbox_settings(ITSM_INGEST_DATE_FORMAT="MM/dd/yyyy HH:mm")
+    [imported] = inbox.process_inbox(tmp_path / "again")
+
+    assert imported.succeeded, imported.error
+    with committed_engine.connect() as connection:
+        opened = connection.execute(
+            text("select opened_at from operational.incidents where external_id = 'INC0200001'")
+        ).scalar()
+    assert opened == utc(2016, 2, 3, 9, 5)  # month first
+
+
+def test_the_inbox_fails_a_file_over_its_configured_reject_rate_and_loads_nothing(
+    committed_engine, fixtures, tmp_path, inbox_settings
+):
+    from ingest import inbox
+
+    # Read month-first, the day-first file's 25-02-2016 is no date: 1 row of 5 rejected (20%).
+    fixture = fixtures / "formats" / "servicenow_audit_dd-MM-yyyy.csv"
+    _drop_in_inbox(tmp_path, "servicenow-audit", fixture)
+    inbox_settings(ITSM_INGEST_DATE_FORMAT="MM-dd-yyyy HH:mm", ITSM_INBOX_MAX_REJECT_RATE="5")
+
+    [failed] = inbox.process_inbox(tmp_path)
+
+    assert not failed.succeeded
+    assert failed.file.parent.name == "failed"
+    assert "more than ITSM_INBOX_MAX_REJECT_RATE 5%" in failed.error
+    assert "bad_date" in failed.error
+    report = json.loads(failed.report.read_text())
+    assert Path(report["rejects"]).exists()
+    with committed_engine.connect() as connection:
+        assert connection.execute(text("select count(*) from operational.incidents")).scalar() == 0
+
+    # Allowed a higher rate, the same file loads its good rows.
+    _drop_in_inbox(tmp_path / "again", "servicenow-audit", fixture)
+    inbox_settings(ITSM_INBOX_MAX_REJECT_RATE="25")
+    [loaded] = inbox.process_inbox(tmp_path / "again")
+    assert loaded.succeeded, loaded.error
+    assert loaded.summary["rejected"] >= 1
+    with committed_engine.connect() as connection:
+        assert connection.execute(text("select count(*) from operational.incidents")).scalar() > 0
