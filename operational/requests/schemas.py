@@ -281,6 +281,12 @@ class StageRead(ReadModel):
     quorum: int | None
     state: StageState
     note: str | None
+    reminder_minutes: int | None = Field(
+        None, description="Business minutes its approvers wait before they are reminded"
+    )
+    escalation_minutes: int | None = Field(
+        None, description="When the approval escalation rules fire, from the request (if set)"
+    )
     started_at: datetime | None
     ended_at: datetime | None
     approvals: list[ApprovalBrief]
