@@ -529,7 +529,7 @@ def chase(
         target_minutes=stage.reminder_minutes,
         occurred_at=reminder_at,
     )
-    if recorded:
+    if recorded and approval.reminded_at is None:  # reminded before 0021: not again
         approval.reminded_at = now
         record(
             session,
@@ -584,8 +584,10 @@ def _fire(
     notification = None
     if rule.action == EscalationAction.escalate:
         target = chosen or manager
-        if target is None or not target.is_active:
+        if target is None:
             outcome = "skipped", {"reason": "nobody to escalate to: the approver has no manager"}
+        elif not target.is_active:
+            outcome = "skipped", {"reason": f"{target.display_name} is no longer active"}
         elif target.id in (requester_id, approval.approver_id):
             outcome = "skipped", {"reason": f"{target.display_name} cannot decide on it"}
         else:

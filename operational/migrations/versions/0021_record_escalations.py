@@ -11,7 +11,8 @@ escalated through the same rules (issue 15).
   and the ``escalate`` action; one active rule for approvals is added: escalate to the approver's
   manager one business day after the reminder.
 - ``request_approvals.escalated_to_id``: who may decide in the approver's place once escalated
-  (existing escalations: the approver's manager).
+  (existing escalations: the approver's manager); stages that escalated without a reminder get
+  their escalation period as reminder period.
 
 Revision ID: 0021_record_escalations
 Revises: 0016_source_reconciliation
@@ -171,6 +172,11 @@ def upgrade() -> None:
     op.execute(
         f"update {SCHEMA}.request_approvals a set escalated_to_id = u.manager_id"
         f" from {SCHEMA}.users u where u.id = a.approver_id and a.escalated_at is not null"
+    )
+    # A stage that escalated without a reminder is now reminded then, and escalated by the rules.
+    op.execute(
+        f"update {SCHEMA}.request_approval_stages set reminder_minutes = escalation_minutes"
+        " where reminder_minutes is null and escalation_minutes is not null"
     )
 
 
