@@ -301,6 +301,7 @@ class RequestDemo:
     delivered: int = 0
     rejected: int = 0
     late: int = 0
+    reminded: int = 0  # approvals reminded (and escalated by the rules) before their decision
     csat_answers: int = 0
 
 
@@ -423,9 +424,15 @@ def _create_catalog(session: Session, start: datetime, calendar_id: int) -> list
 
 
 def _approve_all(
-    session: Session, rng: random.Random, line: RequestItem, now: datetime, end: datetime
+    session: Session,
+    rng: random.Random,
+    line: RequestItem,
+    now: datetime,
+    end: datetime,
+    demo: RequestDemo,
 ) -> datetime | None:
-    """Decide the item's stages one after another; None when it was rejected or still waits."""
+    """Decide the item's stages one after another, the worker reminding (and escalating) the
+    approvals that wait past their period first; None when it was rejected or still waits."""
     while line.state == "pending_approval":
         pending = [
             approval
@@ -439,6 +446,9 @@ def _approve_all(
         now = _later(rng, now, rng.choice((1, 3, 6, 12, 30)))
         if now > end:
             return None
+        for waiting in pending:  # what the worker would have done by then
+            done = flows.chase_approval(session=session, approval_id=waiting.id, now=now)
+            demo.reminded += "reminded" in done
         reject = rng.random() < 0.07
         flows.decide(
             session=session,
@@ -535,7 +545,7 @@ def seed_requests(
             continue  # e.g. a cost-centre owner ordering on their own budget
         demo.requests += 1
         (line,) = outcome.request.items
-        approved_at = _approve_all(session, rng, line, opened_at, end)
+        approved_at = _approve_all(session, rng, line, opened_at, end, demo)
         if line.state == "rejected":
             demo.rejected += 1
         if approved_at is None:

@@ -106,6 +106,13 @@ class Settings(BaseSettings):
         default=15, gt=0, le=30, description="Seconds between SLA scans (at most 30)."
     )
 
+    # Request approvals (docs/requests.md, "Reminders and escalation"): business minutes an
+    # approver may wait before the worker reminds them, unless the catalog item's policy says;
+    # 0: no reminder (nor escalation) unless the policy sets a period.
+    approval_reminder_minutes: int = Field(
+        default=480, ge=0, le=525_600, description="Approval reminder period (business minutes)."
+    )
+
     # Inbound mail (docs/inbound.md): `itsm mail serve` (and `itsm up`) listen for SMTP here.
     inbound_mail_enabled: bool = Field(default=True, description="Start the SMTP listener in up.")
     inbound_mail_host: str = Field(default="127.0.0.1", description="SMTP listener's interface.")

@@ -26,7 +26,7 @@ from operational.incidents.schemas import IncidentCreate, IncidentUpdate
 from operational.sla import escalation as sla_escalation
 from operational.sla import service as sla_service
 from operational.sla import timers as sla_timers
-from operational.sla.enums import EscalationAction
+from operational.sla.enums import EscalationAction, RecordType
 from operational.sla.models import SlaAlert, SlaEscalationRule, SlaTimer
 
 # Imported incidents are replayed this many at a time: one query for their rows and one for
@@ -307,7 +307,9 @@ def hand_over_sla_notifications(*, session: Session, incident: Incident, now: da
 def hand_over_older_sla_notifications(*, session: Session, now: datetime, limit: int = 500) -> int:
     """Escalation notifications recorded before the outbox existed (or by a process that
     stopped in between): into the outbox, one transaction for up to ``limit``."""
-    pending = sla_escalation.undelivered_notifications(session=session, limit=limit)
+    pending = sla_escalation.undelivered_notifications(
+        session=session, record_type=RecordType.incident, limit=limit
+    )
     for notification in pending:
         incident = service.get(session=session, incident_id=notification.incident_id)
         notifying.sla_notification(

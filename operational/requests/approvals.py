@@ -1,23 +1,26 @@
 """Approvals of request items: the stages of the item's policy (at the version ordered), run one
 after another, with the approvers of a stage asked in parallel; a stage's condition may skip it;
-decisions by approvers or their delegates; reminders and escalation of waiting approvals.
+decisions by approvers or their delegates; reminders and escalation of waiting approvals,
+through the SLA engine's alerts and escalation rules (record type ``request_approval``).
 
 Nobody approves their own request: the requester is never asked, and a requester who stands in
 for an approver (as delegate or manager) is refused. Every step is an event in the item's log.
 """
 
 import operator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from operational.auth import reporting
 from operational.auth import service as auth_service
 from operational.auth.models import User
+from operational.core.config import get_settings
 from operational.core.errors import NotFound, UnprocessableEntity
 from operational.core.pagination import Page, PageParams, paginate
 from operational.events import service as events
@@ -38,6 +41,9 @@ from operational.requests.exceptions import (
 from operational.requests.models import Approval, ApprovalStage, Delegation, RequestItem
 from operational.requests.recording import now_or, record
 from operational.requests.schemas import ApprovalFilters, DelegationCreate
+from operational.sla import escalation as sla_escalation
+from operational.sla.enums import EscalationAction, RecordType
+from operational.sla.models import SlaAlert, SlaEscalationRule, SlaNotification
 
 _COMPARE = {
     ConditionOperator.gt: operator.gt,
@@ -153,7 +159,7 @@ def instantiate(
             quorum=stage.get("quorum"),
             state=StageState.waiting.value if runs else StageState.skipped.value,
             note=None if runs else f"skipped: {describe(stage['condition'])} does not hold",
-            reminder_minutes=stage.get("reminder_minutes"),
+            reminder_minutes=reminder_period(stage, policy),
             escalation_minutes=stage.get("escalation_minutes"),
             ended_at=None if runs else now,
         )
@@ -174,6 +180,22 @@ def instantiate(
     return stages
 
 
+def reminder_period(stage: dict[str, Any], policy: dict[str, Any]) -> int | None:
+    """Business minutes a stage's approvers may wait before they are reminded: the stage's own
+    ``reminder_minutes``, else the policy's, else ``ITSM_APPROVAL_REMINDER_MINUTES`` (0: none);
+    never later than the stage's ``escalation_minutes`` (reminded, then escalated)."""
+    minutes = (
+        stage.get("reminder_minutes")
+        or policy.get("reminder_minutes")
+        or get_settings().approval_reminder_minutes
+        or None
+    )
+    escalation = stage.get("escalation_minutes")
+    if escalation and (minutes is None or minutes > escalation):
+        return escalation
+    return minutes
+
+
 def stages_of(*, session: Session, item_id: int) -> list[ApprovalStage]:
     return list(
         session.scalars(
@@ -185,8 +207,7 @@ def stages_of(*, session: Session, item_id: int) -> list[ApprovalStage]:
 
 
 def _first_alert(stage: ApprovalStage, due: Any, start: datetime) -> datetime | None:
-    minutes = stage.reminder_minutes or stage.escalation_minutes
-    return due(start, minutes) if minutes else None
+    return due(start, stage.reminder_minutes) if stage.reminder_minutes else None
 
 
 def advance(
@@ -300,8 +321,8 @@ def _stands_in_as(session: Session, approval: Approval, actor: User, now: dateti
         return "approver"
     if approval.approver_id in delegators_of(session=session, user_id=actor.id, now=now):
         return "delegate"
-    if approval.escalated_at is not None and approval.approver.manager_id == actor.id:
-        return "manager"
+    if approval.escalated_to_id == actor.id:
+        return "manager" if approval.approver.manager_id == actor.id else "escalated"
     return None
 
 
@@ -380,15 +401,12 @@ def get(*, session: Session, approval_id: int) -> Approval:
 
 
 def _deciding(session: Session, user: User, now: datetime) -> Any:
-    """Approvals ``user`` may decide: theirs, those of people they stand in for, and the
-    escalated ones of their direct reports."""
+    """Approvals ``user`` may decide: theirs, those of people they stand in for, and those
+    escalated to them (their direct reports', or a rule's)."""
     return or_(
         Approval.approver_id == user.id,
         Approval.approver_id.in_(delegators_of(session=session, user_id=user.id, now=now)),
-        and_(
-            Approval.escalated_at.is_not(None),
-            Approval.approver_id.in_(reporting.direct_reports(session=session, manager_id=user.id)),
-        ),
+        Approval.escalated_to_id == user.id,
     )
 
 
@@ -444,19 +462,74 @@ def due_alerts(*, session: Session, now: datetime, limit: int = 500) -> list[int
     )
 
 
-def chase(*, session: Session, approval: Approval, now: datetime, due: Any) -> list[str]:
-    """Remind a pending approver once their reminder period has passed, then escalate to their
-    manager (who may decide in their place from then on) once the escalation period has; returns
-    what was done. Periods are business minutes from the request of the approval."""
-    done: list[str] = []
+@dataclass
+class Escalated:
+    """One escalation rule that fired for an approval: what it did, and the notification it
+    recorded (handed to the outbox by the flow)."""
+
+    action: str
+    outcome: str
+    notification: SlaNotification | None = None
+
+
+@dataclass
+class Chased:
+    """What one look at a waiting approval did."""
+
+    reminded: bool = False
+    escalations: list[Escalated] = field(default_factory=list)
+
+    @property
+    def done(self) -> list[str]:
+        """``reminded``, then ``escalated`` or ``notified`` per rule that acted."""
+        acted = {EscalationAction.escalate: "escalated", EscalationAction.notify: "notified"}
+        return (["reminded"] if self.reminded else []) + [
+            acted[EscalationAction(e.action)] for e in self.escalations if e.outcome == "done"
+        ]
+
+
+def _rule_due(
+    approval: Approval,
+    rule: SlaEscalationRule,
+    reminder_at: datetime,
+    due: Callable[[datetime, int], datetime],
+) -> datetime:
+    """When a rule fires for an approval: the rule's delay after the reminder; a stage with its
+    own ``escalation_minutes`` says when instead (from the request, never before the reminder)."""
+    stage = approval.stage
+    if stage.escalation_minutes:
+        return max(reminder_at, due(approval.requested_at, stage.escalation_minutes))
+    return due(reminder_at, rule.delay_minutes) if rule.delay_minutes else reminder_at
+
+
+def chase(
+    *, session: Session, approval: Approval, now: datetime, due: Callable[[datetime, int], datetime]
+) -> Chased:
+    """Remind a pending approver once their reminder period has run out (business minutes on
+    the item's calendar from the request of the approval), then run the active escalation rules
+    for request approvals as each one's period after the reminder runs out. The reminder is an
+    alert of the SLA engine and each firing an escalation of it, each recorded once under a
+    unique key (a re-run or a second worker records nothing more); each is an event on the item.
+    ``next_alert_at`` becomes the next rule's time, or null when none is left."""
+    chased = Chased()
     stage, item = approval.stage, approval.item
-    reminder_at = (
-        due(approval.requested_at, stage.reminder_minutes) if stage.reminder_minutes else None
+    if approval.state != ApprovalState.pending or not stage.reminder_minutes:
+        approval.next_alert_at = None
+        session.flush()
+        return chased
+    reminder_at = due(approval.requested_at, stage.reminder_minutes)
+    if reminder_at > now:
+        approval.next_alert_at = reminder_at
+        session.flush()
+        return chased
+    alert, recorded = sla_escalation.record_alert(
+        session=session,
+        record_type=RecordType.request_approval,
+        record_id=approval.id,
+        target_minutes=stage.reminder_minutes,
+        occurred_at=reminder_at,
     )
-    escalation_at = (
-        due(approval.requested_at, stage.escalation_minutes) if stage.escalation_minutes else None
-    )
-    if reminder_at is not None and reminder_at <= now and approval.reminded_at is None:
+    if recorded and approval.reminded_at is None:  # reminded before 0021: not again
         approval.reminded_at = now
         record(
             session,
@@ -470,35 +543,128 @@ def chase(*, session: Session, approval: Approval, now: datetime, due: Any) -> l
                 "approval_id": approval.id,
                 "approver_id": approval.approver_id,
                 "stage": stage.position,
+                "reminder_minutes": stage.reminder_minutes,
+                "due_at": reminder_at.isoformat(),
             },
             actor_label="sla",
         )
-        done.append("reminded")
-    if escalation_at is not None and escalation_at <= now and approval.escalated_at is None:
-        manager = reporting.manager_of(session=session, user=approval.approver)
-        approval.escalated_at = now
-        record(
-            session,
-            item,
-            EventKind.approval_escalated,
-            None,
-            now,
-            field="approval",
-            old=approval.approver.display_name,
-            new=manager.display_name if manager else None,
-            data={
-                "approval_id": approval.id,
-                "approver_id": approval.approver_id,
-                "manager_id": manager.id if manager else None,
-                "stage": stage.position,
-            },
-            actor_label="sla",
+        chased.reminded = True
+    later: list[datetime] = []
+    rules = sla_escalation.active_rules(session=session, record_type=RecordType.request_approval)
+    for rule in rules:
+        fires_at = _rule_due(approval, rule, reminder_at, due)
+        if fires_at > now:
+            later.append(fires_at)
+            continue
+        escalation_id = sla_escalation.claim(
+            session=session, rule=rule, alert=alert, timer=None, now=now
         )
-        done.append("escalated")
-    pending = [at for at in (reminder_at, escalation_at) if at is not None and at > now]
-    approval.next_alert_at = min(pending) if pending else None
+        if escalation_id is not None:  # None: it fired for this approval already
+            chased.escalations.append(_fire(session, approval, rule, alert, escalation_id, now))
+    approval.next_alert_at = min(later) if later else None
+    if not later:
+        sla_escalation.mark_escalated(session=session, alert=alert, now=now)
     session.flush()
-    return done
+    return chased
+
+
+def _fire(
+    session: Session,
+    approval: Approval,
+    rule: SlaEscalationRule,
+    alert: SlaAlert,
+    escalation_id: int,
+    now: datetime,
+) -> Escalated:
+    """Act on one claimed escalation, settle it, and log it on the item."""
+    item, stage = approval.item, approval.stage
+    requester_id = item.request.requester_id
+    manager = reporting.manager_of(session=session, user=approval.approver)
+    chosen = auth_service.get_user(session=session, user_id=rule.user_id) if rule.user_id else None
+    notification = None
+    if rule.action == EscalationAction.escalate:
+        target = chosen or manager
+        if target is None:
+            outcome = "skipped", {"reason": "nobody to escalate to: the approver has no manager"}
+        elif not target.is_active:
+            outcome = "skipped", {"reason": f"{target.display_name} is no longer active"}
+        elif target.id in (requester_id, approval.approver_id):
+            outcome = "skipped", {"reason": f"{target.display_name} cannot decide on it"}
+        else:
+            approval.escalated_at = now
+            approval.escalated_to_id = target.id
+            notification = _notify(session, approval, rule, escalation_id, None, target.id, now)
+            outcome = "done", {"user_id": target.id}
+    else:
+        team_id = rule.team_id
+        user_id = chosen.id if chosen else (manager.id if manager and team_id is None else None)
+        if team_id is None and user_id is None:
+            outcome = "skipped", {"reason": "nobody to notify: no team or person on the rule"}
+        else:
+            notification = _notify(session, approval, rule, escalation_id, team_id, user_id, now)
+            outcome = "done", {"team_id": team_id, "user_id": user_id}
+    result, detail = sla_escalation.settle(
+        session=session, escalation_id=escalation_id, rule=rule, alert=alert, outcome=outcome
+    )
+    target_id = detail.get("user_id")
+    target = auth_service.get_user(session=session, user_id=target_id) if target_id else None
+    record(
+        session,
+        item,
+        EventKind.approval_escalated,
+        None,
+        now,
+        field="approval",
+        old=approval.approver.display_name,
+        new=target.display_name if target is not None else None,
+        data={
+            "approval_id": approval.id,
+            "approver_id": approval.approver_id,
+            "stage": stage.position,
+            "rule_id": rule.id,
+            "rule": rule.name,
+            "action": rule.action,
+            "outcome": result,
+            "escalation_id": escalation_id,
+            "escalated_to_id": target_id if rule.action == EscalationAction.escalate else None,
+            "manager_id": manager.id if manager else None,
+            "team_id": detail.get("team_id"),
+            "reason": detail.get("reason"),
+        },
+        actor_label="sla",
+    )
+    return Escalated(action=rule.action, outcome=result, notification=notification)
+
+
+def _notify(
+    session: Session,
+    approval: Approval,
+    rule: SlaEscalationRule,
+    escalation_id: int,
+    team_id: int | None,
+    user_id: int | None,
+    now: datetime,
+) -> SlaNotification:
+    item = approval.item
+    since = f"{approval.requested_at:%Y-%m-%d %H:%M %Z}"
+    waiting = f"{item.number} ({item.item_name}) waits for {approval.approver.display_name}"
+    if rule.action == EscalationAction.escalate:
+        subject = f"{item.number}: an approval is escalated to you"
+        body = f"{waiting}'s approval since {since}: you may decide."
+    else:
+        subject = f"{item.number}: an approval is overdue"
+        body = f"{waiting}'s approval since {since}."
+    return sla_escalation.add_notification(
+        session=session,
+        escalation_id=escalation_id,
+        record_type=RecordType.request_approval,
+        record_id=approval.id,
+        team_id=team_id,
+        user_id=user_id,
+        subject=subject,
+        body=f"{body} Rule: {rule.name}.",
+        now=now,
+    )
 
 
 # ------------------------------------------------------------------------------ delegations

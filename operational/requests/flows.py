@@ -288,15 +288,18 @@ def update_task(
 
 
 def chase_approval(*, session: Session, approval_id: int, now: datetime) -> list[str]:
-    """Remind or escalate one waiting approval whose time has come."""
+    """Remind or escalate one waiting approval whose time has come, under its item's lock (a
+    second worker waits, then finds it recorded); the reminder and each escalation's notice go
+    into the notifications outbox. Returns what was done (``reminded``, ``escalated``,
+    ``notified``)."""
     approval = approvals.get(session=session, approval_id=approval_id)
     item = approval.item
     service.lock_item(session=session, item=item)
     session.refresh(approval)
     calendar = clock.calendar_for(session=session, calendar_id=item.sla_calendar_id)
-    done = approvals.chase(session=session, approval=approval, now=now, due=_due(calendar))
-    notifying.chased(session=session, approval=approval, done=done, now=now)
-    return done
+    chased = approvals.chase(session=session, approval=approval, now=now, due=_due(calendar))
+    notifying.chased(session=session, approval=approval, chased=chased, now=now)
+    return chased.done
 
 
 def refresh_clock(*, session: Session, item_id: int, now: datetime) -> RequestItem:

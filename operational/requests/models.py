@@ -261,8 +261,10 @@ class Approval(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     comment: Mapped[str | None] = mapped_column(Text)
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Since then the approver's manager may decide in their place too.
+    # Since then ``escalated_to`` (the approver's manager, or an escalation rule's person) may
+    # decide in the approver's place too.
     escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    escalated_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # The worker's scan index: the next reminder or escalation while pending.
     next_alert_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
@@ -270,6 +272,7 @@ class Approval(Base):
     item: Mapped[RequestItem] = relationship(lazy="joined")
     approver: Mapped[User] = relationship(foreign_keys=[approver_id], lazy="joined")
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
+    escalated_to: Mapped[User | None] = relationship(foreign_keys=[escalated_to_id], lazy="joined")
 
     __table_args__ = (
         UniqueConstraint("stage_id", "approver_id"),

@@ -1,19 +1,21 @@
 """What a request's approvals tell whom, through the notifications outbox: each approver whose
 decision is newly needed gets an approval request; the worker's reminder goes to the approver,
-and its escalation to the approver's manager (who may decide from then on)."""
+and an escalation to whom it hands the decision (the approver's manager, or the rule's person),
+or, for a notify rule, to the rule's team or person."""
 
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from operational.auth import reporting
 from operational.core.config import get_settings
 from operational.notifications import service as notifications
 from operational.notifications.enums import EventType
 from operational.requests import approvals
 from operational.requests.enums import ApprovalState
 from operational.requests.models import Approval, RequestItem
+from operational.sla import escalation as sla_escalation
+from operational.sla.enums import EscalationAction
 
 
 def pending_approval_ids(*, session: Session, item: RequestItem) -> set[int]:
@@ -55,9 +57,13 @@ def approvals_requested(
         )
 
 
-def chased(*, session: Session, approval: Approval, done: list[str], now: datetime) -> None:
-    """The reminder to the approver; on escalation, the request to their manager."""
-    if "reminded" in done:
+def chased(
+    *, session: Session, approval: Approval, chased: approvals.Chased, now: datetime
+) -> None:
+    """The reminder to the approver; each escalation's notification (recorded by the SLA
+    engine): an escalated approval asks its new decider, a notice tells the rule's team or
+    person. Each notification is marked handed over once in the outbox."""
+    if chased.reminded:
         notifications.enqueue(
             session=session,
             event_type=EventType.approval_reminder,
@@ -65,16 +71,34 @@ def chased(*, session: Session, approval: Approval, done: list[str], now: dateti
             context=_context(approval),
             now=now,
         )
-    if "escalated" in done:
-        manager = reporting.manager_of(session=session, user=approval.approver)
-        if manager is not None:
+    for escalated in chased.escalations:
+        notification = escalated.notification
+        if notification is None:
+            continue
+        if escalated.action == EscalationAction.escalate:
             notifications.enqueue(
                 session=session,
                 event_type=EventType.approval_requested,
-                recipients=[manager.id],
+                recipients=[notification.recipient_user_id],
                 context={**_context(approval), "reason": "escalated: the approver has not decided"},
                 now=now,
             )
+        else:
+            notifications.enqueue(
+                session=session,
+                event_type=EventType.sla_escalation,
+                recipients=[notification.recipient_user_id]
+                if notification.recipient_user_id
+                else [],
+                teams=[notification.recipient_team_id] if notification.recipient_team_id else [],
+                context={
+                    **_context(approval),
+                    "escalation_subject": notification.subject,
+                    "escalation_body": notification.body,
+                },
+                now=now,
+            )
+        sla_escalation.mark_handed_over(session=session, notification=notification, now=now)
 
 
 def survey_invitation(*, session: Session, request: Any, invitation: Any, now: datetime) -> None:

@@ -67,10 +67,14 @@ class StagePolicy(RequestBody):
     quorum: int | None = Field(None, ge=1, le=50, description="rule=quorum: approvals needed")
     condition: Condition | None = None
     reminder_minutes: Minutes | None = Field(
-        None, description="Remind a pending approver after this many business minutes"
+        None,
+        description="Remind a pending approver after this many business minutes (default: the"
+        " policy's reminder_minutes, else ITSM_APPROVAL_REMINDER_MINUTES)",
     )
     escalation_minutes: Minutes | None = Field(
-        None, description="Escalate to the approver's manager after this many business minutes"
+        None,
+        description="When the escalation rules for request approvals fire for this stage, in"
+        " business minutes from the request (default: each rule's delay after the reminder)",
     )
 
     @model_validator(mode="after")
@@ -95,6 +99,11 @@ class ApprovalPolicy(RequestBody):
     item needs no approval."""
 
     stages: list[StagePolicy] = Field(default_factory=list, max_length=10)
+    reminder_minutes: Minutes | None = Field(
+        None,
+        description="Every stage's reminder period unless the stage names its own (default:"
+        " ITSM_APPROVAL_REMINDER_MINUTES)",
+    )
 
 
 class PlanTask(RequestBody):
@@ -272,6 +281,12 @@ class StageRead(ReadModel):
     quorum: int | None
     state: StageState
     note: str | None
+    reminder_minutes: int | None = Field(
+        None, description="Business minutes its approvers wait before they are reminded"
+    )
+    escalation_minutes: int | None = Field(
+        None, description="When the approval escalation rules fire, from the request (if set)"
+    )
     started_at: datetime | None
     ended_at: datetime | None
     approvals: list[ApprovalBrief]
@@ -389,6 +404,9 @@ class ApprovalRead(ReadModel):
     comment: str | None
     reminded_at: datetime | None
     escalated_at: datetime | None
+    escalated_to: UserRef | None = Field(
+        None, description="Who may decide in the approver's place since escalated_at"
+    )
     request_item_id: int
     request_item_number: str = Field(validation_alias=AliasPath("item", "number"))
     item_name: str = Field(validation_alias=AliasPath("item", "item_name"))

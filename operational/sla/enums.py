@@ -22,10 +22,29 @@ class TimerState(StrEnum):
 FINAL_TIMER_STATES = frozenset({TimerState.met, TimerState.breached, TimerState.cancelled})
 
 
+class RecordType(StrEnum):
+    """What an alert, escalation rule, escalation or notification is about: the record type
+    beside the record id. Incidents' alerts come from their timers; a request approval's from
+    its reminder period (docs/requests.md, "Reminders and escalation")."""
+
+    incident = "incident"
+    request_approval = "request_approval"
+
+
 class EscalationAction(StrEnum):
-    notify = "notify"  # record a notification (delivered by a later issue)
+    notify = "notify"  # record a notification, handed to the notifications outbox
     reassign = "reassign"  # move the incident to a team
     raise_priority = "raise_priority"  # one level up, or to a given priority
+    escalate = "escalate"  # a request approval: its decision goes to the approver's manager too
+
+
+# The actions each record type's rules may take.
+ACTIONS_BY_RECORD_TYPE: dict[RecordType, frozenset[EscalationAction]] = {
+    RecordType.incident: frozenset(
+        {EscalationAction.notify, EscalationAction.reassign, EscalationAction.raise_priority}
+    ),
+    RecordType.request_approval: frozenset({EscalationAction.notify, EscalationAction.escalate}),
+}
 
 
 class Weekday(StrEnum):

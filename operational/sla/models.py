@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     Date,
     DateTime,
     Float,
@@ -25,7 +26,30 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from operational.core.db import Base, sql_values
-from operational.sla.enums import EscalationAction, TimerState, TimerTarget
+from operational.sla.enums import EscalationAction, RecordType, TimerState, TimerTarget
+
+# The incident an alert, escalation or notification is about, when it is about one: derived from
+# (record_type, record_id), so that incidents keep their foreign key (and its cascade) and every
+# query by incident_id keeps working.
+_INCIDENT_OF_RECORD = "case when record_type = 'incident' then record_id end"
+
+
+def _record_type_column() -> Mapped[str]:
+    return mapped_column(
+        String(32), default=RecordType.incident.value, server_default=RecordType.incident.value
+    )
+
+
+def _incident_of_record_column() -> Mapped[int | None]:
+    return mapped_column(
+        BigInteger,
+        Computed(_INCIDENT_OF_RECORD, persisted=True),
+        ForeignKey("incidents.id", ondelete="CASCADE"),
+    )
+
+
+def _known_record_type() -> CheckConstraint:
+    return CheckConstraint(f"record_type in ({sql_values(RecordType)})", name="known_record_type")
 
 
 class SlaCalendar(Base):
@@ -137,17 +161,20 @@ class SlaTimer(Base):
 
 
 class SlaAlert(Base):
-    """A warning threshold or the breach (threshold 100) crossed by a timer, recorded once.
+    """A warning threshold or the breach (threshold 100) crossed by a timer, or a request
+    approval's reminder period run out (threshold 100, no timer), recorded once.
 
-    The unique key makes a second recording impossible, whichever process tries. ``escalated_at``
+    The unique keys make a second recording impossible, whichever process tries. ``escalated_at``
     is set once the escalation rules have been run for it (at once for imported history).
     """
 
     __tablename__ = "sla_alerts"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    timer_id: Mapped[int] = mapped_column(ForeignKey("sla_timers.id", ondelete="CASCADE"))
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    timer_id: Mapped[int | None] = mapped_column(ForeignKey("sla_timers.id", ondelete="CASCADE"))
+    record_type: Mapped[str] = _record_type_column()
+    record_id: Mapped[int] = mapped_column(BigInteger)
+    incident_id: Mapped[int | None] = _incident_of_record_column()
     target_minutes: Mapped[int] = mapped_column(Integer)
     threshold: Mapped[int] = mapped_column(SmallInteger)
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -158,7 +185,18 @@ class SlaAlert(Base):
 
     __table_args__ = (
         UniqueConstraint("timer_id", "target_minutes", "threshold"),
+        # Alerts without a timer (a request approval's reminder): once per record and period.
+        Index(
+            "uq_sla_alerts_untimed",
+            "record_type",
+            "record_id",
+            "target_minutes",
+            "threshold",
+            unique=True,
+            postgresql_where=text("timer_id IS NULL"),
+        ),
         CheckConstraint("threshold between 1 and 100", name="threshold_range"),
+        _known_record_type(),
         Index(
             "ix_sla_alerts_pending",
             "incident_id",
@@ -168,7 +206,11 @@ class SlaAlert(Base):
 
 
 class SlaEscalationRule(Base):
-    """When a timer has used ``threshold`` percent of its target (100: breached), do ``action``."""
+    """When a timer has used ``threshold`` percent of its target (100: breached), do ``action``.
+
+    ``record_type`` says which records the rule is for: incidents (the default), or request
+    approvals, whose alert is the reminder and whose rule fires ``delay_minutes`` business minutes
+    later (docs/requests.md)."""
 
     __tablename__ = "sla_escalation_rules"
 
@@ -176,7 +218,10 @@ class SlaEscalationRule(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    record_type: Mapped[str] = _record_type_column()
     threshold: Mapped[int] = mapped_column(SmallInteger)
+    # Business minutes after the alert before the rule fires (request approvals; null: at once).
+    delay_minutes: Mapped[int | None] = mapped_column(Integer)
     # Optional filters: null matches any.
     target: Mapped[str | None] = mapped_column(String(16))
     priority: Mapped[int | None] = mapped_column(SmallInteger)
@@ -186,6 +231,9 @@ class SlaEscalationRule(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     # raise_priority: the priority to raise to; null raises one level.
     raise_to_priority: Mapped[int | None] = mapped_column(SmallInteger)
+    # escalate: who decides in the approver's place (null: the approver's manager); notify: who
+    # to tell.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -203,32 +251,49 @@ class SlaEscalationRule(Base):
             name="raise_to_priority_range",
         ),
         CheckConstraint("action <> 'reassign' or team_id is not null", name="reassign_has_team"),
+        CheckConstraint("delay_minutes is null or delay_minutes >= 0", name="delay_not_negative"),
+        _known_record_type(),
     )
 
 
 class SlaEscalation(Base):
-    """An escalation rule that fired for a timer: at most once per (timer, rule)."""
+    """An escalation rule that fired for a timer: at most once per (timer, rule); for a record
+    without timers (a request approval), at most once per (record, rule)."""
 
     __tablename__ = "sla_escalations"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     rule_id: Mapped[int] = mapped_column(ForeignKey("sla_escalation_rules.id"), index=True)
-    timer_id: Mapped[int] = mapped_column(ForeignKey("sla_timers.id", ondelete="CASCADE"))
+    timer_id: Mapped[int | None] = mapped_column(ForeignKey("sla_timers.id", ondelete="CASCADE"))
     alert_id: Mapped[int] = mapped_column(ForeignKey("sla_alerts.id", ondelete="CASCADE"))
-    incident_id: Mapped[int] = mapped_column(
-        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
-    )
+    record_type: Mapped[str] = _record_type_column()
+    record_id: Mapped[int] = mapped_column(BigInteger)
+    incident_id: Mapped[int | None] = _incident_of_record_column()
     action: Mapped[str] = mapped_column(String(32))
     # done, skipped (nothing to do) or failed (the action was refused; see detail).
     outcome: Mapped[str] = mapped_column(String(16))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     fired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (UniqueConstraint("timer_id", "rule_id"),)
+    __table_args__ = (
+        UniqueConstraint("timer_id", "rule_id"),
+        Index(
+            "uq_sla_escalations_untimed",
+            "record_type",
+            "record_id",
+            "rule_id",
+            unique=True,
+            postgresql_where=text("timer_id IS NULL"),
+        ),
+        Index("ix_sla_escalations_incident_id", "incident_id"),
+        Index("ix_sla_escalations_record", "record_type", "record_id"),
+        _known_record_type(),
+    )
 
 
 class SlaNotification(Base):
-    """A notification an escalation asked for. Recorded now; delivery is a later issue."""
+    """A notification an escalation asked for, handed to the notifications outbox
+    (``delivered_at``), which delivers it."""
 
     __tablename__ = "sla_notifications"
 
@@ -236,15 +301,21 @@ class SlaNotification(Base):
     escalation_id: Mapped[int] = mapped_column(
         ForeignKey("sla_escalations.id", ondelete="CASCADE"), unique=True
     )
-    incident_id: Mapped[int] = mapped_column(
-        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
-    )
+    record_type: Mapped[str] = _record_type_column()
+    record_id: Mapped[int] = mapped_column(BigInteger)
+    incident_id: Mapped[int | None] = _incident_of_record_column()
     recipient_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_sla_notifications_incident_id", "incident_id"),
+        Index("ix_sla_notifications_record", "record_type", "record_id"),
+        _known_record_type(),
+    )
 
 
 class SlaCalendarVersion(Base):

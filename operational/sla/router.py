@@ -10,7 +10,7 @@ from operational.core.db import DbSession
 from operational.core.pagination import PageQuery
 from operational.sla import escalation, service, timers, versions
 from operational.sla.dependencies import CurrentCalendar, CurrentEscalationRule, CurrentPolicy
-from operational.sla.enums import TimerState, TimerTarget
+from operational.sla.enums import RecordType, TimerState, TimerTarget
 from operational.sla.schemas import (
     CalendarCreate,
     CalendarPage,
@@ -154,8 +154,13 @@ def list_rules(
     session: DbSession,
     params: PageQuery,
     is_active: Annotated[bool | None, Query(description="Only active or inactive ones")] = None,
+    record_type: Annotated[
+        RecordType | None, Query(description="Only rules for incidents or request approvals")
+    ] = None,
 ) -> EscalationRulePage:
-    page = service.list_rules(session=session, params=params, is_active=is_active)
+    page = service.list_rules(
+        session=session, params=params, is_active=is_active, record_type=record_type
+    )
     return EscalationRulePage.model_validate(page, from_attributes=True)
 
 
@@ -215,20 +220,36 @@ def list_escalations(
     session: DbSession,
     params: PageQuery,
     incident_id: Annotated[int | None, Query(ge=1)] = None,
+    record_type: RecordType | None = None,
+    record_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> EscalationPage:
-    page = escalation.list_escalations(session=session, params=params, incident_id=incident_id)
+    page = escalation.list_escalations(
+        session=session,
+        params=params,
+        incident_id=incident_id,
+        record_type=record_type,
+        record_id=record_id,
+    )
     return EscalationPage.model_validate(page, from_attributes=True)
 
 
 @router.get(
     "/notifications",
     dependencies=read_access,
-    summary="Notifications escalations asked for (delivery comes later)",
+    summary="Notifications escalations asked for (handed to the notifications outbox)",
 )
 def list_notifications(
     session: DbSession,
     params: PageQuery,
     incident_id: Annotated[int | None, Query(ge=1)] = None,
+    record_type: RecordType | None = None,
+    record_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> NotificationPage:
-    page = escalation.list_notifications(session=session, params=params, incident_id=incident_id)
+    page = escalation.list_notifications(
+        session=session,
+        params=params,
+        incident_id=incident_id,
+        record_type=record_type,
+        record_id=record_id,
+    )
     return NotificationPage.model_validate(page, from_attributes=True)

@@ -12,8 +12,10 @@ from pydantic import (
 from operational.core.pagination import Page
 from operational.core.schemas import ReadModel, RequestBody
 from operational.sla.enums import (
+    ACTIONS_BY_RECORD_TYPE,
     BREACH_THRESHOLD,
     EscalationAction,
+    RecordType,
     TimerState,
     TimerTarget,
     Weekday,
@@ -246,10 +248,17 @@ class EscalationRuleCreate(RequestBody):
     name: Name
     description: str | None = None
     is_active: bool = True
-    threshold: int = Field(
+    record_type: RecordType = Field(
+        RecordType.incident,
+        description="incident (the default), or request_approval: the rule fires delay_minutes"
+        " after a waiting approval's reminder",
+    )
+    threshold: int | None = Field(
+        None,
         ge=1,
         le=BREACH_THRESHOLD,
-        description="Fires once a timer has used this percentage of its target; 100: breached",
+        description="Fires once a timer has used this percentage of its target; 100: breached."
+        " Required for incident rules; request_approval rules: 100 (the reminder period run out)",
     )
     target: TimerTarget | None = Field(None, description="response, resolution or null (both)")
     priority: Priority | None = Field(None, description="Only incidents of this priority")
@@ -261,15 +270,51 @@ class EscalationRuleCreate(RequestBody):
     raise_to_priority: Priority | None = Field(
         None, description="raise_priority: the priority to raise to; null raises one level"
     )
+    delay_minutes: int | None = Field(
+        None,
+        ge=0,
+        le=5_256_000,
+        description="request_approval rules: business minutes after the reminder (on the item's"
+        " calendar) before the rule fires; null: at the reminder",
+    )
+    user_id: int | None = Field(
+        None,
+        description="request_approval rules: escalate: who may decide in the approver's place"
+        " (null: the approver's manager); notify: who to tell (null: the team, else the manager)",
+    )
 
     @model_validator(mode="after")
     def _action_fields(self) -> "EscalationRuleCreate":
-        _check_action(self.action, self.team_id, self.raise_to_priority)
+        if self.threshold is None and self.record_type == RecordType.incident:
+            raise ValueError("an incident rule needs a threshold")
+        check_rule_fields(self)
         return self
 
 
+def check_rule_fields(rule: object) -> None:
+    """What a rule's fields must agree on (its record type, its action and their options);
+    ``rule`` is a body or the stored rule. Raises ValueError naming the first disagreement."""
+    record_type = RecordType(getattr(rule, "record_type", None) or RecordType.incident)
+    action = getattr(rule, "action", None)
+    if action is not None and EscalationAction(action) not in ACTIONS_BY_RECORD_TYPE[record_type]:
+        allowed = ", ".join(sorted(ACTIONS_BY_RECORD_TYPE[record_type]))
+        raise ValueError(f"a {record_type} rule's action is one of: {allowed}")
+    _check_action(action, getattr(rule, "team_id", None), getattr(rule, "raise_to_priority", None))
+    if record_type == RecordType.incident:
+        for field in ("delay_minutes", "user_id"):
+            if getattr(rule, field, None) is not None:
+                raise ValueError(f"{field} applies to request_approval rules only")
+    else:
+        for field in ("target", "priority", "policy_id"):
+            if getattr(rule, field, None) is not None:
+                raise ValueError(f"{field} applies to incident rules only")
+        threshold = getattr(rule, "threshold", None)
+        if threshold is not None and threshold != BREACH_THRESHOLD:
+            raise ValueError("a request_approval rule's threshold is 100: the reminder is due")
+
+
 def _check_action(
-    action: EscalationAction | str, team_id: int | None, raise_to_priority: int | None
+    action: EscalationAction | str | None, team_id: int | None, raise_to_priority: int | None
 ) -> None:
     if action == EscalationAction.reassign and team_id is None:
         raise ValueError("a reassign rule needs team_id")
@@ -288,6 +333,8 @@ class EscalationRuleUpdate(RequestBody):
     action: EscalationAction | None = None
     team_id: int | None = None
     raise_to_priority: Priority | None = None
+    delay_minutes: int | None = Field(None, ge=0, le=5_256_000)
+    user_id: int | None = None
 
 
 class EscalationRuleRead(ReadModel):
@@ -295,6 +342,7 @@ class EscalationRuleRead(ReadModel):
     name: str
     description: str | None
     is_active: bool
+    record_type: RecordType
     threshold: int
     target: TimerTarget | None
     priority: int | None
@@ -302,6 +350,8 @@ class EscalationRuleRead(ReadModel):
     action: EscalationAction
     team_id: int | None
     raise_to_priority: int | None
+    delay_minutes: int | None
+    user_id: int | None
     created_at: datetime
     updated_at: datetime
 
@@ -338,8 +388,10 @@ SlaTimerPage = Page[SlaTimerRead]
 class EscalationRead(ReadModel):
     id: int
     rule_id: int
-    timer_id: int
-    incident_id: int
+    timer_id: int | None = Field(description="Null for records without timers (approvals)")
+    record_type: RecordType
+    record_id: int
+    incident_id: int | None = Field(description="The incident, when the record is one")
     action: EscalationAction
     outcome: str
     detail: dict | None
@@ -352,7 +404,9 @@ EscalationPage = Page[EscalationRead]
 class NotificationRead(ReadModel):
     id: int
     escalation_id: int
-    incident_id: int
+    record_type: RecordType
+    record_id: int
+    incident_id: int | None = Field(description="The incident, when the record is one")
     recipient_team_id: int | None
     recipient_user_id: int | None
     subject: str

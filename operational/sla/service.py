@@ -21,7 +21,7 @@ from operational.events import service as events_service
 from operational.events.enums import EntityType
 from operational.sla import timeline, versions
 from operational.sla.businesstime import BusinessCalendar
-from operational.sla.enums import WEEKDAYS
+from operational.sla.enums import BREACH_THRESHOLD, WEEKDAYS, RecordType
 from operational.sla.models import (
     SlaCalendar,
     SlaEscalation,
@@ -36,7 +36,7 @@ from operational.sla.schemas import (
     EscalationRuleUpdate,
     PolicyCreate,
     PolicyUpdate,
-    _check_action,
+    check_rule_fields,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -425,9 +425,15 @@ def policy_rules_at(*, session: Session, at: datetime) -> list[timeline.PolicyRu
 
 def _check_rule(session: Session, rule: SlaEscalationRule) -> None:
     try:
-        _check_action(rule.action, rule.team_id, rule.raise_to_priority)
+        check_rule_fields(rule)
     except ValueError as exc:
         raise UnprocessableEntity(str(exc)) from exc
+    if rule.user_id is not None:
+        user = auth_service.get_user(session=session, user_id=rule.user_id)
+        if user is None:
+            raise UnprocessableEntity(f"User {rule.user_id} does not exist", field="user_id")
+        if not user.is_active and rule.is_active:
+            raise UnprocessableEntity(f"User {rule.user_id} is inactive", field="user_id")
     team = auth_service.get_team(session=session, team_id=rule.team_id) if rule.team_id else None
     if rule.team_id is not None and team is None:
         raise UnprocessableEntity(f"Team {rule.team_id} does not exist", field="team_id")
@@ -445,10 +451,18 @@ def get_rule(*, session: Session, rule_id: int) -> SlaEscalationRule:
     return rule
 
 
-def list_rules(*, session: Session, params: PageParams, is_active: bool | None = None) -> Page[Any]:
+def list_rules(
+    *,
+    session: Session,
+    params: PageParams,
+    is_active: bool | None = None,
+    record_type: RecordType | None = None,
+) -> Page[Any]:
     statement = select(SlaEscalationRule)
     if is_active is not None:
         statement = statement.where(SlaEscalationRule.is_active == is_active)
+    if record_type is not None:
+        statement = statement.where(SlaEscalationRule.record_type == record_type)
     return paginate(
         session,
         statement,
@@ -466,7 +480,10 @@ def create_rule(
     *, session: Session, data: EscalationRuleCreate, actor: User | None = None
 ) -> SlaEscalationRule:
     _unique_name(session, SlaEscalationRule, data.name)
-    rule = SlaEscalationRule(**data.model_dump(mode="json"))
+    fields = data.model_dump(mode="json")
+    if fields["threshold"] is None:  # a request_approval rule: its alert is the reminder
+        fields["threshold"] = BREACH_THRESHOLD
+    rule = SlaEscalationRule(**fields)
     _check_rule(session, rule)
     session.add(rule)
     session.flush()

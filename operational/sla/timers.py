@@ -21,7 +21,7 @@ from operational.core.pagination import Page, PageParams, paginate
 from operational.events import service as events_service
 from operational.events.enums import EntityType, EventKind
 from operational.sla import timeline
-from operational.sla.enums import TimerState, TimerTarget
+from operational.sla.enums import RecordType, TimerState, TimerTarget
 from operational.sla.models import SlaAlert, SlaPolicy, SlaTimer
 from operational.sla.service import active_policy_rules, policy_rules_at
 
@@ -270,7 +270,8 @@ def _recompute(
             [
                 {
                     "timer_id": timer_ids[(incident_id, target)],
-                    "incident_id": incident_id,
+                    "record_type": RecordType.incident.value,
+                    "record_id": incident_id,
                     "target_minutes": crossing.target_minutes,
                     "threshold": crossing.threshold,
                     "occurred_at": crossing.at,
@@ -427,7 +428,9 @@ def incidents_needing_attention(
     """Incidents with a warning or breach falling due by ``now``, or with alerts not escalated;
     in id order from ``after_id`` on (the worker pages through a backlog with it)."""
     due = select(SlaTimer.incident_id).where(SlaTimer.next_alert_at <= now)
-    pending = select(SlaAlert.incident_id).where(SlaAlert.escalated_at.is_(None))
+    pending = select(SlaAlert.incident_id).where(
+        SlaAlert.escalated_at.is_(None), SlaAlert.incident_id.is_not(None)
+    )
     combined = union(due, pending).subquery()
     return list(
         session.scalars(

@@ -40,6 +40,7 @@ def test_the_demo_adds_a_catalog_and_a_seeded_request_history(session, tmp_path)
     assert 20 <= made.catalog_items <= 30
     assert made.requests > 100
     assert made.rejected > 0 and made.late > 0 and made.delivered > made.requests / 2
+    assert made.reminded > 0  # some approvals waited past their reminder period
     states = {state for _, state, _, _, _ in history}
     assert {"delivered", "rejected"} <= states
     assert all(START <= opened <= END for _, _, _, opened, _ in history)
