@@ -14,6 +14,11 @@ def _custom_field_params(request: Request) -> dict[str, list[str]]:
     return service.query_params(request.query_params.multi_items())
 
 
+# The global check of unknown query parameters lets this family through
+# (operational/core/limits.py); the list's service refuses an unknown field with a 400.
+_custom_field_params.query_prefix = service.PREFIX  # type: ignore[attr-defined]
+
+
 # cf.<name>=v, cf.<name>_from=, cf.<name>_to= (docs/custom-fields.md): a list passes them to
 # its service, which asks customfields.service.filter_clauses for the WHERE clauses.
 CustomFieldParams = Annotated[dict[str, list[str]], Depends(_custom_field_params)]
