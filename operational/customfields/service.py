@@ -405,14 +405,28 @@ def validate(
     left for the agents.
     """
     values = dict(values or {})
-    creating = current is None
-    result = dict(current or {})
-    if not values and not creating:
-        return result
+    if not values and current is not None:
+        return dict(current)
     fields = {
         definition.name: definition
         for definition in definitions(session=session, record_type=record_type)
     }
+    return _apply(session, fields, values, current, requester_only=requester_only)
+
+
+def _apply(
+    session: Session,
+    fields: Mapping[str, CustomFieldDefinition],
+    values: Mapping[str, Any],
+    current: Mapping[str, Any] | None,
+    *,
+    requester_only: bool = False,
+    imported: bool = False,
+) -> dict[str, Any]:
+    """``validate`` over the record type's ``fields``; ``imported``: what another tool's export
+    says, taken as it is (no defaults, no required fields, retired fields too)."""
+    creating = current is None
+    result = dict(current or {})
     errors: list[dict[str, Any]] = []
     not_settable: list[str] = []
     for name, value in values.items():
@@ -425,13 +439,13 @@ def validate(
         if requester_only and not definition.requester_settable:
             not_settable.append(name)
             continue
-        if definition.retired_at is not None:
+        if definition.retired_at is not None and not imported:
             errors.append(
                 {"field": name, "reason": "retired", "detail": "retired: it can no longer be set"}
             )
             continue
         if value is None or value == [] or value == "":
-            if definition.required:
+            if definition.required and not imported:
                 errors.append({"field": name, "reason": "required", "detail": "is required"})
             result.pop(name, None)
             continue
@@ -440,7 +454,7 @@ def validate(
         except ValueError as exc:
             reason = "not_allowed" if FieldType(definition.type) in CHOICE_TYPES else "invalid"
             errors.append({"field": name, "reason": reason, "detail": str(exc)})
-    if creating:
+    if creating and not imported:
         for name, definition in fields.items():
             if name in values or definition.retired_at is not None:
                 continue
@@ -456,6 +470,35 @@ def validate(
     if errors:
         raise InvalidCustomFields(errors)
     return result
+
+
+def importer(*, session: Session, record_type: str, separator: str = ";") -> Any:
+    """A function from one imported record's custom field texts (name → the export's text) to
+    its values, or InvalidCustomFields naming the bad ones. The definitions are read once; a
+    multi-choice's options are split on ``separator``; user, team and CI fields take an id, or
+    a user's e-mail address and a team's name."""
+    fields = {
+        definition.name: definition
+        for definition in definitions(session=session, record_type=record_type)
+    }
+
+    def read(definition: CustomFieldDefinition | None, text: str) -> Any:
+        field_type = FieldType(definition.type) if definition is not None else None
+        if field_type == FieldType.multi_choice:
+            return [part.strip() for part in text.split(separator) if part.strip()]
+        if field_type == FieldType.user and not text.isdigit():
+            user = auth_service.get_by_email(session=session, email=text)
+            return user.id if user is not None else text
+        if field_type == FieldType.team and not text.isdigit():
+            team = auth_service.get_team_by_name(session=session, name=text)
+            return team.id if team is not None else text
+        return text
+
+    def convert(texts: Mapping[str, str]) -> dict[str, Any]:
+        values = {name: read(fields.get(name), text) for name, text in texts.items()}
+        return _apply(session, fields, values, None, imported=True)
+
+    return convert
 
 
 def visible(

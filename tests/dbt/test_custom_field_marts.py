@@ -59,8 +59,8 @@ def write_records(url: str) -> dict[str, Any]:
             legacy = _define(session, admin, "legacy_code", "text")
             _define(session, admin, "budget", "number", record_type="change")
 
-            def incident(title: str, values: dict[str, Any], now: datetime) -> Any:
-                data = IncidentCreate(title=title, custom_fields=values)
+            def incident(title: str, values: dict[str, Any], now: datetime, **fields: Any) -> Any:
+                data = IncidentCreate(title=title, custom_fields=values, **fields)
                 return flows.create(session=session, data=data, actor=agent, now=now).incident
 
             first = incident(
@@ -76,7 +76,12 @@ def write_records(url: str) -> dict[str, Any]:
                 },
                 OPENED,
             )
-            second = incident("Projector", {"site": "Rotterdam"}, OPENED + timedelta(hours=1))
+            second = incident(
+                "Projector",
+                {"site": "Rotterdam"},
+                OPENED + timedelta(hours=1),
+                assignee_id=agent.id,
+            )
             third = incident("Printer", {"site": "Delft"}, OPENED + timedelta(days=8))
             incident("No values", {}, OPENED)
             flows.transition(
