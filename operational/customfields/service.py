@@ -11,7 +11,7 @@ order), multi-choice as a list in the order of the allowed values.
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -228,7 +228,11 @@ def update_definition(
 def _normal_datetime(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range") from None
+    return utc.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def _integer(value: Any) -> int:
@@ -502,17 +506,18 @@ def importer(*, session: Session, record_type: str, separator: str = ";") -> Any
 
 
 def visible(
-    *, session: Session, record_type: str, values: Mapping[str, Any], requester_only: bool
-) -> dict[str, Any]:
-    """The values a viewer may see: all of them, or a requester's visible ones."""
-    if not requester_only or not values:
-        return dict(values)
+    *, session: Session, record_type: str, requester_only: bool
+) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """A function from a record's values to those a viewer may see: all of them, or a
+    requester's visible ones (the definitions read once, for a whole page)."""
+    if not requester_only:
+        return dict
     shown = {
         definition.name
         for definition in definitions(session=session, record_type=record_type)
         if definition.requester_visible
     }
-    return {name: value for name, value in values.items() if name in shown}
+    return lambda values: {name: value for name, value in values.items() if name in shown}
 
 
 # ---------------------------------------------------------------------------------- lists
@@ -562,6 +567,8 @@ def _parse_key(
 
 
 def _filter_value(key: str, definition: CustomFieldDefinition, raw: str) -> Any:
+    if "\x00" in raw:
+        raise BadRequest(f"{key}: must not contain NUL characters", parameter=key)
     try:
         return _coerce(
             None, definition, [raw] if definition.type == FieldType.multi_choice else raw
@@ -605,6 +612,7 @@ def filter_clauses(
         alternatives = []
         for raw in raws:
             if definition.type in (FieldType.text, FieldType.long_text):
+                _filter_value(key, definition, raw)  # refuses NUL and overlong text
                 alternatives.append(
                     func.lower(value_expression(column, definition)) == raw.strip().lower()
                 )

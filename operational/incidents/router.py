@@ -69,14 +69,13 @@ def _outcome_read(outcome: flows.IncidentOutcome) -> IncidentRead:
 
 def _as_seen_by(reads: list[IncidentRead], viewer: User, session: DbSession) -> None:
     """Leave a requester only the custom fields requesters may see."""
-    requester_only = not service.can_read_all(viewer)
+    if service.can_read_all(viewer) or not any(read.custom_fields for read in reads):
+        return
+    shown = custom_fields.visible(
+        session=session, record_type=RecordType.incident, requester_only=True
+    )
     for read in reads:
-        read.custom_fields = custom_fields.visible(
-            session=session,
-            record_type=RecordType.incident,
-            values=read.custom_fields,
-            requester_only=requester_only,
-        )
+        read.custom_fields = shown(read.custom_fields)
 
 
 def _survey_read(survey: CsatSurvey, now: datetime, viewer: User | None = None) -> CsatSurveyRead:

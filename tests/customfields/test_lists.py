@@ -128,6 +128,7 @@ def test_q_finds_the_words_of_text_fields(client, agent_headers, seeded):
         {"cf.cost": "cheap"},  # not a number
         {"cf.due_to": "soon"},
         {"cf.site": "Paris"},  # not an allowed value
+        {"cf.note": "a\x00b"},  # PostgreSQL text cannot hold NUL
     ],
 )
 def test_bad_filters_are_400(client, agent_headers, seeded, params):

@@ -50,6 +50,7 @@ INVALID = [
     ("date", "01/03/2026", "invalid"),
     ("date", "2026-02-30", "invalid"),
     ("datetime", "yesterday", "invalid"),
+    ("datetime", "0001-01-01T00:00:00+01:00", "invalid"),  # before year 1 in UTC
     ("boolean", "yes", "invalid"),
     ("choice", "Paris", "not_allowed"),
     ("choice", ["Delft"], "not_allowed"),
