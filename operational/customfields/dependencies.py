@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 
 from operational.auth.dependencies import DatabaseId
 from operational.core.db import DbSession
+from operational.core.openapi import declare_problems
 from operational.customfields import service
 from operational.customfields.models import CustomFieldDefinition
 
@@ -17,6 +18,7 @@ def _custom_field_params(request: Request) -> dict[str, list[str]]:
 # The global check of unknown query parameters lets this family through
 # (operational/core/limits.py); the list's service refuses an unknown field with a 400.
 _custom_field_params.query_prefix = service.PREFIX  # type: ignore[attr-defined]
+declare_problems(_custom_field_params, 400)
 
 
 # cf.<name>=v, cf.<name>_from=, cf.<name>_to= (docs/custom-fields.md): a list passes them to
