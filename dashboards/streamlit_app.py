@@ -37,6 +37,7 @@ PAGES = [
         title="Problems and knowledge",
         icon=":material/troubleshoot:",
     ),
+    st.Page("app_pages/custom_fields.py", title="Custom fields", icon=":material/tune:"),
     st.Page("app_pages/compliance.py", title="Compliance", icon=":material/verified_user:"),
 ]
 

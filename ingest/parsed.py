@@ -46,6 +46,8 @@ class ParsedExport:
     lines: dict[str, pl.Series] = field(default_factory=dict)
     # Source column of each canonical field, where the source maps them one to one.
     source_columns: dict[str, str] = field(default_factory=dict)
+    # Splits a multi-choice custom field's source text into its options.
+    list_separator: str = ";"
 
     def __post_init__(self) -> None:
         self.rejects = name_file(self.rejects, Path(self.path).name)

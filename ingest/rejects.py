@@ -24,6 +24,8 @@ UNKNOWN_REFERENCE = "unknown_reference"  # a change or CI the row names is not i
 SELF_APPROVAL = "self_approval"  # a CAB decision by the change's own requester or implementer
 CYCLE = "cycle"  # a relationship that would close a loop where its type forbids one
 INVALID_ATTRIBUTES = "invalid_attributes"  # CI attributes that break their class's schema
+# A custom field value its definition refuses, or a field not defined (docs/custom-fields.md)
+INVALID_CUSTOM_FIELD = "invalid_custom_field"
 REASONS = (
     MISSING_KEY,
     MISSING_VALUE,

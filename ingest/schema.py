@@ -90,6 +90,9 @@ RELATIONSHIP_TYPES = tuple(kind.value for kind in RelationshipType)
 
 INCIDENT_SCHEMA: dict[str, pl.DataType] = {
     "source_system": pl.String(),
+    # Custom field values as a JSON object of their source text (generic mappings'
+    # custom_fields); the loader types them by the definitions (ingest/loader/custom_fields.py).
+    "custom_fields": pl.String(),
     "external_id": pl.String(),
     "number": pl.String(),
     "title": pl.String(),
@@ -148,6 +151,9 @@ EVENT_SCHEMA: dict[str, pl.DataType] = {
 
 CHANGE_SCHEMA: dict[str, pl.DataType] = {
     "source_system": pl.String(),
+    # Custom field values as a JSON object of their source text (generic mappings'
+    # custom_fields); the loader types them by the definitions (ingest/loader/custom_fields.py).
+    "custom_fields": pl.String(),
     "external_id": pl.String(),
     "number": pl.String(),
     "title": pl.String(),

@@ -20,6 +20,7 @@ from operational.core.limits import (
 )
 from operational.core.logging import configure_logging
 from operational.core.openapi import document_problems
+from operational.customfields.router import router as customfields_router
 from operational.exports.router import router as exports_router
 from operational.inbound.router import router as inbound_router
 from operational.incidents.router import router as incidents_router
@@ -94,6 +95,7 @@ def create_app() -> FastAPI:
         inbound_router,
         live_router,
         notifications_router,
+        customfields_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     document_problems(app)

@@ -5,6 +5,7 @@ from operational.auth import models as auth_models
 from operational.changes import models as changes_models
 from operational.cmdb import models as cmdb_models
 from operational.core.db import Base
+from operational.customfields import models as customfields_models
 from operational.events import models as events_models
 from operational.exports import models as exports_models
 from operational.imports import models as imports_models
@@ -22,6 +23,7 @@ __all__ = [
     "auth_models",
     "changes_models",
     "cmdb_models",
+    "customfields_models",
     "events_models",
     "exports_models",
     "imports_models",

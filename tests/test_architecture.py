@@ -34,6 +34,7 @@ DOMAIN_LAYERS = (
     "notifications",
     "sla",
     "cmdb",
+    "customfields",
     "incidents",
     "inbound",
     "changes",

@@ -20,7 +20,8 @@ Shared by every page:
 
 One module per page with lists or tables of its own, named after it: ``sla``, ``fcr_csat``,
 ``teams``, ``changes``, ``requests``, ``compliance``, ``problems`` (the Problems and knowledge
-page, whose rollups are sliced by their own dimensions: ``queries.problems.rollup``).
+page, whose rollups are sliced by their own dimensions: ``queries.problems.rollup``),
+``custom_fields`` (incidents sliced by a choice custom field).
 
 Pages use the names below as ``queries.<name>``.
 """
@@ -34,6 +35,7 @@ from dashboards.queries.compliance import (
     audit_trail,
     source_reconciliation,
 )
+from dashboards.queries.custom_fields import choice_fields, choice_incidents, choice_rollup
 from dashboards.queries.db import MartsUnavailable, connection, personal_connection, read
 from dashboards.queries.drill_down import Drill, drill, drill_count, drill_csv, drill_rows
 from dashboards.queries.fcr_csat import csat_comments
@@ -71,6 +73,9 @@ __all__ = [
     "by_dimension",
     "catalog_items",
     "change_calendar",
+    "choice_fields",
+    "choice_incidents",
+    "choice_rollup",
     "conflict_overrides",
     "connection",
     "csat_comments",

@@ -39,6 +39,7 @@ _CHANGE_COLUMNS = (
     "reviewed_at",
     "opened_at",
     "closed_at",
+    "custom_fields",
 )
 
 
@@ -61,7 +62,8 @@ def load_changes(session: Session, changes: pl.DataFrame, source_system: str) ->
             s.review_notes, reviewer.id as reviewed_by_id,
             case when s.review_outcome is not null
                  then coalesce(s.reviewed_at, s.closed_at, s.actual_end) end as reviewed_at,
-            s.opened_at, s.closed_at, s.affected_cis
+            s.opened_at, s.closed_at, s.affected_cis,
+            coalesce(s.custom_fields::jsonb, '{{}}'::jsonb) as custom_fields
         from stage_changes s
         {copying.person_join("requester", "requester")}
         {copying.person_join("implementer", "implementer")}
@@ -71,7 +73,12 @@ def load_changes(session: Session, changes: pl.DataFrame, source_system: str) ->
     target = ", ".join(_CHANGE_COLUMNS)
     # An export without an opening time keeps the one stored (or gets the time of import).
     values = ", ".join(
-        "coalesce(src.opened_at, c.opened_at)" if column == "opened_at" else f"src.{column}"
+        "coalesce(src.opened_at, c.opened_at)"
+        if column == "opened_at"
+        # The export's custom field values over those the change has (set here or before).
+        else "c.custom_fields || src.custom_fields"
+        if column == "custom_fields"
+        else f"src.{column}"
         for column in _CHANGE_COLUMNS
     )
     updated = copying.count(

@@ -245,6 +245,7 @@ def _incident_rows(session: Session, incidents: pl.DataFrame, source_system: str
         pl.col("change_ref").str.slice(0, 64),
         _resolve("ci", cis).alias("ci_id"),
         _resolve("change_ref", changes).alias("caused_by_change_id"),
+        pl.col("custom_fields"),
     )
 
 
@@ -287,14 +288,20 @@ def load_incidents(
             "source_system",
             "external_id",
             *_INCIDENT_COLUMNS,
+            pl.col("custom_fields").fill_null("{}"),
         )
         copying.copy_into(session, "operational.incidents", new)
     updated_ids: list[int] = []
     existing = rows.join(known, on="external_id", how="inner", maintain_order="left")
     if existing.height:
-        copying.stage(session, "stage_incidents", existing.select("id", *_INCIDENT_COLUMNS))
-        columns = ", ".join(_INCIDENT_COLUMNS)
-        values = ", ".join(f"s.{column}" for column in _INCIDENT_COLUMNS)
+        copying.stage(
+            session, "stage_incidents", existing.select("id", *_INCIDENT_COLUMNS, "custom_fields")
+        )
+        # The export's custom field values over those the record has (set here or before).
+        custom = "i.custom_fields || coalesce(s.custom_fields::jsonb, '{}')"
+        written = (*_INCIDENT_COLUMNS, "custom_fields")
+        columns = ", ".join(written)
+        values = ", ".join((*(f"s.{column}" for column in _INCIDENT_COLUMNS), custom))
         updated_ids = list(
             session.execute(
                 text(
@@ -303,7 +310,7 @@ def load_incidents(
                     set ({columns}) = ({values}), version = i.version + 1
                     from stage_incidents s
                     where i.id = s.id
-                      and ({", ".join(f"i.{column}" for column in _INCIDENT_COLUMNS)})
+                      and ({", ".join(f"i.{column}" for column in written)})
                           is distinct from ({values})
                     returning i.id
                     """

@@ -11,6 +11,7 @@ timestamps. See docs/ingest.md and the examples in docs/mappings/.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,6 +25,8 @@ from ingest.exceptions import FormatError, MappingError
 from ingest.parsed import ParsedExport
 
 NAME = "generic"
+# As operational.customfields.models.NAME_PATTERN; the loader checks the field exists.
+CUSTOM_FIELD_NAME = "[a-z][a-z0-9_]{0,62}"
 FORMATS = ("csv", "json", "parquet")
 ENTITIES = (
     "incidents",
@@ -52,7 +55,10 @@ _TOP_LEVEL = {
     "values",
     "constants",
     "history",
+    "custom_fields",
 }
+# The entities whose records carry custom fields (docs/custom-fields.md).
+CUSTOM_FIELD_ENTITIES = ("incidents", "changes")
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class GenericMapping:
     values: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     constants: Mapping[str, object] = field(default_factory=dict)
     history: HistoryMapping | None = None
+    custom_fields: Mapping[str, str] = field(default_factory=dict)  # field name -> column
 
     @classmethod
     def from_file(cls, path: Path) -> GenericMapping:
@@ -131,6 +138,7 @@ class GenericMapping:
             )
             if history_document
             else None,
+            custom_fields=dict(document.get("custom_fields") or {}),
         )
         mapping.validate(origin)
         return mapping
@@ -142,8 +150,18 @@ class GenericMapping:
             raise MappingError(f"{origin}: format must be one of {FORMATS}")
         spec = schema.ENTITIES[self.entity]
         fields = set(spec.schema) - {"source_system"}
+        if self.custom_fields and self.entity not in CUSTOM_FIELD_ENTITIES:
+            raise MappingError(
+                f"{origin}: only {' and '.join(CUSTOM_FIELD_ENTITIES)} carry custom_fields"
+            )
+        for name, column in self.custom_fields.items():
+            if not re.fullmatch(CUSTOM_FIELD_NAME, str(name)) or not isinstance(column, str):
+                raise MappingError(
+                    f"{origin}: custom_fields maps a field name (lower case, digits, _) to a "
+                    f"column, not {name!r}: {column!r}"
+                )
         for name in (*self.columns, *self.constants):
-            if name not in fields:
+            if name not in fields or name == "custom_fields":
                 raise MappingError(f"{origin}: {name!r} is not a field of {self.entity}")
         for name in spec.required:
             mapped = name in self.columns or name in self.constants
@@ -255,7 +273,7 @@ def parse(
     has_number = "number" in schema.ENTITIES[mapping.entity].schema
     if has_number and "number" not in columns and "number" not in mapping.constants:
         columns["number"] = columns["external_id"]
-    frame = _read(path, mapping, sorted(set(columns.values())))
+    frame = _read(path, mapping, sorted({*columns.values(), *mapping.custom_fields.values()}))
     selected = frame.select(
         parsing.LINE,
         *(pl.col(source).alias(canonical) for canonical, source in columns.items()),
@@ -277,6 +295,10 @@ def parse(
         null_tokens=mapping.null_values,
     )
     converted, found = convert.convert(selected, conversion)
+    if mapping.custom_fields:
+        converted = converted.join(
+            _custom_field_text(frame, mapping), on=parsing.LINE, how="left", maintain_order="left"
+        )
     canonical = schema.conform(converted, mapping.entity)
     result = ParsedExport(
         source=NAME,
@@ -288,6 +310,7 @@ def parse(
     setattr(result, mapping.entity, canonical)
     result.lines[mapping.entity] = converted.get_column(parsing.LINE)
     result.source_columns = columns
+    result.list_separator = mapping.list_separator
     if mapping.entity == "incidents":
         result.events, history_rejects = _incident_events(canonical, path, mapping)
         result.rejects = rejects.combine([result.rejects, history_rejects])
@@ -296,6 +319,34 @@ def parse(
     if mapping.entity in request_history.ENTITY_TYPES:
         _request_events(result, canonical, path, mapping)
     return result
+
+
+def _custom_field_text(frame: pl.DataFrame, mapping: GenericMapping) -> pl.DataFrame:
+    """Each row's custom field values as a JSON object of their source text (empty and null
+    cells left out); the loader types them by the fields' definitions."""
+    null_tokens = set(mapping.null_values)
+
+    def as_json(row: dict[str, Any]) -> str | None:
+        values = {
+            name: row[column].strip()
+            for name, column in mapping.custom_fields.items()
+            if row[column] is not None
+            and row[column].strip()
+            and row[column].strip() not in null_tokens
+        }
+        return json.dumps(values, ensure_ascii=False) if values else None
+
+    sources = sorted(set(mapping.custom_fields.values()))
+    texts = frame.select(
+        parsing.LINE, *(pl.col(column).cast(pl.String) for column in sources)
+    ).to_dicts()
+    return pl.DataFrame(
+        {
+            parsing.LINE: [row[parsing.LINE] for row in texts],
+            "custom_fields": [as_json(row) for row in texts],
+        },
+        schema={parsing.LINE: pl.Int64, "custom_fields": pl.String},
+    )
 
 
 def _request_events(

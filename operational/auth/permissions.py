@@ -55,10 +55,19 @@ PERMISSIONS: dict[str, str] = {
     "approval:decide": "See and decide the approvals that wait for one, and delegate them",
     "inbound:admin": "Register inbound webhook sources and read the inbound message log",
     "notification:admin": "Manage the outbox, dead letters, mail templates, webhooks and defaults",
+    "customfield:read": "See the custom fields requesters may see (their definitions)",
+    "customfield:read_all": "See every custom field definition and every value of a record",
+    "customfield:admin": "Define, change and retire custom fields",
 }
 
 # Everyone who works here may order from the catalog and approve what waits for them.
-_REQUESTING = {"catalog:read", "request:create", "request:read", "approval:decide"}
+_REQUESTING = {
+    "catalog:read",
+    "request:create",
+    "request:read",
+    "approval:decide",
+    "customfield:read",
+}
 
 _AGENT = {
     "incident:create",
@@ -80,6 +89,7 @@ _AGENT = {
     "problem:write",
     "knowledge:read",
     "knowledge:write",
+    "customfield:read_all",
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
@@ -102,6 +112,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "problem:read",
             "knowledge:read",
             "knowledge:approve",
+            "customfield:read_all",
         }
     ),
     Role.requester: frozenset(

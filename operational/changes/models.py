@@ -40,6 +40,7 @@ from operational.changes.enums import (
 from operational.cmdb.enums import Environment
 from operational.cmdb.models import ConfigurationItem
 from operational.core.db import SCHEMA, Base, sql_values
+from operational.customfields.models import custom_fields_object
 
 change_number_seq = Sequence("change_number_seq", schema=SCHEMA, metadata=Base.metadata)
 
@@ -122,6 +123,9 @@ class Change(Base):
         JSONB, default=dict, server_default=text("'{}'::jsonb")
     )
     risk_score: Mapped[int | None] = mapped_column(SmallInteger)
+    # Custom field values by name, written only through this service after
+    # customfields.service.validate (docs/custom-fields.md).
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
     risk_level: Mapped[str | None] = mapped_column(String(16))
     # How the score was reached: each factor, its input and its points (see changes/risk.py).
     risk_explanation: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
@@ -167,6 +171,13 @@ class Change(Base):
 
     __table_args__ = (
         UniqueConstraint("source_system", "external_id"),
+        custom_fields_object(),
+        Index(
+            "ix_changes_custom_fields",
+            "custom_fields",
+            postgresql_using="gin",
+            postgresql_ops={"custom_fields": "jsonb_path_ops"},
+        ),
         CheckConstraint(f"change_type in ({sql_values(ChangeType)})", name="known_type"),
         CheckConstraint(f"state in ({sql_values(ChangeState)})", name="known_state"),
         CheckConstraint(

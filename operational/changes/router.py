@@ -52,6 +52,7 @@ from operational.core.concurrency import ExpectedVersion, set_etag
 from operational.core.db import DbSession
 from operational.core.openapi import problems
 from operational.core.pagination import PageQuery
+from operational.customfields.dependencies import CustomFieldParams
 from operational.events.schemas import EventPage, EventRead
 from operational.incidents import service as incidents_service
 
@@ -75,10 +76,19 @@ def _read(session: DbSession, change: Change, response: Response | None = None) 
 # --- collection and reference data -------------------------------------------------------------
 
 
-@router.get("/changes", dependencies=[require("change:read")], summary="List changes")
+@router.get(
+    "/changes",
+    dependencies=[require("change:read")],
+    summary="List changes",
+    description="Custom fields filter as `cf.<name>=value` (repeat it: any of the values), "
+    "ranges of number, decimal, date and datetime fields as `cf.<name>_from=` (at or after) "
+    "and `cf.<name>_to=` (before), and sort as `sort=cf.<name>` or `-cf.<name>` "
+    "(docs/custom-fields.md).",
+)
 def list_changes(
     session: DbSession,
     page: PageQuery,
+    custom: CustomFieldParams,
     state: Annotated[list[ChangeState], Query()] = (),
     change_type: Annotated[list[ChangeType], Query()] = (),
     requester_id: int | None = None,
@@ -88,7 +98,10 @@ def list_changes(
     risk_level: Annotated[list[RiskLevel], Query()] = (),
     planned_from: Annotated[AwareDatetime | None, Query(description="Window ends after")] = None,
     planned_to: Annotated[AwareDatetime | None, Query(description="Window starts before")] = None,
-    q: Annotated[str | None, Query(description="Part of the title or number")] = None,
+    q: Annotated[
+        str | None,
+        Query(description="Part of the title or number, or words of a custom field's text"),
+    ] = None,
 ) -> ChangePage:
     found = service.search(
         session=session,
@@ -103,6 +116,7 @@ def list_changes(
         planned_from=planned_from,
         planned_to=planned_to,
         q=q,
+        custom=custom,
     )
     return found.map(ChangeSummary.model_validate)
 

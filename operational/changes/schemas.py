@@ -15,6 +15,11 @@ from operational.cmdb.enums import Environment
 from operational.cmdb.schemas import CIBrief, CIRead
 from operational.core.pagination import Page
 from operational.core.schemas import ReadModel, RequestBody
+from operational.customfields.schemas import (
+    CustomFieldValues,
+    custom_fields_input,
+    custom_fields_output,
+)
 from operational.incidents.schemas import IncidentBrief
 
 
@@ -50,6 +55,7 @@ class ChangeCreate(RequestBody):
     assignment_group_id: int | None = None
     implementer_id: int | None = None
     risk_answers: RiskAnswers | None = None
+    custom_fields: CustomFieldValues | None = custom_fields_input()
 
     @model_validator(mode="after")
     def _check_window(self) -> "ChangeCreate":
@@ -73,6 +79,7 @@ class ChangeUpdate(RequestBody):
     assignment_group_id: int | None = None
     implementer_id: int | None = None
     risk_answers: RiskAnswers | None = None
+    custom_fields: CustomFieldValues | None = custom_fields_input()
 
     @model_validator(mode="after")
     def _check_window(self) -> "ChangeUpdate":
@@ -106,6 +113,7 @@ class ChangeSummary(ReadModel):
     risk_level: str | None
     ci_ids: list[int]
     version: int
+    custom_fields: dict[str, Any] = custom_fields_output()
 
 
 ChangePage = Page[ChangeSummary]

@@ -7,11 +7,11 @@ decisions), collisions.py (calendar conflicts), templates.py (standard change te
 blackouts.py (blackout windows and the calendar) and records.py (the helpers they all share).
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from operational.auth import service as auth_service
@@ -52,12 +52,17 @@ from operational.core.errors import (
     UnprocessableEntity,
 )
 from operational.core.pagination import Page, PageParams, paginate
+from operational.customfields import service as custom_fields
+from operational.customfields.enums import RecordType
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
 
 OVERRIDE_PERMISSION = "change:override_conflict"
 REVIEW_PATH = "/api/v1/changes/{id}/review"
 OVERRIDE_PATH = "/api/v1/changes/{id}/schedule-override"
+
+# Changes are few: q= reads their custom fields' words without an index of its own.
+CUSTOM_SEARCH_CONFIG = "english"
 
 CHANGE_SORTABLE = {
     "number": Change.number,
@@ -105,8 +110,19 @@ def search(
     planned_from: datetime | None = None,
     planned_to: datetime | None = None,
     q: str | None = None,
+    custom: Mapping[str, list[str]] | None = None,
 ) -> Page[Any]:
-    statement = select(Change)
+    """A page of changes. ``q`` matches part of the title or number, or the words of a custom
+    field's string value; ``custom`` holds the ``cf.<name>`` filters, and ``params.sort`` may
+    name custom fields (customfields.service)."""
+    statement = select(Change).where(
+        *custom_fields.filter_clauses(
+            session=session,
+            record_type=RecordType.change,
+            column=Change.custom_fields,
+            params=custom or {},
+        )
+    )
     if state:
         statement = statement.where(Change.state.in_(state))
     if change_type:
@@ -132,11 +148,20 @@ def search(
             or_(
                 Change.title.icontains(q, autoescape=True),
                 Change.number.icontains(q, autoescape=True),
+                custom_fields.search_vector(CUSTOM_SEARCH_CONFIG, Change.custom_fields).op("@@")(
+                    func.websearch_to_tsquery(
+                        literal_column(f"'{CUSTOM_SEARCH_CONFIG}'::regconfig"), q
+                    )
+                ),
             )
         )
-    return paginate(
-        session, statement, params, sortable=CHANGE_SORTABLE, default_sort=[Change.id.desc()]
+    sortable = CHANGE_SORTABLE | custom_fields.sortable(
+        session=session,
+        record_type=RecordType.change,
+        column=Change.custom_fields,
+        sort=params.sort,
     )
+    return paginate(session, statement, params, sortable=sortable, default_sort=[Change.id.desc()])
 
 
 def history(*, session: Session, change_id: int, params: PageParams) -> Page[Any]:
@@ -241,7 +266,12 @@ TEMPLATE_FIELDS = ("justification", "implementation_plan", "backout_plan", "test
 
 def create(*, session: Session, data: ChangeCreate, actor: User) -> Change:
     template = None
-    fields = data.model_dump(exclude={"ci_ids", "risk_answers", "change_type", "template_id"})
+    fields = data.model_dump(
+        exclude={"ci_ids", "risk_answers", "change_type", "template_id", "custom_fields"}
+    )
+    custom_values = custom_fields.validate(
+        session=session, record_type=RecordType.change, values=data.custom_fields
+    )
     risk_answers = data.risk_answers.model_dump() if data.risk_answers else {}
     if data.change_type == ChangeType.standard:
         if data.template_id is None:
@@ -284,6 +314,7 @@ def create(*, session: Session, data: ChangeCreate, actor: User) -> Change:
         risk_answers=risk_answers,
         ci_links=[ChangeCI(ci_id=ci.id, ci=ci) for ci in cis],
         opened_at=records.now(),
+        custom_fields=custom_values,
         **fields,
     )
     session.add(change)
@@ -305,6 +336,7 @@ def create(*, session: Session, data: ChangeCreate, actor: User) -> Change:
             "planned_end": _iso(change.planned_end),
             "risk_score": change.risk_score,
             "risk_level": change.risk_level,
+            "custom_fields": custom_values or None,
         },
     )
     return change
@@ -314,7 +346,8 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-ALWAYS_EDITABLE = frozenset({"assignment_group_id", "implementer_id"})
+# Custom fields too: they are the desk's own bookkeeping, not what the CAB authorized.
+ALWAYS_EDITABLE = frozenset({"assignment_group_id", "implementer_id", "custom_fields"})
 
 
 def update(
@@ -357,6 +390,17 @@ def update(
     _check_implementer_did_not_approve(change, given.get("implementer_id"))
 
     changed: list[tuple[str, Any, Any]] = []
+    custom_changes: list[custom_fields.FieldChange] = []
+    if "custom_fields" in given:
+        given.pop("custom_fields")
+        after = custom_fields.validate(
+            session=session,
+            record_type=RecordType.change,
+            values=data.custom_fields,
+            current=change.custom_fields,
+        )
+        custom_changes = custom_fields.changes(change.custom_fields, after)
+        change.custom_fields = after
     rescore = False
     if "ci_ids" in given:
         new_ids = list(dict.fromkeys(given.pop("ci_ids") or []))
@@ -379,13 +423,24 @@ def update(
         if getattr(change, field) != value:
             changed.append((field, getattr(change, field), value))
             setattr(change, field, value)
-    if not changed:
+    if not changed and not custom_changes:
         return change
     records.touch(change)
     session.flush()
     for field, old, new in changed:
         kind = EventKind.assigned if field in ALWAYS_EDITABLE else EventKind.field_changed
         records.append_event(session, change, kind, actor, field=field, old=old, new=new)
+    for custom in custom_changes:
+        records.append_event(
+            session,
+            change,
+            EventKind.field_changed,
+            actor,
+            field=custom.event_field,
+            old=custom_fields.event_text(custom.old),
+            new=custom_fields.event_text(custom.new),
+            data={"old": custom.old, "new": custom.new},
+        )
     if rescore:
         _refresh_risk(session, change, actor, record=True)
     session.flush()

@@ -94,8 +94,11 @@ async def refuse_unknown_query_parameters(request: Request) -> None:
     if dependant is None:
         return
     declared = _query_fields(dependant)
+    prefixes = tuple(_query_prefixes(dependant))
     errors = []
     for name in sorted(set(request.query_params)):
+        if name not in declared and prefixes and name.startswith(prefixes):
+            continue  # a family of parameters its dependency reads and checks itself
         if name not in declared:
             errors.append(_error(name, "Unknown query parameter", request))
         elif not declared[name] and len(request.query_params.getlist(name)) > 1:
@@ -127,6 +130,17 @@ def _query_fields(dependant: Dependant) -> dict[str, bool]:
     for sub in dependant.dependencies:
         fields |= _query_fields(sub)
     return fields
+
+
+def _query_prefixes(dependant: Dependant) -> set[str]:
+    """The prefixes of the parameter families a route reads (``cf.`` for custom fields): a
+    dependency declares one as its ``query_prefix`` attribute and refuses what it cannot read."""
+    prefixes = set()
+    if prefix := getattr(dependant.call, "query_prefix", None):
+        prefixes.add(prefix)
+    for sub in dependant.dependencies:
+        prefixes |= _query_prefixes(sub)
+    return prefixes
 
 
 def _takes_several(annotation: Any) -> bool:

@@ -26,6 +26,7 @@ class EntityType(StrEnum):
     change_template = "change_template"
     blackout_window = "blackout_window"
     ci_class = "ci_class"
+    custom_field = "custom_field"  # a custom field definition (operational.customfields)
 
 
 class EventKind(StrEnum):

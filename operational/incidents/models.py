@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -17,12 +18,14 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from operational.auth.models import Team, User
 from operational.core.db import SCHEMA, Base, sql_values
 from operational.core.surveys import SURVEY_CHECKS, SurveyColumns
+from operational.customfields.models import custom_fields_object
+from operational.customfields.models import search_expression as custom_search_expression
 from operational.incidents.enums import Channel, HoldReason, IncidentState
 
 # Full-text search configuration of the generated search columns and of the queries against them.
@@ -117,14 +120,20 @@ class Incident(Base):
         Boolean, default=False, server_default="false"
     )
 
-    # Kept by PostgreSQL itself; comments have their own vector (see docs/incidents.md).
+    # Custom field values by name, written only through this service after
+    # customfields.service.validate (docs/custom-fields.md).
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+
+    # Kept by PostgreSQL itself; comments have their own vector (see docs/incidents.md). The
+    # custom fields' string values weigh least.
     search_vector: Mapped[str] = mapped_column(
         TSVECTOR,
         Computed(
             f"setweight(to_tsvector('{SEARCH_CONFIG}'::regconfig, coalesce(number, '')), 'A')"
             f" || setweight(to_tsvector('{SEARCH_CONFIG}'::regconfig, coalesce(title, '')), 'A')"
             f" || setweight(to_tsvector('{SEARCH_CONFIG}'::regconfig, coalesce(description, '')),"
-            " 'B')",
+            " 'B')"
+            f" || setweight({custom_search_expression(SEARCH_CONFIG)}, 'C')",
             persisted=True,
         ),
         deferred=True,
@@ -156,6 +165,13 @@ class Incident(Base):
             name="suggested_urgency_range",
         ),
         Index("ix_incidents_search_vector", "search_vector", postgresql_using="gin"),
+        custom_fields_object(),
+        Index(
+            "ix_incidents_custom_fields",
+            "custom_fields",
+            postgresql_using="gin",
+            postgresql_ops={"custom_fields": "jsonb_path_ops"},
+        ),
         # dbt's incremental models find the incidents created since their last run through it
         # (BRIN: rows are inserted in created_at order, so it costs writes next to nothing).
         Index("ix_incidents_created_at", "created_at", postgresql_using="brin"),

@@ -14,6 +14,9 @@ from operational.core.db import DbSession
 from operational.core.errors import Forbidden, NotFound
 from operational.core.openapi import problems
 from operational.core.pagination import KeysetPageQuery, PageQuery
+from operational.customfields import service as custom_fields
+from operational.customfields.dependencies import CustomFieldParams
+from operational.customfields.enums import RecordType
 from operational.events.schemas import EventRead
 from operational.incidents import assignment, csat, flows, history, priority, service
 from operational.incidents.dependencies import CurrentIncident, expected_version
@@ -62,6 +65,17 @@ def _read(
 
 def _outcome_read(outcome: flows.IncidentOutcome) -> IncidentRead:
     return _read(outcome.incident, outcome.timers, outcome.survey_invitation)
+
+
+def _as_seen_by(reads: list[IncidentRead], viewer: User, session: DbSession) -> None:
+    """Leave a requester only the custom fields requesters may see."""
+    if service.can_read_all(viewer) or not any(read.custom_fields for read in reads):
+        return
+    shown = custom_fields.visible(
+        session=session, record_type=RecordType.incident, requester_only=True
+    )
+    for read in reads:
+        read.custom_fields = shown(read.custom_fields)
 
 
 def _survey_read(survey: CsatSurvey, now: datetime, viewer: User | None = None) -> CsatSurveyRead:
@@ -119,21 +133,35 @@ def create_incident(
     read.suggestions = hints.suggest(
         session=session, viewer=user, text=hints.ticket_text(data.title, data.description)
     )
+    _as_seen_by([read], user, session)
     return read
 
 
-@router.get("/incidents", tags=["incidents"], summary="Search, filter, sort and page incidents")
+@router.get(
+    "/incidents",
+    tags=["incidents"],
+    summary="Search, filter, sort and page incidents",
+    description="Custom fields filter as `cf.<name>=value` (repeat it: any of the values), "
+    "ranges of number, decimal, date and datetime fields as `cf.<name>_from=` (at or after) "
+    "and `cf.<name>_to=` (before), and sort as `sort=cf.<name>` or `-cf.<name>` "
+    "(docs/custom-fields.md).",
+)
 def list_incidents(
     user: Annotated[User, require("incident:read")],
     session: DbSession,
     filters: Annotated[IncidentFilters, Query()],
     page: KeysetPageQuery,
+    custom: CustomFieldParams,
 ) -> IncidentPage:
-    found = service.search(session=session, viewer=user, filters=filters, params=page)
+    found = service.search(
+        session=session, viewer=user, filters=filters, params=page, custom=custom
+    )
     timers = sla_timers.timers_for_incidents(
         session=session, incident_ids=[incident.id for incident in found.items]
     )
-    return found.map(lambda incident: _read(incident, timers.get(incident.id, [])))
+    shaped = found.map(lambda incident: _read(incident, timers.get(incident.id, [])))
+    _as_seen_by(shaped.items, user, session)
+    return shaped
 
 
 @router.get(
@@ -152,6 +180,7 @@ def get_incident(
     read.known_error = hints.workaround(
         session=session, viewer=user, problem_id=incident.problem_id
     )
+    _as_seen_by([read], user, session)
     return read
 
 
@@ -205,7 +234,9 @@ def reopen_incident(
 ) -> IncidentRead:
     outcome = flows.reopen(session=session, incident=incident, actor=user, reason=data.reason)
     set_etag(response, outcome.incident.version)
-    return _outcome_read(outcome)
+    read = _outcome_read(outcome)
+    _as_seen_by([read], user, session)
+    return read
 
 
 @router.post(

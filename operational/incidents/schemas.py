@@ -11,6 +11,11 @@ from pydantic import (
 
 from operational.core.pagination import KeysetPage, Page
 from operational.core.schemas import ReadModel, RequestBody
+from operational.customfields.schemas import (
+    CustomFieldValues,
+    custom_fields_input,
+    custom_fields_output,
+)
 from operational.incidents.enums import (
     Channel,
     IncidentState,
@@ -51,6 +56,7 @@ class IncidentCreate(RequestBody):
     assignee_id: int | None = None
     problem_ref: Ref64 | None = None
     change_ref: Ref64 | None = None
+    custom_fields: CustomFieldValues | None = custom_fields_input()
 
     @model_validator(mode="after")
     def _override_needs_reason(self) -> "IncidentCreate":
@@ -88,6 +94,7 @@ class IncidentUpdate(RequestBody):
     resolution_notes: str | None = None
     problem_ref: Ref64 | None = None
     change_ref: Ref64 | None = None
+    custom_fields: CustomFieldValues | None = custom_fields_input()
     reason: Reason | None = Field(
         None, description="Why: recorded with the assignment or state change"
     )
@@ -181,6 +188,7 @@ class IncidentRead(ReadModel):
     change_ref: str | None
     source_system: str
     external_id: str | None
+    custom_fields: dict[str, Any] = custom_fields_output()
     sla_timers: list[SlaTimerRead] = Field(default_factory=list)
     csat_invitation: CsatInvitationRead | None = None
     problem_id: int | None = None

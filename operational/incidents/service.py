@@ -7,6 +7,7 @@ domains do (the SLA timers) is the incident flows' part: these functions never c
 Functions flush, never commit, and raise domain exceptions.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +28,8 @@ from operational.core.errors import (
 )
 from operational.core.pagination import Page, PageParams, paginate
 from operational.core.references import record_id, record_number
+from operational.customfields import service as custom_fields
+from operational.customfields.enums import RecordType
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
 from operational.events.models import Event
@@ -541,6 +544,12 @@ def create(
         }
         impact, urgency = TRIAGE_IMPACT, TRIAGE_URGENCY
     matrix_priority = priority_for(impact=impact, urgency=urgency)
+    custom_values = custom_fields.validate(
+        session=session,
+        record_type=RecordType.incident,
+        values=data.custom_fields,
+        requester_only=not can_work(actor),
+    )
     incident = Incident(
         number=_next_number(session),
         title=data.title,
@@ -563,6 +572,7 @@ def create(
         updated_at=now,
         problem_ref=data.problem_ref,
         change_ref=data.change_ref,
+        custom_fields=custom_values,
     )
     session.add(incident)
     session.flush()
@@ -587,6 +597,7 @@ def create(
             "urgency": incident.urgency,
             "priority": incident.priority,
             **suggested,
+            "custom_fields": custom_values or None,
         },
     )
     if data.priority is not None:
@@ -644,6 +655,8 @@ def update(
     for name in PLAIN_FIELDS + RESOLUTION_FIELDS:
         if name in fields and not (resolving and name in RESOLUTION_FIELDS):
             changed |= set_field(session, incident, actor, now, name, getattr(data, name))
+    if "custom_fields" in fields:
+        changed |= set_custom_fields(session, incident, actor, now, data.custom_fields)
     if "requester_id" in fields and data.requester_id != incident.requester_id:
         old = (
             auth_service.get_user(session=session, user_id=incident.requester_id)
@@ -707,6 +720,41 @@ def update(
     if changed:
         finish(session, incident, now)
     return Applied(changed=changed, resolved=resolved)
+
+
+def set_custom_fields(
+    session: Session,
+    incident: Incident,
+    actor: User | None,
+    now: datetime,
+    values: dict[str, Any] | None,
+) -> bool:
+    """Apply custom field values (validated; null clears one): one field_changed event per
+    field that changed, named cf.<name>. True when any did."""
+    after = custom_fields.validate(
+        session=session,
+        record_type=RecordType.incident,
+        values=values,
+        current=incident.custom_fields,
+        requester_only=not can_work(actor),
+    )
+    found = custom_fields.changes(incident.custom_fields, after)
+    if not found:
+        return False
+    incident.custom_fields = after
+    for change in found:
+        record(
+            session,
+            incident,
+            EventKind.field_changed,
+            actor,
+            now,
+            field=change.event_field,
+            old=custom_fields.event_text(change.old),
+            new=custom_fields.event_text(change.new),
+            data={"old": change.old, "new": change.new},
+        )
+    return True
 
 
 def mark_caused_by_change(
@@ -862,18 +910,35 @@ def _filtered(statement: Select[Any], filters: IncidentFilters) -> Select[Any]:
 
 
 def search(
-    *, session: Session, viewer: User, filters: IncidentFilters, params: PageParams
+    *,
+    session: Session,
+    viewer: User,
+    filters: IncidentFilters,
+    params: PageParams,
+    custom: Mapping[str, list[str]] | None = None,
 ) -> Page[Any]:  # of Incident
-    """One page of the incidents ``viewer`` may see that match ``filters``.
+    """One page of the incidents ``viewer`` may see that match ``filters`` and the custom field
+    filters ``custom`` (``cf.<name>`` query parameters: customfields.service.filter_clauses).
 
-    ``q`` matches number, title and description (generated tsvector on incidents) or any
-    comment (generated tsvector on comments; only public ones for requesters). Without an
-    explicit sort, matches come best first.
+    ``q`` matches number, title, description and the custom fields' string values (generated
+    tsvector on incidents) or any comment (generated tsvector on comments; only public ones for
+    requesters). Without an explicit sort, matches come best first. ``sort`` may name custom
+    fields (``cf.<name>``).
     """
+    requester_only = not can_read_all(viewer)
     statement = select(Incident).options(*RESPONSE_LOADS)
-    if not can_read_all(viewer):
+    if requester_only:
         statement = statement.where(Incident.requester_id == viewer.id)
     statement = _filtered(statement, filters)
+    statement = statement.where(
+        *custom_fields.filter_clauses(
+            session=session,
+            record_type=RecordType.incident,
+            column=Incident.custom_fields,
+            params=custom or {},
+            requester_only=requester_only,
+        )
+    )
     default_sort: tuple[Any, ...] = DEFAULT_SORT
     text = (filters.q or "").strip()
     if text:
@@ -882,23 +947,31 @@ def search(
             IncidentComment.incident_id == Incident.id,
             IncidentComment.search_vector.op("@@")(query),
         )
-        if not can_read_all(viewer):
+        if requester_only:
             comment_match = comment_match.where(IncidentComment.is_public)
         statement = statement.where(
             or_(Incident.search_vector.op("@@")(query), comment_match.exists())
         )
         default_sort = (func.ts_rank(Incident.search_vector, query).desc(), *DEFAULT_SORT)
+    sortable = SORTABLE | custom_fields.sortable(
+        session=session,
+        record_type=RecordType.incident,
+        column=Incident.custom_fields,
+        sort=params.sort,
+        requester_only=requester_only,
+    )
     return paginate(
         session,
         statement,
         params,
-        sortable=SORTABLE,
+        sortable=sortable,
         default_sort=default_sort,
         exact_total_limit=get_settings().exact_total_limit,
         estimate_key=(
             "incidents",
             None if can_read_all(viewer) else viewer.id,
             filters.model_dump_json(),
+            tuple(sorted((key, tuple(values)) for key, values in (custom or {}).items())),
         ),
         keyset=True,
     )

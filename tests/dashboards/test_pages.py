@@ -29,6 +29,7 @@ PAGES = [
     "app_pages/changes.py",
     "app_pages/requests.py",
     "app_pages/problems_knowledge.py",
+    "app_pages/custom_fields.py",
     "app_pages/compliance.py",
 ]
 
