@@ -8,7 +8,7 @@
   so that q= finds them through the index it already has.
 
 Revision ID: 0022_custom_fields
-Revises: 0016_source_reconciliation
+Revises: 0021_record_escalations
 """
 
 from collections.abc import Sequence
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0022_custom_fields"
-down_revision: str | None = "0016_source_reconciliation"
+down_revision: str | None = "0021_record_escalations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
