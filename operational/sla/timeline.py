@@ -85,12 +85,9 @@ class PolicyRules:
         return self.resolution_minutes
 
     def pauses(self, state: str, hold_reason: str | None) -> bool:
-        if state not in _OPEN_STATES:
-            return False
-        for rule in self.pause_on:  # a loop, not any(): this runs for every change point
-            if rule.matches(state, hold_reason):
-                return True
-        return False
+        return state in _OPEN_STATES and any(
+            rule.matches(state, hold_reason) for rule in self.pause_on
+        )
 
     def specificity(self) -> tuple[bool, bool, bool]:
         return (self.service is not None, self.category is not None, self.priority is not None)
