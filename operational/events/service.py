@@ -17,7 +17,8 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 import polars as pl
-from sqlalchemy import func, select, text
+from sqlalchemy import case, func, select, text
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import Session
 
 from operational.core.db import insert_rows
@@ -305,10 +306,21 @@ def list_for(*, session: Session, entity_type: str, entity_id: int) -> Sequence[
 
 
 def rows_for_many(
-    *, session: Session, entity_type: str, entity_ids: Iterable[int]
+    *,
+    session: Session,
+    entity_type: str,
+    entity_ids: Iterable[int],
+    data_keys: Sequence[str] | None = None,
 ) -> dict[int, list[Any]]:
     """The logs of many records in one query, as rows in seq order, by record id (for replays
-    over thousands of records, where ORM objects would cost more than the replay)."""
+    over thousands of records, where ORM objects would cost more than the replay).
+
+    With ``data_keys``, an event's ``data`` comes only when it holds one of those keys (else
+    null): a reader that looks at no other key sees the same, and the rest (an import's
+    positions, on every imported event) is not sent and decoded."""
+    data = Event.data
+    if data_keys is not None:
+        data = case((Event.data.has_any(array(list(data_keys))), Event.data), else_=None)
     found: dict[int, list[Any]] = defaultdict(list)
     for event in session.execute(
         select(
@@ -320,7 +332,7 @@ def rows_for_many(
             Event.old_value,
             Event.new_value,
             Event.actor_id,
-            Event.data,
+            data.label("data"),
             Event.source_system,
         )
         .where(Event.entity_type == str(entity_type), Event.entity_id.in_(list(entity_ids)))

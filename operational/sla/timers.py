@@ -368,6 +368,7 @@ def backfill(
         session=session,
         entity_type=EntityType.incident,
         entity_ids=[incident.id for incident in incidents],
+        data_keys=timeline.DATA_KEYS,
     )
     subjects = [_subject(incident, history.get(incident.id, [])) for incident in incidents]
     _recompute(
