@@ -39,6 +39,9 @@ _ASSIGNEE_FIELDS = frozenset({"assignee", "assignee_id"})
 # agent's touch.
 _AUTOMATIC_ASSIGNMENT_KEYS = ("rule_id", "assignment_rule_id", "picked_by")
 NATIVE = "native"
+# Every key of an event's data that the replay reads (is_first_touch, _apply): readers of many
+# logs may leave out the data of events that hold none of them.
+DATA_KEYS = ("first_response", "hold_reason", *_AUTOMATIC_ASSIGNMENT_KEYS)
 
 # Order of transitions that share an instant in the event log.
 _KIND_ORDER = {

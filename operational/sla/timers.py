@@ -26,6 +26,8 @@ from operational.sla.models import SlaAlert, SlaPolicy, SlaTimer
 from operational.sla.service import active_policy_rules, policy_rules_at
 
 SLA_ACTOR_LABEL = "sla"
+_SLA_WARNING = EventKind.sla_warning.value
+_ESCALATED = EventKind.escalated.value
 
 
 class TimedRecord(Protocol):
@@ -133,20 +135,22 @@ def _subject(incident: Any, events: Iterable[Any]) -> _Subject:
     history: list[timeline.HistoryEvent] = []
     logged: set[tuple[str, str | None, datetime, int | None]] = set()
     for event in events:
-        if event.kind.startswith("sla_"):
-            threshold = int(event.new_value) if event.kind == EventKind.sla_warning else None
-            logged.add((event.kind, event.field, event.occurred_at, threshold))
-        elif event.kind != EventKind.escalated:
+        kind = event.kind
+        if kind.startswith("sla_"):
+            threshold = int(event.new_value) if kind == _SLA_WARNING else None
+            logged.add((kind, event.field, event.occurred_at, threshold))
+        elif kind != _ESCALATED:
+            # Positional: this runs once per imported event (keywords cost a third more).
             history.append(
                 timeline.HistoryEvent(
-                    occurred_at=event.occurred_at,
-                    kind=event.kind,
-                    field=event.field,
-                    old_value=event.old_value,
-                    new_value=event.new_value,
-                    actor_id=event.actor_id,
-                    data=event.data,
-                    source_system=event.source_system,
+                    event.occurred_at,
+                    kind,
+                    event.field,
+                    event.old_value,
+                    event.new_value,
+                    event.actor_id,
+                    event.data,
+                    event.source_system,
                 )
             )
     return _Subject(
@@ -365,6 +369,7 @@ def backfill(
         session=session,
         entity_type=EntityType.incident,
         entity_ids=[incident.id for incident in incidents],
+        data_keys=timeline.DATA_KEYS,
     )
     subjects = [_subject(incident, history.get(incident.id, [])) for incident in incidents]
     _recompute(

@@ -114,6 +114,44 @@ def test_every_writer_links_the_record_chain(session, factory):
     assert _breaks(session) == []
 
 
+def test_a_bulk_append_by_copy_stores_and_links_what_an_insert_would(session):
+    """From ``_COPY_FROM`` events on, ``append_many`` writes by COPY: the same rows and hashes
+    as its INSERT, also for text COPY must escape and for data holding times."""
+
+    def batch(entity_id: int, count: int) -> list[dict]:
+        return [
+            {
+                "entity_type": "incident",
+                "entity_id": entity_id,
+                "kind": "sla_warning",
+                "field": "resolution",
+                "old_value": 'tab\tnew\nline \\ "q"' if number == 0 else None,
+                "new_value": "ünï",
+                "occurred_at": T0 + timedelta(minutes=number),
+                "actor_label": "sla",
+                "data": {"at": T0, "ratio": 0.5, "minutes": 10.0, "text": "a\tb\\c\n"},
+                "synthesized": True,
+            }
+            for number in range(count)
+        ]
+
+    bulk = events._COPY_FROM
+    events.append_many(session=session, events=batch(900_101, 2))
+    events.append_many(session=session, events=batch(900_102, bulk))
+    inserted, copied = _log(session, 900_101), _log(session, 900_102)
+    assert len(copied) == bulk
+
+    def stored(event: Event) -> tuple:
+        return tuple(getattr(event, name) for name in chain.FIELDS if name != "entity_id")
+
+    assert [stored(event) for event in copied[:2]] == [stored(event) for event in inserted]
+    for before, event in itertools.pairwise(copied):
+        assert event.prev_hash == before.hash
+    for event in copied:
+        assert event.hash == chain.event_hash(_as_dict(event), event.prev_hash)
+    assert _breaks(session) == []
+
+
 def test_copy_refuses_a_seq_that_follows_nothing(session):
     frame = pl.DataFrame(
         {

@@ -171,3 +171,47 @@ def test_backfill_is_idempotent_and_handles_many_incidents(sla):
     # Opened 09:00..09:29, P3: 960 min = two office days; resolved Tue 12:00 -> met for all.
     assert {timers[i][1].state for i in ids} == {"met"}
     assert timers[ids[0]][1].elapsed_minutes == 480 + 180
+
+
+def test_backfill_reads_the_event_data_the_replay_needs_and_skips_the_rest(sla):
+    """The backfill loads only the data keys the replay reads (timeline.DATA_KEYS): a hold
+    whose reason is only in the data, and an assignment by a rule, count as they do when the
+    live recompute reads the whole log."""
+    _policies(sla)
+    opened = local(1, 9)
+
+    def imported_history():
+        incident = sla.incident(opened_at=opened, priority=3, source_system="servicenow")
+        steps = [
+            (local(1, 9, 10), "assigned", "assignee", None, "Agent", {"rule_id": 4}),
+            (local(1, 10), "state_changed", "state", "assigned", "on_hold", None),
+            (local(1, 13), "state_changed", "state", "on_hold", "in_progress", None),
+            (local(1, 15), "state_changed", "state", "in_progress", "resolved", None),
+        ]
+        for position, (when, kind, field, old, new, data) in enumerate(steps, start=2):
+            extra = {"hold_reason": "awaiting_caller"} if new == "on_hold" else {}
+            sla.event(
+                incident,
+                when,
+                kind,
+                field=field,
+                old=old,
+                new=new,
+                actor=sla.agent,
+                data={"import_seq": position, **(data or {}), **extra},
+            )
+        incident.state = "resolved"
+        sla.session.flush()
+        return incident
+
+    backfilled, recomputed = imported_history(), imported_history()
+    incident_flows.backfill_sla(session=sla.session, incident_ids=[backfilled.id], now=END)
+    sla.recompute(recomputed, now=END)
+
+    facts = _timer_facts(sla.session, backfilled)
+    assert facts == _timer_facts(sla.session, recomputed)
+    assert _sla_event_facts(sla, backfilled) == _sla_event_facts(sla, recomputed)
+    # The rule's assignment is no touch: the response ends at In Progress, 13:00, after a
+    # paused hold of three hours (10:00-13:00): 60 minutes used.
+    assert facts["response"][4] == 60
+    assert facts["response"][6:8] == ("met", local(1, 13))
