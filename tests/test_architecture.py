@@ -40,6 +40,7 @@ DOMAIN_LAYERS = (
     "requests",
     "problems",
     "knowledge",
+    "bulk",
     "exports",
     "live",
 )

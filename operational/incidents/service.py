@@ -861,20 +861,11 @@ def _filtered(statement: Select[Any], filters: IncidentFilters) -> Select[Any]:
     return statement
 
 
-def search(
-    *, session: Session, viewer: User, filters: IncidentFilters, params: PageParams
-) -> Page[Any]:  # of Incident
-    """One page of the incidents ``viewer`` may see that match ``filters``.
-
-    ``q`` matches number, title and description (generated tsvector on incidents) or any
-    comment (generated tsvector on comments; only public ones for requesters). Without an
-    explicit sort, matches come best first.
-    """
-    statement = select(Incident).options(*RESPONSE_LOADS)
+def _matching(statement: Select[Any], viewer: User, filters: IncidentFilters) -> Select[Any]:
+    """``statement`` narrowed to the incidents ``viewer`` may see that match ``filters``."""
     if not can_read_all(viewer):
         statement = statement.where(Incident.requester_id == viewer.id)
     statement = _filtered(statement, filters)
-    default_sort: tuple[Any, ...] = DEFAULT_SORT
     text = (filters.q or "").strip()
     if text:
         query = _search_query(text)
@@ -887,7 +878,36 @@ def search(
         statement = statement.where(
             or_(Incident.search_vector.op("@@")(query), comment_match.exists())
         )
-        default_sort = (func.ts_rank(Incident.search_vector, query).desc(), *DEFAULT_SORT)
+    return statement
+
+
+def matching_ids(
+    *, session: Session, viewer: User, filters: IncidentFilters, limit: int
+) -> tuple[int, list[int]]:
+    """How many incidents ``viewer`` may see match ``filters`` (the list's contract), and the
+    ids of the first ``limit`` of them, oldest first (bulk updates select by a filter)."""
+    total = session.scalar(_matching(select(func.count(Incident.id)), viewer, filters)) or 0
+    ids = session.scalars(
+        _matching(select(Incident.id), viewer, filters).order_by(Incident.id).limit(limit)
+    ).all()
+    return total, list(ids)
+
+
+def search(
+    *, session: Session, viewer: User, filters: IncidentFilters, params: PageParams
+) -> Page[Any]:  # of Incident
+    """One page of the incidents ``viewer`` may see that match ``filters``.
+
+    ``q`` matches number, title and description (generated tsvector on incidents) or any
+    comment (generated tsvector on comments; only public ones for requesters). Without an
+    explicit sort, matches come best first.
+    """
+    statement = _matching(select(Incident).options(*RESPONSE_LOADS), viewer, filters)
+    default_sort: tuple[Any, ...] = DEFAULT_SORT
+    text = (filters.q or "").strip()
+    if text:
+        rank = func.ts_rank(Incident.search_vector, _search_query(text))
+        default_sort = (rank.desc(), *DEFAULT_SORT)
     return paginate(
         session,
         statement,
