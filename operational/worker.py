@@ -91,7 +91,7 @@ def run_once(
     if auto_close:
         report.closed = _auto_close(make_session, now)
     _requests(make_session, now, report, batch_size)
-    _bulk_jobs(make_session, report)
+    run_bulk_jobs(make_session, report)
     if dispatch:
         _hand_over(make_session, now, report)
         _dispatch(make_session, report)
@@ -146,7 +146,7 @@ def _requests(
             report.request_clocks += 1
 
 
-def _bulk_jobs(
+def run_bulk_jobs(
     make_session: Callable[[], Session],
     report: ScanReport,
     *,

@@ -53,8 +53,9 @@ INCIDENT_WRITE = "incident:write"
 INCIDENT_OVERRIDE_PRIORITY = "incident:override_priority"
 CHANGE_WRITE = "change:write"
 API = "/api/v1"
-# An incident already in the state asked for, with nothing else asked, is skipped.
-STATE_FIELDS = frozenset({"state", "reason"})
+# An incident already in the state asked for is skipped when nothing but the move (and what goes
+# with it: a reason, hold reason, resolution) was asked.
+STATE_FIELDS = frozenset({"state", "reason", "hold_reason", "resolution_code", "resolution_notes"})
 
 
 @dataclass(frozen=True)

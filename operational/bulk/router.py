@@ -12,6 +12,8 @@ from operational.bulk.schemas import (
     BulkJobPage,
     BulkJobRead,
     BulkPreview,
+    BulkResultPage,
+    BulkResultRead,
     ChangeBulkRequest,
     IncidentBulkRequest,
 )
@@ -57,7 +59,12 @@ def _job_read(
 ) -> BulkJobRead:
     read = BulkJobRead.model_validate(job)
     found = service.results(session=session, job=job, params=page, outcome=outcome)
-    read.results = found
+    read.results = BulkResultPage(
+        items=[BulkResultRead.model_validate(item) for item in found.items],
+        total=found.total,
+        page=found.page,
+        size=found.size,
+    )
     return read
 
 
