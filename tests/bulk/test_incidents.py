@@ -265,3 +265,52 @@ def test_malformed_requests_are_refused_whole(client, factory, incidents):
         {"ids": [1], "update": {"title": None}},
     ):
         assert_problem(client.post(URL, headers=headers, json=body), 422, "validation-error")
+
+
+def test_an_agent_of_another_team_may_do_in_bulk_what_they_may_do_one_by_one(
+    client, factory, incidents
+):
+    """Agents work every incident (incident:write is not per team): bulk grants nothing more
+    and nothing less than PATCH."""
+    network, desk = incidents.team(), incidents.team()
+    owner = incidents.agent(teams=(network,))
+    other = incidents.agent(teams=(desk,))
+    first, second = (
+        incidents.incident(actor=owner, assignment_group_id=network.id) for _ in range(2)
+    )
+    headers = factory.auth_headers(other)
+    single = client.patch(
+        f"/api/v1/incidents/{first.id}",
+        headers={**headers, "If-Match": f'"{first.version}"'},
+        json={"urgency": 1},
+    )
+    assert single.status_code == 200, single.text
+    job = client.post(
+        URL, headers=headers, json={"ids": [second.id], "update": {"urgency": 1}}
+    ).json()
+    assert outcomes(job) == [(str(second.id), "updated")]
+
+
+def test_a_record_that_fails_half_way_keeps_none_of_its_changes(
+    client, factory, incidents, session, events_of
+):
+    """The urgency is written before the move is refused (422: nobody assigned): the record's
+    savepoint undoes it, and the other record keeps its whole update."""
+    agent = incidents.agent()
+    assigned = incidents.incident(actor=agent, assignee_id=agent.id)
+    unassigned = incidents.incident(actor=agent)
+    events_before = len(events_of("incident", unassigned.id))
+    job = client.post(
+        URL,
+        headers=factory.auth_headers(agent),
+        json={
+            "ids": [assigned.id, unassigned.id],
+            "update": {"urgency": 1, "state": "in_progress"},
+        },
+    ).json()
+    assert outcomes(job) == [(str(assigned.id), "updated"), (str(unassigned.id), "failed")]
+    assert job["results"]["items"][1]["problem"]["status"] == 422
+    session.expire_all()
+    assert (session.get(Incident, assigned.id).urgency, assigned.state) == (1, "in_progress")
+    assert session.get(Incident, unassigned.id).urgency == 3
+    assert len(events_of("incident", unassigned.id)) == events_before
