@@ -6,6 +6,7 @@ from fastapi import Depends, FastAPI
 
 from operational.auth import cache as auth_cache
 from operational.auth.router import router as auth_router
+from operational.bulk.router import router as bulk_router
 from operational.changes.router import ci_page_router
 from operational.changes.router import router as changes_router
 from operational.cmdb.router import router as cmdb_router
@@ -96,6 +97,7 @@ def create_app() -> FastAPI:
         live_router,
         notifications_router,
         customfields_router,
+        bulk_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     document_problems(app)

@@ -1,5 +1,6 @@
 """The one background worker, above the domains: SLA warnings, breaches and escalations, then
-the auto-close of resolved incidents, the request steps, every ``ITSM_AUDIT_SEAL_MINUTES`` a seal
+the auto-close of resolved incidents, the request steps, the background bulk jobs
+(``operational.bulk``, a chunk of records per transaction), every ``ITSM_AUDIT_SEAL_MINUTES`` a seal
 of the event log's hash chains (``operational.audit``), and last the notifications dispatcher
 (the outbox's messages out, then the daily digests; operational/notifications/dispatcher.py).
 
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from operational.audit import service as audit_service
+from operational.bulk import flows as bulk_flows
 from operational.core.config import get_settings
 from operational.core.db import _session_factory, create_worker_engine, session_scope
 from operational.incidents import flows as incident_flows
@@ -47,6 +49,13 @@ class ScanReport:
     delivered: int = 0  # notifications sent
     delivery_failures: int = 0  # notification tries that failed (retried later, or dead)
     digests: int = 0  # daily digests written
+    bulk_records: int = 0  # records of background bulk jobs processed
+
+
+# Records of a bulk job processed per transaction (the job's progress shows after each), and at
+# most this many per scan, so that a large job does not hold up the SLA scans.
+BULK_CHUNK = 50
+BULK_RECORDS_PER_SCAN = 1000
 
 
 def _sessions(engine: Engine | None) -> Callable[[], Session]:
@@ -82,6 +91,7 @@ def run_once(
     if auto_close:
         report.closed = _auto_close(make_session, now)
     _requests(make_session, now, report, batch_size)
+    run_bulk_jobs(make_session, report)
     if dispatch:
         _hand_over(make_session, now, report)
         _dispatch(make_session, report)
@@ -134,6 +144,43 @@ def _requests(
             report.approvals_chased += 1
         else:
             report.request_clocks += 1
+
+
+def run_bulk_jobs(
+    make_session: Callable[[], Session],
+    report: ScanReport,
+    *,
+    chunk: int = BULK_CHUNK,
+    budget: int = BULK_RECORDS_PER_SCAN,
+) -> None:
+    """Carry on with the queued and running bulk jobs, oldest first, a chunk per transaction,
+    up to ``budget`` records; a job another worker holds is left to it."""
+    last_id = 0
+    while report.bulk_records < budget:
+        with session_scope(make_session) as session:
+            job_id = bulk_flows.next_job(session=session, after_id=last_id)
+        if job_id is None:
+            return
+        last_id = job_id
+        while report.bulk_records < budget:
+            try:
+                with session_scope(make_session) as session:
+                    step = bulk_flows.work_on(
+                        session=session,
+                        job_id=job_id,
+                        limit=min(chunk, budget - report.bulk_records),
+                    )
+            except Exception as exc:
+                logger.exception("bulk job failed", extra={"bulk_job_id": job_id})
+                report.failed += 1
+                with session_scope(make_session) as session:
+                    bulk_flows.fail_job(session=session, job_id=job_id, error=str(exc)[:2000])
+                break
+            if step is None:
+                break
+            report.bulk_records += step.processed
+            if step.finished:
+                break
 
 
 def _process(

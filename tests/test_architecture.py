@@ -41,6 +41,7 @@ DOMAIN_LAYERS = (
     "requests",
     "problems",
     "knowledge",
+    "bulk",
     "exports",
     "live",
 )

@@ -11,7 +11,7 @@ from operational.auth.models import User
 from operational.changes import notifying, service
 from operational.changes.enums import ChangeState
 from operational.changes.models import Change
-from operational.changes.schemas import ReviewCreate
+from operational.changes.schemas import ChangeUpdate, ReviewCreate
 from operational.incidents import service as incidents_service
 
 
@@ -41,6 +41,19 @@ def link_caused_incident(
     _link(session, change, incident_id, actor)
     session.flush()
     return change
+
+
+def update(
+    *, session: Session, change: Change, data: ChangeUpdate, expected_version: int, actor: User
+) -> Change:
+    """Edit a change's fields (one PATCH, or one record of a bulk update)."""
+    return service.update(
+        session=session,
+        change_id=change.id,
+        data=data,
+        expected_version=expected_version,
+        actor=actor,
+    )
 
 
 def transition(

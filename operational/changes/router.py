@@ -17,7 +17,7 @@ from operational.changes import (
     templates,
 )
 from operational.changes.dependencies import CurrentBlackout, CurrentChange, CurrentTemplate
-from operational.changes.enums import ChangeState, ChangeType, NoticeKind, RiskLevel
+from operational.changes.enums import ChangeState, ChangeType, NoticeKind
 from operational.changes.models import Change
 from operational.changes.schemas import (
     ApprovalRead,
@@ -31,6 +31,7 @@ from operational.changes.schemas import (
     CalendarRead,
     CausedIncidentLink,
     ChangeCreate,
+    ChangeFilters,
     ChangePage,
     ChangeRead,
     ChangeSummary,
@@ -89,35 +90,9 @@ def list_changes(
     session: DbSession,
     page: PageQuery,
     custom: CustomFieldParams,
-    state: Annotated[list[ChangeState], Query()] = (),
-    change_type: Annotated[list[ChangeType], Query()] = (),
-    requester_id: int | None = None,
-    assignment_group_id: int | None = None,
-    implementer_id: int | None = None,
-    ci_id: Annotated[int | None, Query(description="Changes affecting this CI")] = None,
-    risk_level: Annotated[list[RiskLevel], Query()] = (),
-    planned_from: Annotated[AwareDatetime | None, Query(description="Window ends after")] = None,
-    planned_to: Annotated[AwareDatetime | None, Query(description="Window starts before")] = None,
-    q: Annotated[
-        str | None,
-        Query(description="Part of the title or number, or words of a custom field's text"),
-    ] = None,
+    filters: Annotated[ChangeFilters, Query()],
 ) -> ChangePage:
-    found = service.search(
-        session=session,
-        params=page,
-        state=[item.value for item in state],
-        change_type=[item.value for item in change_type],
-        requester_id=requester_id,
-        assignment_group_id=assignment_group_id,
-        implementer_id=implementer_id,
-        ci_id=ci_id,
-        risk_level=[item.value for item in risk_level],
-        planned_from=planned_from,
-        planned_to=planned_to,
-        q=q,
-        custom=custom,
-    )
+    found = service.search(session=session, params=page, filters=filters, custom=custom)
     return found.map(ChangeSummary.model_validate)
 
 
@@ -221,9 +196,9 @@ def update_change(
     session: DbSession,
     response: Response,
 ) -> ChangeRead:
-    updated = service.update(
+    updated = flows.update(
         session=session,
-        change_id=change.id,
+        change=change,
         data=data,
         expected_version=expected_version,
         actor=user,

@@ -9,6 +9,7 @@ from operational.changes.enums import (
     ChangeType,
     Decision,
     ReviewOutcome,
+    RiskLevel,
 )
 from operational.changes.models import Change
 from operational.cmdb.enums import Environment
@@ -117,6 +118,23 @@ class ChangeSummary(ReadModel):
 
 
 ChangePage = Page[ChangeSummary]
+
+
+class ChangeFilters(BaseModel):
+    """List filters; every one given must hold."""
+
+    state: list[ChangeState] = Field(default_factory=list)
+    change_type: list[ChangeType] = Field(default_factory=list)
+    requester_id: int | None = None
+    assignment_group_id: int | None = None
+    implementer_id: int | None = None
+    ci_id: int | None = Field(None, description="Changes affecting this CI")
+    risk_level: list[RiskLevel] = Field(default_factory=list)
+    planned_from: AwareDatetime | None = Field(None, description="Window ends after")
+    planned_to: AwareDatetime | None = Field(None, description="Window starts before")
+    q: str | None = Field(
+        None, description="Part of the title or number, or words of a custom field's text"
+    )
 
 
 class ChangeBrief(ReadModel):  # a change in another record's response (a CI's)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal_column, or_, select
+from sqlalchemy import Select, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from operational.auth import service as auth_service
@@ -39,7 +39,7 @@ from operational.changes.exceptions import (
     ScheduleConflict,
 )
 from operational.changes.models import Change, ChangeCI, change_number_seq
-from operational.changes.schemas import ChangeCreate, ChangeUpdate, ReviewCreate
+from operational.changes.schemas import ChangeCreate, ChangeFilters, ChangeUpdate, ReviewCreate
 from operational.cmdb import service as cmdb_service
 from operational.cmdb.enums import ImpactDirection
 from operational.cmdb.models import ConfigurationItem
@@ -96,26 +96,15 @@ def upcoming_for_ci(*, session: Session, ci_id: int, now: datetime | None = None
     )
 
 
-def search(
+def _filtered(
+    statement: Select[Any],
+    filters: ChangeFilters,
     *,
     session: Session,
-    params: PageParams,
-    state: Sequence[str] = (),
-    change_type: Sequence[str] = (),
-    requester_id: int | None = None,
-    assignment_group_id: int | None = None,
-    implementer_id: int | None = None,
-    ci_id: int | None = None,
-    risk_level: Sequence[str] = (),
-    planned_from: datetime | None = None,
-    planned_to: datetime | None = None,
-    q: str | None = None,
     custom: Mapping[str, list[str]] | None = None,
-) -> Page[Any]:
-    """A page of changes. ``q`` matches part of the title or number, or the words of a custom
-    field's string value; ``custom`` holds the ``cf.<name>`` filters, and ``params.sort`` may
-    name custom fields (customfields.service)."""
-    statement = select(Change).where(
+) -> Select[Any]:
+    """``statement`` narrowed to the list's filters and the ``cf.<name>`` filters ``custom``."""
+    statement = statement.where(
         *custom_fields.filter_clauses(
             session=session,
             record_type=RecordType.change,
@@ -123,38 +112,57 @@ def search(
             params=custom or {},
         )
     )
-    if state:
-        statement = statement.where(Change.state.in_(state))
-    if change_type:
-        statement = statement.where(Change.change_type.in_(change_type))
-    if requester_id is not None:
-        statement = statement.where(Change.requester_id == requester_id)
-    if assignment_group_id is not None:
-        statement = statement.where(Change.assignment_group_id == assignment_group_id)
-    if implementer_id is not None:
-        statement = statement.where(Change.implementer_id == implementer_id)
-    if ci_id is not None:
+    if filters.state:
+        statement = statement.where(Change.state.in_([item.value for item in filters.state]))
+    if filters.change_type:
         statement = statement.where(
-            Change.id.in_(select(ChangeCI.change_id).where(ChangeCI.ci_id == ci_id))
+            Change.change_type.in_([item.value for item in filters.change_type])
         )
-    if risk_level:
-        statement = statement.where(Change.risk_level.in_(risk_level))
-    if planned_from is not None:
-        statement = statement.where(Change.planned_end > planned_from)
-    if planned_to is not None:
-        statement = statement.where(Change.planned_start < planned_to)
-    if q:
+    for column, value in (
+        (Change.requester_id, filters.requester_id),
+        (Change.assignment_group_id, filters.assignment_group_id),
+        (Change.implementer_id, filters.implementer_id),
+    ):
+        if value is not None:
+            statement = statement.where(column == value)
+    if filters.ci_id is not None:
+        statement = statement.where(
+            Change.id.in_(select(ChangeCI.change_id).where(ChangeCI.ci_id == filters.ci_id))
+        )
+    if filters.risk_level:
+        statement = statement.where(
+            Change.risk_level.in_([item.value for item in filters.risk_level])
+        )
+    if filters.planned_from is not None:
+        statement = statement.where(Change.planned_end > filters.planned_from)
+    if filters.planned_to is not None:
+        statement = statement.where(Change.planned_start < filters.planned_to)
+    if filters.q:
         statement = statement.where(
             or_(
-                Change.title.icontains(q, autoescape=True),
-                Change.number.icontains(q, autoescape=True),
+                Change.title.icontains(filters.q, autoescape=True),
+                Change.number.icontains(filters.q, autoescape=True),
                 custom_fields.search_vector(CUSTOM_SEARCH_CONFIG, Change.custom_fields).op("@@")(
                     func.websearch_to_tsquery(
-                        literal_column(f"'{CUSTOM_SEARCH_CONFIG}'::regconfig"), q
+                        literal_column(f"'{CUSTOM_SEARCH_CONFIG}'::regconfig"), filters.q
                     )
                 ),
             )
         )
+    return statement
+
+
+def search(
+    *,
+    session: Session,
+    params: PageParams,
+    filters: ChangeFilters,
+    custom: Mapping[str, list[str]] | None = None,
+) -> Page[Any]:
+    """A page of changes. ``filters.q`` matches part of the title or number, or the words of a
+    custom field's string value; ``custom`` holds the ``cf.<name>`` filters, and ``params.sort``
+    may name custom fields (customfields.service)."""
+    statement = _filtered(select(Change), filters, session=session, custom=custom)
     sortable = CHANGE_SORTABLE | custom_fields.sortable(
         session=session,
         record_type=RecordType.change,
@@ -162,6 +170,26 @@ def search(
         sort=params.sort,
     )
     return paginate(session, statement, params, sortable=sortable, default_sort=[Change.id.desc()])
+
+
+def matching_ids(
+    *,
+    session: Session,
+    filters: ChangeFilters,
+    limit: int,
+    custom: Mapping[str, list[str]] | None = None,
+) -> tuple[int, list[int]]:
+    """How many changes match ``filters`` and ``custom`` (the list's contract), and the ids of
+    the first ``limit`` of them, oldest first (bulk updates select by a filter)."""
+    total = (
+        session.scalar(
+            _filtered(select(func.count(Change.id)), filters, session=session, custom=custom)
+        )
+        or 0
+    )
+    matching = _filtered(select(Change.id), filters, session=session, custom=custom)
+    ids = session.scalars(matching.order_by(Change.id).limit(limit))
+    return total, list(ids)
 
 
 def history(*, session: Session, change_id: int, params: PageParams) -> Page[Any]:

@@ -187,6 +187,15 @@ class Settings(BaseSettings):
         default=1_000, ge=0, description="Matches counted exactly before the total is estimated."
     )
 
+    # Bulk updates (docs/bulk.md): at most bulk_max_records per call; more than
+    # bulk_background_threshold run in the worker as a job (202), fewer within the request.
+    bulk_max_records: int = Field(
+        default=1_000, ge=1, le=100_000, description="Records one bulk update may name or match."
+    )
+    bulk_background_threshold: int = Field(
+        default=100, ge=0, description="Above this many records a bulk update runs in the worker."
+    )
+
     @field_validator("home")
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:

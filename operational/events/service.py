@@ -12,7 +12,9 @@ each other.
 import io
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
@@ -62,6 +64,29 @@ def _as_stored(data: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if all(type(key) is str and type(value) in _PLAIN for key, value in data.items()):
         return dict(data)  # a flat object of JSON scalars comes back as it is
     return json.loads(json.dumps(data, default=_json_value))
+
+
+# What every event appended in the current block also carries in its data (``tagged``).
+_tags: ContextVar[Mapping[str, Any] | None] = ContextVar("event_tags", default=None)
+
+
+@contextmanager
+def tagged(**tags: Any) -> Iterator[None]:
+    """Every event appended inside the block also carries ``tags`` in its data: a bulk job's
+    id (``bulk_job_id``), so that each change the job makes names it, whichever domain's service
+    writes the event. The event's own data wins over a tag of the same name."""
+    token = _tags.set({**(_tags.get() or {}), **tags})
+    try:
+        yield
+    finally:
+        _tags.reset(token)
+
+
+def _with_tags(data: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    tags = _tags.get()
+    if not tags:
+        return data
+    return {**tags, **(data or {})}
 
 
 def next_seq(*, session: Session, entity_type: str, entity_id: int) -> int:
@@ -122,7 +147,7 @@ def append(
             "field": field,
             "old_value": _stringify(old_value),
             "new_value": _stringify(new_value),
-            "data": _as_stored(data),
+            "data": _as_stored(_with_tags(data)),
             "source_system": "native",
             "synthesized": False,
         },
@@ -251,7 +276,7 @@ def append_many(*, session: Session, events: Sequence[Mapping[str, Any]]) -> int
         row["kind"] = str(row["kind"])
         row["old_value"] = _stringify(row["old_value"])
         row["new_value"] = _stringify(row["new_value"])
-        row["data"] = _as_stored(row["data"])
+        row["data"] = _as_stored(_with_tags(row["data"]))
         hashed = [row[name] for name in chain.FIELDS]
         hashed[_RECORDED_AT] = recorded_at
         row["prev_hash"] = prev_hash

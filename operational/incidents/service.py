@@ -909,24 +909,17 @@ def _filtered(statement: Select[Any], filters: IncidentFilters) -> Select[Any]:
     return statement
 
 
-def search(
-    *,
-    session: Session,
+def _matching(
+    statement: Select[Any],
     viewer: User,
     filters: IncidentFilters,
-    params: PageParams,
+    *,
+    session: Session,
     custom: Mapping[str, list[str]] | None = None,
-) -> Page[Any]:  # of Incident
-    """One page of the incidents ``viewer`` may see that match ``filters`` and the custom field
-    filters ``custom`` (``cf.<name>`` query parameters: customfields.service.filter_clauses).
-
-    ``q`` matches number, title, description and the custom fields' string values (generated
-    tsvector on incidents) or any comment (generated tsvector on comments; only public ones for
-    requesters). Without an explicit sort, matches come best first. ``sort`` may name custom
-    fields (``cf.<name>``).
-    """
+) -> Select[Any]:
+    """``statement`` narrowed to the incidents ``viewer`` may see that match ``filters`` and
+    the custom field filters ``custom`` (``cf.<name>``: customfields.service.filter_clauses)."""
     requester_only = not can_read_all(viewer)
-    statement = select(Incident).options(*RESPONSE_LOADS)
     if requester_only:
         statement = statement.where(Incident.requester_id == viewer.id)
     statement = _filtered(statement, filters)
@@ -939,7 +932,6 @@ def search(
             requester_only=requester_only,
         )
     )
-    default_sort: tuple[Any, ...] = DEFAULT_SORT
     text = (filters.q or "").strip()
     if text:
         query = _search_query(text)
@@ -952,13 +944,63 @@ def search(
         statement = statement.where(
             or_(Incident.search_vector.op("@@")(query), comment_match.exists())
         )
-        default_sort = (func.ts_rank(Incident.search_vector, query).desc(), *DEFAULT_SORT)
+    return statement
+
+
+def matching_ids(
+    *,
+    session: Session,
+    viewer: User,
+    filters: IncidentFilters,
+    limit: int,
+    custom: Mapping[str, list[str]] | None = None,
+) -> tuple[int, list[int]]:
+    """How many incidents ``viewer`` may see match ``filters`` and ``custom`` (the list's
+    contract), and the ids of the first ``limit`` of them, oldest first (bulk updates select by
+    a filter)."""
+    total = (
+        session.scalar(
+            _matching(
+                select(func.count(Incident.id)), viewer, filters, session=session, custom=custom
+            )
+        )
+        or 0
+    )
+    matching = _matching(select(Incident.id), viewer, filters, session=session, custom=custom)
+    ids = session.scalars(matching.order_by(Incident.id).limit(limit)).all()
+    return total, list(ids)
+
+
+def search(
+    *,
+    session: Session,
+    viewer: User,
+    filters: IncidentFilters,
+    params: PageParams,
+    custom: Mapping[str, list[str]] | None = None,
+) -> Page[Any]:  # of Incident
+    """One page of the incidents ``viewer`` may see that match ``filters`` and the custom field
+    filters ``custom``.
+
+    ``q`` matches number, title, description and the custom fields' string values (generated
+    tsvector on incidents) or any comment (generated tsvector on comments; only public ones for
+    requesters). Without an explicit sort, matches come best first. ``sort`` may name custom
+    fields (``cf.<name>``).
+    """
+    statement = _matching(
+        select(Incident).options(*RESPONSE_LOADS), viewer, filters, session=session, custom=custom
+    )
+    default_sort: tuple[Any, ...] = DEFAULT_SORT
+    text = (filters.q or "").strip()
+    if text:
+        rank = func.ts_rank(Incident.search_vector, _search_query(text))
+        default_sort = (rank.desc(), *DEFAULT_SORT)
     sortable = SORTABLE | custom_fields.sortable(
         session=session,
         record_type=RecordType.incident,
         column=Incident.custom_fields,
         sort=params.sort,
-        requester_only=requester_only,
+        requester_only=not can_read_all(viewer),
     )
     return paginate(
         session,
