@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from operational.audit import service as audit_service
+from operational.automation import flows as automation_flows
 from operational.core.config import get_settings
 from operational.core.db import _session_factory, create_worker_engine, session_scope
 from operational.incidents import flows as incident_flows
@@ -47,6 +48,8 @@ class ScanReport:
     delivered: int = 0  # notifications sent
     delivery_failures: int = 0  # notification tries that failed (retried later, or dead)
     digests: int = 0  # daily digests written
+    scheduled_rules: int = 0  # scheduled automation rules run
+    rules_fired: int = 0  # ... and the records they fired on
 
 
 def _sessions(engine: Engine | None) -> Callable[[], Session]:
@@ -68,6 +71,7 @@ def run_once(
     now = now or datetime.now(UTC)
     make_session = _sessions(engine)
     report = ScanReport()
+    automation_flows.install()  # what the steps below change runs the rules too
     last_id = 0
     while True:  # page through the backlog, batch by batch, each incident once
         with session_scope(make_session) as session:
@@ -82,10 +86,27 @@ def run_once(
     if auto_close:
         report.closed = _auto_close(make_session, now)
     _requests(make_session, now, report, batch_size)
+    _scheduled_rules(make_session, now, report, batch_size)
     if dispatch:
         _hand_over(make_session, now, report)
         _dispatch(make_session, report)
     return report
+
+
+def _scheduled_rules(
+    make_session: Callable[[], Session], now: datetime, report: ScanReport, batch_size: int
+) -> None:
+    """Scheduled automation rules that are due, over the open records (one transaction each)."""
+    try:
+        ran = automation_flows.run_schedules(
+            make_session=make_session, now=now, batch_size=batch_size
+        )
+    except Exception:
+        logger.exception("scheduled automation rules failed")
+        report.failed += 1
+        return
+    report.scheduled_rules = ran.rules
+    report.rules_fired = ran.fired
 
 
 def _hand_over(make_session: Callable[[], Session], now: datetime, report: ScanReport) -> None:

@@ -39,6 +39,7 @@ DOMAIN_LAYERS = (
     "changes",
     "requests",
     "problems",
+    "automation",
     "knowledge",
     "exports",
     "live",

@@ -119,7 +119,7 @@ def create_change(
     session: DbSession,
     response: Response,
 ) -> ChangeRead:
-    change = service.create(session=session, data=data, actor=user)
+    change = flows.create(session=session, data=data, actor=user)
     response.headers["Location"] = f"/api/v1/changes/{change.id}"
     return _read(session, change, response)
 
@@ -207,9 +207,9 @@ def update_change(
     session: DbSession,
     response: Response,
 ) -> ChangeRead:
-    updated = service.update(
+    updated = flows.update(
         session=session,
-        change_id=change.id,
+        change=change,
         data=data,
         expected_version=expected_version,
         actor=user,

@@ -26,6 +26,7 @@ class EntityType(StrEnum):
     change_template = "change_template"
     blackout_window = "blackout_window"
     ci_class = "ci_class"
+    automation_rule = "automation_rule"
 
 
 class EventKind(StrEnum):
@@ -57,6 +58,7 @@ class EventKind(StrEnum):
     - approval_decided: a CAB member approved or rejected a change
     - relationship_added / relationship_removed: a CI relationship
     - downloaded: a compliance export file was downloaded
+    - automation_loop_cut: a chain of automation rules was cut at its maximum depth
     - user_*: account administration (created, roles changed, MFA enrolled, logged in)
     """
 
@@ -95,3 +97,6 @@ class EventKind(StrEnum):
     article_used = "article_used"
     feedback_given = "feedback_given"
     deleted = "deleted"
+    # An automation rule's chain went deeper than the engine allows: cut there (data.rule_id,
+    # data.chain: the rule ids in order).
+    automation_loop_cut = "automation_loop_cut"

@@ -804,6 +804,36 @@ def add_comment(
     return comment
 
 
+def add_system_comment(
+    *,
+    session: Session,
+    incident: Incident,
+    body: str,
+    is_public: bool = True,
+    now: datetime | None = None,
+) -> IncidentComment:
+    """A comment or work note written by the system (an automation rule), with no author: not
+    a first response, and not a requester's reply."""
+    now = now_or(now)
+    lock(session, incident)
+    comment = IncidentComment(
+        incident_id=incident.id, author_id=None, is_public=is_public, body=body, created_at=now
+    )
+    session.add(comment)
+    session.flush()
+    record(
+        session,
+        incident,
+        EventKind.comment_added if is_public else EventKind.work_note_added,
+        None,
+        now,
+        new=body,
+        data={"comment_id": comment.id},
+    )
+    finish(session, incident, now, bump=False)
+    return comment
+
+
 def list_comments(
     *, session: Session, incident: Incident, include_work_notes: bool
 ) -> list[IncidentComment]:
