@@ -263,7 +263,7 @@ def _set_fields(session: Session, change: RecordChange, fields: dict[str, Any]) 
             incident=record,
             data=IncidentUpdate.model_validate(builtin),
             actor=None,
-            expected_version=None,
+            expected_version=record.version,  # the rule acts on the record as it is now
             now=change.now,
         )
     elif builtin:

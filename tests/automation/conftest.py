@@ -64,7 +64,7 @@ class AutomationKit:
             incident=incident,
             data=IncidentUpdate(**fields),
             actor=self.agent,
-            expected_version=None,
+            expected_version=incident.version,
             now=now,
         ).incident
 
