@@ -70,12 +70,12 @@ def custom_fields_of(record: Any) -> Mapping[str, Any]:
 
 def snapshot(record: Any) -> dict[str, Any]:
     """The record's field values now (custom fields as ``cf.<name>``), to diff against later.
-    Reads only loaded attributes: never a query."""
-    state = inspect(record)
+    A loaded record costs no query; an expired one (after a rolled-back savepoint) is reloaded,
+    so that what it did not change never reads as changed."""
     values = {
-        attribute.key: state.dict.get(attribute.key)
-        for attribute in state.mapper.column_attrs
-        if attribute.key not in _NOT_CHANGES and attribute.key in state.dict
+        attribute.key: getattr(record, attribute.key)
+        for attribute in inspect(record).mapper.column_attrs
+        if attribute.key not in _NOT_CHANGES and not attribute.deferred
     }
     values.pop("custom_fields", None)
     for name, value in custom_fields_of(record).items():

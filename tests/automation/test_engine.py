@@ -353,3 +353,31 @@ def test_inactive_rules_do_not_run(auto, inactive):
         trigger="created", is_active=not inactive, actions=[{"type": "comment", "template": "x"}]
     )
     assert auto.comments(auto.incident()) == []
+
+
+def test_after_a_failed_rule_only_real_changes_trigger_rules(auto, changes):
+    unimplemented = changes.change()
+    auto.rule(
+        position=1,
+        trigger="created",
+        actions=[{"type": "link_change", "change_id": unimplemented.id}],
+    )
+    auto.rule(
+        position=2,
+        trigger="created",
+        actions=[{"type": "set_fields", "fields": {"location": "Rotterdam"}}],
+    )
+    on_title = auto.rule(
+        trigger="updated",
+        conditions={"changed": "title"},
+        actions=[{"type": "comment", "template": "title changed"}],
+    )
+    on_location = auto.rule(
+        trigger="updated",
+        conditions={"changed": "location", "to": "Rotterdam"},
+        actions=[{"type": "comment", "template": "location set"}],
+    )
+    incident = auto.incident()
+    assert incident.location == "Rotterdam"
+    assert [c.body for c in auto.comments(incident)] == ["location set"]
+    assert auto.runs(on_title) == [] and len(auto.runs(on_location)) == 1
