@@ -85,9 +85,7 @@ def _triggers(change: RecordChange) -> list[str]:
 def _applies(rule: AutomationRule, change: RecordChange) -> bool:
     if rule.trigger == TriggerKind.state_changed:
         return "state" in change.changes
-    return rule.trigger == change.trigger or (
-        rule.trigger == TriggerKind.updated and change.trigger == Trigger.updated
-    )
+    return rule.trigger == change.trigger
 
 
 def on_record_change(session: Session, change: RecordChange) -> None:
