@@ -381,3 +381,29 @@ def test_after_a_failed_rule_only_real_changes_trigger_rules(auto, changes):
     assert incident.location == "Rotterdam"
     assert [c.body for c in auto.comments(incident)] == ["location set"]
     assert auto.runs(on_title) == [] and len(auto.runs(on_location)) == 1
+
+
+def test_a_change_moving_state_runs_its_state_changed_rules(auto, changes):
+    from operational.changes import flows as change_flows
+    from operational.changes.enums import ChangeState
+
+    manager = auto.factory.user(roles=("manager",))
+    rule = auto.rule(
+        record_type="change",
+        trigger="state_changed",
+        conditions={"changed": "state", "from": "new", "to": "assess"},
+        actions=[
+            {"type": "notify", "user_ids": [manager.id], "template": "{{ number }} to assess"}
+        ],
+    )
+    change = changes.change()
+    moved = change_flows.transition(
+        session=auto.session,
+        change=change,
+        target=ChangeState.assess,
+        expected_version=change.version,
+        actor=auto.agent,
+    )
+    (message,) = auto.outbox()
+    assert f"{moved.number} to assess" in message.body_text
+    assert counters(auto, rule).times_fired == 1
