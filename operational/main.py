@@ -6,6 +6,8 @@ from fastapi import Depends, FastAPI
 
 from operational.auth import cache as auth_cache
 from operational.auth.router import router as auth_router
+from operational.automation import flows as automation_flows
+from operational.automation.router import router as automation_router
 from operational.bulk.router import router as bulk_router
 from operational.changes.router import ci_page_router
 from operational.changes.router import router as changes_router
@@ -81,6 +83,8 @@ def create_app() -> FastAPI:
             session=session, viewer=viewer, problem_id=problem_id
         ),
     )
+    # Changes to incidents and changes run the automation rules (operational/tickets/hooks.py).
+    automation_flows.install()
     app.include_router(health_router)
     for router in (
         auth_router,
@@ -98,6 +102,7 @@ def create_app() -> FastAPI:
         notifications_router,
         customfields_router,
         bulk_router,
+        automation_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     document_problems(app)

@@ -2,6 +2,7 @@
 
 from operational.audit import models as audit_models
 from operational.auth import models as auth_models
+from operational.automation import models as automation_models
 from operational.bulk import models as bulk_models
 from operational.changes import models as changes_models
 from operational.cmdb import models as cmdb_models
@@ -22,6 +23,7 @@ __all__ = [
     "Base",
     "audit_models",
     "auth_models",
+    "automation_models",
     "bulk_models",
     "changes_models",
     "cmdb_models",

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from operational.audit import service as audit_service
+from operational.automation import flows as automation_flows
 from operational.bulk import flows as bulk_flows
 from operational.core.config import get_settings
 from operational.core.db import _session_factory, create_worker_engine, session_scope
@@ -50,6 +51,8 @@ class ScanReport:
     delivery_failures: int = 0  # notification tries that failed (retried later, or dead)
     digests: int = 0  # daily digests written
     bulk_records: int = 0  # records of background bulk jobs processed
+    scheduled_rules: int = 0  # scheduled automation rules run
+    rules_fired: int = 0  # ... and the records they fired on
 
 
 # Records of a bulk job processed per transaction (the job's progress shows after each), and at
@@ -77,6 +80,7 @@ def run_once(
     now = now or datetime.now(UTC)
     make_session = _sessions(engine)
     report = ScanReport()
+    automation_flows.install()  # what the steps below change runs the rules too
     last_id = 0
     while True:  # page through the backlog, batch by batch, each incident once
         with session_scope(make_session) as session:
@@ -92,10 +96,27 @@ def run_once(
         report.closed = _auto_close(make_session, now)
     _requests(make_session, now, report, batch_size)
     run_bulk_jobs(make_session, report)
+    _scheduled_rules(make_session, now, report, batch_size)
     if dispatch:
         _hand_over(make_session, now, report)
         _dispatch(make_session, report)
     return report
+
+
+def _scheduled_rules(
+    make_session: Callable[[], Session], now: datetime, report: ScanReport, batch_size: int
+) -> None:
+    """Scheduled automation rules that are due, over the open records (one transaction each)."""
+    try:
+        ran = automation_flows.run_schedules(
+            make_session=make_session, now=now, batch_size=batch_size
+        )
+    except Exception:
+        logger.exception("scheduled automation rules failed")
+        report.failed += 1
+        return
+    report.scheduled_rules = ran.rules
+    report.rules_fired = ran.fired
 
 
 def _hand_over(make_session: Callable[[], Session], now: datetime, report: ScanReport) -> None:

@@ -40,6 +40,7 @@ DOMAIN_LAYERS = (
     "changes",
     "requests",
     "problems",
+    "automation",
     "knowledge",
     "bulk",
     "exports",

@@ -5,14 +5,61 @@ the incident (``incidents.service.mark_caused_by_change``) and the change logs i
 these flows; the changes service below them never touches another domain's tables.
 """
 
+from datetime import UTC, datetime
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from operational.auth.models import User
 from operational.changes import notifying, service
 from operational.changes.enums import ChangeState
 from operational.changes.models import Change
-from operational.changes.schemas import ChangeUpdate, ReviewCreate
+from operational.changes.schemas import ChangeCreate, ChangeUpdate, ReviewCreate
 from operational.incidents import service as incidents_service
+from operational.tickets import hooks
+
+RECORD_TYPE = "change"
+
+
+def _published(
+    session: Session, change: Change, before: dict[str, Any] | None, actor: User | None
+) -> None:
+    """Tell the layer above (automation rules) what changed, in this transaction."""
+    hooks.publish_change(
+        session,
+        record_type=RECORD_TYPE,
+        record=change,
+        before=before,
+        now=datetime.now(UTC),
+        actor=actor,
+    )
+
+
+def create(*, session: Session, data: ChangeCreate, actor: User) -> Change:
+    change = service.create(session=session, data=data, actor=actor)
+    _published(session, change, None, actor)
+    return change
+
+
+def update(
+    *,
+    session: Session,
+    change: Change,
+    data: ChangeUpdate,
+    expected_version: int,
+    actor: User,
+) -> Change:
+    """Edit a change's fields (one PATCH, or one record of a bulk update); rules fire on it."""
+    before = hooks.snapshot(change)
+    updated = service.update(
+        session=session,
+        change_id=change.id,
+        data=data,
+        expected_version=expected_version,
+        actor=actor,
+    )
+    _published(session, updated, before, actor)
+    return updated
 
 
 def _link(session: Session, change: Change, incident_id: int, actor: User) -> None:
@@ -43,19 +90,6 @@ def link_caused_incident(
     return change
 
 
-def update(
-    *, session: Session, change: Change, data: ChangeUpdate, expected_version: int, actor: User
-) -> Change:
-    """Edit a change's fields (one PATCH, or one record of a bulk update)."""
-    return service.update(
-        session=session,
-        change_id=change.id,
-        data=data,
-        expected_version=expected_version,
-        actor=actor,
-    )
-
-
 def transition(
     *,
     session: Session,
@@ -67,6 +101,7 @@ def transition(
 ) -> Change:
     """Move a change along its workflow; once scheduled, its stakeholders get the notice."""
     before = change.state
+    fields_before = hooks.snapshot(change)
     moved = service.transition(
         session=session,
         change_id=change.id,
@@ -76,6 +111,7 @@ def transition(
         reason=reason,
     )
     notifying.scheduled(session=session, change=moved, before=before, actor=actor, now=None)
+    _published(session, moved, fields_before, actor)
     return moved
 
 

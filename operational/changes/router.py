@@ -108,7 +108,7 @@ def create_change(
     session: DbSession,
     response: Response,
 ) -> ChangeRead:
-    change = service.create(session=session, data=data, actor=user)
+    change = flows.create(session=session, data=data, actor=user)
     response.headers["Location"] = f"/api/v1/changes/{change.id}"
     return _read(session, change, response)
 

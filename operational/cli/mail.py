@@ -20,9 +20,11 @@ def serve(
     import threading
 
     from ingest.mail import smtp
+    from operational.automation import flows as automation_flows
     from operational.core.config import get_settings
     from operational.core.logging import configure_logging
 
+    automation_flows.install()  # mail that raises or answers tickets runs the rules too
     settings = get_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's line per SMTP command
@@ -46,7 +48,9 @@ def import_mail(
 ) -> None:
     """Import mail delivered to disk; each Message-ID is acted on once, so re-running is safe."""
     from ingest.mail.files import import_path
+    from operational.automation import flows as automation_flows
 
+    automation_flows.install()
     report = import_path(path)
     for name, received in report.results:
         what = "duplicate" if received.duplicate else received.outcome.value

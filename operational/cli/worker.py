@@ -37,7 +37,8 @@ def worker(
             f"processed {report.processed} incidents, fired {report.escalations} escalations, "
             f"closed {report.closed}, skipped {report.skipped} (locked), failed {report.failed}; "
             f"notifications: {report.delivered} delivered, {report.delivery_failures} failed, "
-            f"{report.digests} digests"
+            f"{report.digests} digests; automation: {report.scheduled_rules} scheduled rules "
+            f"fired on {report.rules_fired} records"
         )
         raise typer.Exit(1 if report.failed else 0)
     stop = threading.Event()

@@ -27,6 +27,7 @@ class EntityType(StrEnum):
     blackout_window = "blackout_window"
     ci_class = "ci_class"
     custom_field = "custom_field"  # a custom field definition (operational.customfields)
+    automation_rule = "automation_rule"
 
 
 class EventKind(StrEnum):
@@ -58,6 +59,7 @@ class EventKind(StrEnum):
     - approval_decided: a CAB member approved or rejected a change
     - relationship_added / relationship_removed: a CI relationship
     - downloaded: a compliance export file was downloaded
+    - automation_loop_cut: a chain of automation rules was cut at its maximum depth
     - user_*: account administration (created, roles changed, MFA enrolled, logged in)
     """
 
@@ -96,3 +98,6 @@ class EventKind(StrEnum):
     article_used = "article_used"
     feedback_given = "feedback_given"
     deleted = "deleted"
+    # An automation rule's chain went deeper than the engine allows: cut there (data.rule_id,
+    # data.chain: the rule ids in order).
+    automation_loop_cut = "automation_loop_cut"

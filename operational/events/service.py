@@ -105,6 +105,25 @@ def _link(row: dict[str, Any], prev_hash: str | None) -> dict[str, Any]:
     return row
 
 
+_ATTRIBUTION = "events.attribution"
+
+
+@contextmanager
+def attributed(session: Session, *, label: str, data: Mapping[str, Any]) -> Iterator[None]:
+    """Every event ``append`` writes in this block names ``label`` as its actor label and carries
+    ``data`` (an automation rule's actions: ``"rule: <name>"``, ``{"rule_id": 3}``), so the
+    timeline says why something changed. Blocks nest: the innermost one names the events."""
+    previous = session.info.get(_ATTRIBUTION)
+    session.info[_ATTRIBUTION] = (label, dict(data))
+    try:
+        yield
+    finally:
+        if previous is None:
+            session.info.pop(_ATTRIBUTION, None)
+        else:
+            session.info[_ATTRIBUTION] = previous
+
+
 def append(
     *,
     session: Session,
@@ -120,6 +139,10 @@ def append(
     actor_label: str | None = None,
 ) -> Event:
     """Append one event in the caller's transaction (callers lock the record they change)."""
+    attribution = session.info.get(_ATTRIBUTION)
+    if attribution is not None:
+        actor_label = attribution[0]
+        data = {**attribution[1], **(data or {})}
     head = session.execute(
         text(
             """
@@ -157,6 +180,20 @@ def append(
     session.add(event)
     session.flush()
     return event
+
+
+def last_change(*, session: Session, entity_type: str, entity_id: int, field: str) -> Event | None:
+    """The record's latest event that set ``field`` (e.g. when it entered its current state)."""
+    return session.scalar(
+        select(Event)
+        .where(
+            Event.entity_type == str(entity_type),
+            Event.entity_id == entity_id,
+            Event.field == field,
+        )
+        .order_by(Event.seq.desc())
+        .limit(1)
+    )
 
 
 # Bookkeeping columns a configuration snapshot leaves out: they change on every write.

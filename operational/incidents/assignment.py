@@ -99,8 +99,10 @@ def open_load(*, session: Session, user_ids: list[int]) -> dict[int, int]:
     return {user_id: count for user_id, count in rows}
 
 
-def pick_member(*, session: Session, team: Team) -> User | None:
-    """The member the team's strategy gives the next incident to, or None when nobody can."""
+def pick_member(*, session: Session, team: Team, strategy: str | None = None) -> User | None:
+    """The member the team's strategy (or ``strategy``: round_robin, least_loaded) gives the
+    next incident to, or None when nobody can."""
+    strategy = strategy or team.assignment_strategy
     members = candidates(session=session, team=team)
     if not members:
         return None
@@ -108,7 +110,7 @@ def pick_member(*, session: Session, team: Team) -> User | None:
     def rotation(member: TeamMember) -> tuple[datetime, int]:
         return (member.last_assigned_at or _NEVER, member.user_id)
 
-    if team.assignment_strategy == AssignmentStrategy.least_loaded:
+    if strategy == AssignmentStrategy.least_loaded:
         load = open_load(session=session, user_ids=[member.user_id for member in members])
         chosen = min(members, key=lambda member: (load.get(member.user_id, 0), *rotation(member)))
     else:

@@ -28,6 +28,10 @@ from operational.sla import service as sla_service
 from operational.sla import timers as sla_timers
 from operational.sla.enums import EscalationAction, RecordType
 from operational.sla.models import SlaAlert, SlaEscalationRule, SlaTimer
+from operational.tickets import hooks
+from operational.tickets.hooks import RecordChange, Trigger
+
+RECORD_TYPE = "incident"
 
 # Imported incidents are replayed this many at a time: one query for their rows and one for
 # their events per chunk.
@@ -92,7 +96,9 @@ def create(
     SLA timers. ``channel``: the intake's (mail, monitoring), see ``service.create``."""
     now = now_or(now)
     incident = service.create(session=session, data=data, actor=actor, now=now, channel=channel)
-    return _settle(session, incident, now, actor=actor, before=notifying.NEW)
+    outcome = _settle(session, incident, now, actor=actor, before=notifying.NEW)
+    _published(session, incident, None, now, actor)
+    return outcome
 
 
 def update(
@@ -106,6 +112,7 @@ def update(
 ) -> IncidentOutcome:
     now = now_or(now)
     before = notifying.snapshot(incident)
+    fields_before = hooks.snapshot(incident)
     applied = service.update(
         session=session,
         incident=incident,
@@ -114,7 +121,7 @@ def update(
         expected_version=expected_version,
         now=now,
     )
-    return _settle(
+    outcome = _settle(
         session,
         incident,
         now,
@@ -123,6 +130,9 @@ def update(
         resolved=applied.resolved,
         before=before,
     )
+    if applied.changed:
+        _published(session, incident, fields_before, now, actor)
+    return outcome
 
 
 def transition(
@@ -139,6 +149,7 @@ def transition(
 ) -> IncidentOutcome:
     now = now_or(now)
     before = notifying.snapshot(incident)
+    fields_before = hooks.snapshot(incident)
     applied = service.transition(
         session=session,
         incident=incident,
@@ -150,7 +161,7 @@ def transition(
         reason=reason,
         now=now,
     )
-    return _settle(
+    outcome = _settle(
         session,
         incident,
         now,
@@ -159,14 +170,20 @@ def transition(
         resolved=applied.resolved,
         before=before,
     )
+    if applied.changed:
+        _published(session, incident, fields_before, now, actor)
+    return outcome
 
 
 def reopen(
     *, session: Session, incident: Incident, actor: User, reason: str, now: datetime | None = None
 ) -> IncidentOutcome:
     now = now_or(now)
+    fields_before = hooks.snapshot(incident)
     service.reopen(session=session, incident=incident, actor=actor, reason=reason, now=now)
-    return _settle(session, incident, now)
+    outcome = _settle(session, incident, now)
+    _published(session, incident, fields_before, now, actor)
+    return outcome
 
 
 def assign(
@@ -183,6 +200,7 @@ def assign(
 ) -> IncidentOutcome:
     now = now_or(now)
     before = notifying.snapshot(incident)
+    fields_before = hooks.snapshot(incident)
     changed = assignment.assign(
         session=session,
         incident=incident,
@@ -194,7 +212,10 @@ def assign(
         auto_pick=auto_pick,
         now=now,
     )
-    return _settle(session, incident, now, actor=actor, changed=changed, before=before)
+    outcome = _settle(session, incident, now, actor=actor, changed=changed, before=before)
+    if changed:
+        _published(session, incident, fields_before, now, actor)
+    return outcome
 
 
 def auto_assign(
@@ -203,9 +224,12 @@ def auto_assign(
     """Run the assignment rules against the incident as it is now."""
     now = now_or(now)
     before = notifying.snapshot(incident)
+    fields_before = hooks.snapshot(incident)
     rule, changed = assignment.auto_assign(session=session, incident=incident, actor=actor, now=now)
     outcome = _settle(session, incident, now, actor=actor, changed=changed, before=before)
     outcome.assignment_rule = rule
+    if changed:
+        _published(session, incident, fields_before, now, actor)
     return outcome
 
 
@@ -219,30 +243,69 @@ def change_priority(
     now: datetime | None = None,
 ) -> IncidentOutcome:
     now = now_or(now)
+    fields_before = hooks.snapshot(incident)
     changed = service.change_priority(
         session=session, incident=incident, actor=actor, priority=priority, reason=reason, now=now
     )
-    return _settle(session, incident, now, changed=changed)
+    outcome = _settle(session, incident, now, changed=changed)
+    if changed:
+        _published(session, incident, fields_before, now, actor)
+    return outcome
 
 
 def add_comment(
     *,
     session: Session,
     incident: Incident,
-    actor: User,
+    actor: User | None,
     body: str,
     is_public: bool = True,
     now: datetime | None = None,
 ) -> IncidentComment:
     """A comment or work note; a first agent comment is the first response, which the response
-    timer sees."""
+    timer sees. Actor None: the system's (an automation rule's), which is no first response."""
     now = now_or(now)
-    comment = service.add_comment(
-        session=session, incident=incident, actor=actor, body=body, is_public=is_public, now=now
-    )
+    if actor is None:
+        comment = service.add_system_comment(
+            session=session, incident=incident, body=body, is_public=is_public, now=now
+        )
+    else:
+        comment = service.add_comment(
+            session=session, incident=incident, actor=actor, body=body, is_public=is_public, now=now
+        )
     sla_timers.recompute_timers(session=session, incident=incident, now=now)
     notifying.commented(session=session, incident=incident, comment=comment, actor=actor, now=now)
+    if hooks.installed():
+        hooks.publish(
+            session,
+            RecordChange(
+                record_type=RECORD_TYPE,
+                record=incident,
+                trigger=Trigger.commented,
+                now=now,
+                actor=actor,
+                data={"comment_id": comment.id, "is_public": is_public, "body": body},
+            ),
+        )
     return comment
+
+
+def _published(
+    session: Session,
+    incident: Incident,
+    fields_before: dict[str, Any] | None,
+    now: datetime,
+    actor: User | None,
+) -> None:
+    """Tell the layer above (automation rules) what changed, in this transaction."""
+    hooks.publish_change(
+        session,
+        record_type=RECORD_TYPE,
+        record=incident,
+        before=fields_before,
+        now=now,
+        actor=actor,
+    )
 
 
 # ------------------------------------------------------------------------- the worker's steps
@@ -286,10 +349,29 @@ def escalate_sla(*, session: Session, incident: Incident, now: datetime) -> int:
                 notifying.sla_alert(
                     session=session, incident=incident, alert=alert, timer=timer, now=now
                 )
+                _published_alert(session, incident, alert, timer, now)
                 for rule in rules:
                     if sla_escalation.rule_applies(rule, alert, timer, priority=incident.priority):
                         fired += _fire(session, incident, rule, alert, timer, now)
             sla_escalation.mark_escalated(session=session, alert=alert, now=now)
+
+
+def _published_alert(
+    session: Session, incident: Incident, alert: SlaAlert, timer: SlaTimer, now: datetime
+) -> None:
+    if not hooks.installed():
+        return
+    breached = alert.threshold >= sla_escalation.BREACH_THRESHOLD
+    hooks.publish(
+        session,
+        RecordChange(
+            record_type=RECORD_TYPE,
+            record=incident,
+            trigger=Trigger.sla_breached if breached else Trigger.sla_warning,
+            now=now,
+            data={"target": timer.target, "threshold": alert.threshold, "timer_id": timer.id},
+        ),
+    )
 
 
 def hand_over_sla_notifications(*, session: Session, incident: Incident, now: datetime) -> int:

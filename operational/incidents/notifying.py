@@ -165,7 +165,7 @@ def commented(
     session: Session,
     incident: Incident,
     comment: IncidentComment,
-    actor: User,
+    actor: User | None,
     now: datetime,
 ) -> None:
     """A comment the requester can see: to the requester, and to the assignee."""

@@ -124,6 +124,12 @@ def can_work(user: User | None) -> bool:
     return can(user, WORK)
 
 
+def _as_requester(actor: User | None) -> bool:
+    """Whether custom fields are limited to the requesters' own: for a person who may not work
+    incidents; never for the platform itself (no actor: automation rules, imports)."""
+    return actor is not None and not can_work(actor)
+
+
 def can_read_all(user: User | None) -> bool:
     return can(user, READ_ALL)
 
@@ -548,7 +554,7 @@ def create(
         session=session,
         record_type=RecordType.incident,
         values=data.custom_fields,
-        requester_only=not can_work(actor),
+        requester_only=_as_requester(actor),
     )
     incident = Incident(
         number=_next_number(session),
@@ -736,7 +742,7 @@ def set_custom_fields(
         record_type=RecordType.incident,
         values=values,
         current=incident.custom_fields,
-        requester_only=not can_work(actor),
+        requester_only=_as_requester(actor),
     )
     found = custom_fields.changes(incident.custom_fields, after)
     if not found:
@@ -848,6 +854,36 @@ def add_comment(
     now = now_or(now)
     lock(session, incident)
     comment = _add_comment(session, incident, actor, now, body=body, is_public=is_public)
+    finish(session, incident, now, bump=False)
+    return comment
+
+
+def add_system_comment(
+    *,
+    session: Session,
+    incident: Incident,
+    body: str,
+    is_public: bool = True,
+    now: datetime | None = None,
+) -> IncidentComment:
+    """A comment or work note written by the system (an automation rule), with no author: not
+    a first response, and not a requester's reply."""
+    now = now_or(now)
+    lock(session, incident)
+    comment = IncidentComment(
+        incident_id=incident.id, author_id=None, is_public=is_public, body=body, created_at=now
+    )
+    session.add(comment)
+    session.flush()
+    record(
+        session,
+        incident,
+        EventKind.comment_added if is_public else EventKind.work_note_added,
+        None,
+        now,
+        new=body,
+        data={"comment_id": comment.id},
+    )
     finish(session, incident, now, bump=False)
     return comment
 

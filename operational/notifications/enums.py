@@ -18,6 +18,7 @@ class EventType(StrEnum):
     change_notice = "change.notice"  # advance notice to a change's stakeholders
     approval_requested = "approval.requested"  # an approver has a decision waiting
     approval_reminder = "approval.reminder"  # ... still waiting
+    automation_notice = "automation.notice"  # an automation rule's notify or webhook action
     digest = "digest"  # the daily digest of held messages (never held itself)
 
 

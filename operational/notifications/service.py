@@ -85,6 +85,7 @@ def enqueue(
     context: Mapping[str, Any],
     actor: User | None = None,
     webhooks: bool = True,
+    webhook_ids: Iterable[int] | None = None,
     now: datetime | None = None,
 ) -> list[OutboxMessage]:
     """Write the messages that tell of ``event_type`` into the outbox, in the caller's
@@ -99,7 +100,8 @@ def enqueue(
       and the event's own; docs/notifications.md). The ticket number goes in the subject and
       the Message-ID.
     - every active webhook subscribed to the event type gets one message too (``webhooks=False``
-      or a private event type such as the CSAT invitation: none).
+      or a private event type such as the CSAT invitation: none); ``webhook_ids``: exactly
+      these active webhooks instead, subscribed or not (an automation rule's webhook action).
     """
     event_type = EventType(event_type)
     now = _now(now)
@@ -155,7 +157,11 @@ def enqueue(
         mail(address, name, None, MessageState.pending)
 
     if webhooks and event_type not in PRIVATE_EVENT_TYPES:
-        hooks = _subscribed(session, event_type)
+        hooks = (
+            _subscribed(session, event_type)
+            if webhook_ids is None
+            else _active(session, webhook_ids)
+        )
         if hooks:
             plain = rendered_plain or rendering.render(
                 session=session, event_type=event_type, context={**context, "recipient_name": "all"}
@@ -253,6 +259,17 @@ def _subscribed(session: Session, event_type: EventType) -> list[Webhook]:
             select(Webhook)
             .where(Webhook.is_active, event_type.value == any_(Webhook.event_types))
             .order_by(Webhook.id)
+        )
+    )
+
+
+def _active(session: Session, webhook_ids: Iterable[int]) -> list[Webhook]:
+    ids = sorted(set(webhook_ids))
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            select(Webhook).where(Webhook.is_active, Webhook.id.in_(ids)).order_by(Webhook.id)
         )
     )
 

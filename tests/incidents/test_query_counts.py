@@ -13,10 +13,11 @@ HARNESS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "set role"
 GET_BY_ID = 2  # the incident with its people and team; its timers
 LIST_PAGE = 3  # the total; the page with its people and teams; the page's timers
 # Writes: lock, update, one event per change (with its chain's head), the SLA timers' replay and
-# its events, and the notifications the change calls for (recipients, preferences, outbox);
-# a create also reads the custom field definitions (defaults and required fields).
-CREATE = 19
-UPDATE = 19
+# its events, the notifications the change calls for (recipients, preferences, outbox), and
+# the automation rules the change triggers (one lookup when none match); a create also reads the
+# custom field definitions (defaults and required fields).
+CREATE = 20
+UPDATE = 20
 
 
 class Statements:

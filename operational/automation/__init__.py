@@ -1,0 +1,1 @@
+"""Automation rules: a service desk's own habits, as data (docs/automation.md)."""
