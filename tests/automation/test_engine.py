@@ -10,6 +10,7 @@ from operational.automation import service
 from operational.automation.enums import RunOutcome
 from operational.customfields import service as customfields_service
 from operational.customfields.schemas import DefinitionCreate
+from operational.events.models import Event
 from operational.incidents import flows as incident_flows
 from operational.notifications import service as notifications_service
 from operational.notifications.enums import EventType, WebhookFormat
