@@ -9,7 +9,7 @@ Functions flush, never commit, and raise domain exceptions.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session, joinedload, lazyload
@@ -125,7 +125,14 @@ def can_read_all(user: User | None) -> bool:
     return can(user, READ_ALL)
 
 
-def is_visible_to(incident: Incident, user: User) -> bool:
+class Requested(Protocol):
+    """An incident, or what a read of one returns (reads.IncidentJson)."""
+
+    @property
+    def requester_id(self) -> int | None: ...
+
+
+def is_visible_to(incident: Requested, user: User) -> bool:
     """Requesters (no incident:read_all) see only the incidents they raised or were raised for."""
     return can_read_all(user) or incident.requester_id == user.id
 
@@ -861,16 +868,11 @@ def _filtered(statement: Select[Any], filters: IncidentFilters) -> Select[Any]:
     return statement
 
 
-def search(
-    *, session: Session, viewer: User, filters: IncidentFilters, params: PageParams
-) -> Page[Any]:  # of Incident
-    """One page of the incidents ``viewer`` may see that match ``filters``.
-
-    ``q`` matches number, title and description (generated tsvector on incidents) or any
-    comment (generated tsvector on comments; only public ones for requesters). Without an
-    explicit sort, matches come best first.
-    """
-    statement = select(Incident).options(*RESPONSE_LOADS)
+def _search(
+    statement: Select[Any], viewer: User, filters: IncidentFilters
+) -> tuple[Select[Any], tuple[Any, ...]]:
+    """``statement`` narrowed to the incidents ``viewer`` may see that match ``filters``, and the
+    default sort (best match first when searching text)."""
     if not can_read_all(viewer):
         statement = statement.where(Incident.requester_id == viewer.id)
     statement = _filtered(statement, filters)
@@ -888,12 +890,26 @@ def search(
             or_(Incident.search_vector.op("@@")(query), comment_match.exists())
         )
         default_sort = (func.ts_rank(Incident.search_vector, query).desc(), *DEFAULT_SORT)
+    return statement, default_sort
+
+
+def _page(
+    session: Session,
+    statement: Select[Any],
+    viewer: User,
+    filters: IncidentFilters,
+    params: PageParams,
+    *,
+    scalars: bool,
+) -> Page[Any]:
+    statement, default_sort = _search(statement, viewer, filters)
     return paginate(
         session,
         statement,
         params,
         sortable=SORTABLE,
         default_sort=default_sort,
+        scalars=scalars,
         exact_total_limit=get_settings().exact_total_limit,
         estimate_key=(
             "incidents",
@@ -902,3 +918,24 @@ def search(
         ),
         keyset=True,
     )
+
+
+def search(
+    *, session: Session, viewer: User, filters: IncidentFilters, params: PageParams
+) -> Page[Any]:  # of Incident
+    """One page of the incidents ``viewer`` may see that match ``filters``.
+
+    ``q`` matches number, title and description (generated tsvector on incidents) or any
+    comment (generated tsvector on comments; only public ones for requesters). Without an
+    explicit sort, matches come best first.
+    """
+    statement = select(Incident).options(*RESPONSE_LOADS)
+    return _page(session, statement, viewer, filters, params, scalars=True)
+
+
+def search_ids(
+    *, session: Session, viewer: User, filters: IncidentFilters, params: PageParams
+) -> Page[Any]:  # of rows with the incident's id
+    """``search``'s page as rows holding only each incident's ``id`` (and its sort keys): for
+    responses built from the ids (operational/incidents/reads.py)."""
+    return _page(session, select(Incident.id), viewer, filters, params, scalars=False)
