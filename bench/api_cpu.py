@@ -63,6 +63,41 @@ def postmaster_pid(pgdata: Path) -> int:
     return int((pgdata / "postmaster.pid").read_text().split()[0])
 
 
+# PostgreSQL's own processes, whose work is not the requests' (autovacuum after a big load, the
+# checkpointer): left out of the database's figure.
+_BACKGROUND = (
+    "checkpointer",
+    "background writer",
+    "walwriter",
+    "autovacuum",
+    "logical replication",
+    "io worker",
+    "archiver",
+    "startup",
+    "wal",
+)
+
+
+def backends_cpu(postmaster: int) -> dict[int, float]:
+    """CPU seconds (utime + stime) of each client backend (and parallel worker) of the server."""
+    found = {}
+    for pid in _children().get(postmaster, []):
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        role = title.removeprefix("postgres: ").strip()
+        if any(role.startswith(name) for name in _BACKGROUND):
+            continue
+        if (fields := _stat(pid)) is not None:
+            found[pid] = (int(fields[11]) + int(fields[12])) / TICKS
+    return found
+
+
+def _used(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
 def run(
     *,
     name: str,
@@ -85,10 +120,10 @@ def run(
         command += ["--", *script_args]
     database = postmaster_pid(pgdata) if pgdata else None
     server_before = tree_cpu_seconds(server_pid)
-    database_before = tree_cpu_seconds(database) if database else 0.0
+    database_before = backends_cpu(database) if database else {}
     output = subprocess.run(command, capture_output=True, text=True).stdout
     server_used = tree_cpu_seconds(server_pid) - server_before
-    database_used = (tree_cpu_seconds(database) - database_before) if database else 0.0
+    database_used = _used(database_before, backends_cpu(database)) if database else 0.0
     done = re.search(r"(\d+) requests in", output)
     requests = int(done.group(1)) if done else 0
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)

@@ -82,6 +82,18 @@ def _attach(session: Session, user_id: int, columns: dict[str, Any], roles: tupl
     return user
 
 
+def snapshot(*, session: Session, user_id: int) -> User | None:
+    """The user from this process's live snapshot, attached to ``session`` without I/O; None
+    when there is none (``load`` then asks the database)."""
+    if not enabled():
+        return None
+    with _lock:
+        found = _snapshots.get(user_id)
+    if found is None or found[0] <= time.monotonic():
+        return None
+    return _attach(session, user_id, found[1], found[2])
+
+
 def load(*, session: Session, user_id: int) -> User | None:
     """The user with their roles: from this process's snapshot, else one query."""
     ttl = _ttl()

@@ -1,18 +1,20 @@
 """Engine, sessions and the declarative base shared by every domain."""
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from enum import Enum
 from functools import lru_cache
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends
-from sqlalchemy import MetaData, Table, create_engine, text
+from sqlalchemy import MetaData, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from operational.core import embedded
 from operational.core.config import Settings, get_settings
@@ -146,10 +148,42 @@ def session_scope(make_session: Callable[[], Session] | None = None) -> Iterator
         session.close()
 
 
-def get_db() -> Iterator[Session]:
-    """One session per request, committed at the request boundary."""
-    with session_scope() as session:
+@event.listens_for(Session, "after_begin")
+def _note_database_work(session: Session, _transaction: Any, _connection: Any) -> None:
+    session.info[_USED_DATABASE] = True
+
+
+_USED_DATABASE = "used_database"
+
+
+def _needs_database(session: Session) -> bool:
+    """Whether ending the session's work talks to the database (a connection is in use, or
+    changes wait to be flushed)."""
+    return bool(session.info.get(_USED_DATABASE) or session.new or session.dirty or session.deleted)
+
+
+async def get_db() -> AsyncIterator[Session]:
+    """One session per request, committed at the request boundary.
+
+    A coroutine, so that a request costs no trip to the thread pool for its session: making
+    one does no I/O, and the commit goes to the thread pool only when the request used the
+    database (one that did not, such as a refused one, ends in the event loop)."""
+    session = _session_factory()()
+    try:
         yield session
+        if _needs_database(session):
+            await run_in_threadpool(session.commit)
+            session.info.pop(_USED_DATABASE, None)
+        else:
+            session.commit()
+    finally:
+        if _needs_database(session):
+            # Rolls back what an error left; shielded, so that a client that went away
+            # cannot leave the connection in a transaction.
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 DbSession = Annotated[Session, Depends(get_db)]

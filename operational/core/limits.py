@@ -93,7 +93,10 @@ async def refuse_unknown_query_parameters(request: Request) -> None:
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
-    declared = _query_fields(dependant)
+    declared = getattr(route, _DECLARED, None)
+    if declared is None:  # once per route: walking its dependencies costs more than a request
+        declared = _query_fields(dependant)
+        setattr(route, _DECLARED, declared)
     errors = []
     for name in sorted(set(request.query_params)):
         if name not in declared:
@@ -102,6 +105,9 @@ async def refuse_unknown_query_parameters(request: Request) -> None:
             errors.append(_error(name, "Give this query parameter once", request))
     if errors:
         raise RequestValidationError(errors)
+
+
+_DECLARED = "itsm_declared_query_parameters"
 
 
 def _error(name: str, message: str, request: Request) -> dict[str, Any]:
