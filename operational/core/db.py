@@ -12,7 +12,7 @@ import anyio
 from fastapi import Depends
 from sqlalchemy import MetaData, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -148,12 +148,35 @@ def session_scope(make_session: Callable[[], Session] | None = None) -> Iterator
         session.close()
 
 
+_USED_DATABASE = "used_database"  # a connection in a transaction: its end talks to PostgreSQL
+_READ_ONLY = "read_only"  # the connection is in autocommit, for reads only
+_AUTOCOMMIT = "AUTOCOMMIT"
+
+
 @event.listens_for(Session, "after_begin")
-def _note_database_work(session: Session, _transaction: Any, _connection: Any) -> None:
-    session.info[_USED_DATABASE] = True
+def _note_database_work(session: Session, _transaction: Any, connection: Connection) -> None:
+    if connection.get_execution_options().get("isolation_level") == _AUTOCOMMIT:
+        session.info[_READ_ONLY] = True
+    else:
+        session.info[_USED_DATABASE] = True
 
 
-_USED_DATABASE = "used_database"
+@event.listens_for(Session, "before_flush")
+def _refuse_writes_without_transaction(session: Session, *_: Any) -> None:
+    if session.info.get(_READ_ONLY):
+        raise RuntimeError("this session reads in autocommit (read_connection): it cannot write")
+
+
+def read_connection(session: Session) -> Connection:
+    """The session's connection, for a read-only request's statements.
+
+    A request that has not used the database yet gets it in autocommit: its reads take no BEGIN
+    and COMMIT round trips, and its end no trip to the thread pool (get_db). Such a session then
+    cannot write (flushing raises). Once the request has a transaction (it wrote, or the tests'
+    savepoints), its reads run in it."""
+    if session.info.get(_USED_DATABASE):
+        return session.connection()
+    return session.connection(execution_options={"isolation_level": _AUTOCOMMIT})
 
 
 def _needs_database(session: Session) -> bool:

@@ -10,15 +10,19 @@ here: they depend on the viewer and on other domains, and the router fills them 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from operational.auth.models import Team, User
 from operational.core import json_sql
+from operational.core.db import read_connection
 from operational.core.errors import NotFound
+from operational.core.pagination import Page, PageParams
 from operational.core.references import record_id, record_number
+from operational.incidents import service
 from operational.incidents.models import Incident
-from operational.incidents.schemas import IncidentRead, TeamRef, UserRef
+from operational.incidents.schemas import IncidentFilters, IncidentRead, TeamRef, UserRef
 from operational.sla import timers as sla_timers
 
 # Filled in by the router (per viewer, or only in a write's response).
@@ -110,7 +114,7 @@ def by_reference(*, session: Session, reference: str) -> IncidentJson:
     anything else is not found."""
     reference = reference.strip()
     row = None
-    connection = session.connection()
+    connection = read_connection(session)
     if (incident_id := record_id(reference)) is not None:
         row = connection.exec_driver_sql(_by_id(), {"id": incident_id}).first()
     elif number := record_number(reference, max_length=_NUMBER_LENGTH):
@@ -120,9 +124,19 @@ def by_reference(*, session: Session, reference: str) -> IncidentJson:
     return _found(row)
 
 
+def page(
+    *, session: Session, viewer: User, filters: IncidentFilters, params: PageParams
+) -> tuple[Page[Any], list[IncidentJson]]:
+    """``service.search``'s page: the page of ids (with the total and cursor), and the
+    incidents' JSON. Its statements read outside a transaction (read_connection)."""
+    read_connection(session)
+    found = service.search_ids(session=session, viewer=viewer, filters=filters, params=params)
+    return found, of_ids(session=session, ids=[row.id for row in found.items])
+
+
 def of_ids(*, session: Session, ids: Sequence[int]) -> list[IncidentJson]:
     """The incidents of ``ids``, in that order (a page)."""
     if not ids:
         return []
-    rows = session.connection().exec_driver_sql(_of_ids(), {"ids": list(ids)})
+    rows = read_connection(session).exec_driver_sql(_of_ids(), {"ids": list(ids)})
     return [_found(row) for row in rows]

@@ -153,8 +153,7 @@ def list_incidents(
     filters: Annotated[IncidentFilters, Query()],
     page: KeysetPageQuery,
 ) -> Response:
-    found = service.search_ids(session=session, viewer=user, filters=filters, params=page)
-    items = reads.of_ids(session=session, ids=[row.id for row in found.items])
+    found, items = reads.page(session=session, viewer=user, filters=filters, params=page)
     envelope = _PAGE.dump_json(found.map(lambda _: None).model_copy(update={"items": []}))
     return _json(
         b'{"items":['

@@ -48,7 +48,7 @@ def varied(session, client, factory, incidents):
         ),
         actor=None,
     )
-    team = incidents.team(name="Desk ✓ \"north\"")
+    team = incidents.team(name='Desk ✓ "north"')
     agent = incidents.agent(teams=(team,), display_name="Zoë O'Brien \\ ")
     requester = incidents.requester(display_name=AWKWARD)
     past = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
