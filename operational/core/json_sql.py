@@ -11,9 +11,10 @@ a source, so a field added to the model and not to the query fails at once, not 
 tests compare the bytes with pydantic's over varied rows (tests/incidents/test_read_json.py).
 
 Where PostgreSQL would write a value otherwise than pydantic (a float it writes with an exponent,
-below 1e-4 or from 1e15), the whole expression is NULL: the caller then builds that response
-through pydantic. Sources are SQL text written by the code (never by a request), so the statements
-are fixed and PostgreSQL prepares them once per connection.
+below 1e-4 or from 1e15, NaN, infinities), it writes ``UNWRITTEN`` (a control character, which
+JSON text never holds unescaped) in its place: ``written(body)`` is then false, and the caller
+builds that response through pydantic. Sources are SQL text written by the code (never by a
+request), so the statements are fixed and PostgreSQL prepares them once per connection.
 """
 
 import datetime as dt
@@ -26,11 +27,17 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
+UNWRITTEN = "\x01"
+
+
+def written(body: bytes) -> bool:
+    """Whether PostgreSQL wrote all of ``body`` as pydantic would."""
+    return UNWRITTEN.encode() not in body
+
 
 @dataclass(frozen=True)
 class Json:
-    """A source that already is JSON text (a nested object or an array); NULL only to say that
-    the response must be built by pydantic."""
+    """A source that already is JSON text (a nested object or an array)."""
 
     sql: str
 
@@ -73,10 +80,10 @@ def _value(annotation: Any, sql: str) -> str:
         )
     if kind is float:
         # PostgreSQL's shortest round-trip digits are pydantic's between 1e-4 and 1e15; outside
-        # (an exponent), NaN and infinities, NULL hands the response to pydantic.
+        # (an exponent), NaN and infinities, the marker hands the response to pydantic.
         text = f"(({sql})::float8)::text"
         return (
-            f"(case when ({sql}) is null then 'null' when {text} ~ '[eIN]' then null"
+            f"(case when ({sql}) is null then 'null' when {text} ~ '[eIN]' then chr(1)"
             f" when {text} ~ '[.]' then {text} else {text} || '.0' end)"
         )
     if get_origin(kind) is list and _plain(get_args(kind)[0])[0] is int:
@@ -103,7 +110,21 @@ def object_sql(model: type[BaseModel], sources: Mapping[str, Source]) -> str:
         else:
             parts.append(_value(field.annotation, source))
     parts.append("'}'")
-    return "(" + " || ".join(parts) + ")"
+    return _concat(parts)
+
+
+# concat() takes at most 100 arguments; it copies each piece once, where a chain of || copies
+# the growing text again at every step.
+_CONCAT_ARGUMENTS = 90
+
+
+def _concat(parts: list[str]) -> str:
+    while len(parts) > _CONCAT_ARGUMENTS:
+        parts = [
+            f"concat({', '.join(parts[start : start + _CONCAT_ARGUMENTS])})"
+            for start in range(0, len(parts), _CONCAT_ARGUMENTS)
+        ]
+    return f"concat({', '.join(parts)})"
 
 
 def nullable_object(present: str, model: type[BaseModel], sources: Mapping[str, Source]) -> Json:
@@ -111,19 +132,19 @@ def nullable_object(present: str, model: type[BaseModel], sources: Mapping[str, 
     return Json(f"case when {present} then {object_sql(model, sources)} else 'null' end")
 
 
-def array_sql(item: str, *, rows: str, order_by: str) -> Json:
-    """A JSON array of ``item`` (a SQL expression of JSON text) over ``rows`` (``FROM ...
-    WHERE ...``, correlated to the outer query as it needs), in ``order_by``. NULL when an item
-    is (pydantic must write it)."""
-    return Json(
-        "(select case when count(*) = count(array_item.item) then"
-        " '[' || coalesce(string_agg(array_item.item, ',' order by array_item.position), '')"
-        " || ']' end"
-        f" from (select {item} as item, {order_by} as position {rows}) as array_item)"
+def arrays_by_key_sql(item: str, *, key: str, rows: str, order_by: str) -> str:
+    """A subquery of (``key``, ``json``): for each value of ``key`` over ``rows`` (``FROM ...
+    WHERE ...``), the JSON array of ``item`` in ``order_by``. One pass over all the rows wanted,
+    for a page of records that each show a list (a key without rows has no row here)."""
+    return (
+        "(select grouped.key,"
+        " concat('[', string_agg(grouped.item, ',' order by grouped.position), ']') as json"
+        f" from (select {key} as key, {item} as item, {order_by} as position {rows}) as grouped"
+        " group by grouped.key)"
     )
 
 
 def enum_position(enumeration: type[enum.Enum], sql: str) -> str:
-    """The position of ``sql``'s value in ``enumeration``'s order (for ``array_sql``'s order)."""
+    """The position of ``sql``'s value in ``enumeration``'s order (an ``order_by``)."""
     values = ", ".join(_literal(str(member.value)) for member in enumeration)
     return f"array_position(array[{values}]::text[], ({sql})::text)"

@@ -50,10 +50,10 @@ def _user(alias: str) -> json_sql.Json:
     )
 
 
-@cache
-def _select() -> str:
-    """``SELECT body, id, version, requester_id, problem_id FROM`` the incident as ``i`` and the
-    rows its response shows (a WHERE and ORDER BY follow)."""
+def _statement(source: str, join: str, ids: str) -> str:
+    """``SELECT body, id, version, requester_id, problem_id`` of the incidents that ``source``
+    (a FROM item joined to the incident ``i`` on ``join``) names; ``ids``: a SELECT of their ids,
+    for their timers."""
     columns = Incident.__table__.c
     sources: dict[str, json_sql.Source] = {
         name: f"i.{name}" for name in IncidentRead.model_fields if name in columns
@@ -64,48 +64,58 @@ def _select() -> str:
         "assignment_group": json_sql.nullable_object(
             "team.id is not null", TeamRef, {name: f"team.{name}" for name in TeamRef.model_fields}
         ),
-        "sla_timers": sla_timers.timers_json_sql("i.id"),
+        "sla_timers": json_sql.Json("coalesce(timers.json, '[]')"),  # no row: no timers
     }
     sources |= dict.fromkeys(LEFT_NULL)
     users, teams = User.__table__.fullname, Team.__table__.fullname
     return (
         f"select {json_sql.object_sql(IncidentRead, sources)} as body,"
         " i.id, i.version, i.requester_id, i.problem_id"
-        f" from <source> join {Incident.__table__.fullname} as i on <join>"
+        f" from {source} join {Incident.__table__.fullname} as i on {join}"
         f" left join {users} as requester on requester.id = i.requester_id"
         f" left join {users} as assignee on assignee.id = i.assignee_id"
         f" left join {teams} as team on team.id = i.assignment_group_id"
+        f" left join {sla_timers.timers_json_sql(ids)} as timers on timers.key = i.id"
     )
-
-
-def _from(source: str, join: str) -> str:
-    return _select().replace("<source>", source).replace("<join>", join)
 
 
 @cache
 def _by_id() -> str:
-    return _from("(select %(id)s::bigint as id) as wanted", "i.id = wanted.id")
+    return _statement(
+        "(select %(id)s::bigint as id) as wanted", "i.id = wanted.id", "select %(id)s::bigint"
+    )
 
 
 @cache
 def _by_number() -> str:
-    return _from("(select %(number)s::text as number) as wanted", "i.number = wanted.number")
+    return _statement(
+        "(select %(number)s::text as number) as wanted",
+        "i.number = wanted.number",
+        f"select id from {Incident.__table__.fullname} where number = %(number)s",
+    )
 
 
 @cache
 def _of_ids() -> str:
-    page = "unnest(%(ids)s::bigint[]) with ordinality as wanted(id, position)"
-    return _from(page, "i.id = wanted.id") + " order by wanted.position"
+    return (
+        _statement(
+            "unnest(%(ids)s::bigint[]) with ordinality as wanted(id, position)",
+            "i.id = wanted.id",
+            "select unnest(%(ids)s::bigint[])",
+        )
+        + " order by wanted.position"
+    )
 
 
 def _found(row) -> IncidentJson:
-    body, incident_id, version, requester_id, problem_id = row
+    text, incident_id, version, requester_id, problem_id = row
+    body = text.encode()
     return IncidentJson(
         id=incident_id,
         version=version,
         requester_id=requester_id,
         problem_id=problem_id,
-        body=body.encode() if body is not None else None,
+        body=body if json_sql.written(body) else None,
     )
 
 

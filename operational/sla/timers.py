@@ -77,18 +77,20 @@ def timers_for_incidents(
     return {incident_id: _by_target_order(timers) for incident_id, timers in found.items()}
 
 
-def timers_json_sql(incident_id: str) -> json_sql.Json:
-    """SQL for an incident's timers as the JSON array of ``SlaTimerRead`` that incident responses
-    show (response first), correlated to ``incident_id`` (a column of the outer query)."""
+def timers_json_sql(incident_ids: str) -> str:
+    """SQL of a subquery (``key``: the incident's id, ``json``: its timers as the JSON array of
+    ``SlaTimerRead`` that incident responses show, response first) for the incidents whose ids
+    ``incident_ids`` selects (a SELECT); incidents without timers have no row."""
     timers, policies = SlaTimer.__table__, SlaPolicy.__table__
     sources: dict[str, json_sql.Source] = {
         name: f"sla_timer.{name}" for name in SlaTimerRead.model_fields if name in timers.c
     }
     sources["policy_name"] = "sla_policy.name"
-    return json_sql.array_sql(
+    return json_sql.arrays_by_key_sql(
         json_sql.object_sql(SlaTimerRead, sources),
+        key="sla_timer.incident_id",
         rows=f"from {timers.fullname} as sla_timer join {policies.fullname} as sla_policy"
-        f" on sla_policy.id = sla_timer.policy_id where sla_timer.incident_id = {incident_id}",
+        f" on sla_policy.id = sla_timer.policy_id where sla_timer.incident_id in ({incident_ids})",
         order_by=json_sql.enum_position(TimerTarget, "sla_timer.target"),
     )
 
