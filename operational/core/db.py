@@ -190,15 +190,14 @@ async def get_db() -> AsyncIterator[Session]:
 
     A coroutine, so that a request costs no trip to the thread pool for its session: making
     one does no I/O, and the commit goes to the thread pool only when the request used the
-    database (one that did not, such as a refused one, ends in the event loop)."""
+    database in a transaction. One that did not (a refused request, a signed-in user from the
+    auth cache, reads in autocommit) has nothing to commit: closing it ends it."""
     session = _session_factory()()
     try:
         yield session
         if _needs_database(session):
             await run_in_threadpool(session.commit)
             session.info.pop(_USED_DATABASE, None)
-        else:
-            session.commit()
     finally:
         if _needs_database(session):
             # Rolls back what an error left; shielded, so that a client that went away
