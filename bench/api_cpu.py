@@ -10,7 +10,8 @@ Run, for one scenario:
         --script get.lua -c 10 --seconds 15 URL
 where PID is the server's master process (``itsm serve``, uvicorn or gunicorn: its workers are
 its children) and DIR the database's data folder (its ``postmaster.pid`` names the server; its
-client backends are counted, not its own processes such as autovacuum or the checkpointer). ``--header`` adds a request header (for plain URLs without a script).
+client backends are counted, not its own processes such as autovacuum or the checkpointer).
+``--header`` adds a request header (for plain URLs without a script).
 Linux only; no asserts: the figures are for people.
 """
 
