@@ -62,9 +62,7 @@ def agent_with_incidents(client, session, incidents, factory):
     return headers, made
 
 
-def test_get_by_id_is_one_statement(
-    client, engine, agent_with_incidents
-):
+def test_get_by_id_is_one_statement(client, engine, agent_with_incidents):
     headers, made = agent_with_incidents
     count = Statements(engine)
     by_id = count(lambda: client.get(f"/api/v1/incidents/{made[0].id}", headers=headers))
