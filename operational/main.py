@@ -1,5 +1,6 @@
 """The FastAPI application: routers of every domain, one error handler, JSON logs."""
 
+import gc
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -38,6 +39,9 @@ from operational.tickets import hints
 from operational.worker import background_worker
 
 API_PREFIX = "/api/v1"
+# A served process allocates short-lived objects by the thousand per request: collecting the
+# youngest generation every 20,000 allocations instead of 700 costs a fifth of the time.
+SERVED_GC_THRESHOLD = (20_000, 20, 20)
 
 
 @asynccontextmanager
@@ -86,9 +90,10 @@ def create_app() -> FastAPI:
     # Changes to incidents and changes run the automation rules (operational/tickets/hooks.py).
     automation_flows.install()
     app.include_router(health_router)
+    # Routes are matched in order: the busiest (incidents) first.
     for router in (
-        auth_router,
         incidents_router,
+        auth_router,
         sla_router,
         cmdb_router,
         changes_router,
@@ -106,4 +111,15 @@ def create_app() -> FastAPI:
     ):
         app.include_router(router, prefix=API_PREFIX)
     document_problems(app)
+    return app
+
+
+def create_served_app() -> FastAPI:
+    """The application as ``itsm serve`` runs it: what start-up made (modules, schemas, routes)
+    is kept out of the garbage collector's scans, and the youngest generation is collected less
+    often. Process-wide settings, hence not in ``create_app`` (the tests make many apps)."""
+    app = create_app()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*SERVED_GC_THRESHOLD)
     return app

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from operational.auth import cache as auth_cache
 from operational.auth.models import Team, User
@@ -25,22 +27,22 @@ from operational.core.errors import Forbidden, NotFound, Unauthorized
 bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 
 
-def _current_user(
-    request: Request,
-    session: DbSession,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> User:
+def _claims(credentials: HTTPAuthorizationCredentials | None) -> dict[str, Any]:
     if credentials is None:
         raise Unauthorized("A bearer access token is required")
-    from operational.auth.security import decode_access_token, issued_before
+    from operational.auth.security import decode_access_token
 
     try:
-        claims = decode_access_token(credentials.credentials)
+        return decode_access_token(credentials.credentials)
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("The access token has expired; refresh it") from exc
     except jwt.PyJWTError as exc:
         raise Unauthorized("The access token is not valid") from exc
-    user = auth_cache.load(session=session, user_id=int(claims["sub"]))
+
+
+def _signed_in(request: Request, claims: dict[str, Any], user: User | None) -> User:
+    from operational.auth.security import issued_before
+
     if user is None or not user.is_active:
         raise Unauthorized("The account is unknown or inactive")
     if issued_before(claims, user.sessions_valid_after):
@@ -48,6 +50,29 @@ def _current_user(
     request.state.token_scope = claims.get("scope")
     request.state.user = user
     return user
+
+
+def _user_of_token(
+    request: Request, session: Session, credentials: HTTPAuthorizationCredentials | None
+) -> User:
+    claims = _claims(credentials)
+    user = auth_cache.load(session=session, user_id=int(claims["sub"]))
+    return _signed_in(request, claims, user)
+
+
+async def _current_user(
+    request: Request,
+    session: DbSession,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User:
+    # A coroutine: checking the token and a user from the auth cache need no I/O, so most
+    # requests cost no trip to the thread pool here; a lookup in the database goes there.
+    claims = _claims(credentials)
+    user_id = int(claims["sub"])
+    user = auth_cache.snapshot(session=session, user_id=user_id)
+    if user is None:
+        user = await run_in_threadpool(auth_cache.load, session=session, user_id=user_id)
+    return _signed_in(request, claims, user)
 
 
 # The pure checks below are coroutines: FastAPI runs them in the event loop, where a plain
@@ -74,7 +99,7 @@ def authenticate(request: Request, session: DbSession, token: str | None) -> Use
     credentials = (
         HTTPAuthorizationCredentials(scheme="Bearer", credentials=token) if token else None
     )
-    user = _current_user(request, session, credentials)
+    user = _user_of_token(request, session, credentials)
     _refuse_enrolment_token(request)
     return user
 

@@ -27,7 +27,7 @@ def serve(
     if migrate:
         migrate_or_explain()
     uvicorn.run(
-        "operational.main:create_app",
+        "operational.main:create_served_app",
         factory=True,
         host=host,
         port=port,

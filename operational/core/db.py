@@ -1,18 +1,20 @@
 """Engine, sessions and the declarative base shared by every domain."""
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from enum import Enum
 from functools import lru_cache
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends
-from sqlalchemy import MetaData, Table, create_engine, text
+from sqlalchemy import MetaData, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from operational.core import embedded
 from operational.core.config import Settings, get_settings
@@ -146,10 +148,64 @@ def session_scope(make_session: Callable[[], Session] | None = None) -> Iterator
         session.close()
 
 
-def get_db() -> Iterator[Session]:
-    """One session per request, committed at the request boundary."""
-    with session_scope() as session:
+_USED_DATABASE = "used_database"  # a connection in a transaction: its end talks to PostgreSQL
+_READ_ONLY = "read_only"  # the connection is in autocommit, for reads only
+_AUTOCOMMIT = "AUTOCOMMIT"
+
+
+@event.listens_for(Session, "after_begin")
+def _note_database_work(session: Session, _transaction: Any, connection: Connection) -> None:
+    if connection.get_execution_options().get("isolation_level") == _AUTOCOMMIT:
+        session.info[_READ_ONLY] = True
+    else:
+        session.info[_USED_DATABASE] = True
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes_without_transaction(session: Session, *_: Any) -> None:
+    if session.info.get(_READ_ONLY):
+        raise RuntimeError("this session reads in autocommit (read_connection): it cannot write")
+
+
+def read_connection(session: Session) -> Connection:
+    """The session's connection, for a read-only request's statements.
+
+    A request that has not used the database yet gets it in autocommit: its reads take no BEGIN
+    and COMMIT round trips, and its end no trip to the thread pool (get_db). Such a session then
+    cannot write (flushing raises). Once the request has a transaction (it wrote, or the tests'
+    savepoints), its reads run in it."""
+    if session.info.get(_USED_DATABASE):
+        return session.connection()
+    return session.connection(execution_options={"isolation_level": _AUTOCOMMIT})
+
+
+def _needs_database(session: Session) -> bool:
+    """Whether ending the session's work talks to the database (a connection is in use, or
+    changes wait to be flushed)."""
+    return bool(session.info.get(_USED_DATABASE) or session.new or session.dirty or session.deleted)
+
+
+async def get_db() -> AsyncIterator[Session]:
+    """One session per request, committed at the request boundary.
+
+    A coroutine, so that a request costs no trip to the thread pool for its session: making
+    one does no I/O, and the commit goes to the thread pool only when the request used the
+    database in a transaction. One that did not (a refused request, a signed-in user from the
+    auth cache, reads in autocommit) has nothing to commit: closing it ends it."""
+    session = _session_factory()()
+    try:
         yield session
+        if _needs_database(session):
+            await run_in_threadpool(session.commit)
+            session.info.pop(_USED_DATABASE, None)
+    finally:
+        if _needs_database(session):
+            # Rolls back what an error left; shielded, so that a client that went away
+            # cannot leave the connection in a transaction.
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 DbSession = Annotated[Session, Depends(get_db)]

@@ -93,8 +93,11 @@ async def refuse_unknown_query_parameters(request: Request) -> None:
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
-    declared = _query_fields(dependant)
-    prefixes = tuple(_query_prefixes(dependant))
+    declared = getattr(route, _DECLARED, None)
+    if declared is None:  # once per route: walking its dependencies costs more than a request
+        declared = (_query_fields(dependant), tuple(_query_prefixes(dependant)))
+        setattr(route, _DECLARED, declared)
+    declared, prefixes = declared
     errors = []
     for name in sorted(set(request.query_params)):
         if name not in declared and prefixes and name.startswith(prefixes):
@@ -105,6 +108,9 @@ async def refuse_unknown_query_parameters(request: Request) -> None:
             errors.append(_error(name, "Give this query parameter once", request))
     if errors:
         raise RequestValidationError(errors)
+
+
+_DECLARED = "itsm_declared_query_parameters"
 
 
 def _error(name: str, message: str, request: Request) -> dict[str, Any]:

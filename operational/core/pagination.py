@@ -260,11 +260,14 @@ def paginate(
     columns), and ``params.after`` starts the page after that cursor's row."""
     total, estimated = _total(session, statement, exact_total_limit, estimate_key)
     clauses = order_by_clauses(params.sort, sortable, default_sort)
-    keys = _key_columns(clauses) if scalars and keyset else None
+    keys = _key_columns(clauses) if keyset else None
     if params.after:
         if keys is None:
             raise BadRequest("after= needs a sort over fields (give sort=)")
         statement = statement.where(_after_condition(keys, params.after))
+    if keys is not None and not scalars:
+        # Rows carry the sort keys too, for the next page's cursor.
+        statement = statement.add_columns(*(column for column, _ in keys))
     paged = statement.order_by(*clauses).limit(params.size).offset(params.offset)
     result = session.execute(paged)
     items = list(result.scalars().all() if scalars else result.all())

@@ -10,7 +10,7 @@ Functions flush, never commit, and raise domain exceptions.
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session, joinedload, lazyload
@@ -134,7 +134,14 @@ def can_read_all(user: User | None) -> bool:
     return can(user, READ_ALL)
 
 
-def is_visible_to(incident: Incident, user: User) -> bool:
+class Requested(Protocol):
+    """An incident, or what a read of one returns (reads.IncidentJson)."""
+
+    @property
+    def requester_id(self) -> int | None: ...
+
+
+def is_visible_to(incident: Requested, user: User) -> bool:
     """Requesters (no incident:read_all) see only the incidents they raised or were raised for."""
     return can_read_all(user) or incident.requester_id == user.id
 
@@ -1007,25 +1014,17 @@ def matching_ids(
     return total, list(ids)
 
 
-def search(
-    *,
+def _page(
     session: Session,
+    statement: Select[Any],
     viewer: User,
     filters: IncidentFilters,
     params: PageParams,
-    custom: Mapping[str, list[str]] | None = None,
-) -> Page[Any]:  # of Incident
-    """One page of the incidents ``viewer`` may see that match ``filters`` and the custom field
-    filters ``custom``.
-
-    ``q`` matches number, title, description and the custom fields' string values (generated
-    tsvector on incidents) or any comment (generated tsvector on comments; only public ones for
-    requesters). Without an explicit sort, matches come best first. ``sort`` may name custom
-    fields (``cf.<name>``).
-    """
-    statement = _matching(
-        select(Incident).options(*RESPONSE_LOADS), viewer, filters, session=session, custom=custom
-    )
+    *,
+    scalars: bool,
+    custom: Mapping[str, list[str]] | None,
+) -> Page[Any]:
+    statement = _matching(statement, viewer, filters, session=session, custom=custom)
     default_sort: tuple[Any, ...] = DEFAULT_SORT
     text = (filters.q or "").strip()
     if text:
@@ -1044,6 +1043,7 @@ def search(
         params,
         sortable=sortable,
         default_sort=default_sort,
+        scalars=scalars,
         exact_total_limit=get_settings().exact_total_limit,
         estimate_key=(
             "incidents",
@@ -1052,4 +1052,39 @@ def search(
             tuple(sorted((key, tuple(values)) for key, values in (custom or {}).items())),
         ),
         keyset=True,
+    )
+
+
+def search(
+    *,
+    session: Session,
+    viewer: User,
+    filters: IncidentFilters,
+    params: PageParams,
+    custom: Mapping[str, list[str]] | None = None,
+) -> Page[Any]:  # of Incident
+    """One page of the incidents ``viewer`` may see that match ``filters`` and the custom field
+    filters ``custom``.
+
+    ``q`` matches number, title, description and the custom fields' string values (generated
+    tsvector on incidents) or any comment (generated tsvector on comments; only public ones for
+    requesters). Without an explicit sort, matches come best first. ``sort`` may name custom
+    fields (``cf.<name>``).
+    """
+    statement = select(Incident).options(*RESPONSE_LOADS)
+    return _page(session, statement, viewer, filters, params, scalars=True, custom=custom)
+
+
+def search_ids(
+    *,
+    session: Session,
+    viewer: User,
+    filters: IncidentFilters,
+    params: PageParams,
+    custom: Mapping[str, list[str]] | None = None,
+) -> Page[Any]:  # of rows with the incident's id
+    """``search``'s page as rows holding only each incident's ``id`` (and its sort keys): for
+    responses built from the ids (operational/incidents/reads.py)."""
+    return _page(
+        session, select(Incident.id), viewer, filters, params, scalars=False, custom=custom
     )

@@ -760,7 +760,7 @@ def workaround_hint(*, session: Session, viewer: User, problem_id: int) -> Known
     """The known error behind a ticket, for those who see problems."""
     if not sees_known_errors(viewer):
         return None
-    problem = problems_service.known_error_of(session=session, problem_id=problem_id)
+    problem = problems_service.known_error_summary(session=session, problem_id=problem_id)
     if problem is None:
         return None
     return KnownErrorHint(

@@ -10,7 +10,7 @@ exceptions.
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Row, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from operational.auth import service as auth_service
@@ -97,6 +97,16 @@ def known_error_of(*, session: Session, problem_id: int | None) -> Problem | Non
         return None
     problem = session.get(Problem, problem_id)
     return problem if problem is not None and problem.known_error else None
+
+
+def known_error_summary(*, session: Session, problem_id: int) -> Row[Any] | None:
+    """What a ticket's response shows of the known error behind it (id, number, title,
+    workaround, known_error_at), in one lean statement; None unless it is a published one."""
+    return session.execute(
+        select(
+            Problem.id, Problem.number, Problem.title, Problem.workaround, Problem.known_error_at
+        ).where(Problem.id == problem_id, Problem.known_error)
+    ).first()
 
 
 def _format_number(value: int) -> str:

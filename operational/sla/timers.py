@@ -16,6 +16,7 @@ from sqlalchemy import exists, select, tuple_, union
 from sqlalchemy.orm import Session, joinedload, lazyload
 from sqlalchemy.sql.elements import ColumnElement
 
+from operational.core import json_sql
 from operational.core.db import insert_rows
 from operational.core.pagination import Page, PageParams, paginate
 from operational.events import service as events_service
@@ -23,6 +24,7 @@ from operational.events.enums import EntityType, EventKind
 from operational.sla import timeline
 from operational.sla.enums import RecordType, TimerState, TimerTarget
 from operational.sla.models import SlaAlert, SlaPolicy, SlaTimer
+from operational.sla.schemas import SlaTimerRead
 from operational.sla.service import active_policy_rules, policy_rules_at
 
 SLA_ACTOR_LABEL = "sla"
@@ -75,6 +77,24 @@ def timers_for_incidents(
     for timer in rows:
         found[timer.incident_id].append(timer)
     return {incident_id: _by_target_order(timers) for incident_id, timers in found.items()}
+
+
+def timers_json_sql(incident_ids: str) -> str:
+    """SQL of a subquery (``key``: the incident's id, ``json``: its timers as the JSON array of
+    ``SlaTimerRead`` that incident responses show, response first) for the incidents whose ids
+    ``incident_ids`` selects (a SELECT); incidents without timers have no row."""
+    timers, policies = SlaTimer.__table__, SlaPolicy.__table__
+    sources: dict[str, json_sql.Source] = {
+        name: f"sla_timer.{name}" for name in SlaTimerRead.model_fields if name in timers.c
+    }
+    sources["policy_name"] = "sla_policy.name"
+    return json_sql.arrays_by_key_sql(
+        json_sql.object_sql(SlaTimerRead, sources),
+        key="sla_timer.incident_id",
+        rows=f"from {timers.fullname} as sla_timer join {policies.fullname} as sla_policy"
+        f" on sla_policy.id = sla_timer.policy_id where sla_timer.incident_id in ({incident_ids})",
+        order_by=json_sql.enum_position(TimerTarget, "sla_timer.target"),
+    )
 
 
 def has_timer_in_state(incident_id: ColumnElement[Any], states: Iterable[str]) -> Any:

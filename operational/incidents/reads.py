@@ -1,0 +1,164 @@
+"""Incident responses written by PostgreSQL: one statement gives an incident's ``IncidentRead``
+JSON with its people, team and SLA timers (operational/core/json_sql.py), and the routes return
+those bytes without loading ORM objects or pydantic models.
+
+A row whose JSON PostgreSQL cannot write exactly as pydantic does comes back with ``body`` None,
+and the router builds that one through the models. ``known_error`` and ``suggestions`` are null
+here: they depend on the viewer and on other domains, and the router fills them in.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from operational.auth.models import Team, User
+from operational.core import json_sql
+from operational.core.db import read_connection
+from operational.core.errors import NotFound
+from operational.core.pagination import Page, PageParams
+from operational.core.references import record_id, record_number
+from operational.incidents import service
+from operational.incidents.models import Incident
+from operational.incidents.schemas import IncidentFilters, IncidentRead, TeamRef, UserRef
+from operational.sla import timers as sla_timers
+
+# Filled in by the router (per viewer, or only in a write's response).
+LEFT_NULL = ("csat_invitation", "known_error", "suggestions")
+# How every body built here ends: the router splices a known error in before it.
+TAIL = b',"known_error":null,"suggestions":null}'
+
+_NUMBER_LENGTH = Incident.__table__.c.number.type.length
+
+
+@dataclass(frozen=True)
+class IncidentJson:
+    id: int
+    version: int
+    requester_id: int | None
+    problem_id: int | None
+    body: bytes | None  # None: PostgreSQL could not write it as pydantic would
+
+
+def _user(alias: str) -> json_sql.Json:
+    return json_sql.nullable_object(
+        f"{alias}.id is not null",
+        UserRef,
+        {name: f"{alias}.{name}" for name in UserRef.model_fields},
+    )
+
+
+def _statement(source: str, join: str, ids: str) -> str:
+    """``SELECT body, id, version, requester_id, problem_id`` of the incidents that ``source``
+    (a FROM item joined to the incident ``i`` on ``join``) names; ``ids``: a SELECT of their ids,
+    for their timers."""
+    columns = Incident.__table__.c
+    sources: dict[str, json_sql.Source] = {
+        name: f"i.{name}" for name in IncidentRead.model_fields if name in columns
+    }
+    sources |= {
+        "requester": _user("requester"),
+        "assignee": _user("assignee"),
+        "assignment_group": json_sql.nullable_object(
+            "team.id is not null", TeamRef, {name: f"team.{name}" for name in TeamRef.model_fields}
+        ),
+        "sla_timers": json_sql.Json("coalesce(timers.json, '[]')"),  # no row: no timers
+        # Values are typed by their definitions and hidden from requesters by field: an
+        # incident that has any goes through the models (the router's fallback).
+        "custom_fields": json_sql.Json(
+            f"case when i.custom_fields = '{{}}'::jsonb then '{{}}' else '{json_sql.UNWRITTEN}' end"
+        ),
+    }
+    sources |= dict.fromkeys(LEFT_NULL)
+    users, teams = User.__table__.fullname, Team.__table__.fullname
+    return (
+        f"select {json_sql.object_sql(IncidentRead, sources)} as body,"
+        " i.id, i.version, i.requester_id, i.problem_id"
+        f" from {source} join {Incident.__table__.fullname} as i on {join}"
+        f" left join {users} as requester on requester.id = i.requester_id"
+        f" left join {users} as assignee on assignee.id = i.assignee_id"
+        f" left join {teams} as team on team.id = i.assignment_group_id"
+        f" left join {sla_timers.timers_json_sql(ids)} as timers on timers.key = i.id"
+    )
+
+
+@cache
+def _by_id() -> str:
+    return _statement(
+        "(select %(id)s::bigint as id) as wanted", "i.id = wanted.id", "select %(id)s::bigint"
+    )
+
+
+@cache
+def _by_number() -> str:
+    return _statement(
+        "(select %(number)s::text as number) as wanted",
+        "i.number = wanted.number",
+        f"select id from {Incident.__table__.fullname} where number = %(number)s",
+    )
+
+
+@cache
+def _of_ids() -> str:
+    return (
+        _statement(
+            "unnest(%(ids)s::bigint[]) with ordinality as wanted(id, position)",
+            "i.id = wanted.id",
+            "select unnest(%(ids)s::bigint[])",
+        )
+        + " order by wanted.position"
+    )
+
+
+def _found(row) -> IncidentJson:
+    text, incident_id, version, requester_id, problem_id = row
+    body = text.encode()
+    return IncidentJson(
+        id=incident_id,
+        version=version,
+        requester_id=requester_id,
+        problem_id=problem_id,
+        body=body if json_sql.written(body) else None,
+    )
+
+
+def by_reference(*, session: Session, reference: str) -> IncidentJson:
+    """By id (``42``) or by number (``INC0000042``), as ``service.get_by_reference`` finds it;
+    anything else is not found."""
+    reference = reference.strip()
+    row = None
+    connection = read_connection(session)
+    if (incident_id := record_id(reference)) is not None:
+        row = connection.exec_driver_sql(_by_id(), {"id": incident_id}).first()
+    elif number := record_number(reference, max_length=_NUMBER_LENGTH):
+        row = connection.exec_driver_sql(_by_number(), {"number": number}).first()
+    if row is None:
+        raise NotFound(f"Incident {reference[:_NUMBER_LENGTH]!r} does not exist")
+    return _found(row)
+
+
+def page(
+    *,
+    session: Session,
+    viewer: User,
+    filters: IncidentFilters,
+    params: PageParams,
+    custom: Mapping[str, list[str]] | None = None,
+) -> tuple[Page[Any], list[IncidentJson]]:
+    """``service.search``'s page: the page of ids (with the total and cursor), and the
+    incidents' JSON. Its statements read outside a transaction (read_connection)."""
+    read_connection(session)
+    found = service.search_ids(
+        session=session, viewer=viewer, filters=filters, params=params, custom=custom
+    )
+    return found, of_ids(session=session, ids=[row.id for row in found.items])
+
+
+def of_ids(*, session: Session, ids: Sequence[int]) -> list[IncidentJson]:
+    """The incidents of ``ids``, in that order (a page)."""
+    if not ids:
+        return []
+    rows = read_connection(session).exec_driver_sql(_of_ids(), {"ids": list(ids)})
+    return [_found(row) for row in rows]

@@ -1,0 +1,67 @@
+"""The request's session (core/db.get_db) as the application runs it, outside the tests' override:
+it commits what a request wrote, and reads through read_connection run outside a transaction and
+cannot write."""
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from operational.auth.models import Team
+
+
+def _request(work):
+    """Run ``work(session)`` inside get_db, as one request does."""
+    from operational.core.db import get_db
+
+    async def run():
+        sessions = get_db()
+        session = await sessions.__anext__()
+        try:
+            work(session)
+        except BaseException as error:
+            with pytest.raises(type(error)):
+                await sessions.athrow(error)
+            raise
+        with pytest.raises(StopAsyncIteration):
+            await sessions.__anext__()
+
+    asyncio.run(run())
+
+
+def _teams(name: str) -> list[str]:
+    from operational.core.db import session_scope
+
+    with session_scope() as session:
+        return list(session.scalars(select(Team.name).where(Team.name == name)))
+
+
+def test_a_request_commits_what_it_wrote_and_an_error_undoes_it(committed_database):
+    _request(lambda session: session.add(Team(name="Kept")))
+    assert _teams("Kept") == ["Kept"]
+
+    def fails(session):
+        session.add(Team(name="Undone"))
+        session.flush()
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError):
+        _request(fails)
+    assert _teams("Undone") == []
+
+
+def test_reads_run_outside_a_transaction_and_cannot_write(committed_database):
+    from operational.core.db import read_connection
+
+    def reads(session):
+        connection = read_connection(session)
+        connection.exec_driver_sql("select 1")
+        # In a transaction, now() is when it began; in autocommit, each statement's own start.
+        assert connection.exec_driver_sql("select now() = statement_timestamp()").scalar()
+        session.add(Team(name="Written while reading"))
+        with pytest.raises(RuntimeError, match="cannot write"):
+            session.flush()
+        session.expunge_all()
+
+    _request(reads)
+    assert _teams("Written while reading") == []
