@@ -5,12 +5,14 @@ from pydantic import (
     BaseModel,
     Field,
     StringConstraints,
+    computed_field,
     field_validator,
     model_validator,
 )
 
 from operational.core.pagination import KeysetPage, Page
 from operational.core.schemas import ReadModel, RequestBody
+from operational.incidents import workflow
 from operational.incidents.enums import (
     Channel,
     IncidentState,
@@ -192,6 +194,11 @@ class IncidentRead(ReadModel):
         description="On create and when the title changes: the best matching knowledge "
         "articles and known errors (docs/knowledge.md)",
     )
+
+    @computed_field(description="The states an update may move it to now (the workflow's table)")
+    @property
+    def allowed_states(self) -> list[str]:
+        return workflow.allowed_from(self.state)
 
 
 IncidentPage = KeysetPage[IncidentRead]
