@@ -29,9 +29,9 @@ class Problem:
         """The 422's messages by field name (``body.title`` → ``title``)."""
         errors: dict[str, str] = {}
         for error in self.body.get("errors") or []:
-            location = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
+            location = [str(part) for part in error.get("location", ()) if part != "body"]
             name = location[0] if location else "form"
-            errors.setdefault(name, error.get("msg", "is not valid"))
+            errors.setdefault(name, error.get("message") or "is not valid")
         return errors
 
 

@@ -71,6 +71,21 @@ def label(value: Any) -> str:
     return str(value or "—").replace("_", " ")
 
 
+def zip_label(values: Any) -> list[tuple[str, str]]:
+    return [(str(value), label(value)) for value in values]
+
+
+def team_options(teams: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(str(team["id"]), team["name"]) for team in teams]
+
+
 def install(environment: Environment) -> None:
-    environment.filters.update(when=when, clock=clock, label=label, span=span)
+    environment.filters.update(
+        when=when,
+        clock=clock,
+        label=label,
+        span=span,
+        zip_label=zip_label,
+        team_options=team_options,
+    )
     environment.globals.update(first_open_timer=first_open_timer)

@@ -310,10 +310,24 @@ async def assign(request: Request, ref: str, session: SignedIn) -> Response:
     return await _patch(request, session, ref, data, form)
 
 
+def _plain(value: Any) -> str:
+    # Browsers send a textarea's line breaks as CRLF.
+    return str(value).replace("\r\n", "\n").strip()
+
+
 @router.post("/incidents/{ref}/edit")
 async def edit(request: Request, ref: str, session: SignedIn) -> Response:
+    """Sends only the fields the person changed from what the page showed them, so saving
+    again after a 412 keeps the other person's changes to the fields they left alone."""
     form = await request.form()
-    return await _patch(request, session, ref, _typed(form, EDITABLE), form)
+    changed = tuple(
+        name
+        for name in EDITABLE
+        if name in form and _plain(form[name]) != _plain(form.get(f"original_{name}", ""))
+    )
+    kept = {key: value for key, value in form.items() if key in changed or key in ("version",)}
+    kept["action"] = "edit"
+    return await _patch(request, session, ref, _typed(form, changed), kept)
 
 
 @router.post("/incidents/{ref}/comments")
