@@ -50,6 +50,7 @@ ACCOUNTS = {
         "newcomer@ui.test", ("agent",), password=ONE_TIME_PASSWORD, must_change_password=True
     ),
     "enrolling": Account("enrolling@ui.test", ("requester",)),
+    "admin": Account("admin@ui.test", ("admin",)),
 }
 
 
