@@ -126,6 +126,9 @@ def stack(
             "ITSM_HOME": str(tmp_path_factory.mktemp("ui-home")),
             "ITSM_LOG_JSON": "false",
             "ITSM_RUN_WORKER": "false",
+            # The test environment ends streams after a second (for tests/live); a page keeps
+            # its stream open as in production.
+            "ITSM_STREAM_MAX_SECONDS": "3600",
         },
     )
     try:

@@ -99,3 +99,34 @@ def test_the_create_form_shows_the_apis_errors_beside_the_fields(stack, page):  
     page.get_by_label("Category").fill("Hardware")
     page.get_by_role("button", name="Raise incident").click()
     page.get_by_role("heading", name="Laptop will not boot", exact=False).wait_for()
+
+
+def test_live_updates_reach_the_open_pages(stack, page):  # noqa: F811
+    """The queue reloads its rows, and the incident page says it changed, when another person
+    changes the incident (the API's event stream, relayed by the UI)."""
+    incident = _raise(stack, title="Live: badge reader offline")
+    sign_in(page, stack.base_url, "agent")
+    page.goto(f"{stack.base_url}/ui/incidents/{incident['number']}")
+    page.get_by_label("Add a comment").fill("typing, not sent")
+    # The page's stream is open (ui.js marks the body).
+    page.locator("body[data-live=connected]").wait_for(state="attached")
+    with stack.api("admin") as api:
+        changed = api.patch(
+            f"/incidents/{incident['id']}",
+            json={"category": "Facilities"},
+            headers={"If-Match": f'"{incident["version"]}"'},
+        )
+        assert changed.status_code == 200, changed.text
+    page.locator("#live-notice").wait_for(state="visible")
+    assert page.get_by_label("Add a comment").input_value() == "typing, not sent"
+    # The queue reloads its rows when a ticket comes to it.
+    page.goto(f"{stack.base_url}/ui/queue")
+    page.locator("body[data-live=connected]").wait_for(state="attached")
+    arrived = _raise(
+        stack,
+        "admin",
+        title="Live: assigned to you",
+        assignment_group_id=stack.team_id,
+        assignee_id=stack.user_ids["agent"],
+    )
+    page.get_by_role("link", name=arrived["number"]).wait_for()

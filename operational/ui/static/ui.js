@@ -48,27 +48,37 @@
     }
   });
 
-  // Live updates: the page names the stream events it cares about with data-live on <main>'s
-  // content; on one, htmx reloads the marked region (hx-trigger="live from:body").
+  // Live updates: a region with data-live-url listens to the event stream (the UI relays the
+  // API's); on an event about its tickets (data-live-numbers, or any), htmx reloads the region
+  // (hx-trigger="live from:body").
   function listen() {
     const region = document.querySelector("[data-live-url]");
     if (!region || !window.EventSource) return;
     const source = new EventSource(region.dataset.liveUrl);
+    // Marks the page while its stream is open (tests wait for it; CSS may show it).
+    source.onopen = () => { document.body.dataset.live = "connected"; };
+    source.onerror = () => { document.body.dataset.live = "reconnecting"; };
     const numbers = (region.dataset.liveNumbers || "").split(" ").filter(Boolean);
     let timer = null;
-    source.onmessage = (message) => {
+    const onEvent = (message) => {
       let relevant = numbers.length === 0;
       if (!relevant) {
         try {
-          const data = JSON.parse(message.data);
-          relevant = numbers.includes(String(data.ticket_number || data.number || data.incident_number || ""));
+          relevant = numbers.includes(String(JSON.parse(message.data).number || ""));
         } catch (error) { relevant = true; }
       }
       if (!relevant) return;
+      // A page with forms says so instead of reloading under the person's typing.
+      if (region.dataset.liveNotice) {
+        document.getElementById(region.dataset.liveNotice).hidden = false;
+        return;
+      }
       // Several events of one change arrive together: refresh once.
       clearTimeout(timer);
       timer = setTimeout(() => document.body.dispatchEvent(new CustomEvent("live")), 300);
     };
+    // The stream names each event by its record type (event: incident, change, ...).
+    for (const kind of ["incident", "change", "request", "reset"]) source.addEventListener(kind, onEvent);
     window.addEventListener("pagehide", () => source.close());
   }
   document.addEventListener("DOMContentLoaded", listen);
