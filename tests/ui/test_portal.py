@@ -112,3 +112,43 @@ def test_knowledge_search_and_suggestions_while_typing(stack, page):  # noqa: F8
     page.get_by_role("link", name="Reset a forgotten VPN password", exact=False).click()
     page.get_by_role("heading", name="Reset a forgotten VPN password", exact=False).wait_for()
     check_screen(page, "knowledge-article")
+
+
+def test_a_requester_orders_from_the_catalog_with_the_items_form(stack, page):  # noqa: F811
+    with stack.api("admin") as api:
+        category = api.post("/catalog/categories", json={"name": "Hardware"})
+        assert category.status_code == 201, category.text
+        item = api.post(
+            "/catalog/items",
+            json={
+                "category_id": category.json()["id"],
+                "name": "Laptop",
+                "description": "A standard laptop.",
+                "delivery_minutes": 2400,
+                "form_schema": {
+                    "type": "object",
+                    "properties": {
+                        "model": {
+                            "type": "string",
+                            "enum": ["13 inch", "15 inch"],
+                            "title": "Model",
+                        },
+                        "reason": {"type": "string", "title": "Reason", "minLength": 5},
+                    },
+                    "required": ["model", "reason"],
+                },
+            },
+        )
+        assert item.status_code == 201, item.text
+    sign_in(page, stack.base_url, "requester")
+    page.goto(f"{stack.base_url}/ui/catalog")
+    page.get_by_role("link", name="Laptop").click()
+    page.get_by_label("Model").select_option("15 inch")
+    page.get_by_label("Reason").fill("old")  # shorter than the form allows
+    page.get_by_role("button", name="Order").click()
+    page.locator("#answer_reason-error").wait_for()
+    check_screen(page, "catalog-order")
+    page.get_by_label("Reason").fill("My laptop is five years old")
+    page.get_by_role("button", name="Order").click()
+    page.get_by_text("Ordered:").wait_for()
+    page.get_by_text("Laptop \u00d7 1").wait_for()  # "Laptop × 1"  # noqa: RUF003
