@@ -51,6 +51,7 @@ ACCOUNTS = {
     ),
     "enrolling": Account("enrolling@ui.test", ("requester",)),
     "admin": Account("admin@ui.test", ("admin",)),
+    "locked_out": Account("locked-out@ui.test", ("requester",)),
 }
 
 

@@ -74,7 +74,7 @@ def test_headers_csp_and_csrf(stack, page):
 def test_lockout_message(stack, page):
     page.goto(f"{stack.base_url}/ui/login")
     for _ in range(6):
-        page.get_by_label("Email").fill(ACCOUNTS["other_requester"].email)
+        page.get_by_label("Email").fill(ACCOUNTS["locked_out"].email)
         page.get_by_label("Password").fill("wrong-password-123")
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_load_state()
