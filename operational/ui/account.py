@@ -14,6 +14,7 @@ from operational.ui.web import (
     browser_session,
     check_csrf,
     redirect,
+    remember,
     render,
     store,
 )
@@ -62,7 +63,7 @@ async def home(request: Request) -> Response:
 
 @router.get("/login")
 async def login_form(request: Request, next: str | None = None) -> Response:
-    session = browser_session(request) or store(request).new()
+    session = browser_session(request) or remember(request, store(request).new())
     if session.signed_in:
         return redirect(_safe_next(next) if next else home_for(session))
     response = render(
@@ -191,7 +192,7 @@ async def change_password(request: Request) -> Response:
         )
     # The API ended every session of the user: sign in again with the new password.
     store(request).end(session)
-    fresh = store(request).new()
+    fresh = remember(request, store(request).new())
     fresh.flash.append("Password changed. Sign in with your new password.")
     return _set_cookie(request, redirect("/ui/login"), fresh)
 
@@ -258,7 +259,7 @@ async def mfa_verify(request: Request) -> Response:
     if session.pending == "mfa_enrolment":
         # That token opened only enrolment: the next sign-in, with a code, opens the rest.
         store(request).end(session)
-        session = store(request).new()
+        session = remember(request, store(request).new())
     elif session.me is not None:
         session.me["mfa_enabled"] = True
     response = render(

@@ -8,9 +8,10 @@ lookups, throttling), its validation and its problem+json answers all apply unch
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import httpx
 
-from operational.ui.sessions import BrowserSession
+from operational.ui.sessions import BrowserSession, SessionStore
 
 API_PREFIX = "/api/v1"
 
@@ -59,8 +60,16 @@ def problem_of(response: httpx.Response) -> Problem:
 class Api:
     """One browser request's client of the API (``async with Api(...) as api``)."""
 
-    def __init__(self, app: Any, *, session: BrowserSession | None, client_host: str) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        session: BrowserSession | None,
+        client_host: str,
+        store: SessionStore | None = None,
+    ) -> None:
         self._session = session
+        self._store = store
         self._http = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app, client=(client_host, 0)),
             base_url="http://ui.internal" + API_PREFIX,
@@ -121,6 +130,9 @@ class Api:
         # Two requests of one page may find the token expired together; a refresh token spent
         # twice revokes the login, so only the first refreshes and the other reuses its result.
         async with session.refresh_lock:
+            if self._store is not None:
+                # Another API process may have refreshed this session's tokens already.
+                await anyio.to_thread.run_sync(self._store.reload_tokens, session)
             if session.access_token != used:
                 return session.access_token is not None
             response = await self._http.post(
@@ -132,6 +144,8 @@ class Api:
             tokens = response.json()
             session.access_token = tokens["access_token"]
             session.refresh_token = tokens.get("refresh_token")
+            if self._store is not None:
+                await anyio.to_thread.run_sync(self._store.save, session)
             return True
 
     @staticmethod

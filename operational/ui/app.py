@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
@@ -45,6 +46,10 @@ def create_ui(api: Any) -> FastAPI:
     @ui.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
         response = await call_next(request)
+        session = getattr(request.state, "ui_session", None)
+        if session is not None and not session.ended:
+            # The session as the page left it (tokens refreshed, messages shown, steps done).
+            await anyio.to_thread.run_sync(request.app.state.sessions.save, session)
         response.headers.update(SECURITY_HEADERS)
         if not request.url.path.startswith("/ui/static/"):
             # Pages hold personal data: never kept in a shared cache or the back-forward cache.

@@ -1,28 +1,37 @@
-"""Server-side browser sessions: the cookie holds a random id, the tokens stay on the server.
+"""Server-side browser sessions: the cookie holds a random value, the tokens stay on the server.
 
-The store lives in the API process's memory. Ending a session (logout, expiry) forgets the
-tokens here and revokes the login at the API, so a copied cookie opens nothing afterwards; a
-restart of the process signs everybody out, which is the safe side (docs/ui.md, "Sessions").
+Sessions are rows of ``ui_sessions`` (operational/ui/models.py), so every API process (``itsm
+serve`` runs one per core) sees the same ones. A row's id is the SHA-256 of the cookie value,
+and its state (tokens, CSRF token, who, pending steps, messages) is encrypted with the install's
+Fernet key. Ending a session (logout, idle expiry) deletes the row, and logout also revokes the
+login at the API, so a copied cookie opens nothing afterwards (docs/ui.md, "Sessions").
 """
 
 import asyncio
+import hashlib
+import json
 import secrets
-import threading
-import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete, select
+
+from operational.core import encryption
+from operational.core.db import session_scope
+from operational.ui.models import UiSavedFilter, UiSession
+
 COOKIE = "itsm_ui"
-IDLE_SECONDS = 8 * 3600
-# Saved filters outlive a session but not the process: they are views, not records.
+IDLE = timedelta(hours=8)
 _SAVED_FILTERS_PER_USER = 30
+# The fields of BrowserSession kept in the row's encrypted state.
+_KEPT = ("csrf_token", "access_token", "refresh_token", "pending", "me", "flash", "mfa_enrolment")
 
 
 @dataclass
 class BrowserSession:
-    id: str
+    id: str  # the cookie's value; the row's key is its hash
     csrf_token: str
-    last_seen: float
     access_token: str | None = None
     refresh_token: str | None = None
     # "mfa_enrolment" while the token opens only MFA enrolment; "password" while a one-time
@@ -30,10 +39,10 @@ class BrowserSession:
     pending: str | None = None
     me: dict[str, Any] | None = None
     flash: list[str] = field(default_factory=list)
-    # What the sign-in form was last given, while it waits for a TOTP code.
     # The MFA enrolment under way (QR code and secret), between its two steps.
     mfa_enrolment: dict[str, Any] | None = None
     refresh_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    ended: bool = False
 
     @property
     def signed_in(self) -> bool:
@@ -47,71 +56,108 @@ class BrowserSession:
     def user_id(self) -> int | None:
         return (self.me or {}).get("id")
 
+    def state(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _KEPT}
+
+
+def _key(cookie_value: str) -> str:
+    return hashlib.sha256(cookie_value.encode()).hexdigest()
+
 
 class SessionStore:
-    def __init__(self, idle_seconds: int = IDLE_SECONDS) -> None:
-        self._sessions: dict[str, BrowserSession] = {}
-        self._saved_filters: dict[int, list[dict[str, str]]] = {}
-        self._lock = threading.Lock()
-        self._idle_seconds = idle_seconds
+    def __init__(self, idle: timedelta = IDLE) -> None:
+        self._idle = idle
 
     def new(self) -> BrowserSession:
-        session = BrowserSession(
-            id=secrets.token_urlsafe(32),
-            csrf_token=secrets.token_urlsafe(32),
-            last_seen=time.monotonic(),
-        )
-        with self._lock:
-            self._expire()
-            self._sessions[session.id] = session
+        session = BrowserSession(id=secrets.token_urlsafe(32), csrf_token=secrets.token_urlsafe(32))
+        now = datetime.now(UTC)
+        with session_scope() as db:
+            db.execute(delete(UiSession).where(UiSession.last_seen_at < now - self._idle))
+        self.save(session)
         return session
 
-    def get(self, session_id: str | None) -> BrowserSession | None:
-        if not session_id:
+    def get(self, cookie_value: str | None) -> BrowserSession | None:
+        if not cookie_value or len(cookie_value) > 100:
             return None
-        with self._lock:
-            session = self._sessions.get(session_id)
-            if session is None:
+        with session_scope() as db:
+            row = db.get(UiSession, _key(cookie_value))
+            if row is None:
                 return None
-            now = time.monotonic()
-            if now - session.last_seen > self._idle_seconds:
-                del self._sessions[session_id]
+            if row.last_seen_at < datetime.now(UTC) - self._idle:
+                db.delete(row)
                 return None
-            session.last_seen = now
-            return session
+            try:
+                state = json.loads(encryption.decrypt(row.state))
+            except Exception:  # a key rotated away: the session is simply gone
+                db.delete(row)
+                return None
+        return BrowserSession(id=cookie_value, **{k: v for k, v in state.items() if k in _KEPT})
+
+    def save(self, session: BrowserSession) -> None:
+        if session.ended:
+            return
+        with session_scope() as db:
+            row = db.get(UiSession, _key(session.id))
+            if row is None:
+                row = UiSession(id=_key(session.id))
+                db.add(row)
+            row.user_id = session.user_id
+            row.state = encryption.encrypt(json.dumps(session.state()))
+            row.last_seen_at = datetime.now(UTC)
+
+    def reload_tokens(self, session: BrowserSession) -> None:
+        """The tokens as stored now (another process may have refreshed them)."""
+        stored = self.get(session.id)
+        if stored is not None:
+            session.access_token = stored.access_token
+            session.refresh_token = stored.refresh_token
 
     def rotate(self, session: BrowserSession) -> BrowserSession:
-        """A new id and CSRF token for the same session (at sign-in: no fixation)."""
-        with self._lock:
-            self._sessions.pop(session.id, None)
-            session.id = secrets.token_urlsafe(32)
-            session.csrf_token = secrets.token_urlsafe(32)
-            self._sessions[session.id] = session
+        """A new cookie value and CSRF token for the same session (at sign-in: no fixation)."""
+        self._delete(session.id)
+        session.id = secrets.token_urlsafe(32)
+        session.csrf_token = secrets.token_urlsafe(32)
+        self.save(session)
         return session
 
     def end(self, session: BrowserSession) -> None:
-        with self._lock:
-            self._sessions.pop(session.id, None)
+        self._delete(session.id)
         session.access_token = session.refresh_token = None
         session.me = None
+        session.ended = True
+
+    def _delete(self, cookie_value: str) -> None:
+        with session_scope() as db:
+            db.execute(delete(UiSession).where(UiSession.id == _key(cookie_value)))
 
     def saved_filters(self, user_id: int) -> list[dict[str, str]]:
-        with self._lock:
-            return list(self._saved_filters.get(user_id, ()))
+        with session_scope() as db:
+            rows = db.scalars(
+                select(UiSavedFilter)
+                .where(UiSavedFilter.user_id == user_id)
+                .order_by(UiSavedFilter.name)
+            ).all()
+            return [{"name": row.name, "query": row.query} for row in rows]
 
     def save_filter(self, user_id: int, name: str, query: str) -> None:
-        with self._lock:
-            kept = [f for f in self._saved_filters.get(user_id, []) if f["name"] != name]
-            kept.append({"name": name, "query": query})
-            self._saved_filters[user_id] = kept[-_SAVED_FILTERS_PER_USER:]
+        with session_scope() as db:
+            row = db.get(UiSavedFilter, (user_id, name))
+            if row is None:
+                count = len(
+                    db.scalars(
+                        select(UiSavedFilter.name).where(UiSavedFilter.user_id == user_id)
+                    ).all()
+                )
+                if count >= _SAVED_FILTERS_PER_USER:
+                    return
+                row = UiSavedFilter(user_id=user_id, name=name, created_at=datetime.now(UTC))
+                db.add(row)
+            row.query = query
 
     def delete_filter(self, user_id: int, name: str) -> None:
-        with self._lock:
-            self._saved_filters[user_id] = [
-                f for f in self._saved_filters.get(user_id, []) if f["name"] != name
-            ]
-
-    def _expire(self) -> None:
-        cutoff = time.monotonic() - self._idle_seconds
-        for key in [key for key, s in self._sessions.items() if s.last_seen < cutoff]:
-            del self._sessions[key]
+        with session_scope() as db:
+            db.execute(
+                delete(UiSavedFilter).where(
+                    UiSavedFilter.user_id == user_id, UiSavedFilter.name == name
+                )
+            )

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -34,7 +35,16 @@ def store(request: Request) -> SessionStore:
 
 
 def browser_session(request: Request) -> BrowserSession | None:
-    return store(request).get(request.cookies.get(COOKIE))
+    """The request's session, read once (the app saves it back after the response)."""
+    if not hasattr(request.state, "ui_session"):
+        request.state.ui_session = store(request).get(request.cookies.get(COOKIE))
+    return request.state.ui_session
+
+
+def remember(request: Request, session: BrowserSession) -> BrowserSession:
+    """Makes a new session the request's own (saved back after the response)."""
+    request.state.ui_session = session
+    return session
 
 
 async def check_csrf(request: Request) -> None:
@@ -42,7 +52,7 @@ async def check_csrf(request: Request) -> None:
     form; SameSite cookies are the first fence, this is the second."""
     if request.method in SAFE_METHODS:
         return
-    session = browser_session(request)
+    session = await anyio.to_thread.run_sync(browser_session, request)
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -69,7 +79,7 @@ MaybeSession = Annotated[BrowserSession | None, Depends(browser_session)]
 
 def api_for(request: Request, session: BrowserSession | None) -> Api:
     host = request.client.host if request.client else "unknown"
-    return Api(request.app.state.api, session=session, client_host=host)
+    return Api(request.app.state.api, session=session, client_host=host, store=store(request))
 
 
 def is_htmx(request: Request) -> bool:

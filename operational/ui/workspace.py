@@ -106,6 +106,7 @@ async def queue(request: Request, session: SignedIn) -> Response:
         "q": query.get("q", ""),
         "sort": sort,
         "size": size,
+        "all": "1" if query.get("all") else "",
     }
     async with api_for(request, session) as api:
         try:

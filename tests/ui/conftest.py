@@ -119,6 +119,10 @@ def stack(
             "127.0.0.1",
             "--port",
             str(port),
+            # Two processes, as `itsm serve` runs on this machine: a browser's requests land on
+            # either, so its session must be shared (in the database).
+            "--workers",
+            "2",
         ],
         env={
             **os.environ,
