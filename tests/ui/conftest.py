@@ -152,3 +152,12 @@ def chromium():
             yield launched
     except browser.ChromiumMissing as missing:
         pytest.fail(str(missing))
+
+
+@pytest.fixture
+def page(chromium):
+    """A fresh browser context (no cookies) and page at 1280 px, per test."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()

@@ -11,17 +11,9 @@ import pyotp
 import pytest
 
 from tests.ui.conftest import ACCOUNTS, ONE_TIME_PASSWORD
-from tests.ui.pages import DESKTOP, check_screen, sign_in
+from tests.ui.pages import check_screen, sign_in
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def page(chromium):
-    context = chromium.new_context(viewport=DESKTOP)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def test_sign_in_with_a_real_totp_code_then_sign_out_ends_the_session(stack, page):

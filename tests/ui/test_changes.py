@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.ui.pages import check_screen, sign_in
-from tests.ui.test_browser import page  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -98,7 +97,7 @@ def estate(stack) -> dict:
     return {"change": change, "database": database, "app": app}
 
 
-def test_a_cab_member_approves_a_change_from_their_list(stack, page, estate):  # noqa: F811
+def test_a_cab_member_approves_a_change_from_their_list(stack, page, estate):
     change = estate["change"]
     assert change["state"] == "authorize"
     sign_in(page, stack.base_url, "cab")
@@ -121,14 +120,14 @@ def test_a_cab_member_approves_a_change_from_their_list(stack, page, estate):  #
     assert page.get_by_role("link", name=change["number"]).count() == 0
 
 
-def test_the_calendar_shows_blackouts_in_words(stack, page, estate):  # noqa: F811
+def test_the_calendar_shows_blackouts_in_words(stack, page, estate):
     sign_in(page, stack.base_url, "agent")
     page.goto(f"{stack.base_url}/ui/changes")
     page.get_by_text("Blackout: Quarter-end freeze").first.wait_for()
     check_screen(page, "change-calendar")
 
 
-def test_a_ci_page_shows_relationships_and_impact_both_ways(stack, page, estate):  # noqa: F811
+def test_a_ci_page_shows_relationships_and_impact_both_ways(stack, page, estate):
     sign_in(page, stack.base_url, "agent")
     page.goto(f"{stack.base_url}/ui/cis?q=orders")
     page.get_by_role("link", name="orders-db").click()

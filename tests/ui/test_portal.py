@@ -5,12 +5,11 @@ may not open."""
 import pytest
 
 from tests.ui.pages import check_screen, sign_in
-from tests.ui.test_browser import page  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.slow
 
 
-def test_a_requester_raises_one_sees_only_their_own_and_answers_the_survey(stack, page):  # noqa: F811
+def test_a_requester_raises_one_sees_only_their_own_and_answers_the_survey(stack, page):
     with stack.api("other_requester") as api:
         theirs = api.post("/incidents", json={"title": "Someone else's monitor flickers"}).json()
     sign_in(page, stack.base_url, "requester")
@@ -58,7 +57,7 @@ def test_a_requester_raises_one_sees_only_their_own_and_answers_the_survey(stack
     assert survey["rating"] == 4 and survey["answered_via"] == "requester"
 
 
-def test_a_requester_cannot_open_an_agents_screen_or_anothers_ticket(stack, page):  # noqa: F811
+def test_a_requester_cannot_open_an_agents_screen_or_anothers_ticket(stack, page):
     with stack.api("other_requester") as api:
         theirs = api.post("/incidents", json={"title": "Private: salary slip missing"}).json()
     sign_in(page, stack.base_url, "requester")
@@ -75,7 +74,7 @@ def test_a_requester_cannot_open_an_agents_screen_or_anothers_ticket(stack, page
     assert "/ui/login" in page.url
 
 
-def test_knowledge_search_and_suggestions_while_typing(stack, page):  # noqa: F811
+def test_knowledge_search_and_suggestions_while_typing(stack, page):
     with stack.api("agent") as api:
         article = api.post(
             "/knowledge/articles",
@@ -114,7 +113,7 @@ def test_knowledge_search_and_suggestions_while_typing(stack, page):  # noqa: F8
     check_screen(page, "knowledge-article")
 
 
-def test_a_requester_orders_from_the_catalog_with_the_items_form(stack, page):  # noqa: F811
+def test_a_requester_orders_from_the_catalog_with_the_items_form(stack, page):
     with stack.api("admin") as api:
         category = api.post("/catalog/categories", json={"name": "Hardware"})
         assert category.status_code == 201, category.text

@@ -4,7 +4,6 @@ queue, and the create form's validation errors."""
 import pytest
 
 from tests.ui.pages import check_screen, sign_in
-from tests.ui.test_browser import page  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +18,7 @@ def _raise(stack, who: str = "agent", **fields) -> dict:
         return response.json()
 
 
-def test_an_agent_takes_an_incident_from_new_to_resolved(stack, page):  # noqa: F811
+def test_an_agent_takes_an_incident_from_new_to_resolved(stack, page):
     incident = _raise(stack)  # no team, and no assignment rule: it stays new
     assert incident["state"] == "new"
     sign_in(page, stack.base_url, "agent")
@@ -44,7 +43,7 @@ def test_an_agent_takes_an_incident_from_new_to_resolved(stack, page):  # noqa: 
     check_screen(page, "my-queue")
 
 
-def test_the_team_queue_lists_the_teams_open_incidents(stack, page):  # noqa: F811
+def test_the_team_queue_lists_the_teams_open_incidents(stack, page):
     incident = _raise(stack, title="Shared drive is read-only", assignment_group_id=stack.team_id)
     sign_in(page, stack.base_url, "agent")
     page.goto(f"{stack.base_url}/ui/queue?scope=team&sort=-opened_at")
@@ -54,7 +53,7 @@ def test_the_team_queue_lists_the_teams_open_incidents(stack, page):  # noqa: F8
     check_screen(page, "team-queue")
 
 
-def test_a_stale_edit_says_so_and_keeps_what_was_typed(stack, page):  # noqa: F811
+def test_a_stale_edit_says_so_and_keeps_what_was_typed(stack, page):
     incident = _raise(stack, title="VPN drops every hour")
     sign_in(page, stack.base_url, "agent")
     page.goto(f"{stack.base_url}/ui/incidents/{incident['number']}")
@@ -82,7 +81,7 @@ def test_a_stale_edit_says_so_and_keeps_what_was_typed(stack, page):  # noqa: F8
     assert stored["category"] == "Network"
 
 
-def test_the_create_form_shows_the_apis_errors_beside_the_fields(stack, page):  # noqa: F811
+def test_the_create_form_shows_the_apis_errors_beside_the_fields(stack, page):
     sign_in(page, stack.base_url, "agent")
     page.goto(f"{stack.base_url}/ui/incidents/new")
     # Longer than the API takes (300 and 120 characters); the browser does not know the limits.
@@ -101,7 +100,7 @@ def test_the_create_form_shows_the_apis_errors_beside_the_fields(stack, page):  
     page.get_by_role("heading", name="Laptop will not boot", exact=False).wait_for()
 
 
-def test_live_updates_reach_the_open_pages(stack, page):  # noqa: F811
+def test_live_updates_reach_the_open_pages(stack, page):
     """The queue reloads its rows, and the incident page says it changed, when another person
     changes the incident (the API's event stream, relayed by the UI)."""
     incident = _raise(stack, title="Live: badge reader offline")
