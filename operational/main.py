@@ -36,6 +36,7 @@ from operational.problems.router import router as problems_router
 from operational.requests.router import router as requests_router
 from operational.sla.router import router as sla_router
 from operational.tickets import hints
+from operational.ui.app import create_ui
 from operational.worker import background_worker
 
 API_PREFIX = "/api/v1"
@@ -111,6 +112,8 @@ def create_app() -> FastAPI:
     ):
         app.include_router(router, prefix=API_PREFIX)
     document_problems(app)
+    # The web UI (docs/ui.md): a client of the routes above, called in process.
+    app.mount("/ui", create_ui(api=app))
     return app
 
 

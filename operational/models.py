@@ -18,6 +18,7 @@ from operational.notifications import models as notifications_models
 from operational.problems import models as problems_models
 from operational.requests import models as requests_models
 from operational.sla import models as sla_models
+from operational.ui import models as ui_models
 
 __all__ = [
     "Base",
@@ -38,4 +39,5 @@ __all__ = [
     "problems_models",
     "requests_models",
     "sla_models",
+    "ui_models",
 ]

@@ -141,7 +141,10 @@ def up(
         if not _wait_until_answers(f"{api_url}/readyz", seconds=60, process=processes[0]):
             console.print("[red]the API did not start; see its log above[/]")
             raise typer.Exit(1)
-        lines = [f"API and OpenAPI docs: {api_url}/docs"]
+        lines = [
+            f"API and OpenAPI docs: {api_url}/docs",
+            f"web UI:              {api_url}/ui/",
+        ]
         settings = get_settings()
         if settings.inbound_mail_enabled if mail is None else mail:
             processes.append(

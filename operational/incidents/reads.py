@@ -7,6 +7,7 @@ and the router builds that one through the models. ``known_error`` and ``suggest
 here: they depend on the viewer and on other domains, and the router fills them in.
 """
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -20,7 +21,8 @@ from operational.core.db import read_connection
 from operational.core.errors import NotFound
 from operational.core.pagination import Page, PageParams
 from operational.core.references import record_id, record_number
-from operational.incidents import service
+from operational.incidents import service, workflow
+from operational.incidents.enums import IncidentState
 from operational.incidents.models import Incident
 from operational.incidents.schemas import IncidentFilters, IncidentRead, TeamRef, UserRef
 from operational.sla import timers as sla_timers
@@ -50,6 +52,17 @@ def _user(alias: str) -> json_sql.Json:
     )
 
 
+def _allowed_states_sql() -> str:
+    """The workflow's moves from ``i.state`` as JSON text, from the same table as the model."""
+    compact = (",", ":")
+    cases = " ".join(
+        f"when '{state.value}' then "
+        f"'{json.dumps(workflow.allowed_from(state.value), separators=compact)}'"
+        for state in IncidentState
+    )
+    return f"case i.state {cases} else '[]' end"
+
+
 def _statement(source: str, join: str, ids: str) -> str:
     """``SELECT body, id, version, requester_id, problem_id`` of the incidents that ``source``
     (a FROM item joined to the incident ``i`` on ``join``) names; ``ids``: a SELECT of their ids,
@@ -65,6 +78,7 @@ def _statement(source: str, join: str, ids: str) -> str:
             "team.id is not null", TeamRef, {name: f"team.{name}" for name in TeamRef.model_fields}
         ),
         "sla_timers": json_sql.Json("coalesce(timers.json, '[]')"),  # no row: no timers
+        "allowed_states": json_sql.Json(_allowed_states_sql()),
         # Values are typed by their definitions and hidden from requesters by field: an
         # incident that has any goes through the models (the router's fallback).
         "custom_fields": json_sql.Json(

@@ -16,6 +16,7 @@ from operational.customfields.schemas import (
     custom_fields_input,
     custom_fields_output,
 )
+from operational.incidents import workflow
 from operational.incidents.enums import (
     Channel,
     IncidentState,
@@ -190,6 +191,10 @@ class IncidentRead(ReadModel):
     external_id: str | None
     custom_fields: dict[str, Any] = custom_fields_output()
     sla_timers: list[SlaTimerRead] = Field(default_factory=list)
+    allowed_states: list[str] = Field(
+        default_factory=list,
+        description="The states an update may move it to now (the workflow's table)",
+    )
     csat_invitation: CsatInvitationRead | None = None
     problem_id: int | None = None
     known_error: KnownErrorHint | None = Field(
@@ -200,6 +205,13 @@ class IncidentRead(ReadModel):
         description="On create and when the title changes: the best matching knowledge "
         "articles and known errors (docs/knowledge.md)",
     )
+
+    @model_validator(mode="after")
+    def _workflow_moves(self) -> "IncidentRead":
+        # Always the workflow's, whatever was given: a field (not computed) so that it has its
+        # place before the viewer's fields, where the SQL-written read puts it too (reads.py).
+        self.allowed_states = workflow.allowed_from(self.state)
+        return self
 
 
 IncidentPage = KeysetPage[IncidentRead]
