@@ -208,7 +208,10 @@ async def get_db() -> AsyncIterator[Session]:
             session.close()
 
 
-DbSession = Annotated[Session, Depends(get_db)]
+# scope="function": the commit happens before the response is sent, so a client that got its
+# 201 reads what it wrote on its next request, and a failing commit is the response's error.
+# (FastAPI's default scope ends a yield dependency after the response has gone out.)
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def dbt_environment(

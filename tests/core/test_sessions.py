@@ -65,3 +65,47 @@ def test_reads_run_outside_a_transaction_and_cannot_write(committed_database):
 
     _request(reads)
     assert _teams("Written while reading") == []
+
+
+def test_a_request_commits_before_its_response_is_sent(committed_database):
+    """A client that got its 201 finds what it wrote on its next request (another process):
+    when the response starts, the transaction has committed."""
+    from fastapi import FastAPI
+
+    from operational.core.db import DbSession
+
+    app = FastAPI()
+
+    @app.post("/teams", status_code=201)
+    def create_team(session: DbSession) -> dict[str, str]:
+        session.add(Team(name="Seen at once"))
+        session.flush()
+        return {"name": "Seen at once"}
+
+    seen_when_sent: list[list[str]] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            assert message["status"] == 201
+            seen_when_sent.append(_teams("Seen at once"))
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/teams",
+        "raw_path": b"/teams",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    asyncio.run(app(scope, receive, send))
+
+    assert seen_when_sent == [["Seen at once"]]
