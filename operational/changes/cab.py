@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, false, select
 from sqlalchemy.orm import Session
 
 from operational.auth import service as auth_service
 from operational.auth.models import User
+from operational.auth.permissions import has_permission
 from operational.changes import records
 from operational.changes.enums import (
     ApprovalRule,
@@ -60,6 +61,32 @@ def eligible_approver_ids(*, session: Session, change: Change) -> set[int]:
         session=session,
         permission=APPROVE_PERMISSION,
         exclude_ids=tuple(sorted(conflicted_ids(change))),
+    )
+
+
+def awaiting_decision_of(user: User) -> ColumnElement[bool]:
+    """Changes whose open CAB round waits for ``user``: they may decide (change:approve, not
+    involved in the change) and have not decided in this round yet. What decide() accepts."""
+    if not has_permission(user, APPROVE_PERMISSION):
+        return false()
+    decided = (
+        select(ChangeApproval.id)
+        .where(
+            ChangeApproval.change_id == Change.id,
+            ChangeApproval.round == Change.cab_round,
+            ChangeApproval.approver_id == user.id,
+        )
+        .exists()
+    )
+    involved = [
+        column.is_distinct_from(user.id)
+        for column in (Change.requester_id, Change.raised_by_id, Change.implementer_id)
+    ]
+    return and_(
+        Change.cab_outcome == CabOutcome.pending.value,
+        Change.state.in_([ChangeState.authorize.value, ChangeState.review.value]),
+        *involved,
+        ~decided,
     )
 
 

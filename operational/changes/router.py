@@ -79,7 +79,6 @@ def _read(session: DbSession, change: Change, response: Response | None = None) 
 
 @router.get(
     "/changes",
-    dependencies=[require("change:read")],
     summary="List changes",
     description="Custom fields filter as `cf.<name>=value` (repeat it: any of the values), "
     "ranges of number, decimal, date and datetime fields as `cf.<name>_from=` (at or after) "
@@ -87,12 +86,23 @@ def _read(session: DbSession, change: Change, response: Response | None = None) 
     "(docs/custom-fields.md).",
 )
 def list_changes(
+    user: Annotated[User, require("change:read")],
     session: DbSession,
     page: PageQuery,
     custom: CustomFieldParams,
     filters: Annotated[ChangeFilters, Query()],
+    awaiting_my_decision: Annotated[
+        bool,
+        Query(description="Only changes whose open CAB round waits for the caller's decision"),
+    ] = False,
 ) -> ChangePage:
-    found = service.search(session=session, params=page, filters=filters, custom=custom)
+    found = service.search(
+        session=session,
+        params=page,
+        filters=filters,
+        custom=custom,
+        awaiting_decision_of=user if awaiting_my_decision else None,
+    )
     return found.map(ChangeSummary.model_validate)
 
 

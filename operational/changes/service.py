@@ -158,11 +158,15 @@ def search(
     params: PageParams,
     filters: ChangeFilters,
     custom: Mapping[str, list[str]] | None = None,
+    awaiting_decision_of: User | None = None,
 ) -> Page[Any]:
     """A page of changes. ``filters.q`` matches part of the title or number, or the words of a
     custom field's string value; ``custom`` holds the ``cf.<name>`` filters, and ``params.sort``
-    may name custom fields (customfields.service)."""
+    may name custom fields (customfields.service). With ``awaiting_decision_of``, only the
+    changes whose open CAB round waits for that person's decision."""
     statement = _filtered(select(Change), filters, session=session, custom=custom)
+    if awaiting_decision_of is not None:
+        statement = statement.where(cab.awaiting_decision_of(awaiting_decision_of))
     sortable = CHANGE_SORTABLE | custom_fields.sortable(
         session=session,
         record_type=RecordType.change,

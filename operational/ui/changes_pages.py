@@ -87,18 +87,12 @@ async def pending(request: Request, session: SignedIn) -> Response:
         )
     async with api_for(request, session) as api:
         try:
+            # The API says which changes wait for this member (GET /changes?awaiting_my_decision).
             waiting = await api.get(
-                "/changes", params={"state": "authorize", "sort": "planned_start", "size": 100}
+                "/changes",
+                params={"awaiting_my_decision": "true", "sort": "planned_start", "size": 100},
             )
-            changes = []
-            for summary in waiting["items"]:
-                change = await api.get(f"/changes/{summary['id']}")
-                decided = any(
-                    a["approver_id"] == session.user_id and a["round"] == change["cab_round"]
-                    for a in change["approvals"]
-                )
-                if not decided:
-                    changes.append(change)
+            changes = [await api.get(f"/changes/{summary['id']}") for summary in waiting["items"]]
         except ApiError as refused:
             return refusal(request, refused.problem, session)
     return render(request, "changes_pending.html", {"changes": changes}, session=session)

@@ -199,3 +199,31 @@ def test_only_cab_members_decide_and_manage_rules(changes, client, factory, head
 )
 def test_tally(rule, quorum, decisions, pool, outcome):
     assert tally(rule=rule, quorum=quorum, decisions=decisions, pool_size=pool).outcome == outcome
+
+
+def test_the_list_of_changes_waiting_for_my_decision(changes, client, factory):
+    alice = changes.manager(display_name="Alice CAB")
+    bob = changes.manager(display_name="Bob CAB")
+    changes.manager()
+    waiting = _authorizing(changes, title="Waiting for the CAB")
+    decided_by_alice = changes.decide(_authorizing(changes, title="Alice decided"), alice)
+    alices_own = _authorizing(changes, title="Alice requested", requester_id=alice.id)
+    changes.change(title="Still new")
+
+    def waiting_for(user):
+        response = client.get(
+            "/api/v1/changes",
+            headers=factory.auth_headers(user),
+            params={"awaiting_my_decision": "true", "sort": "number"},
+        )
+        assert response.status_code == 200, response.text
+        return [item["number"] for item in response.json()["items"]]
+
+    # Neither her own change nor one she decided in this round waits for Alice; both wait for Bob.
+    assert waiting_for(alice) == [waiting.number]
+    assert waiting_for(bob) == sorted([waiting.number, decided_by_alice.number, alices_own.number])
+    # Without change:approve nothing waits for you.
+    assert waiting_for(changes.agent()) == []
+    # Sent back to assess, then a new round: Alice is asked again.
+    again = changes.move(decided_by_alice, "assess", "authorize")
+    assert again.number in waiting_for(alice)
