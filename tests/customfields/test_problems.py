@@ -24,7 +24,7 @@ def test_an_admin_defines_problem_fields_over_the_api(client, factory):
             "name": "vendor_case",
             "label": "Vendor case",
             "type": "text",
-        },  # fmt: skip
+        },
         headers=admin,
     )
     assert created.status_code == 201, created.text
