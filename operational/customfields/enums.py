@@ -6,6 +6,9 @@ class RecordType(StrEnum):
 
     incident = "incident"
     change = "change"
+    problem = "problem"
+    # The order (REQ), not its lines: each line's catalog form holds that item's own answers.
+    request = "request"
 
 
 class FieldType(StrEnum):

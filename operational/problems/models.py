@@ -2,6 +2,7 @@
 'problem'); the incidents it explains point at it (``incidents.problem_id``)."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from operational.auth.models import Team, User
 from operational.cmdb.models import ConfigurationItem
 from operational.core.db import SCHEMA, Base, sql_values
+from operational.customfields.models import custom_fields_object
 from operational.problems.enums import ProblemState, RootCauseCategory
 
 # Problems are searched (and suggested beside articles) in English, like incidents.
@@ -79,6 +81,9 @@ class Problem(Base):
         ForeignKey("changes.id", ondelete="SET NULL"), index=True
     )
     fix_notes: Mapped[str | None] = mapped_column(Text)
+    # Custom field values by name, written only through this service after
+    # customfields.service.validate (docs/custom-fields.md).
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
 
     # Known error: a known root cause with a workaround, published to the agents.
     workaround: Mapped[str | None] = mapped_column(Text)
@@ -140,6 +145,13 @@ class Problem(Base):
             name="known_error_has_workaround",
         ),
         Index("ix_problems_search_vector", "search_vector", postgresql_using="gin"),
+        custom_fields_object(),
+        Index(
+            "ix_problems_custom_fields",
+            "custom_fields",
+            postgresql_using="gin",
+            postgresql_ops={"custom_fields": "jsonb_path_ops"},
+        ),
     )
 
     @property

@@ -7,6 +7,7 @@ from operational.auth.models import User
 from operational.core.concurrency import ExpectedVersion, set_etag
 from operational.core.db import DbSession
 from operational.core.pagination import PageQuery
+from operational.customfields.dependencies import CustomFieldParams
 from operational.events.schemas import EventPage, EventRead
 from operational.incidents import links as incident_links
 from operational.incidents.dependencies import CurrentIncident
@@ -71,12 +72,21 @@ def _linked(incident, problem_id: int) -> LinkedIncidentRead:
 
 
 @router.get(
-    "/problems", dependencies=[require("problem:read")], summary="Search, filter, sort, page"
+    "/problems",
+    dependencies=[require("problem:read")],
+    summary="Search, filter, sort, page",
+    description="Custom fields filter as `cf.<name>=value` (repeat it: any of the values), "
+    "ranges of number, decimal, date and datetime fields as `cf.<name>_from=` (at or after) "
+    "and `cf.<name>_to=` (before), and sort as `sort=cf.<name>` or `-cf.<name>` "
+    "(docs/custom-fields.md).",
 )
 def list_problems(
-    session: DbSession, filters: Annotated[ProblemFilters, Query()], page: PageQuery
+    session: DbSession,
+    filters: Annotated[ProblemFilters, Query()],
+    page: PageQuery,
+    custom: CustomFieldParams,
 ) -> ProblemPage:
-    found = service.search(session=session, filters=filters, params=page)
+    found = service.search(session=session, filters=filters, params=page, custom=custom)
     return found.map(ProblemSummary.model_validate)
 
 

@@ -1,11 +1,16 @@
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from operational.cmdb.schemas import CIBrief
 from operational.core.pagination import Page
 from operational.core.schemas import ReadModel, RequestBody
+from operational.customfields.schemas import (
+    CustomFieldValues,
+    custom_fields_input,
+    custom_fields_output,
+)
 from operational.incidents.enums import ResolutionCode
 from operational.incidents.schemas import IncidentBrief, TeamRef, UserRef
 from operational.problems.enums import CandidateDimension, ProblemState, RootCauseCategory
@@ -50,6 +55,7 @@ class ProblemCreate(RequestBody):
         max_length=500,
         description="Incidents to link at once (a candidate group's, for example)",
     )
+    custom_fields: CustomFieldValues | None = custom_fields_input()
 
 
 class ProblemUpdate(RequestBody):
@@ -75,6 +81,7 @@ class ProblemUpdate(RequestBody):
     caused_by_change_id: int | None = Field(None, description="The change that caused it")
     fix_notes: Text | None = None
     workaround: Text | None = None
+    custom_fields: CustomFieldValues | None = custom_fields_input()
 
     @model_validator(mode="after")
     def _not_null(self) -> "ProblemUpdate":
@@ -143,6 +150,7 @@ class ProblemSummary(ReadModel):
     updated_at: datetime
     source_system: str
     external_id: str | None
+    custom_fields: dict[str, Any] = custom_fields_output()
 
 
 ProblemPage = Page[ProblemSummary]

@@ -7,6 +7,7 @@ work (``operational.problems.flows``). Functions flush, never commit, and raise 
 exceptions.
 """
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,8 @@ from operational.core.concurrency import check_version
 from operational.core.errors import InvalidTransition, UnprocessableEntity
 from operational.core.pagination import Page, PageParams, paginate
 from operational.core.references import record_id, record_number
+from operational.customfields import service as custom_fields
+from operational.customfields.enums import RecordType
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
 from operational.events.models import Event
@@ -193,6 +196,9 @@ def create(
     """Open a problem (state new); priority from impact x urgency, by the incidents' matrix."""
     now = _now(now)
     _check_people(session, owner_id=data.owner_id, team_id=data.assignment_group_id)
+    custom_values = custom_fields.validate(
+        session=session, record_type=RecordType.problem, values=data.custom_fields
+    )
     cis = cmdb_service.get_many(session=session, ci_ids=data.ci_ids)
     problem = Problem(
         number=_next_number(session),
@@ -212,6 +218,7 @@ def create(
         opened_at=now,
         created_at=now,
         updated_at=now,
+        custom_fields=custom_values,
     )
     session.add(problem)
     session.flush()
@@ -233,6 +240,7 @@ def create(
             "priority": problem.priority,
             "assignment_group_id": problem.assignment_group_id,
             "owner_id": problem.owner_id,
+            "custom_fields": custom_values or None,
         },
     )
     return problem
@@ -260,6 +268,17 @@ def update(
     if not given:
         return problem
     _ensure_open(problem)
+    custom_changes: list[custom_fields.FieldChange] = []
+    if "custom_fields" in given:
+        given.pop("custom_fields")
+        after = custom_fields.validate(
+            session=session,
+            record_type=RecordType.problem,
+            values=data.custom_fields,
+            current=problem.custom_fields,
+        )
+        custom_changes = custom_fields.changes(problem.custom_fields, after)
+        problem.custom_fields = after
     if problem.known_error and "workaround" in given and not given["workaround"]:
         raise UnprocessableEntity(
             "A published known error keeps a workaround; retract it first", field="workaround"
@@ -317,7 +336,7 @@ def update(
                 ("priority", problem.priority, priority, {"reason": "impact x urgency matrix"})
             )
             problem.priority = priority
-    if not changed:
+    if not changed and not custom_changes:
         return problem
     _finish(problem, now)
     session.flush()
@@ -330,6 +349,18 @@ def update(
             else EventKind.field_changed
         )
         _record(session, problem, kind, actor, now, field=field, old=old, new=new, data=extra)
+    for custom in custom_changes:
+        _record(
+            session,
+            problem,
+            EventKind.field_changed,
+            actor,
+            now,
+            field=custom.event_field,
+            old=custom_fields.event_text(custom.old),
+            new=custom_fields.event_text(custom.new),
+            data={"old": custom.old, "new": custom.new},
+        )
     session.refresh(problem)  # the related rows (owner, team, CIs) of the ids just set
     return problem
 
@@ -480,7 +511,22 @@ def is_open(problem: Problem) -> bool:
 # ------------------------------------------------------------------------------------ lists
 
 
-def _filtered(statement: Select[Any], filters: ProblemFilters) -> Select[Any]:
+def _filtered(
+    statement: Select[Any],
+    filters: ProblemFilters,
+    *,
+    session: Session,
+    custom: Mapping[str, list[str]] | None = None,
+) -> Select[Any]:
+    """``statement`` narrowed to the list's filters and the ``cf.<name>`` filters ``custom``."""
+    statement = statement.where(
+        *custom_fields.filter_clauses(
+            session=session,
+            record_type=RecordType.problem,
+            column=Problem.custom_fields,
+            params=custom or {},
+        )
+    )
     if filters.state:
         statement = statement.where(Problem.state.in_([state.value for state in filters.state]))
     if filters.priority:
@@ -513,16 +559,34 @@ def _filtered(statement: Select[Any], filters: ProblemFilters) -> Select[Any]:
     return statement
 
 
-def search(*, session: Session, filters: ProblemFilters, params: PageParams) -> Page[Any]:
-    """One page of problems matching ``filters``; with ``q``, best matches first."""
-    statement = _filtered(select(Problem), filters)
+def search(
+    *,
+    session: Session,
+    filters: ProblemFilters,
+    params: PageParams,
+    custom: Mapping[str, list[str]] | None = None,
+) -> Page[Any]:
+    """One page of problems matching ``filters`` and the ``cf.<name>`` filters ``custom``; with
+    ``q``, best matches first. ``params.sort`` may name custom fields (``cf.<name>``)."""
+    statement = _filtered(select(Problem), filters, session=session, custom=custom)
     default_sort: tuple[Any, ...] = DEFAULT_SORT
     text = (filters.q or "").strip()
     if text:
         query = textsearch.web_query(SEARCH_CONFIG, text)
-        statement = statement.where(Problem.search_vector.op("@@")(query))
+        statement = statement.where(
+            or_(
+                Problem.search_vector.op("@@")(query),
+                custom_fields.search_vector(SEARCH_CONFIG, Problem.custom_fields).op("@@")(query),
+            )
+        )
         default_sort = (textsearch.rank(Problem.search_vector, query).desc(), *DEFAULT_SORT)
-    return paginate(session, statement, params, sortable=SORTABLE, default_sort=default_sort)
+    sortable = SORTABLE | custom_fields.sortable(
+        session=session,
+        record_type=RecordType.problem,
+        column=Problem.custom_fields,
+        sort=params.sort,
+    )
+    return paginate(session, statement, params, sortable=sortable, default_sort=default_sort)
 
 
 def history(*, session: Session, problem: Problem, params: PageParams) -> Page[Any]:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from operational.auth.models import Team, User
 from operational.core.db import SCHEMA, Base, sql_values
 from operational.core.surveys import SURVEY_CHECKS, SurveyColumns
+from operational.customfields.models import custom_fields_object
 from operational.requests.enums import (
     ApprovalRule,
     ApprovalState,
@@ -128,6 +129,9 @@ class Request(Base):
     state: Mapped[str] = mapped_column(String(32), default=RequestState.open.value, index=True)
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Custom field values by name (record type "request"), written only through this service
+    # after customfields.service.validate (docs/custom-fields.md).
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     source_system: Mapped[str] = mapped_column(
         String(64), default="native", server_default="native"
@@ -144,6 +148,13 @@ class Request(Base):
     __table_args__ = (
         UniqueConstraint("source_system", "external_id"),
         CheckConstraint(f"state in ({sql_values(RequestState)})", name="known_state"),
+        custom_fields_object(),
+        Index(
+            "ix_requests_custom_fields",
+            "custom_fields",
+            postgresql_using="gin",
+            postgresql_ops={"custom_fields": "jsonb_path_ops"},
+        ),
     )
 
 

@@ -16,6 +16,9 @@ from operational.core.config import get_settings
 from operational.core.db import DbSession
 from operational.core.errors import Forbidden, NotFound
 from operational.core.pagination import PageQuery
+from operational.customfields import service as custom_fields
+from operational.customfields.dependencies import CustomFieldParams
+from operational.customfields.enums import RecordType
 from operational.events.enums import EntityType
 from operational.events.schemas import EventRead
 from operational.incidents.dependencies import expected_version
@@ -62,6 +65,7 @@ from operational.requests.schemas import (
     RequestPage,
     RequestRead,
     RequestSurveyRead,
+    RequestUpdate,
     StageRead,
     TaskFilters,
     TaskPage,
@@ -119,6 +123,17 @@ def _request_read(
     read.items = [_item_read(item, session) for item in request.items]
     read.csat_invitation = _invitation(invitation)
     return read
+
+
+def _as_seen_by(reads: list[RequestRead], viewer: User, session: DbSession) -> None:
+    """Leave a requester only the custom fields requesters may see."""
+    if service.can_read_all(viewer) or not any(read.custom_fields for read in reads):
+        return
+    shown = custom_fields.visible(
+        session=session, record_type=RecordType.request, requester_only=True
+    )
+    for read in reads:
+        read.custom_fields = shown(read.custom_fields)
 
 
 def _survey_read(survey: RequestSurvey, now: datetime) -> RequestSurveyRead:
@@ -297,6 +312,7 @@ def create_request(
     response.headers["Location"] = f"/api/v1/requests/{outcome.request.id}"
     set_etag(response, outcome.request.version)
     read = _request_read(outcome.request, session)
+    _as_seen_by([read], user, session)
     ordered = " ".join(item.item_name for item in read.items)
     read.suggestions = hints.suggest(
         session=session, viewer=user, text=hints.ticket_text(ordered, data.justification)
@@ -304,26 +320,68 @@ def create_request(
     return read
 
 
-@router.get("/requests", tags=["requests"], summary="Search, filter, sort and page requests")
+@router.get(
+    "/requests",
+    tags=["requests"],
+    summary="Search, filter, sort and page requests",
+    description="Custom fields filter as `cf.<name>=value` (repeat it: any of the values), "
+    "ranges of number, decimal, date and datetime fields as `cf.<name>_from=` (at or after) "
+    "and `cf.<name>_to=` (before), and sort as `sort=cf.<name>` or `-cf.<name>` "
+    "(docs/custom-fields.md).",
+)
 def list_requests(
     user: Annotated[User, require("request:read")],
     session: DbSession,
     filters: Annotated[RequestFilters, Query()],
     page: PageQuery,
+    custom: CustomFieldParams,
 ) -> RequestPage:
-    found = service.search_requests(session=session, viewer=user, filters=filters, params=page)
-    return found.map(_request_read)
+    found = service.search_requests(
+        session=session, viewer=user, filters=filters, params=page, custom=custom
+    )
+    listed = found.map(_request_read)
+    _as_seen_by(listed.items, user, session)
+    return listed
 
 
 @router.get(
     "/requests/{request_id}",
     tags=["requests"],
     summary="One request with its items, by id or number; the ETag is its version",
-    dependencies=[require("request:read")],
 )
-def get_request(request: CurrentRequest, session: DbSession, response: Response) -> RequestRead:
+def get_request(
+    user: Annotated[User, require("request:read")],
+    request: CurrentRequest,
+    session: DbSession,
+    response: Response,
+) -> RequestRead:
     set_etag(response, request.version)
-    return _request_read(request, session)
+    read = _request_read(request, session)
+    _as_seen_by([read], user, session)
+    return read
+
+
+@router.patch(
+    "/requests/{request_id}",
+    tags=["requests"],
+    summary="Set the request's custom fields (If-Match: its version); requesters set only "
+    "those requesters may set",
+)
+def update_request(
+    user: Annotated[User, require("request:read")],
+    request: CurrentRequest,
+    data: RequestUpdate,
+    session: DbSession,
+    response: Response,
+    version: ExpectedVersion,
+) -> RequestRead:
+    updated = service.update(
+        session=session, request=request, data=data, expected_version=version, actor=user
+    )
+    set_etag(response, updated.version)
+    read = _request_read(updated, session)
+    _as_seen_by([read], user, session)
+    return read
 
 
 @router.post(
@@ -349,7 +407,9 @@ def cancel_request(
         expected_version=expected_version(if_match, data.version),
     )
     set_etag(response, outcome.request.version)
-    return _request_read(outcome.request, session, outcome.survey_invitation)
+    read = _request_read(outcome.request, session, outcome.survey_invitation)
+    _as_seen_by([read], user, session)
+    return read
 
 
 @router.get(

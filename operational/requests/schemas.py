@@ -15,6 +15,11 @@ from pydantic import (
 
 from operational.core.pagination import Page
 from operational.core.schemas import ReadModel, RequestBody
+from operational.customfields.schemas import (
+    CustomFieldValues,
+    custom_fields_input,
+    custom_fields_output,
+)
 from operational.incidents.schemas import CsatAnswer, CsatInvitationRead, TeamRef, UserRef
 from operational.requests.enums import (
     ApprovalRule,
@@ -249,6 +254,14 @@ class RequestCreate(RequestBody):
     requested_for_id: int | None = Field(
         None, description="Order on someone else's behalf (needs request:fulfil)"
     )
+    custom_fields: CustomFieldValues | None = custom_fields_input()
+
+
+class RequestUpdate(RequestBody):
+    """The request's own fields that change after ordering: its custom fields (the lines'
+    answers are the catalog forms', fixed by the order)."""
+
+    custom_fields: CustomFieldValues | None = custom_fields_input()
 
 
 class DeliveryClockRead(BaseModel):
@@ -350,6 +363,7 @@ class RequestRead(ReadModel):
     state: RequestState
     opened_at: datetime
     closed_at: datetime | None
+    custom_fields: dict[str, Any] = custom_fields_output()
     items: list[RequestItemRead] = Field(default_factory=list)
     csat_invitation: CsatInvitationRead | None = None
     suggestions: list[Suggestion] | None = Field(

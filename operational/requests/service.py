@@ -6,6 +6,7 @@ of each line). Approvals (``approvals``), tasks (``fulfilment``) and the deliver
 (``clock``) are the flows' to coordinate. Functions flush, never commit.
 """
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,6 +20,8 @@ from operational.auth.permissions import has_permission
 from operational.core.concurrency import check_version
 from operational.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from operational.core.pagination import Page, PageParams, paginate
+from operational.customfields import service as custom_fields
+from operational.customfields.enums import RecordType
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
 from operational.events.models import Event
@@ -33,7 +36,12 @@ from operational.requests.models import (
     request_number_seq,
 )
 from operational.requests.recording import by_reference, finish, lock, now_or, record, set_state
-from operational.requests.schemas import RequestCreate, RequestFilters, RequestItemFilters
+from operational.requests.schemas import (
+    RequestCreate,
+    RequestFilters,
+    RequestItemFilters,
+    RequestUpdate,
+)
 
 READ_ALL = "request:read_all"
 FULFIL = "request:fulfil"
@@ -66,6 +74,12 @@ def can_read_all(user: User) -> bool:
 
 def can_fulfil(user: User) -> bool:
     return has_permission(user, FULFIL)
+
+
+def as_requester(actor: User | None) -> bool:
+    """Whether custom fields are limited to the requesters' own: for a person who may not
+    fulfil requests; never for the platform itself (no actor)."""
+    return actor is not None and not can_fulfil(actor)
 
 
 def is_visible_to(request: Request, user: User) -> bool:
@@ -148,6 +162,12 @@ def create(
     if errors:
         fields = ", ".join(dict.fromkeys(f"line {e['line']}: {e['field']}" for e in errors))
         raise InvalidOrderForm(f"The answers do not fit the form ({fields})", errors=errors)
+    custom_values = custom_fields.validate(
+        session=session,
+        record_type=RecordType.request,
+        values=data.custom_fields,
+        requester_only=as_requester(actor),
+    )
 
     request = Request(
         number=_next_number(session, request_number_seq, "REQ", Request),
@@ -158,6 +178,7 @@ def create(
         opened_at=now,
         created_at=now,
         updated_at=now,
+        custom_fields=custom_values,
     )
     session.add(request)
     session.flush()
@@ -168,7 +189,11 @@ def create(
         actor,
         now,
         new=request.number,
-        data={"requester_id": requester.id, "lines": len(lines)},
+        data={
+            "requester_id": requester.id,
+            "lines": len(lines),
+            "custom_fields": custom_values or None,
+        },
     )
     created = []
     for number, (catalog_item, line) in enumerate(lines, start=1):
@@ -212,6 +237,55 @@ def create(
         created.append((item, catalog_item))
     session.refresh(request)
     return request, created
+
+
+def update(
+    *,
+    session: Session,
+    request: Request,
+    data: RequestUpdate,
+    expected_version: int | None,
+    actor: User,
+    now: datetime | None = None,
+) -> Request:
+    """Change the request's custom fields (null clears one): one field_changed event per field
+    that changed, named cf.<name>. A requester sets only the fields requesters may set. An
+    ended request (closed or cancelled) keeps what it had: 409."""
+    now = now_or(now)
+    lock(session, request)
+    check_version(current=request.version, expected=expected_version, what=request.number)
+    if "custom_fields" not in data.model_fields_set:
+        return request
+    if request.state != RequestState.open:
+        raise Conflict(
+            f"{request.number} is {request.state}; it can no longer be changed",
+            state=request.state,
+        )
+    after = custom_fields.validate(
+        session=session,
+        record_type=RecordType.request,
+        values=data.custom_fields,
+        current=request.custom_fields,
+        requester_only=as_requester(actor),
+    )
+    found = custom_fields.changes(request.custom_fields, after)
+    if not found:
+        return request
+    request.custom_fields = after
+    for change in found:
+        record(
+            session,
+            request,
+            EventKind.field_changed,
+            actor,
+            now,
+            field=change.event_field,
+            old=custom_fields.event_text(change.old),
+            new=custom_fields.event_text(change.new),
+            data={"old": change.old, "new": change.new},
+        )
+    finish(session, request, now)
+    return request
 
 
 # --------------------------------------------------------------------------------- workflow
@@ -308,10 +382,27 @@ def item_ids_matching(*, session: Session, text: str) -> Select[Any]:
 
 
 def search_requests(
-    *, session: Session, viewer: User, filters: RequestFilters, params: PageParams
+    *,
+    session: Session,
+    viewer: User,
+    filters: RequestFilters,
+    params: PageParams,
+    custom: Mapping[str, list[str]] | None = None,
 ) -> Page[Any]:
-    statement: Select[Any] = select(Request)
-    if not can_read_all(viewer):
+    """A page of the requests ``viewer`` may see matching ``filters`` and the ``cf.<name>``
+    filters ``custom``; ``params.sort`` may name custom fields. A requester filters and sorts
+    only by the fields requesters see."""
+    requester_only = not can_read_all(viewer)
+    statement: Select[Any] = select(Request).where(
+        *custom_fields.filter_clauses(
+            session=session,
+            record_type=RecordType.request,
+            column=Request.custom_fields,
+            params=custom or {},
+            requester_only=requester_only,
+        )
+    )
+    if requester_only:
         statement = statement.where(Request.requester_id == viewer.id)
     if filters.state:
         statement = statement.where(Request.state.in_([state.value for state in filters.state]))
@@ -339,11 +430,18 @@ def search_requests(
                 ).exists(),
             )
         )
+    sortable = REQUEST_SORTABLE | custom_fields.sortable(
+        session=session,
+        record_type=RecordType.request,
+        column=Request.custom_fields,
+        sort=params.sort,
+        requester_only=requester_only,
+    )
     return paginate(
         session,
         statement,
         params,
-        sortable=REQUEST_SORTABLE,
+        sortable=sortable,
         default_sort=[Request.opened_at.desc(), Request.id.desc()],
     )
 
