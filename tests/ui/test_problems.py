@@ -49,6 +49,31 @@ def test_an_agent_opens_the_list_and_a_problem_and_moves_it(stack, page, problem
     assert stored["state"] == "assessed"
     assert "root_cause_analysis" in stored["allowed_transitions"]
 
+    # A move the problem lacks a field for: the API's 422 is shown beside that field, and the
+    # edit form saves it.
+    page.get_by_role("button", name="Move to root cause analysis").click()
+    page.get_by_role("button", name="Move to fix in progress").click()
+    page.locator("#edit-root_cause-error").wait_for()
+    assert page.get_by_label("Root cause", exact=True).get_attribute("aria-invalid") == "true"
+    page.get_by_label("Root cause", exact=True).fill("The connection pool is too small.")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("The connection pool is too small.").first.wait_for()
+    page.get_by_role("button", name="Move to fix in progress").click()
+    page.locator("#state-value").filter(has_text="fix in progress").wait_for()
+
+
+def test_the_create_form_shows_the_apis_422_beside_the_field(stack, page):
+    sign_in(page, stack.base_url, "agent")
+    page.goto(f"{stack.base_url}/ui/problems/new")
+    page.get_by_label("Symptom").fill("Slow searches.")
+    page.get_by_role("button", name="Open problem").click()
+    page.locator("#title-error").wait_for()
+    assert page.get_by_label("Symptom").input_value() == "Slow searches."
+    check_screen(page, "problem-new-errors")
+    page.get_by_label("Title").fill("Search is slow")
+    page.get_by_role("button", name="Open problem").click()
+    page.get_by_text("Opened PRB").wait_for()
+
 
 def test_a_requester_cannot_open_the_problems_screens(stack, page, problem):
     sign_in(page, stack.base_url, "requester")
