@@ -1,5 +1,6 @@
 """A service request's page in the browser: the requester sees its items, approvals and
-delivery clock, and cancels it; an agent sees the same page with its timeline."""
+delivery clock, sends a message and cancels it; an agent sees the same page with its
+timeline."""
 
 import pytest
 
@@ -47,6 +48,10 @@ def test_a_requester_sees_items_and_approvals_and_cancels(stack, page):
     assert page.get_by_role("heading", name="Timeline").count() == 0  # agents' view only
     check_screen(page, "request")
 
+    page.get_by_label("Send a message about this item").fill("A USB-C one, please.")
+    page.get_by_role("button", name="Send message").click()
+    page.get_by_text("Your message is sent.").wait_for()
+
     page.get_by_text("Cancel this request").click()
     page.get_by_label("Why (required)").fill("Ordered the wrong model.")
     page.get_by_role("button", name="Cancel the request").click()
@@ -61,3 +66,4 @@ def test_a_requester_sees_items_and_approvals_and_cancels(stack, page):
     page.goto(f"{stack.base_url}/ui/requests/{order['number']}")
     page.get_by_role("heading", name="Timeline").wait_for()
     page.locator(".timeline").get_by_text("Ordered the wrong model.", exact=False).first.wait_for()
+    page.locator(".timeline").get_by_text("A USB-C one, please.", exact=False).wait_for()
