@@ -7,7 +7,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from operational.ui import account, changes_pages, live, portal, workspace
+from operational.ui import (
+    account,
+    changes_pages,
+    live,
+    portal,
+    problems_pages,
+    requests_pages,
+    workspace,
+)
 from operational.ui.sessions import SessionStore
 from operational.ui.web import HERE, CsrfRefused, NotSignedIn, redirect, render, sign_in_url
 
@@ -40,7 +48,15 @@ def create_ui(api: Any) -> FastAPI:
     ui.state.api = api
     ui.state.sessions = SessionStore()
     ui.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (account, workspace, portal, changes_pages, live):
+    for module in (
+        account,
+        workspace,
+        portal,
+        requests_pages,
+        problems_pages,
+        changes_pages,
+        live,
+    ):
         ui.include_router(module.router)
 
     @ui.middleware("http")

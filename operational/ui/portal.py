@@ -281,13 +281,3 @@ def _answer_errors(problem: Any) -> dict[str, str]:
         key = f"answer_{name}" if "answers" in location else name
         errors.setdefault(key, error.get("message") or "is not valid")
     return errors
-
-
-@router.get("/requests/{request_id}")
-async def request_page(request: Request, request_id: int, session: SignedIn) -> Response:
-    async with api_for(request, session) as api:
-        try:
-            found = await api.get(f"/requests/{request_id}")
-        except ApiError as refused:
-            return refusal(request, refused.problem, session)
-    return render(request, "request.html", {"order": found}, session=session)
