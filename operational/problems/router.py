@@ -6,6 +6,7 @@ from operational.auth.dependencies import DatabaseId, require
 from operational.auth.models import User
 from operational.core.concurrency import ExpectedVersion, set_etag
 from operational.core.db import DbSession
+from operational.core.openapi import problems
 from operational.core.pagination import PageQuery
 from operational.customfields.dependencies import CustomFieldParams
 from operational.events.schemas import EventPage, EventRead
@@ -94,6 +95,7 @@ def list_problems(
     "/problems",
     status_code=status.HTTP_201_CREATED,
     summary="Open a problem, linking the incidents named (a candidate group's in one call)",
+    responses=problems(404),  # an incident or CI it names does not exist
 )
 def create_problem(
     user: Annotated[User, require("problem:write")],
