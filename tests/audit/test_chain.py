@@ -368,3 +368,44 @@ def test_an_anchor_kept_outside_names_a_rewritten_seal(session, factory):
         f"seal {anchor['seal_id']} (anchored {anchor['sealed_at']}): differs from the anchor "
         "in root"
     )
+
+
+def test_attributed_blocks_name_the_events_of_both_writers_and_nest(session):
+    """A rule firing inside a bulk job: its events carry both the job and the rule, the rule
+    names them; outside the blocks nothing is added. The hashes cover what is stored."""
+    with events.attributed(session, data={"bulk_job_id": 7}):
+        events.append(
+            session=session, entity_type="incident", entity_id=900_201, kind="created", actor=None
+        )
+        with events.attributed(session, label="rule: page on-call", data={"rule_id": 3}):
+            events.append(
+                session=session,
+                entity_type="incident",
+                entity_id=900_201,
+                kind="assigned",
+                actor=None,
+                data={"rule_id": 99, "team_id": 4},
+            )
+            events.append_many(
+                session=session,
+                events=[
+                    {
+                        "entity_type": "incident",
+                        "entity_id": 900_201,
+                        "kind": "notified",
+                        "occurred_at": T0,
+                    }
+                ],
+            )
+    events.append(
+        session=session, entity_type="incident", entity_id=900_201, kind="comment_added", actor=None
+    )
+    log = _log(session, 900_201)
+    assert [(event.actor_label, event.data) for event in log] == [
+        ("system", {"bulk_job_id": 7}),
+        ("rule: page on-call", {"bulk_job_id": 7, "rule_id": 99, "team_id": 4}),
+        ("rule: page on-call", {"bulk_job_id": 7, "rule_id": 3}),
+        ("system", None),
+    ]
+    for event in log:
+        assert event.hash == chain.event_hash(_as_dict(event), event.prev_hash)
