@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from operational.automation import conditions
-from operational.automation.enums import RecordType
+from operational.automation.enums import RecordType, TriggerKind
 from operational.changes import records as change_records
 from operational.changes.enums import TERMINAL_STATES as CHANGE_ENDED
 from operational.changes.enums import ChangeState
@@ -46,6 +46,11 @@ from operational.requests.schemas import RequestUpdate
 COMMON_ACTIONS = frozenset({"set_fields", "notify", "webhook", "stop"})
 # Actions a record type takes only when its domain can do them (``RecordKind.actions``).
 OPTIONAL_ACTIONS = frozenset({"assign", "comment", "link_problem", "link_change"})
+# What every record type's flows publish (and the worker's schedule).
+COMMON_TRIGGERS = frozenset(
+    {TriggerKind.created, TriggerKind.updated, TriggerKind.state_changed, TriggerKind.schedule}
+)
+SLA_TRIGGERS = frozenset({TriggerKind.sla_warning, TriggerKind.sla_breached})
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,8 @@ class RecordKind:
     assignee_field: str | None
     team_field: str | None
     requester_field: str | None
+    # What its domain's flows publish: a rule on another trigger would never fire (422).
+    triggers: frozenset[str]
     # OPTIONAL_ACTIONS this type takes, with why the others do not apply (the 422 says it).
     actions: frozenset[str]
     refusals: dict[str, str]
@@ -125,6 +132,7 @@ KINDS: dict[str, RecordKind] = {
         assignee_field="assignee_id",
         team_field="assignment_group_id",
         requester_field="requester_id",
+        triggers=COMMON_TRIGGERS | SLA_TRIGGERS | {TriggerKind.commented},
         actions=OPTIONAL_ACTIONS,
         refusals={},
     ),
@@ -139,6 +147,7 @@ KINDS: dict[str, RecordKind] = {
         assignee_field="implementer_id",
         team_field="assignment_group_id",
         requester_field="requester_id",
+        triggers=COMMON_TRIGGERS,
         actions=frozenset({"assign"}),
         refusals={
             "comment": "changes have no comments or work notes",
@@ -157,6 +166,7 @@ KINDS: dict[str, RecordKind] = {
         assignee_field="owner_id",
         team_field="assignment_group_id",
         requester_field="opened_by_id",
+        triggers=COMMON_TRIGGERS,
         # link_change: the change that caused the problem (its caused_by_change_id).
         actions=frozenset({"assign", "link_change"}),
         refusals={
@@ -175,6 +185,8 @@ KINDS: dict[str, RecordKind] = {
         assignee_field=None,
         team_field=None,
         requester_field="requester_id",
+        # commented: the requester's reply on a line; SLA: a line's delivery clock.
+        triggers=COMMON_TRIGGERS | SLA_TRIGGERS | {TriggerKind.commented},
         actions=frozenset(),
         refusals={
             "assign": "a request has no assignee (its fulfilment tasks do)",

@@ -263,6 +263,16 @@ def _check_people_fields(kind: records.RecordKind, action: dict[str, Any], where
             )
 
 
+def _check_trigger(record_type: str, trigger: str) -> None:
+    if trigger not in records.kind_of(record_type).triggers:
+        raise UnprocessableEntity(
+            f"trigger: {trigger} never fires for {record_type} records",
+            field="trigger",
+            trigger=trigger,
+            record_type=record_type,
+        )
+
+
 def _check_conditions(session: Session, record_type: str, condition: dict[str, Any] | None) -> None:
     unknown = conditions.unknown_fields(
         list(conditions.names_in(condition)), fields_of(record_type)
@@ -331,6 +341,7 @@ def create(*, session: Session, data: RuleCreate, actor: User) -> AutomationRule
     _check_name(session, data.name, None)
     condition = _json(data.conditions)
     actions = [_json(action) for action in data.actions]
+    _check_trigger(data.record_type, data.trigger)
     _check_conditions(session, data.record_type, condition)
     _check_actions(session, data.record_type, actions)
     rule = AutomationRule(
@@ -375,6 +386,7 @@ def update(
         rule.conditions = _json(data.conditions)
     if "actions" in given and data.actions is not None:
         rule.actions = [_json(action) for action in data.actions]
+    _check_trigger(rule.record_type, rule.trigger)
     _check_conditions(session, rule.record_type, rule.conditions)
     _check_actions(session, rule.record_type, rule.actions)
     rule.updated_at = now

@@ -73,6 +73,7 @@ def test_every_record_type_has_one_kind_and_one_writer_that_agree():
         # Every action a type refuses says why (the 422 repeats it).
         assert set(kind.refusals) == OPTIONAL_ACTIONS - takes, record_type
         assert {"number", "state"} <= kind.fields()
+        assert {"created", "updated", "state_changed", "schedule"} <= kind.triggers
 
 
 # -------------------------------------------------------------------------------- problems
@@ -405,6 +406,38 @@ def test_a_cab_decision_that_settles_the_round_triggers_change_rules(auto, chang
     (assigned,) = [e for e in rule_events(auto, "change", change, rule)]
     assert assigned.actor_label == f"rule: {rule.name}"
     assert counted(auto, rule).times_fired == 1
+
+
+def test_the_post_implementation_review_closing_a_change_is_a_state_change(auto, changes):
+    rule = auto.rule(
+        record_type="change",
+        trigger="state_changed",
+        conditions={"field": "state", "value": "backed_out"},
+        actions=[{"type": "notify", "to_requester": True, "template": "{{ number }} backed out"}],
+    )
+    requester = changes.agent()
+    change = changes.scheduled(changes.change(cis=[changes.ci()], requester_id=requester.id))
+    change = changes.move(change, "implement", "review")
+    assert counted(auto, rule).times_fired == 0
+    changes.review(change, outcome="backed_out", notes="Rolled back at 02:10")
+    assert change.state == "backed_out"
+    (message,) = auto.outbox()
+    assert message.recipient_user_id == requester.id
+    assert counted(auto, rule).times_fired == 1
+
+
+@pytest.mark.parametrize(
+    ("record_type", "trigger"),
+    [
+        ("problem", "commented"),
+        ("problem", "sla_breached"),
+        ("change", "sla_warning"),
+        ("change", "commented"),
+    ],
+)
+def test_a_trigger_a_record_type_never_fires_is_422(auto, record_type, trigger):
+    with pytest.raises(UnprocessableEntity, match=f"{trigger} never fires for {record_type}"):
+        auto.rule(record_type=record_type, trigger=trigger, actions=[{"type": "stop"}])
 
 
 # ------------------------------------------------------------- actions that cannot apply
