@@ -553,7 +553,7 @@ def _would(action: dict[str, Any], rule_name: str, change: RecordChange) -> Plan
             who.append(f"user {action['assignee_id']}")
         would = "assign to " + " and ".join(who)
         if action.get("assignee_id") is None:
-            would += f" ({action.get('strategy', 'team')} picks the member)"
+            would += f" (strategy {action.get('strategy', 'team')})"
     elif kind in ("comment", "notify", "webhook"):
         text = _render(action["template"], rule_name, change)
         detail = {**detail, "text": text}
@@ -570,9 +570,7 @@ def _would(action: dict[str, Any], rule_name: str, change: RecordChange) -> Plan
     elif kind == "link_problem":
         would = f"link to problem {action['problem_id']}"
     elif kind == "link_change":
-        would = f"record as caused by change {action['change_id']}"
-        if change.record_type == RecordType.problem:
-            would = f"set caused_by_change_id = {action['change_id']}"
+        would = f"record change {action['change_id']} as the cause"
     else:
         would = "stop processing the rules after this one"
     return PlannedAction(type=kind, would=would, detail=detail)
