@@ -377,7 +377,7 @@ def update_request(
     response: Response,
     version: ExpectedVersion,
 ) -> RequestRead:
-    updated = service.update(
+    updated = flows.update(
         session=session, request=request, data=data, expected_version=version, actor=user
     )
     set_etag(response, updated.version)
