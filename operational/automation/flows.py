@@ -129,7 +129,14 @@ def facts_for(session: Session, change: RecordChange) -> Facts:
         changes=change.changes,
         state_since=partial(_state_since, session, change.record_type, change.record),
         calendar=partial(_calendar, session),
+        comment=_comment_of(change),
     )
+
+
+def _comment_of(change: RecordChange) -> dict[str, Any]:
+    if change.trigger != Trigger.commented:
+        return {}
+    return {"body": change.data.get("body"), "public": change.data.get("is_public")}
 
 
 # ---------------------------------------------------------------------------------- running

@@ -273,10 +273,13 @@ def _check_trigger(record_type: str, trigger: str) -> None:
         )
 
 
-def _check_conditions(session: Session, record_type: str, condition: dict[str, Any] | None) -> None:
-    unknown = conditions.unknown_fields(
-        list(conditions.names_in(condition)), fields_of(record_type)
-    )
+def _check_conditions(
+    session: Session, record_type: str, trigger: str, condition: dict[str, Any] | None
+) -> None:
+    known = fields_of(record_type)
+    if trigger == TriggerKind.commented:
+        known |= conditions.COMMENT_FIELDS
+    unknown = conditions.unknown_fields(list(conditions.names_in(condition)), known)
     if unknown:
         raise UnprocessableEntity(
             f"conditions: {record_type}s have no field {', '.join(unknown)}",
@@ -342,7 +345,7 @@ def create(*, session: Session, data: RuleCreate, actor: User) -> AutomationRule
     condition = _json(data.conditions)
     actions = [_json(action) for action in data.actions]
     _check_trigger(data.record_type, data.trigger)
-    _check_conditions(session, data.record_type, condition)
+    _check_conditions(session, data.record_type, data.trigger, condition)
     _check_actions(session, data.record_type, actions)
     rule = AutomationRule(
         name=data.name,
@@ -387,7 +390,7 @@ def update(
     if "actions" in given and data.actions is not None:
         rule.actions = [_json(action) for action in data.actions]
     _check_trigger(rule.record_type, rule.trigger)
-    _check_conditions(session, rule.record_type, rule.conditions)
+    _check_conditions(session, rule.record_type, rule.trigger, rule.conditions)
     _check_actions(session, rule.record_type, rule.actions)
     rule.updated_at = now
     session.flush()

@@ -283,7 +283,14 @@ def reply(
         raise Forbidden(f"Only the requester of {item.number} answers for it")
     record(session, item, EventKind.comment_added, actor, now, new=comment)
     _published_event(
-        session, item.request, Trigger.commented, now, actor, item=item.number, body=comment
+        session,
+        item.request,
+        Trigger.commented,
+        now,
+        actor,
+        item=item.number,
+        body=comment,
+        is_public=True,
     )
     if item.state == ItemState.awaiting_requester:
         service.move_item(
