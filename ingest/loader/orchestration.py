@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from ingest.loader.changes import load_change_approvals, load_changes
 from ingest.loader.cmdb import load_ci_relationships, load_configuration_items
-from ingest.loader.custom_fields import type_values
+from ingest.loader.custom_fields import has_values, type_values
 from ingest.loader.incidents import load_csat, load_incidents, load_people_and_teams
 from ingest.loader.problems import link_problem_refs, load_problems
 from ingest.loader.report import EntityCounts, LoadReport, all_rejects, write_rejects
@@ -370,7 +370,7 @@ def _load_all(
             counts.setdefault(name, EntityCounts()).add(value)
 
     # Custom field values typed by their definitions, records that break them refused.
-    if parsed.incidents.height or parsed.changes.height:
+    if has_values(parsed):
         _run_batch(engine, dry_run, lambda s: type_values(s, parsed, report))
 
     # Reference data first: incidents and changes point at CIs.
