@@ -1,9 +1,11 @@
 """CPU per request of the API application itself: the ASGI app driven directly (no HTTP server,
 no access log), 10 requests in flight, against the database of ITSM_HOME (or ITSM_DATABASE_URL).
 
-Run: python bench/api_inprocess.py {healthz,matrix,get,list} [N] with a token in ITSM_BENCH_TOKEN
-(an agent's access token, e.g. from bench/api.py's sign-in). It prints the process's CPU time per
-request and the time the garbage collector took. No asserts: the figures are for people.
+Run: python bench/api_inprocess.py {healthz,matrix,get,list,list-lean} [N] with a token in
+ITSM_BENCH_TOKEN (an agent's access token, e.g. from bench/api.py's sign-in). It prints the
+process's CPU time per request and the time the garbage collector took. ``list-lean`` is the same
+page as ``list`` with ``fields=id,number,title,state,priority``. No asserts: the figures are for
+people.
 """
 
 import asyncio
@@ -19,6 +21,7 @@ PATHS = {
     "healthz": ("/healthz", b""),
     "matrix": ("/api/v1/incidents/priority-matrix", b""),
     "list": ("/api/v1/incidents", b"page=3&size=25"),
+    "list-lean": ("/api/v1/incidents", b"page=3&size=25&fields=id,number,title,state,priority"),
 }
 
 
