@@ -184,7 +184,12 @@ def list_incidents(
     page: KeysetPageQuery,
     custom: CustomFieldParams,
     fields: Annotated[
-        str | None, Query(max_length=2000, description=LIST_FIELDS_DESCRIPTION)
+        str | None,
+        Query(
+            max_length=2000,
+            description=LIST_FIELDS_DESCRIPTION,
+            examples=["number,title,state,priority"],
+        ),
     ] = None,
 ) -> Response:
     only = None if fields is None else reads.fields(session=session, viewer=user, text=fields)
