@@ -284,7 +284,7 @@ def _heads(session: Session, keys: set[tuple[str, int]]) -> dict[tuple[str, int]
             """
         ),
         {"types": [key[0] for key in keys], "ids": [key[1] for key in keys]},
-    )
+    ).all()  # one fetch: iterating the result fetches row by row
     return {(row[0], row[1]): (row[2], row[3]) for row in rows}
 
 
@@ -401,7 +401,7 @@ def rows_for_many(
         )
         .where(events.entity_type == str(entity_type), events.entity_id.in_(list(entity_ids)))
         .order_by(events.entity_id, events.seq)
-    ):
+    ).all():  # one fetch: iterating the result fetches row by row
         found[event[0]].append(event)  # by position: a row's attributes cost more
     return found
 
