@@ -66,6 +66,14 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def sla_batch_events(batch_events: int, events: int, workers: int) -> int:
+    """The batch size for `events` whose batches compute SLA timers on `workers` processes:
+    at most `batch_events`, small enough for SLA_BATCHES_PER_WORKER batches per worker, not
+    below SLA_MIN_BATCH_EVENTS."""
+    spread = -(-events // (SLA_BATCHES_PER_WORKER * workers))
+    return min(batch_events, max(spread, SLA_MIN_BATCH_EVENTS))
+
+
 def ticket_batches(
     incidents: pl.DataFrame, events: pl.DataFrame, batch_events: int
 ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
@@ -444,8 +452,7 @@ def _load_all(
             workers > 1 and isinstance(engine, Engine) and not dry_run and workers_possible()
         )
         if sla_backfill and could_fork:
-            spread = -(-parsed.events.height // (SLA_BATCHES_PER_WORKER * workers))
-            batch_events = min(batch_events, max(spread, SLA_MIN_BATCH_EVENTS))
+            batch_events = sla_batch_events(batch_events, parsed.events.height, workers)
         batches = list(ticket_batches(parsed.incidents, parsed.events, batch_events))
         # Parallel batches need their own connections (not a test's outer transaction) and
         # would each roll back what a dry run's people and teams batch wrote. Workers cost
