@@ -197,7 +197,13 @@ def _after_condition(keys: list[tuple[ColumnClause, bool]], cursor: str) -> Colu
         else:
             beyond = or_(column < value if descending else column > value, column.is_(None))
         alternatives.append(and_(*same, beyond))
-    return or_(*alternatives)
+    condition = or_(*alternatives)
+    first, descending = keys[0]
+    if typed[0] is not None and getattr(first, "nullable", True) is False:
+        # The same rows, plus a bound on the first key that its index can seek to: PostgreSQL
+        # does not derive one from the OR, and would read every row before the cursor's.
+        condition = and_(first <= typed[0] if descending else first >= typed[0], condition)
+    return condition
 
 
 # Planner estimates by the caller's key (a list's filters and viewer): (expires, rows).
