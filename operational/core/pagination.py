@@ -15,9 +15,11 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, and_, false, func, literal_column, or_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import ColumnClause, ColumnElement, UnaryExpression
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ClauseElement, ColumnClause, ColumnElement, UnaryExpression
 
 from operational.core.errors import BadRequest
 from operational.core.openapi import declare_problems
@@ -206,6 +208,21 @@ def _after_condition(keys: list[tuple[ColumnClause, bool]], cursor: str) -> Colu
     return condition
 
 
+class _Explain(Executable, ClauseElement):
+    """``EXPLAIN (FORMAT JSON) <statement>``, executed as the statement would be, so that its
+    parameters go through their types' bind processing (a JSONB containment's dict, say)."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+
+
+@compiles(_Explain)
+def _compile_explain(element: _Explain, compiler: Any, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
 # Planner estimates by the caller's key (a list's filters and viewer): (expires, rows).
 ESTIMATE_SECONDS = 30.0
 _estimates: dict[Any, tuple[float, int]] = {}
@@ -231,14 +248,7 @@ def _total(
     kept = _estimates.get(estimate_key) if estimate_key is not None else None
     if kept is not None and kept[0] > now:
         return max(kept[1], exact_limit + 1), True
-    compiled = unordered.compile(
-        dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
-    )
-    plan = (
-        session.connection()
-        .exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params)
-        .scalar()
-    )
+    plan = session.execute(_Explain(unordered)).scalar()
     estimate = int(plan[0]["Plan"]["Plan Rows"])
     if estimate_key is not None:
         if len(_estimates) > 10_000:
