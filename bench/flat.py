@@ -7,6 +7,8 @@
 2. ``python bench/flat.py grow --source itsm_100k --database itsm_1m --factor 11`` copies it and
    repeats its incidents and timers, each copy earlier by the history's span (about 4 minutes
    for 1,048,839 incidents; loading that many through ingest takes about an hour here).
+   ``python bench/flat.py custom-fields --database NAME`` (optional, on both) defines the docs'
+   custom fields ``site`` and ``cost`` and gives every incident a value of each.
 3. ``python bench/flat.py run --databases itsm_100k itsm_1m [--seconds 5] [--rounds 3]`` starts
    ``itsm serve --workers 2``'s app (``ITSM_RUN_WORKER=false``) on each database (ports 8022, 8023,
    ...: ``--port``), signs in as an agent (``bench/api.py``'s), and runs each scenario under wrk
@@ -19,8 +21,9 @@
 Scenarios: reads by id (random ids over the whole range), the first page of the default sort,
 its keyset page 2, a keyset page halfway down, page 3 by number, and the filtered lists
 ``docs/incidents.md`` shows (state, priority, team, and full-text search: for an incident's
-number, for words best match first, for words with a state and a sort). Drop the databases after
-(``dropdb``). No asserts: the figures are for people.
+number, for words best match first, for words with a state and a sort; ``cf.site`` with and
+without ``sort=-cf.cost`` when the custom fields are there); ``--only TEXT`` picks some. Drop
+the databases after (``dropdb``). No asserts: the figures are for people.
 """
 
 from __future__ import annotations
@@ -164,6 +167,41 @@ def grow(*, source: str, database: str, factor: int) -> None:
     print(f"{database}: {count:,} incidents in {time.perf_counter() - started:.0f} s", flush=True)
 
 
+SITES = (
+    "Rotterdam",
+    "Delft",
+    "Utrecht",
+    "Leiden",
+    "Haarlem",
+    "Breda",
+    "Gouda",
+    "Zwolle",
+    "Arnhem",
+    "Assen",
+)
+
+
+def add_custom_fields(*, database: str) -> None:
+    """The docs' custom fields on every incident: ``site`` (a choice of 10) and ``cost``."""
+    started = time.perf_counter()
+    with psycopg.connect(libpq_url(database_url(database)), autocommit=True) as connection:
+        connection.execute(
+            "insert into operational.custom_field_definitions"
+            " (record_type, name, label, type, allowed_values) values"
+            " ('incident', 'site', 'Site', 'choice', %s::jsonb),"
+            " ('incident', 'cost', 'Cost', 'number', '[]'::jsonb)"
+            " on conflict do nothing",
+            (json.dumps(SITES),),
+        )
+        connection.execute(
+            "update operational.incidents set custom_fields = jsonb_build_object("
+            " 'site', (%s::text[])[1 + id %% 10], 'cost', (id * 7919) %% 1000)",
+            (list(SITES),),
+        )
+        connection.execute("vacuum (analyze) operational.incidents")
+    print(f"{database}: custom fields in {time.perf_counter() - started:.0f} s", flush=True)
+
+
 def database_url(database: str) -> str:
     server = os.environ.get("ITSM_DATABASE_URL")
     if not server:
@@ -207,6 +245,13 @@ class Size:
                 " where assignment_group_id is not null"
                 " group by 1 order by count(*) desc limit 1"
             ).fetchone()[0]
+            self.custom_fields = connection.execute(
+                "select count(*) = 2 from operational.custom_field_definitions"
+                " where record_type = 'incident' and name in ('site', 'cost')"
+            ).fetchone()[0]
+            # The server's postmaster: this backend's parent (read while it lives).
+            stat = Path(f"/proc/{backend}/stat").read_text()
+            self.postmaster = int(stat[stat.rindex(")") + 2 :].split()[1])
             # A cursor halfway down the default sort: a keyset page deep in the history.
             opened_at, middle = connection.execute(
                 "select opened_at, id from operational.incidents order by opened_at desc, id desc"
@@ -214,7 +259,6 @@ class Size:
             ).fetchone()
         cursor = json.dumps([opened_at.isoformat(), middle]).encode()
         self.middle_cursor = base64.urlsafe_b64encode(cursor).decode().rstrip("=")
-        self.postmaster = int(Path(f"/proc/{backend}/stat").read_text().split(") ")[1].split()[1])
         environment = {**os.environ, "ITSM_DATABASE_URL": self.url, "ITSM_RUN_WORKER": "false"}
         self.log = open(f"/tmp/flat-serve-{port}.log", "w")  # noqa: SIM115 (closed in stop)
         self.server = subprocess.Popen(
@@ -306,11 +350,11 @@ def measure(size: Size, path: str | None, lua: str, *, seconds: int, connections
     }
 
 
-def scenarios(size: Size, token: str) -> list[tuple[str, str | None, str]]:
+def scenarios(size: Size, token: str, only: list[str]) -> list[tuple[str, str | None, str]]:
     """(name, path, wrk script) of each scenario on this size."""
     auth = f'wrk.headers["Authorization"] = "Bearer {token}"\n'
     first = _get(size.base, "/api/v1/incidents?size=25", token)
-    return [
+    found = [
         ("GET by id (random)", None, GET_RANDOM % {"max_id": size.max_id, "token": token}),
         ("first page (default sort)", "/api/v1/incidents?size=25", auth),
         ("keyset page 2", f"/api/v1/incidents?size=25&after={first['next_after']}", auth),
@@ -336,6 +380,13 @@ def scenarios(size: Size, token: str) -> list[tuple[str, str | None, str]]:
             auth,
         ),
     ]
+    if size.custom_fields:  # after ``flat.py custom-fields``: the docs' filters on them
+        sites = "/api/v1/incidents?cf.site=Rotterdam&cf.site=Delft&size=25"
+        found += [
+            ("cf.site=Rotterdam&cf.site=Delft", sites, auth),
+            ("cf.site= ... &sort=-cf.cost", f"{sites}&sort=-cf.cost", auth),
+        ]
+    return [scenario for scenario in found if not only or any(o in scenario[0] for o in only)]
 
 
 # Words of one title in 500 ("Symptom 42"): their matches grow with the history (197 of
@@ -343,7 +394,9 @@ def scenarios(size: Size, token: str) -> list[tuple[str, str | None, str]]:
 SEARCH = "%22symptom+42%22"
 
 
-def run(databases: list[str], *, seconds: int, rounds: int, workers: int, port: int) -> None:
+def run(
+    databases: list[str], *, seconds: int, rounds: int, workers: int, port: int, only: list[str]
+) -> None:
     sizes: list[Size] = []
     try:
         for index, database in enumerate(databases):
@@ -352,7 +405,7 @@ def run(databases: list[str], *, seconds: int, rounds: int, workers: int, port: 
             size.wait()
         plans = {}
         for size in sizes:
-            plans[size.database] = scenarios(size, _token(size.url))
+            plans[size.database] = scenarios(size, _token(size.url), only)
             for _name, path, lua in plans[size.database]:  # warm the caches and the plans
                 measure(size, path, lua, seconds=1, connections=2)
         results: dict[tuple[str, str], list[dict]] = {}
@@ -420,15 +473,22 @@ def main() -> None:
     copies.add_argument("--source", required=True)
     copies.add_argument("--database", required=True)
     copies.add_argument("--factor", type=int, default=10)
+    fields = commands.add_parser("custom-fields", help="Give every incident a site and a cost.")
+    fields.add_argument("--database", required=True)
     compare = commands.add_parser("run", help="Measure the scenarios on each database.")
     compare.add_argument("--databases", nargs="+", required=True, help="Smallest first.")
     compare.add_argument("--seconds", type=int, default=5)
     compare.add_argument("--rounds", type=int, default=3)
     compare.add_argument("--workers", type=int, default=2)
     compare.add_argument("--port", type=int, default=8022)
+    compare.add_argument(
+        "--only", action="append", default=[], help="Scenarios whose name holds this text."
+    )
     arguments = parser.parse_args()
     if arguments.command == "load":
         load_size(database=arguments.database, incidents=arguments.incidents)
+    elif arguments.command == "custom-fields":
+        add_custom_fields(database=arguments.database)
     elif arguments.command == "grow":
         grow(source=arguments.source, database=arguments.database, factor=arguments.factor)
     else:
@@ -438,6 +498,7 @@ def main() -> None:
             rounds=arguments.rounds,
             workers=arguments.workers,
             port=arguments.port,
+            only=arguments.only,
         )
 
 
