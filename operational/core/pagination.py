@@ -15,9 +15,11 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, and_, false, func, literal_column, or_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import ColumnClause, ColumnElement, UnaryExpression
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ClauseElement, ColumnClause, ColumnElement, UnaryExpression
 
 from operational.core.errors import BadRequest
 from operational.core.openapi import declare_problems
@@ -197,7 +199,28 @@ def _after_condition(keys: list[tuple[ColumnClause, bool]], cursor: str) -> Colu
         else:
             beyond = or_(column < value if descending else column > value, column.is_(None))
         alternatives.append(and_(*same, beyond))
-    return or_(*alternatives)
+    condition = or_(*alternatives)
+    first, descending = keys[0]
+    if typed[0] is not None and getattr(first, "nullable", True) is False:
+        # The same rows, plus a bound on the first key that its index can seek to: PostgreSQL
+        # does not derive one from the OR, and would read every row before the cursor's.
+        condition = and_(first <= typed[0] if descending else first >= typed[0], condition)
+    return condition
+
+
+class _Explain(Executable, ClauseElement):
+    """``EXPLAIN (FORMAT JSON) <statement>``, executed as the statement would be, so that its
+    parameters go through their types' bind processing (a JSONB containment's dict, say)."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+
+
+@compiles(_Explain)
+def _compile_explain(element: _Explain, compiler: Any, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
 
 
 # Planner estimates by the caller's key (a list's filters and viewer): (expires, rows).
@@ -225,14 +248,7 @@ def _total(
     kept = _estimates.get(estimate_key) if estimate_key is not None else None
     if kept is not None and kept[0] > now:
         return max(kept[1], exact_limit + 1), True
-    compiled = unordered.compile(
-        dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
-    )
-    plan = (
-        session.connection()
-        .exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params)
-        .scalar()
-    )
+    plan = session.execute(_Explain(unordered)).scalar()
     estimate = int(plan[0]["Plan"]["Plan Rows"])
     if estimate_key is not None:
         if len(_estimates) > 10_000:

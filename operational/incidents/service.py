@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Select, exists, func, literal_column, or_, select
-from sqlalchemy.orm import Session, joinedload, lazyload
+from sqlalchemy import Select, exists, func, literal_column, select, union
+from sqlalchemy.orm import Session, aliased, joinedload, lazyload
 
 from operational.auth import service as auth_service
 from operational.auth.models import Team, User
@@ -978,15 +978,16 @@ def _matching(
     text = (filters.q or "").strip()
     if text:
         query = _search_query(text)
-        comment_match = select(IncidentComment.id).where(
-            IncidentComment.incident_id == Incident.id,
-            IncidentComment.search_vector.op("@@")(query),
+        # The ids matched by either GIN index, as one set: "own words OR an EXISTS over the
+        # comments" could use neither index and read every incident (O(table), issue 14).
+        searched = aliased(Incident)
+        comment_match = select(IncidentComment.incident_id).where(
+            IncidentComment.search_vector.op("@@")(query)
         )
         if requester_only:
             comment_match = comment_match.where(IncidentComment.is_public)
-        statement = statement.where(
-            or_(Incident.search_vector.op("@@")(query), comment_match.exists())
-        )
+        own_match = select(searched.id).where(searched.search_vector.op("@@")(query))
+        statement = statement.where(Incident.id.in_(union(own_match, comment_match)))
     return statement
 
 

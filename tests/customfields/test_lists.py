@@ -6,6 +6,7 @@ import json
 import pytest
 from sqlalchemy import select, text
 
+from operational.core.config import get_settings
 from operational.customfields import service
 from operational.customfields.enums import RecordType
 from operational.incidents.models import Incident
@@ -187,3 +188,28 @@ def test_equality_filters_can_use_the_gin_index(session, fields, incidents, agen
     session.execute(text("set local enable_seqscan = off"))
     plan = session.connection().exec_driver_sql(f"explain {compiled}", params).scalars().all()
     assert "ix_incidents_custom_fields" in "\n".join(plan)
+
+
+@pytest.fixture
+def exact_total_limit_of_one(monkeypatch):
+    monkeypatch.setenv("ITSM_EXACT_TOTAL_LIMIT", "1")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_a_filter_above_the_exact_total_limit_gives_an_estimate(
+    client, agent_headers, seeded, exact_total_limit_of_one
+):
+    """Above ITSM_EXACT_TOTAL_LIMIT the total is the planner's estimate: its EXPLAIN binds the
+    containment's JSON value as the list's own statement does (it was a 500)."""
+    response = client.get(
+        URL, params={"cf.site": ["Rotterdam", "Delft"], "sort": "title"}, headers=agent_headers
+    )
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [item["title"] for item in body["items"]] == ["Ticket 0", "Ticket 1"]
+    assert body["total_is_estimate"] is True
+    assert body["total"] >= 2
