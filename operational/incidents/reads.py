@@ -111,6 +111,16 @@ class IncidentJson:
     requester_id: int | None
     problem_id: int | None
     body: bytes | None  # None: PostgreSQL could not write it as pydantic would
+    has_custom_fields: bool = False
+
+
+def shown(item: IncidentJson, *, reads_all: bool, only: Fields | None = None) -> bytes | None:
+    """``item``'s body as a viewer may see it, or None when the models must write it: the body
+    holds every custom field, which only a viewer who reads all incidents sees, and only when
+    the list asked for no ``cf.<name>`` subset."""
+    if item.has_custom_fields and not (reads_all and (only is None or only.custom is None)):
+        return None
+    return item.body
 
 
 def _user(alias: str) -> json_sql.Json:
@@ -132,6 +142,35 @@ def _allowed_states_sql() -> str:
     return f"case i.state {cases} else '[]' end"
 
 
+# A stored number pydantic would write otherwise than jsonb prints the digits stored (values are
+# validated integers and shortest round-trip floats): with an exponent, from 1e15 or below 1e-4.
+_EXPONENT_NUMBER = (
+    '$.** ? (@.type() == "number" && (@ >= 1e15 || @ <= -1e15'
+    " || (@ != 0 && @ > -0.0001 && @ < 0.0001)))"
+)
+
+
+def _custom_fields_sql() -> str:
+    """``i.custom_fields`` as pydantic writes the dict: jsonb's scalars print as JSON does
+    (strings escaped as ``to_json`` escapes them, in jsonb's key order, which is the order the
+    models read them in); arrays (multi-choice) are written again without jsonb's spaces."""
+    element = (
+        "case jsonb_typeof(f.value) when 'array' then (select concat('[',"
+        " string_agg(a.value::text, ',' order by a.n), ']')"
+        " from jsonb_array_elements(f.value) with ordinality as a(value, n))"
+        f" when 'object' then '{json_sql.UNWRITTEN}' else f.value::text end"
+    )
+    return (
+        "case when i.custom_fields = '{}'::jsonb then '{}'"
+        f" when jsonb_path_exists(i.custom_fields, '{_EXPONENT_NUMBER}')"
+        f" then '{json_sql.UNWRITTEN}'"
+        " else (select concat('{', string_agg(concat(to_json(f.key)::text, ':', "
+        + element
+        + "), ',' order by f.n), '}')"
+        " from jsonb_each(i.custom_fields) with ordinality as f(key, value, n)) end"
+    )
+
+
 def _statement(source: str, join: str, ids: str, only: tuple[str, ...] | None = None) -> str:
     """``SELECT body, id, version, requester_id, problem_id`` of the incidents that ``source``
     (a FROM item joined to the incident ``i`` on ``join``) names; ``ids``: a SELECT of their ids,
@@ -149,11 +188,9 @@ def _statement(source: str, join: str, ids: str, only: tuple[str, ...] | None = 
         ),
         "sla_timers": json_sql.Json("coalesce(timers.json, '[]')"),  # no row: no timers
         "allowed_states": json_sql.Json(_allowed_states_sql()),
-        # Values are typed by their definitions and hidden from requesters by field: an
-        # incident that has any goes through the models (the router's fallback).
-        "custom_fields": json_sql.Json(
-            f"case when i.custom_fields = '{{}}'::jsonb then '{{}}' else '{json_sql.UNWRITTEN}' end"
-        ),
+        # All the stored values (an agent's view): a requester's, which hides fields, goes
+        # through the models (``shown``).
+        "custom_fields": json_sql.Json(_custom_fields_sql()),
     }
     sources |= dict.fromkeys(LEFT_NULL)
     users, teams = User.__table__.fullname, Team.__table__.fullname
@@ -166,7 +203,7 @@ def _statement(source: str, join: str, ids: str, only: tuple[str, ...] | None = 
     }
     return (
         f"select {json_sql.object_sql(IncidentRead, sources, only=only)} as body,"
-        " i.id, i.version, i.requester_id, i.problem_id"
+        " i.id, i.version, i.requester_id, i.problem_id, i.custom_fields <> '{}'::jsonb"
         f" from {source} join {Incident.__table__.fullname} as i on {join}"
         + "".join(sql for name, sql in joins.items() if only is None or name in only)
     )
@@ -203,7 +240,7 @@ def _of_ids(only: tuple[str, ...] | None = None) -> str:
 
 
 def _found(row) -> IncidentJson:
-    text, incident_id, version, requester_id, problem_id = row
+    text, incident_id, version, requester_id, problem_id, has_custom_fields = row
     body = text.encode()
     return IncidentJson(
         id=incident_id,
@@ -211,6 +248,7 @@ def _found(row) -> IncidentJson:
         requester_id=requester_id,
         problem_id=problem_id,
         body=body if json_sql.written(body) else None,
+        has_custom_fields=has_custom_fields,
     )
 
 

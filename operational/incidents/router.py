@@ -197,9 +197,14 @@ def list_incidents(
         session=session, viewer=user, filters=filters, params=page, custom=custom, only=only
     )
     envelope = _PAGE.dump_json(found.map(lambda _: None).model_copy(update={"items": []}))
+    reads_all = service.can_read_all(user)
     return _json(
         b'{"items":['
-        + b",".join(item.body or _read_json(session, item.id, user, only) for item in items)
+        + b",".join(
+            reads.shown(item, reads_all=reads_all, only=only)
+            or _read_json(session, item.id, user, only)
+            for item in items
+        )
         + envelope.removeprefix(b'{"items":[')
     )
 
@@ -216,7 +221,9 @@ def get_incident(
     found = reads.by_reference(session=session, reference=incident_id)
     if not service.is_visible_to(found, user):
         raise NotFound(f"Incident {incident_id} does not exist")
-    body = found.body or _read_json(session, found.id, user)
+    body = reads.shown(found, reads_all=service.can_read_all(user)) or _read_json(
+        session, found.id, user
+    )
     hint = hints.workaround(session=session, viewer=user, problem_id=found.problem_id)
     if hint is not None:
         body = (
