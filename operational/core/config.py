@@ -174,6 +174,10 @@ class Settings(BaseSettings):
         default=5, ge=0, le=60, description="Seconds a process may reuse the token's user."
     )
 
+    # GET /api/v1/incidents/{id} answered below FastAPI's dependencies when it can be exactly
+    # (docs/incidents.md, "Fast reads"); false sends every read through the route.
+    incident_fast_reads: bool = True
+
     # Connections (docs/operations.md, "Connections"): per API worker process, the request pool
     # of db_pool_size + db_max_overflow connections; as many requests run at once, the others
     # wait their turn in the event loop instead of timing out on the pool. The SLA worker thread
