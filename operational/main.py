@@ -61,6 +61,7 @@ async def lifespan(app: FastAPI):
         ):
             yield
     finally:
+        await incidents_fastpath.close(app)
         if listener is not None:
             listener.stop()
 

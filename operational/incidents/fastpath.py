@@ -17,39 +17,82 @@ the documented one. The two give the same status, headers and bytes
 (tests/incidents/test_fastpath.py).
 """
 
+import asyncio
 from contextlib import contextmanager
 from dataclasses import dataclass
 from inspect import isgeneratorfunction
 from typing import Any
 
 from fastapi import FastAPI
+from psycopg_pool import AsyncConnectionPool
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from operational.auth import chain
 from operational.core.concurrency import etag
-from operational.core.db import get_db, get_engine, read_connection
+from operational.core.config import get_settings
+from operational.core.db import get_db, get_engine, libpq_url, read_connection
 from operational.incidents import reads, service
 
 PREFIX = "/api/v1/incidents/"
 PERMISSION = "incident:read"
 ROUTE_PATH = PREFIX + "{incident_id}"
 _JSON = (b"content-type", b"application/json")
+_WAIT_SECONDS = 1.0
 
 
 @dataclass
 class FastReadStats:
-    """On ``app.state.incident_fast_reads``: a switch, and how many reads the path answered."""
+    """On ``app.state.incident_fast_reads``: a switch, how many reads the path answered, and
+    its connection pool while it has one."""
 
     enabled: bool = True
     served: int = 0
+    pool: AsyncConnectionPool | None = None
 
 
-def _read(statement: tuple[str, dict[str, Any]]) -> Any:
-    with get_engine().connect() as connection:
-        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
-        return autocommit.exec_driver_sql(*statement).first()
+class _Connections:
+    """The path's own connections, in autocommit, used from the event loop: a read costs no
+    trip to the thread pool. At most ``ITSM_DB_POOL_SIZE`` of them, opened as needed."""
+
+    def __init__(self, stats: FastReadStats) -> None:
+        self.stats = stats
+        self._opening: asyncio.Lock | None = None  # made in the running loop
+
+    def _pool(self) -> AsyncConnectionPool:
+        if self.stats.pool is None:
+            settings = get_settings()
+            url = get_engine().url.render_as_string(hide_password=False)
+            self.stats.pool = AsyncConnectionPool(
+                libpq_url(url),
+                min_size=1,
+                max_size=settings.db_pool_size,
+                kwargs={"autocommit": True},
+                open=False,
+                name="incident-fast-reads",
+            )
+        return self.stats.pool
+
+    async def read(self, statement: tuple[str, dict[str, Any]]) -> Any:
+        pool = self._pool()
+        if pool.closed:
+            self._opening = self._opening or asyncio.Lock()
+            async with self._opening:
+                if pool.closed:
+                    await pool.open()
+        # Waiting long for a connection helps no one: the route has its own pool.
+        async with pool.connection(timeout=_WAIT_SECONDS) as connection:
+            cursor = await connection.execute(*statement)
+            return await cursor.fetchone()
+
+
+async def close(app: FastAPI) -> None:
+    """Close the path's connections (at shutdown)."""
+    stats = getattr(app.state, "incident_fast_reads", None)
+    if stats is not None and stats.pool is not None:
+        pool, stats.pool = stats.pool, None
+        await pool.close()
 
 
 def _read_in(sessions: Any, statement: tuple[str, dict[str, Any]]) -> Any:
@@ -63,6 +106,7 @@ class IncidentFastReads:
         self.app = app
         self.api = api
         self.stats = stats
+        self.connections = _Connections(stats)
         self._claimed: frozenset[str] | None = None  # segments of other routes under PREFIX
 
     def _claimed_segments(self) -> frozenset[str] | None:
@@ -135,7 +179,7 @@ class IncidentFastReads:
         sessions = self.api.dependency_overrides.get(get_db)
         try:
             if sessions is None:
-                return await run_in_threadpool(_read, statement)
+                return await self.connections.read(statement)
             if isgeneratorfunction(sessions):
                 return await run_in_threadpool(_read_in, sessions, statement)
         except Exception:

@@ -161,3 +161,42 @@ def test_a_user_not_yet_cached_goes_to_the_route(client, factory, people):
     first = client.get(f"{URL}/{people['own'].id}", headers=headers)
 
     assert (first.status_code, stats.served - before) == (200, 0)
+
+
+def test_outside_the_tests_transaction_the_path_reads_through_its_own_pool(committed_database):
+    """As served: no replacement of get_db, so the path reads through its own connections, in
+    the event loop."""
+    from fastapi.testclient import TestClient
+
+    from operational.auth import cache as auth_cache
+    from operational.auth.models import User, UserRole
+    from operational.core.db import session_scope
+    from operational.incidents import flows
+    from operational.incidents.schemas import IncidentCreate
+    from operational.main import create_app
+    from tests.factories import Factory
+
+    with session_scope() as session:
+        agent = User(
+            email="fast-reads@example.com",
+            display_name="Fast reads",
+            role_rows=[UserRole(role="agent")],
+        )
+        session.add(agent)
+        session.flush()
+        incident = flows.create(
+            session=session, data=IncidentCreate(title="Disk full on db-2"), actor=agent
+        ).incident
+        url, headers = f"{URL}/{incident.id}", Factory(session).auth_headers(agent)
+
+    app = create_app()
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert auth_cache.wait_until_listening(10)
+        for _ in range(2):
+            client.get(f"{URL}/priority-matrix", headers=headers).raise_for_status()
+        response, served = both(client, url, headers)
+        pool = app.state.incident_fast_reads.pool
+
+    assert (response.status_code, served) == (200, 1)
+    assert response.json()["title"] == "Disk full on db-2"
+    assert pool is not None and pool.closed  # opened by the read, closed at shutdown
