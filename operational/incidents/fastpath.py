@@ -40,6 +40,7 @@ PERMISSION = "incident:read"
 ROUTE_PATH = PREFIX + "{incident_id}"
 _JSON = (b"content-type", b"application/json")
 _WAIT_SECONDS = 1.0
+_NOT_SERVING: frozenset[str] = frozenset({"\0"})
 
 
 @dataclass
@@ -111,7 +112,7 @@ class IncidentFastReads:
 
     def _claimed_segments(self) -> frozenset[str] | None:
         """The literal segments other routes take (``priority-matrix``); None when the route
-        this path stands in for is not there."""
+        this path stands in for is not there (then it serves nothing)."""
         if self._claimed is None:
             segments = set()
             found = False
@@ -124,8 +125,8 @@ class IncidentFastReads:
                     segments.add(rest)
                 elif isinstance(route, Route) and path == ROUTE_PATH and "GET" in route.methods:
                     found = found or route.name == "get_incident"
-            self._claimed = frozenset(segments) if found else frozenset({""})
-        return self._claimed
+            self._claimed = frozenset(segments) if found else _NOT_SERVING
+        return None if self._claimed is _NOT_SERVING else self._claimed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -155,7 +156,8 @@ class IncidentFastReads:
 
     async def _answer(self, scope: Scope) -> tuple[bytes, int] | None:
         reference = scope["path"][len(PREFIX) :]
-        if not reference or "/" in reference or reference in self._claimed_segments():
+        claimed = self._claimed_segments()
+        if claimed is None or not reference or "/" in reference or reference in claimed:
             return None
         authorization = next(
             (value for name, value in scope["headers"] if name == b"authorization"), None
