@@ -24,9 +24,9 @@ from inspect import isgeneratorfunction
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 from psycopg_pool import AsyncConnectionPool
 from starlette.concurrency import run_in_threadpool
-from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from operational.auth import chain
@@ -116,14 +116,14 @@ class IncidentFastReads:
         if self._claimed is None:
             segments = set()
             found = False
-            for route in self.api.routes:
-                path = getattr(route, "path", "")
+            for route in iter_route_contexts(self.api.routes):
+                path = route.path or ""
                 rest = path.removeprefix(PREFIX)
                 if rest == path or "/" in rest:
                     continue
                 if "{" not in rest:
                     segments.add(rest)
-                elif isinstance(route, Route) and path == ROUTE_PATH and "GET" in route.methods:
+                elif path == ROUTE_PATH and "GET" in (route.methods or ()):
                     found = found or route.name == "get_incident"
             self._claimed = frozenset(segments) if found else _NOT_SERVING
         return None if self._claimed is _NOT_SERVING else self._claimed

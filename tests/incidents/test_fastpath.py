@@ -12,7 +12,7 @@ URL = "/api/v1/incidents"
 
 
 @pytest.fixture
-def people(client, session, factory, incidents):
+def people(client, factory, incidents):
     team = incidents.team()
     agent = incidents.agent(teams=(team,))
     requester = incidents.requester()
