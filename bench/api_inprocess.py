@@ -1,9 +1,12 @@
 """CPU per request of the API application itself: the ASGI app driven directly (no HTTP server,
 no access log), 10 requests in flight, against the database of ITSM_HOME (or ITSM_DATABASE_URL).
 
-Run: python bench/api_inprocess.py {healthz,matrix,get,list} [N] with a token in ITSM_BENCH_TOKEN
-(an agent's access token, e.g. from bench/api.py's sign-in). It prints the process's CPU time per
-request and the time the garbage collector took. No asserts: the figures are for people.
+Run: python bench/api_inprocess.py {healthz,matrix,get,list,list-lean} [N] with a token in
+ITSM_BENCH_TOKEN (an agent's access token, e.g. from bench/api.py's sign-in). It prints the
+process's CPU time per request and the time the garbage collector took. ``list-lean`` is the same
+page as ``list`` with ``fields=id,number,title,state,priority``. When ITSM_HOME's embedded
+PostgreSQL serves the database, it also prints the CPU its client backends used per request
+(bench/api_cpu.py's reading of /proc). No asserts: the figures are for people.
 """
 
 import asyncio
@@ -12,6 +15,9 @@ import os
 import random
 import sys
 import time
+from pathlib import Path
+
+import api_cpu  # bench/api_cpu.py, beside this script
 
 os.environ["ITSM_RUN_WORKER"] = "false"
 
@@ -19,7 +25,19 @@ PATHS = {
     "healthz": ("/healthz", b""),
     "matrix": ("/api/v1/incidents/priority-matrix", b""),
     "list": ("/api/v1/incidents", b"page=3&size=25"),
+    "list-lean": ("/api/v1/incidents", b"page=3&size=25&fields=id,number,title,state,priority"),
 }
+
+
+def _postmaster() -> int | None:
+    """The embedded PostgreSQL's server process under ITSM_HOME, if that is the database."""
+    home = os.environ.get("ITSM_HOME")
+    pgdata = Path(home) / "pgdata" if home else None
+    if os.environ.get("ITSM_DATABASE_URL") or pgdata is None:
+        return None
+    if not (pgdata / "postmaster.pid").exists():
+        return None
+    return api_cpu.postmaster_pid(pgdata)
 
 
 def _scope(kind: str, token: bytes, rnd: random.Random, max_id: int) -> dict:
@@ -89,14 +107,21 @@ async def _run(kind: str, count: int) -> None:
         else:
             collecting["seconds"] += time.process_time() - collecting["since"]
 
+    postmaster = _postmaster()
+    database_before = api_cpu.backends_cpu(postmaster) if postmaster else {}
     gc.callbacks.append(timed)
     began = time.process_time()
     await asyncio.gather(*(one() for _ in range(count)))
     used = time.process_time() - began
     gc.callbacks.remove(timed)
+    database = ""
+    if postmaster:
+        spent = api_cpu._used(database_before, api_cpu.backends_cpu(postmaster))
+        database = f", database {1000 * spent / count:.3f} ms CPU/request"
     print(
         f"{kind}: {1000 * used / count:.3f} ms CPU/request"
-        f" (garbage collector {1000 * collecting['seconds'] / count:.3f}), statuses {statuses}"
+        f" (garbage collector {1000 * collecting['seconds'] / count:.3f}){database},"
+        f" statuses {statuses}"
     )
     await startup.put({"type": "lifespan.shutdown"})
     await lifespan

@@ -223,6 +223,9 @@ CI_RELATIONSHIP_SCHEMA: dict[str, pl.DataType] = {
 # makes a problem of each reference it meets (docs/ingest.md, "Problems").
 PROBLEM_SCHEMA: dict[str, pl.DataType] = {
     "source_system": pl.String(),
+    # Custom field values as a JSON object of their source text (generic mappings'
+    # custom_fields); the loader types them by the definitions (ingest/loader/custom_fields.py).
+    "custom_fields": pl.String(),
     "external_id": pl.String(),
     "number": pl.String(),
     "title": pl.String(),
@@ -254,6 +257,9 @@ PROBLEM_SCHEMA: dict[str, pl.DataType] = {
 # history is a `request_events` frame. Numbers are kept unless another record holds them.
 REQUEST_SCHEMA: dict[str, pl.DataType] = {
     "source_system": pl.String(),
+    # Custom field values as a JSON object of their source text (generic mappings'
+    # custom_fields); the loader types them by the definitions (ingest/loader/custom_fields.py).
+    "custom_fields": pl.String(),
     "external_id": pl.String(),
     "number": pl.String(),
     "requester": pl.String(),

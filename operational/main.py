@@ -93,7 +93,8 @@ def create_app() -> FastAPI:
             session=session, viewer=viewer, problem_id=problem_id
         ),
     )
-    # Changes to incidents and changes run the automation rules (operational/tickets/hooks.py).
+    # Changes to incidents, changes, requests and problems run the automation rules
+    # (operational/tickets/hooks.py).
     automation_flows.install()
     app.include_router(health_router)
     # Routes are matched in order: the busiest (incidents) first.

@@ -6,6 +6,8 @@ ITSM_DATABASE_URL points at another server, in which case each worker creates it
 """
 
 import os
+import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,29 @@ def _admin_libpq_url(tmp_root: Path) -> str:
 
 
 _server_handle = None
+
+
+def _stop_leftover_server(pgdata: Path) -> None:
+    """Stop the embedded server an interrupted run left in this basetemp (a killed run never
+    reaches the last worker's stop), before pytest deletes its folder and it runs on unseen."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError, IndexError):
+        return
+    if b"postgres" not in command:
+        return  # the pid was reused by something else
+    os.kill(pid, signal.SIGINT)  # PostgreSQL's fast shutdown
+    for _ in range(100):
+        if not Path(f"/proc/{pid}").exists():
+            return
+        time.sleep(0.1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    basetemp = config.option.basetemp
+    if basetemp and "PYTEST_XDIST_WORKER" not in os.environ and not EXTERNAL_SERVER_URL:
+        _stop_leftover_server(Path(basetemp) / "itsm-server" / "pgdata")
 
 
 def _embedded_server(tmp_root: Path):

@@ -21,7 +21,7 @@ Shared by every page:
 One module per page with lists or tables of its own, named after it: ``sla``, ``fcr_csat``,
 ``teams``, ``changes``, ``requests``, ``compliance``, ``problems`` (the Problems and knowledge
 page, whose rollups are sliced by their own dimensions: ``queries.problems.rollup``),
-``custom_fields`` (incidents sliced by a choice custom field).
+``custom_fields`` (incidents, problems or requests sliced by a choice custom field).
 
 Pages use the names below as ``queries.<name>``.
 """
@@ -35,7 +35,11 @@ from dashboards.queries.compliance import (
     audit_trail,
     source_reconciliation,
 )
-from dashboards.queries.custom_fields import choice_fields, choice_incidents, choice_rollup
+from dashboards.queries.custom_fields import (
+    choice_fields,
+    choice_records,
+    choice_rollup,
+)
 from dashboards.queries.db import MartsUnavailable, connection, personal_connection, read
 from dashboards.queries.drill_down import Drill, drill, drill_count, drill_csv, drill_rows
 from dashboards.queries.fcr_csat import csat_comments
@@ -74,7 +78,7 @@ __all__ = [
     "catalog_items",
     "change_calendar",
     "choice_fields",
-    "choice_incidents",
+    "choice_records",
     "choice_rollup",
     "conflict_overrides",
     "connection",

@@ -22,6 +22,8 @@ API_PATHS = {
     "fct_csat_answers": "/api/v1/incidents/",
     "fct_incident_open_intervals": "/api/v1/incidents/",
     "fct_changes": "/api/v1/changes/",
+    "fct_problems": "/api/v1/problems/",
+    "fct_requests": "/api/v1/requests/",
     "fct_request_items": "/api/v1/request-items/",
 }
 

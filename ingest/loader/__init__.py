@@ -32,6 +32,7 @@ from ingest.loader.orchestration import (
     default_workers,
     fail_abandoned_runs,
     load,
+    sla_batch_events,
     ticket_batches,
     workers_possible,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "default_workers",
     "fail_abandoned_runs",
     "load",
+    "sla_batch_events",
     "ticket_batches",
     "workers_possible",
 ]

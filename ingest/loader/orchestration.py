@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from ingest.loader.changes import load_change_approvals, load_changes
 from ingest.loader.cmdb import load_ci_relationships, load_configuration_items
-from ingest.loader.custom_fields import type_values
+from ingest.loader.custom_fields import has_values, type_values
 from ingest.loader.incidents import load_csat, load_incidents, load_people_and_teams
 from ingest.loader.problems import link_problem_refs, load_problems
 from ingest.loader.report import EntityCounts, LoadReport, all_rejects, write_rejects
@@ -49,6 +49,12 @@ from ingest.parsed import ParsedExport
 from ingest.reconcile import reconcile
 
 DEFAULT_BATCH_EVENTS = 100_000
+# Batches that compute SLA timers cost several times more per event: on parallel workers they
+# are cut to at least this many per worker (not below SLA_MIN_BATCH_EVENTS), so that the last
+# ones do not run alone (300,000 events in 3 batches on 2 workers took two rounds, one of them
+# with a worker idle).
+SLA_BATCHES_PER_WORKER = 4
+SLA_MIN_BATCH_EVENTS = 10_000
 Progress = Callable[[int, int], None]  # (tickets done, tickets total)
 
 
@@ -58,6 +64,14 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def sla_batch_events(batch_events: int, events: int, workers: int) -> int:
+    """The batch size for `events` whose batches compute SLA timers on `workers` processes:
+    at most `batch_events`, small enough for SLA_BATCHES_PER_WORKER batches per worker, not
+    below SLA_MIN_BATCH_EVENTS."""
+    spread = -(-events // (SLA_BATCHES_PER_WORKER * workers))
+    return min(batch_events, max(spread, SLA_MIN_BATCH_EVENTS))
 
 
 def ticket_batches(
@@ -370,7 +384,7 @@ def _load_all(
             counts.setdefault(name, EntityCounts()).add(value)
 
     # Custom field values typed by their definitions, records that break them refused.
-    if parsed.incidents.height or parsed.changes.height:
+    if has_values(parsed):
         _run_batch(engine, dry_run, lambda s: type_values(s, parsed, report))
 
     # Reference data first: incidents and changes point at CIs.
@@ -434,19 +448,18 @@ def _load_all(
             report.batches += 1
 
     if parsed.incidents.height:
+        could_fork = (
+            workers > 1 and isinstance(engine, Engine) and not dry_run and workers_possible()
+        )
+        if sla_backfill and could_fork:
+            batch_events = sla_batch_events(batch_events, parsed.events.height, workers)
         batches = list(ticket_batches(parsed.incidents, parsed.events, batch_events))
         # Parallel batches need their own connections (not a test's outer transaction) and
         # would each roll back what a dry run's people and teams batch wrote. Workers cost
         # their start (about 1.5 CPU-seconds, importing the loader and the SLA engine once):
         # worth it for two batches per worker, or batches that compute SLA timers.
         worth_it = len(batches) >= 2 * workers or (sla_backfill and len(batches) > 1)
-        parallel = (
-            workers > 1
-            and worth_it
-            and isinstance(engine, Engine)
-            and not dry_run
-            and workers_possible()
-        )
+        parallel = could_fork and worth_it
         workers = min(workers, len(batches)) if parallel else 1
         report.workers = workers
         pool = _process_pool(workers) if parallel else None

@@ -42,6 +42,7 @@ _PROBLEM_COLUMNS = (
     "root_cause_at",
     "resolved_at",
     "closed_at",
+    "custom_fields",
 )
 _NUMBER = "'PRB' || lpad(nextval('operational.problem_number_seq')::text, 7, '0')"
 
@@ -88,23 +89,26 @@ def load_problems(session: Session, problems: pl.DataFrame, source_system: str) 
             case when coalesce(s.known_error, false) and s.workaround is not null
                  then coalesce(s.known_error_at, s.root_cause_at, s.opened_at) end
                 as known_error_at,
-            s.opened_at, s.root_cause_at, s.resolved_at, s.closed_at
+            s.opened_at, s.root_cause_at, s.resolved_at, s.closed_at,
+            coalesce(s.custom_fields::jsonb, '{{}}'::jsonb) as custom_fields
         from stage_problems s
         {copying.person_join("owner", "owner")}
         left join operational.teams team on team.name = left(s.assignment_group, 200)
     """
     target = ", ".join(_PROBLEM_COLUMNS)
     values = ", ".join(f"src.{column}" for column in _PROBLEM_COLUMNS)
+    # The export's custom field values over those the problem has (set here or before).
+    merged = values.replace("src.custom_fields", "p.custom_fields || src.custom_fields")
     updated = copying.count(
         session,
         f"""
         with src as ({source})
         update operational.problems p
-        set ({target}) = ({values}), version = p.version + 1, updated_at = now()
+        set ({target}) = ({merged}), version = p.version + 1, updated_at = now()
         from src
         where p.source_system = src.source_system and p.external_id = src.external_id
           and ({", ".join(f"p.{column}" for column in _PROBLEM_COLUMNS)})
-              is distinct from ({values})
+              is distinct from ({merged})
         """,
     )
     inserted = list(

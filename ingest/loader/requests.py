@@ -33,6 +33,7 @@ _REQUEST_COLUMNS = (
     "state",
     "opened_at",
     "closed_at",
+    "custom_fields",
 )
 # Written on insert and compared on update (the catalog item's version, target and calendar
 # are the ones it had when the item was first imported, as an order keeps them).
@@ -96,17 +97,19 @@ def _upsert(
     """Update the records whose columns changed, insert the new ones; (counts, their ids)."""
     target = ", ".join(columns)
     values = ", ".join(f"src.{column}" for column in columns)
+    # The export's custom field values over those the record has (set here or before).
+    merged = values.replace("src.custom_fields", "t.custom_fields || src.custom_fields")
     updated = list(
         session.execute(
             text(
                 f"""
                 with src as ({source})
                 update operational.{table} t
-                set ({target}) = ({values}), version = t.version + 1, updated_at = now()
+                set ({target}) = ({merged}), version = t.version + 1, updated_at = now()
                 from src
                 where t.source_system = src.source_system and t.external_id = src.external_id
                   and ({", ".join(f"t.{column}" for column in columns)})
-                      is distinct from ({values})
+                      is distinct from ({merged})
                 returning t.id
                 """
             )
@@ -198,7 +201,8 @@ def load_requests(
             requester.id as requester_id, coalesce(opener.id, requester.id) as opened_by_id,
             s.justification, s.state, s.opened_at,
             case when s.state <> 'open' then greatest(coalesce(s.closed_at, s.opened_at),
-                s.opened_at) end as closed_at
+                s.opened_at) end as closed_at,
+            coalesce(s.custom_fields::jsonb, '{{}}'::jsonb) as custom_fields
         from stage_requests s
         {copying.person_join("requester", "requester")}
         {copying.person_join("opener", "opened_by")}

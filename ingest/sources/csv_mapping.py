@@ -58,7 +58,7 @@ _TOP_LEVEL = {
     "custom_fields",
 }
 # The entities whose records carry custom fields (docs/custom-fields.md).
-CUSTOM_FIELD_ENTITIES = ("incidents", "changes")
+CUSTOM_FIELD_ENTITIES = ("incidents", "changes", "problems", "requests")
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ class GenericMapping:
         fields = set(spec.schema) - {"source_system"}
         if self.custom_fields and self.entity not in CUSTOM_FIELD_ENTITIES:
             raise MappingError(
-                f"{origin}: only {' and '.join(CUSTOM_FIELD_ENTITIES)} carry custom_fields"
+                f"{origin}: only {', '.join(CUSTOM_FIELD_ENTITIES)} carry custom_fields"
             )
         for name, column in self.custom_fields.items():
             if not re.fullmatch(CUSTOM_FIELD_NAME, str(name)) or not isinstance(column, str):

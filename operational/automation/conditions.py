@@ -15,6 +15,9 @@ from operational.sla.businesstime import BusinessCalendar, business_minutes_betw
 from operational.tickets.hooks import custom_fields_of
 
 CUSTOM_PREFIX = "cf."
+# What a ``commented`` rule's conditions may read of the comment that triggered it: its text, and
+# whether it is public (a comment) or not (a work note).
+COMMENT_FIELDS = frozenset({"comment.body", "comment.public"})
 # Columns that are not the record's fields: never named by a rule.
 HIDDEN_COLUMNS = frozenset({"search_vector", "custom_fields"})
 
@@ -30,6 +33,8 @@ class Facts:
     state_since: Callable[[], datetime] | None = None
     # calendar_id or None -> the calendar to count business time on
     calendar: Callable[[int | None], BusinessCalendar] | None = None
+    # The comment a ``commented`` trigger is about (``COMMENT_FIELDS`` without the prefix)
+    comment: Mapping[str, Any] = field(default_factory=dict)
 
 
 def record_fields(model: type) -> frozenset[str]:
@@ -38,6 +43,12 @@ def record_fields(model: type) -> frozenset[str]:
         for attribute in inspect(model).column_attrs
         if attribute.key not in HIDDEN_COLUMNS
     )
+
+
+def _fact(facts: Facts, name: str) -> Any:
+    if name in COMMENT_FIELDS:
+        return facts.comment.get(name.removeprefix("comment."))
+    return value_of(facts.record, name)
 
 
 def value_of(record: Any, name: str) -> Any:
@@ -225,6 +236,6 @@ def holds(condition: Mapping[str, Any] | None, facts: Facts) -> bool:
         return _state_for(condition, facts)
     return compare(
         condition.get("op", Operator.eq),
-        value_of(facts.record, condition["field"]),
+        _fact(facts, condition["field"]),
         condition.get("value"),
     )

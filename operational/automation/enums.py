@@ -2,8 +2,12 @@ from enum import StrEnum
 
 
 class RecordType(StrEnum):
+    """The records rules act on (one entry each in ``records.KINDS``)."""
+
     incident = "incident"
     change = "change"
+    problem = "problem"
+    request = "request"  # the service request (REQ), not its items
 
 
 class TriggerKind(StrEnum):

@@ -1,9 +1,13 @@
-"""The rule engine: above incidents, changes and problems, it runs the rules a change to a
-record triggers, in the same transaction, through those domains' own flows.
+"""The rule engine: above incidents, changes, requests and problems, it runs the rules a change
+to a record triggers, in the same transaction, through those domains' own flows.
 
-    incidents.flows / changes.flows ──publish──> tickets.hooks ──> automation.flows (installed
-    at start-up by main.py and worker.py)
-    automation.flows ──> incidents.flows, changes.flows, problems.flows, notifications.service
+    incidents / changes / requests / problems .flows ──publish──> tickets.hooks
+        ──> automation.flows (installed at start-up by main.py and worker.py)
+    automation.flows ──> the same domains' flows (``WRITERS``), notifications.service
+
+What differs between record types is in one place: ``records.KINDS`` (reading: model, fields,
+lookups, open records, people, the actions that apply) and ``WRITERS`` below (writing through
+the domain's flows).
 
 The ticket flows never import this package: they publish a ``RecordChange`` to the hook
 registry in ``operational.tickets`` (a low package), and the application installs
@@ -26,35 +30,32 @@ from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from operational.auth import service as auth_service
-from operational.automation import conditions, service, templates
+from operational.automation import conditions, records, service, templates
 from operational.automation.conditions import CUSTOM_PREFIX, Facts
 from operational.automation.enums import AssignStrategy, RecordType, RunOutcome, TriggerKind
 from operational.automation.models import AutomationRule
+from operational.automation.records import RecordKind
 from operational.automation.schemas import PlannedAction, RecordVerdict
 from operational.changes import flows as change_flows
-from operational.changes import records as change_records
-from operational.changes.enums import TERMINAL_STATES
-from operational.changes.models import Change
 from operational.changes.schemas import ChangeUpdate
 from operational.core.config import get_settings
 from operational.core.db import session_scope
-from operational.core.errors import DomainError, NotFound, UnprocessableEntity
+from operational.core.errors import DomainError, UnprocessableEntity
 from operational.events import service as events
 from operational.events.enums import EventKind
 from operational.incidents import assignment
 from operational.incidents import flows as incident_flows
-from operational.incidents import service as incident_service
-from operational.incidents.enums import OPEN_STATES
-from operational.incidents.models import Incident
 from operational.incidents.schemas import IncidentUpdate
 from operational.notifications import service as notifications_service
 from operational.notifications.enums import EventType
 from operational.problems import flows as problem_flows
 from operational.problems import service as problem_service
+from operational.problems.schemas import ProblemUpdate
+from operational.requests import flows as request_flows
+from operational.requests.schemas import RequestUpdate
 from operational.sla import service as sla_service
 from operational.sla.businesstime import BusinessCalendar
 from operational.tickets import hooks
@@ -128,7 +129,14 @@ def facts_for(session: Session, change: RecordChange) -> Facts:
         changes=change.changes,
         state_since=partial(_state_since, session, change.record_type, change.record),
         calendar=partial(_calendar, session),
+        comment=_comment_of(change),
     )
+
+
+def _comment_of(change: RecordChange) -> dict[str, Any]:
+    if change.trigger != Trigger.commented:
+        return {}
+    return {"body": change.data.get("body"), "public": change.data.get("is_public")}
 
 
 # ---------------------------------------------------------------------------------- running
@@ -225,6 +233,162 @@ def _fire(
     return RunOutcome.fired, stop or rule.stop_processing
 
 
+# ---------------------------------------------------------------------------------- writers
+
+
+@dataclass(frozen=True)
+class Writer:
+    """How a rule's actions write a record of one type: always through the domain's own flow
+    (its workflow, validation, events, SLA timers, and its hooks, so that rules chain). None:
+    the action does not apply to the type (``records.RecordKind.actions`` says the same, and the
+    rule API refuses such a rule)."""
+
+    # (session, record, values: built-in fields and ``custom_fields``, now)
+    update: Callable[[Session, Any, dict[str, Any], datetime], None]
+    # (session, record, team_id, assignee_id, reason, now)
+    assign: Callable[[Session, Any, int | None, int | None, str, datetime], None] | None = None
+    # (session, record, body, public, now)
+    comment: Callable[[Session, Any, str, bool, datetime], None] | None = None
+    # (session, record, problem_id / change_id, now)
+    link_problem: Callable[[Session, Any, int, datetime], None] | None = None
+    link_change: Callable[[Session, Any, int, datetime], None] | None = None
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _update_incident(session: Session, record: Any, values: dict[str, Any], now: datetime) -> None:
+    incident_flows.update(
+        session=session,
+        incident=record,
+        data=IncidentUpdate.model_validate(values),
+        actor=None,
+        expected_version=record.version,  # the rule acts on the record as it is now
+        now=now,
+    )
+
+
+def _assign_incident(
+    session: Session,
+    record: Any,
+    team_id: int | None,
+    assignee_id: int | None,
+    reason: str,
+    now: datetime,
+) -> None:
+    incident_flows.assign(
+        session=session,
+        incident=record,
+        actor=None,
+        team_id=team_id,
+        assignee_id=assignee_id,
+        reason=reason,
+        now=now,
+    )
+
+
+def _comment_incident(
+    session: Session, record: Any, body: str, public: bool, now: datetime
+) -> None:
+    incident_flows.add_comment(
+        session=session, incident=record, actor=None, body=body, is_public=public, now=now
+    )
+
+
+def _link_incident_to_problem(
+    session: Session, record: Any, problem_id: int, now: datetime
+) -> None:
+    problem_flows.link_incident(
+        session=session,
+        problem=problem_service.get(session=session, problem_id=problem_id),
+        incident_id=record.id,
+        actor=None,
+        now=now,
+    )
+
+
+def _link_incident_to_change(session: Session, record: Any, change_id: int, now: datetime) -> None:
+    change_flows.link_caused_incident(
+        session=session, change_id=change_id, incident_id=record.id, actor=None
+    )
+
+
+def _update_change(session: Session, record: Any, values: dict[str, Any], now: datetime) -> None:
+    change_flows.update(
+        session=session,
+        change=record,
+        data=ChangeUpdate.model_validate(values),
+        expected_version=record.version,
+        actor=None,
+    )
+
+
+def _assign_change(
+    session: Session,
+    record: Any,
+    team_id: int | None,
+    assignee_id: int | None,
+    reason: str,
+    now: datetime,
+) -> None:
+    values = _given(assignment_group_id=team_id, implementer_id=assignee_id)
+    _update_change(session, record, values, now)
+
+
+def _update_problem(session: Session, record: Any, values: dict[str, Any], now: datetime) -> None:
+    problem_flows.update(
+        session=session,
+        problem=record,
+        data=ProblemUpdate.model_validate(values),
+        expected_version=record.version,
+        actor=None,
+        now=now,
+    )
+
+
+def _assign_problem(
+    session: Session,
+    record: Any,
+    team_id: int | None,
+    assignee_id: int | None,
+    reason: str,
+    now: datetime,
+) -> None:
+    _update_problem(session, record, _given(assignment_group_id=team_id, owner_id=assignee_id), now)
+
+
+def _link_problem_to_change(session: Session, record: Any, change_id: int, now: datetime) -> None:
+    _update_problem(session, record, {"caused_by_change_id": change_id}, now)
+
+
+def _update_request(session: Session, record: Any, values: dict[str, Any], now: datetime) -> None:
+    request_flows.update(
+        session=session,
+        request=record,
+        data=RequestUpdate.model_validate(values),
+        expected_version=record.version,
+        actor=None,
+        now=now,
+    )
+
+
+WRITERS: dict[str, Writer] = {
+    RecordType.incident: Writer(
+        update=_update_incident,
+        assign=_assign_incident,
+        comment=_comment_incident,
+        link_problem=_link_incident_to_problem,
+        link_change=_link_incident_to_change,
+    ),
+    RecordType.change: Writer(update=_update_change, assign=_assign_change),
+    RecordType.problem: Writer(
+        update=_update_problem, assign=_assign_problem, link_change=_link_problem_to_change
+    ),
+    RecordType.request: Writer(update=_update_request),
+}
+
+
 # ---------------------------------------------------------------------------------- actions
 
 
@@ -240,10 +404,13 @@ def _render(template: str, rule_name: str, change: RecordChange) -> str:
     )
 
 
-def _incident(change: RecordChange, kind: str) -> Incident:
-    if change.record_type != RecordType.incident:
-        raise UnprocessableEntity(f"{kind} applies to incidents only")
-    return change.record
+def _writer(change: RecordChange, action: str) -> Callable[..., None]:
+    """The record type's writer for the action; a rule saved before the action stopped applying
+    fails (the API refuses such rules: this is the backstop)."""
+    found = getattr(WRITERS[change.record_type], action)
+    if found is None:
+        raise UnprocessableEntity(f"{action} does not apply to {change.record_type} records")
+    return found
 
 
 def _set_fields(session: Session, change: RecordChange, fields: dict[str, Any]) -> None:
@@ -258,31 +425,13 @@ def _set_fields(session: Session, change: RecordChange, fields: dict[str, Any]) 
             values[name] = value
     if custom:
         values["custom_fields"] = custom
-    record = change.record
-    if not values:
-        return
-    if change.record_type == RecordType.incident:
-        incident_flows.update(
-            session=session,
-            incident=record,
-            data=IncidentUpdate.model_validate(values),
-            actor=None,
-            expected_version=record.version,  # the rule acts on the record as it is now
-            now=change.now,
-        )
-    else:
-        change_flows.update(
-            session=session,
-            change=record,
-            data=ChangeUpdate.model_validate(values),
-            expected_version=record.version,
-            actor=None,
-        )
+    if values:
+        WRITERS[change.record_type].update(session, change.record, values, change.now)
 
 
 def _assignee_for(session: Session, action: dict[str, Any]) -> int | None:
     """The person a team assignment goes to under the action's strategy (None: the team's own
-    strategy decides, in the incident domain)."""
+    strategy decides, in the incident domain; the team alone elsewhere)."""
     if action.get("assignee_id") is not None or action.get("team_id") is None:
         return action.get("assignee_id")
     if action.get("strategy", AssignStrategy.team) == AssignStrategy.team:
@@ -294,24 +443,27 @@ def _assignee_for(session: Session, action: dict[str, Any]) -> int | None:
     return member.id if member else None
 
 
-def _recipients(action: dict[str, Any], record: Any) -> tuple[list[int], list[int]]:
+def _recipients(
+    action: dict[str, Any], kind: RecordKind, record: Any
+) -> tuple[list[int], list[int]]:
     users = list(action.get("user_ids", ()))
     teams = list(action.get("team_ids", ()))
-    if action.get("to_assignee") and getattr(record, "assignee_id", None):
-        users.append(record.assignee_id)
-    if action.get("to_requester") and getattr(record, "requester_id", None):
-        users.append(record.requester_id)
-    if action.get("to_team") and getattr(record, "assignment_group_id", None):
-        teams.append(record.assignment_group_id)
+    for flag, name, into in (
+        ("to_assignee", kind.assignee_field, users),
+        ("to_requester", kind.requester_field, users),
+        ("to_team", kind.team_field, teams),
+    ):
+        if action.get(flag) and name and getattr(record, name, None):
+            into.append(getattr(record, name))
     return users, teams
 
 
 def _notice_context(change: RecordChange, rule_name: str, message: str) -> dict[str, Any]:
     record = change.record
-    path = "incidents" if change.record_type == RecordType.incident else "changes"
+    path = records.kind_of(change.record_type).api_path
     return {
         "ticket_number": _label(record),
-        "ticket_title": getattr(record, "title", ""),
+        "ticket_title": getattr(record, "title", "") or "",
         "ticket_url": f"{get_settings().api_base_url}/api/v1/{path}/{record.id}",
         "priority": getattr(record, "priority", None),
         "state": getattr(record, "state", None),
@@ -336,31 +488,30 @@ def _note(session: Session, change: RecordChange, **data: Any) -> None:
 def _act(session: Session, rule_name: str, action: dict[str, Any], change: RecordChange) -> bool:
     """One action; True for stop."""
     kind = action["type"]
+    record = change.record
     if kind == "stop":
         return True
     if kind == "set_fields":
         _set_fields(session, change, action["fields"])
     elif kind == "assign":
-        incident_flows.assign(
-            session=session,
-            incident=_incident(change, kind),
-            actor=None,
-            team_id=action.get("team_id"),
-            assignee_id=_assignee_for(session, action),
-            reason=f"automation rule {rule_name}",
-            now=change.now,
+        _writer(change, "assign")(
+            session,
+            record,
+            action.get("team_id"),
+            _assignee_for(session, action),
+            f"automation rule {rule_name}",
+            change.now,
         )
     elif kind == "comment":
-        incident_flows.add_comment(
-            session=session,
-            incident=_incident(change, kind),
-            actor=None,
-            body=_render(action["template"], rule_name, change),
-            is_public=action.get("public", False),
-            now=change.now,
+        _writer(change, "comment")(
+            session,
+            record,
+            _render(action["template"], rule_name, change),
+            action.get("public", False),
+            change.now,
         )
     elif kind == "notify":
-        users, teams = _recipients(action, change.record)
+        users, teams = _recipients(action, records.kind_of(change.record_type), record)
         message = _render(action["template"], rule_name, change)
         notifications_service.enqueue(
             session=session,
@@ -385,19 +536,9 @@ def _act(session: Session, rule_name: str, action: dict[str, Any], change: Recor
             raise UnprocessableEntity(f"Webhook {action['webhook_id']} is gone or inactive")
         _note(session, change, action="webhook", webhook_id=action["webhook_id"])
     elif kind == "link_problem":
-        incident = _incident(change, kind)
-        problem_flows.link_incident(
-            session=session,
-            problem=problem_service.get(session=session, problem_id=action["problem_id"]),
-            incident_id=incident.id,
-            actor=None,
-            now=change.now,
-        )
+        _writer(change, "link_problem")(session, record, action["problem_id"], change.now)
     elif kind == "link_change":
-        incident = _incident(change, kind)
-        change_flows.link_caused_incident(
-            session=session, change_id=action["change_id"], incident_id=incident.id, actor=None
-        )
+        _writer(change, "link_change")(session, record, action["change_id"], change.now)
     return False
 
 
@@ -419,7 +560,7 @@ def _would(action: dict[str, Any], rule_name: str, change: RecordChange) -> Plan
             who.append(f"user {action['assignee_id']}")
         would = "assign to " + " and ".join(who)
         if action.get("assignee_id") is None:
-            would += f" ({action.get('strategy', 'team')} picks the member)"
+            would += f" (strategy {action.get('strategy', 'team')})"
     elif kind in ("comment", "notify", "webhook"):
         text = _render(action["template"], rule_name, change)
         detail = {**detail, "text": text}
@@ -428,7 +569,7 @@ def _would(action: dict[str, Any], rule_name: str, change: RecordChange) -> Plan
                 f": {text}"
             )
         elif kind == "notify":
-            users, teams = _recipients(action, change.record)
+            users, teams = _recipients(action, records.kind_of(change.record_type), change.record)
             detail.update(user_ids=users, team_ids=teams)
             would = f"notify users {users} and teams {teams}: {text}"
         else:
@@ -436,7 +577,7 @@ def _would(action: dict[str, Any], rule_name: str, change: RecordChange) -> Plan
     elif kind == "link_problem":
         would = f"link to problem {action['problem_id']}"
     elif kind == "link_change":
-        would = f"record as caused by change {action['change_id']}"
+        would = f"record change {action['change_id']} as the cause"
     else:
         would = "stop processing the rules after this one"
     return PlannedAction(type=kind, would=would, detail=detail)
@@ -462,30 +603,14 @@ def verdict(
 
 
 def find_record(*, session: Session, record_type: str, reference: str) -> Any:
-    if record_type == RecordType.incident:
-        return incident_service.get_by_reference(session=session, reference=reference)
-    reference = reference.strip()
-    if reference.isdigit():
-        return change_records.get(session=session, change_id=int(reference))
-    found = session.scalar(select(Change).where(Change.number == reference))
-    if found is None:
-        raise NotFound(f"Change {reference[:32]!r} does not exist")
-    return found
+    return records.kind_of(record_type).find(session, reference)
 
 
 def open_record_ids(
     *, session: Session, record_type: str, after_id: int = 0, limit: int = 500
 ) -> list[int]:
     """Open records of the type, by id: what a scheduled rule looks at (read only)."""
-    if record_type == RecordType.incident:
-        statement = select(Incident.id).where(Incident.state.in_([s.value for s in OPEN_STATES]))
-        column = Incident.id
-    else:
-        statement = select(Change.id).where(Change.state.not_in([s.value for s in TERMINAL_STATES]))
-        column = Change.id
-    return list(
-        session.scalars(statement.where(column > after_id).order_by(column).limit(limit)).all()
-    )
+    return records.kind_of(record_type).open_ids(session, after_id=after_id, limit=limit)
 
 
 def test_rule(
@@ -503,14 +628,14 @@ def test_rule(
     if reference is not None:
         record = find_record(session=session, record_type=rule.record_type, reference=reference)
         return [verdict(session=session, rule=rule, record=record, changes=changes, now=now)], 1
-    model = Incident if rule.record_type == RecordType.incident else Change
+    kind = records.kind_of(rule.record_type)
     found: list[RecordVerdict] = []
     examined, after_id = 0, 0
     while len(found) < limit:
         ids = open_record_ids(session=session, record_type=rule.record_type, after_id=after_id)
         if not ids:
             break
-        for record in session.scalars(select(model).where(model.id.in_(ids)).order_by(model.id)):
+        for record in kind.load(session, ids):
             examined += 1
             result = verdict(session=session, rule=rule, record=record, changes=changes, now=now)
             if result.matches:
@@ -547,14 +672,9 @@ def run_scheduled_on(
     """Run one scheduled rule on one open record (locked); None when another transaction holds
     the record, else whether the rule fired."""
     rule = service.get(session=session, rule_id=rule_id)
-    if rule.record_type == RecordType.incident:
-        record = incident_service.lock_unless_held(session=session, incident_id=record_id)
-        if record is None:
-            return None
-        if record.state not in {state.value for state in OPEN_STATES}:
-            return False
-    else:
-        record = change_records.get(session=session, change_id=record_id, for_update=True)
+    record = records.kind_of(rule.record_type).lock_open(session, record_id)
+    if record is None or record is False:
+        return record
     change = RecordChange(
         record_type=rule.record_type, record=record, trigger=Trigger.schedule, now=now
     )

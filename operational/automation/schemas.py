@@ -95,7 +95,8 @@ class SetFieldsAction(_Strict):
 
 
 class AssignAction(_Strict):
-    """To a person, a team, or a team with a strategy picking the member (incidents)."""
+    """To a person, a team, or a team with a strategy picking the member (incidents, changes:
+    implementer, problems: owner; docs/automation.md, "Record types")."""
 
     type: Literal["assign"]
     team_id: int | None = None
@@ -110,7 +111,7 @@ class AssignAction(_Strict):
 
 
 class CommentAction(_Strict):
-    """A public comment (``public``: true) or a work note, from a template (incidents)."""
+    """A public comment (``public``: true) or a work note, from a template (incidents only)."""
 
     type: Literal["comment"]
     template: Template
@@ -140,12 +141,15 @@ class NotifyAction(_Strict):
 
 
 class LinkProblemAction(_Strict):
+    """Link the incident to the problem (incidents only)."""
+
     type: Literal["link_problem"]
     problem_id: int
 
 
 class LinkChangeAction(_Strict):
-    """Record the incident as caused by the change (an implemented one)."""
+    """Record the incident as caused by the change (an implemented one), or set the change that
+    caused a problem."""
 
     type: Literal["link_change"]
     change_id: int

@@ -13,27 +13,19 @@ from sqlalchemy.orm import Session
 
 from operational.auth import service as auth_service
 from operational.auth.models import User
-from operational.automation import conditions, templates
+from operational.automation import conditions, records, templates
 from operational.automation.enums import RecordType, RunOutcome, TriggerKind
 from operational.automation.models import AutomationRule, AutomationRun
 from operational.automation.schemas import RuleCreate, RuleUpdate
 from operational.changes.models import Change
-from operational.changes.schemas import ChangeUpdate
 from operational.core.errors import Conflict, NotFound, UnprocessableEntity
 from operational.core.pagination import Page, PageParams, paginate
 from operational.events import service as events
 from operational.events.enums import EntityType
-from operational.incidents.models import Incident
-from operational.incidents.schemas import IncidentUpdate
 from operational.notifications import service as notifications_service
 from operational.notifications.exceptions import WebhookNotFound
 from operational.problems import service as problems_service
 from operational.sla import service as sla_service
-
-MODELS: dict[str, type] = {RecordType.incident: Incident, RecordType.change: Change}
-UPDATES: dict[str, type] = {RecordType.incident: IncidentUpdate, RecordType.change: ChangeUpdate}
-# Actions that only make sense on an incident.
-INCIDENT_ONLY_ACTIONS = frozenset({"assign", "comment", "link_problem", "link_change"})
 
 SORTABLE = {
     "position": AutomationRule.position,
@@ -52,7 +44,7 @@ class Counters:
 
 
 def fields_of(record_type: str) -> frozenset[str]:
-    return conditions.record_fields(MODELS[record_type])
+    return records.kind_of(record_type).fields()
 
 
 # ------------------------------------------------------------------------------- lookups
@@ -197,12 +189,21 @@ def record_run(
 
 
 def _check_actions(session: Session, record_type: str, actions: list[dict[str, Any]]) -> None:
-    known = fields_of(record_type)
+    record_kind = records.kind_of(record_type)
+    known = record_kind.fields()
     for index, action in enumerate(actions):
         where = f"actions[{index}]"
         kind = action["type"]
-        if kind in INCIDENT_ONLY_ACTIONS and record_type != RecordType.incident:
-            raise UnprocessableEntity(f"{where}: {kind} applies to incidents only", field=where)
+        if not record_kind.applies(kind):
+            raise UnprocessableEntity(
+                f"{where}: the {kind} action does not apply to {record_type} records: "
+                f"{record_kind.refusals.get(kind, 'its domain cannot do it')}",
+                field=where,
+                action=kind,
+                record_type=record_type,
+            )
+        if kind == "notify":
+            _check_people_fields(record_kind, action, where)
         if kind == "set_fields":
             names = list(action["fields"])
             unknown = conditions.unknown_fields(names, known)
@@ -214,7 +215,7 @@ def _check_actions(session: Session, record_type: str, actions: list[dict[str, A
                 )
             builtin = {name: value for name, value in action["fields"].items() if "." not in name}
             try:
-                UPDATES[record_type].model_validate(builtin)
+                record_kind.update_schema.model_validate(builtin)
             except ValidationError as exc:
                 raise UnprocessableEntity(
                     f"{where}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}", field=where
@@ -249,10 +250,36 @@ def _check_actions(session: Session, record_type: str, actions: list[dict[str, A
                 ) from exc
 
 
-def _check_conditions(session: Session, record_type: str, condition: dict[str, Any] | None) -> None:
-    unknown = conditions.unknown_fields(
-        list(conditions.names_in(condition)), fields_of(record_type)
-    )
+def _check_people_fields(kind: records.RecordKind, action: dict[str, Any], where: str) -> None:
+    """A notify naming a person the record type does not have would reach nobody: refused."""
+    for flag, name in (
+        ("to_assignee", kind.assignee_field),
+        ("to_team", kind.team_field),
+        ("to_requester", kind.requester_field),
+    ):
+        if action.get(flag) and name is None:
+            raise UnprocessableEntity(
+                f"{where}: {kind.record_type} records have no one for {flag}", field=where
+            )
+
+
+def _check_trigger(record_type: str, trigger: str) -> None:
+    if trigger not in records.kind_of(record_type).triggers:
+        raise UnprocessableEntity(
+            f"trigger: {trigger} never fires for {record_type} records",
+            field="trigger",
+            trigger=trigger,
+            record_type=record_type,
+        )
+
+
+def _check_conditions(
+    session: Session, record_type: str, trigger: str, condition: dict[str, Any] | None
+) -> None:
+    known = fields_of(record_type)
+    if trigger == TriggerKind.commented:
+        known |= conditions.COMMENT_FIELDS
+    unknown = conditions.unknown_fields(list(conditions.names_in(condition)), known)
     if unknown:
         raise UnprocessableEntity(
             f"conditions: {record_type}s have no field {', '.join(unknown)}",
@@ -317,7 +344,8 @@ def create(*, session: Session, data: RuleCreate, actor: User) -> AutomationRule
     _check_name(session, data.name, None)
     condition = _json(data.conditions)
     actions = [_json(action) for action in data.actions]
-    _check_conditions(session, data.record_type, condition)
+    _check_trigger(data.record_type, data.trigger)
+    _check_conditions(session, data.record_type, data.trigger, condition)
     _check_actions(session, data.record_type, actions)
     rule = AutomationRule(
         name=data.name,
@@ -361,7 +389,8 @@ def update(
         rule.conditions = _json(data.conditions)
     if "actions" in given and data.actions is not None:
         rule.actions = [_json(action) for action in data.actions]
-    _check_conditions(session, rule.record_type, rule.conditions)
+    _check_trigger(rule.record_type, rule.trigger)
+    _check_conditions(session, rule.record_type, rule.trigger, rule.conditions)
     _check_actions(session, rule.record_type, rule.actions)
     rule.updated_at = now
     session.flush()

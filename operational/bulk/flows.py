@@ -5,7 +5,7 @@ Each record goes through its domain's own flows (``incidents.flows.update``/``ad
 validation, versions, notifications and whatever hooks into those flows apply to each record.
 Each record runs in its own savepoint: a failure undoes that record only, and becomes its
 problem+json in the results. Every event written meanwhile names the job
-(``data.bulk_job_id``, through ``events.service.tagged``).
+(``data.bulk_job_id``, through ``events.service.attributed``).
 
     router ──> submit_incidents / submit_changes ──> run_inline (small jobs, in the request)
     worker ──> next_job, work_on (larger jobs, a chunk per transaction) ──┘
@@ -350,7 +350,7 @@ def _process(
     processor = _PROCESSORS[RecordType(job.record_type)][1]
     found = _Found()
     try:
-        with session.begin_nested(), events.tagged(bulk_job_id=job.id):
+        with session.begin_nested(), events.attributed(session, data={"bulk_job_id": job.id}):
             result = processor(session, actor, item, request, found)
     except DomainError as exc:
         result = service.Result(Outcome.failed, problem=_problem(exc, found.instance))

@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from operational.auth.models import User
-from operational.changes import notifying, service
+from operational.changes import cab, notifying, service
 from operational.changes.enums import ChangeState
 from operational.changes.models import Change
-from operational.changes.schemas import ChangeCreate, ChangeUpdate, ReviewCreate
+from operational.changes.schemas import ChangeCreate, ChangeUpdate, DecisionCreate, ReviewCreate
 from operational.incidents import service as incidents_service
 from operational.tickets import hooks
 
@@ -120,6 +120,7 @@ def schedule_over_conflicts(
 ) -> Change:
     """Schedule over the calendar's conflicts; the stakeholders get the notice."""
     before = change.state
+    fields_before = hooks.snapshot(change)
     scheduled = service.schedule_over_conflicts(
         session=session,
         change_id=change.id,
@@ -128,7 +129,17 @@ def schedule_over_conflicts(
         actor=actor,
     )
     notifying.scheduled(session=session, change=scheduled, before=before, actor=actor, now=None)
+    _published(session, scheduled, fields_before, actor)
     return scheduled
+
+
+def decide(*, session: Session, change: Change, data: DecisionCreate, actor: User) -> Change:
+    """One CAB member's decision. The decision that settles the round changes the change's
+    ``cab_outcome`` (pending → approved or rejected): rules hear that as ``updated``."""
+    fields_before = hooks.snapshot(change)
+    decided = cab.decide(session=session, change_id=change.id, data=data, actor=actor)
+    _published(session, decided, fields_before, actor)
+    return decided
 
 
 def record_review(
@@ -143,6 +154,9 @@ def record_review(
     change = service.lock_reviewable(
         session=session, change_id=change_id, data=data, expected_version=expected_version
     )
+    fields_before = hooks.snapshot(change)
     for incident_id in dict.fromkeys(data.incident_ids):
         _link(session, change, incident_id, actor)
-    return service.record_review(session=session, change=change, data=data, actor=actor)
+    reviewed = service.record_review(session=session, change=change, data=data, actor=actor)
+    _published(session, reviewed, fields_before, actor)
+    return reviewed

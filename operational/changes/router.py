@@ -291,7 +291,7 @@ def decide(
     session: DbSession,
     response: Response,
 ) -> ChangeRead:
-    decided = cab.decide(session=session, change_id=change.id, data=data, actor=user)
+    decided = flows.decide(session=session, change=change, data=data, actor=user)
     return _read(session, decided, response)
 
 

@@ -20,7 +20,7 @@ request), so the statements are fixed and PostgreSQL prepares them once per conn
 import datetime as dt
 import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from types import NoneType, UnionType
 from typing import Any, Union, get_args, get_origin
@@ -91,15 +91,23 @@ def _value(annotation: Any, sql: str) -> str:
     raise TypeError(f"no SQL writes {annotation!r} as pydantic does")
 
 
-def object_sql(model: type[BaseModel], sources: Mapping[str, Source]) -> str:
+def object_sql(
+    model: type[BaseModel], sources: Mapping[str, Source], *, only: Collection[str] | None = None
+) -> str:
     """A SQL expression: ``model``'s JSON as pydantic would write it, from ``sources`` (one per
-    field, by field name)."""
+    field, by field name). ``only``: just those fields, in the model's order, as pydantic's
+    ``include=`` writes them (every field still needs its source)."""
     missing = [name for name in model.model_fields if name not in sources]
-    unknown = [name for name in sources if name not in model.model_fields]
+    unknown = [name for name in (*sources, *(only or ())) if name not in model.model_fields]
     if missing or unknown:
         raise KeyError(f"{model.__name__}: no SQL source for {missing}; unknown fields {unknown}")
+    chosen = [
+        (name, field) for name, field in model.model_fields.items() if only is None or name in only
+    ]
+    if not chosen:
+        return "'{}'"
     parts = []
-    for index, (name, field) in enumerate(model.model_fields.items()):
+    for index, (name, field) in enumerate(chosen):
         key = json.dumps(field.serialization_alias or name, ensure_ascii=False)
         parts.append(_literal(("{" if index == 0 else ",") + key + ":"))
         source = sources[name]

@@ -14,7 +14,6 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
@@ -66,29 +65,6 @@ def _as_stored(data: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return json.loads(json.dumps(data, default=_json_value))
 
 
-# What every event appended in the current block also carries in its data (``tagged``).
-_tags: ContextVar[Mapping[str, Any] | None] = ContextVar("event_tags", default=None)
-
-
-@contextmanager
-def tagged(**tags: Any) -> Iterator[None]:
-    """Every event appended inside the block also carries ``tags`` in its data: a bulk job's
-    id (``bulk_job_id``), so that each change the job makes names it, whichever domain's service
-    writes the event. The event's own data wins over a tag of the same name."""
-    token = _tags.set({**(_tags.get() or {}), **tags})
-    try:
-        yield
-    finally:
-        _tags.reset(token)
-
-
-def _with_tags(data: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    tags = _tags.get()
-    if not tags:
-        return data
-    return {**tags, **(data or {})}
-
-
 def next_seq(*, session: Session, entity_type: str, entity_id: int) -> int:
     current = session.scalar(
         select(func.max(Event.seq)).where(
@@ -105,16 +81,22 @@ def _link(row: dict[str, Any], prev_hash: str | None) -> dict[str, Any]:
     return row
 
 
-_ATTRIBUTION = "events.attribution"
+_ATTRIBUTION = "events.attribution"  # session.info: (label or None, data) of the open blocks
 
 
 @contextmanager
-def attributed(session: Session, *, label: str, data: Mapping[str, Any]) -> Iterator[None]:
-    """Every event ``append`` writes in this block names ``label`` as its actor label and carries
-    ``data`` (an automation rule's actions: ``"rule: <name>"``, ``{"rule_id": 3}``), so the
-    timeline says why something changed. Blocks nest: the innermost one names the events."""
+def attributed(
+    session: Session, *, data: Mapping[str, Any], label: str | None = None
+) -> Iterator[None]:
+    """Every event appended through ``session`` in this block carries ``data`` in its data (the
+    event's own keys win) and, when ``label`` is given, names it as its actor label: why
+    something changed, whichever domain's service writes the event. An automation rule's actions
+    are ``label="rule: <name>"``, ``data={"rule_id": 3}``; a bulk job's changes
+    ``data={"bulk_job_id": 7}``. Blocks nest: their data adds up (inner wins), the innermost
+    label names the events. Kept on the session, so it follows the transaction, not the thread."""
     previous = session.info.get(_ATTRIBUTION)
-    session.info[_ATTRIBUTION] = (label, dict(data))
+    outer_label, outer_data = previous or (None, {})
+    session.info[_ATTRIBUTION] = (label or outer_label, {**outer_data, **data})
     try:
         yield
     finally:
@@ -122,6 +104,17 @@ def attributed(session: Session, *, label: str, data: Mapping[str, Any]) -> Iter
             session.info.pop(_ATTRIBUTION, None)
         else:
             session.info[_ATTRIBUTION] = previous
+
+
+def _attribute(
+    session: Session, data: Mapping[str, Any] | None, actor_label: str | None
+) -> tuple[Mapping[str, Any] | None, str | None]:
+    """``data`` and ``actor_label`` as the open ``attributed`` blocks make them."""
+    attribution = session.info.get(_ATTRIBUTION)
+    if attribution is None:
+        return data, actor_label
+    label, extra = attribution
+    return {**extra, **(data or {})}, label or actor_label
 
 
 def append(
@@ -139,10 +132,7 @@ def append(
     actor_label: str | None = None,
 ) -> Event:
     """Append one event in the caller's transaction (callers lock the record they change)."""
-    attribution = session.info.get(_ATTRIBUTION)
-    if attribution is not None:
-        actor_label = attribution[0]
-        data = {**attribution[1], **(data or {})}
+    data, actor_label = _attribute(session, data, actor_label)
     head = session.execute(
         text(
             """
@@ -170,7 +160,7 @@ def append(
             "field": field,
             "old_value": _stringify(old_value),
             "new_value": _stringify(new_value),
-            "data": _as_stored(_with_tags(data)),
+            "data": _as_stored(data),
             "source_system": "native",
             "synthesized": False,
         },
@@ -284,7 +274,7 @@ def _heads(session: Session, keys: set[tuple[str, int]]) -> dict[tuple[str, int]
             """
         ),
         {"types": [key[0] for key in keys], "ids": [key[1] for key in keys]},
-    )
+    ).all()  # one fetch: iterating the result fetches row by row
     return {(row[0], row[1]): (row[2], row[3]) for row in rows}
 
 
@@ -313,7 +303,8 @@ def append_many(*, session: Session, events: Sequence[Mapping[str, Any]]) -> int
         row["kind"] = str(row["kind"])
         row["old_value"] = _stringify(row["old_value"])
         row["new_value"] = _stringify(row["new_value"])
-        row["data"] = _as_stored(_with_tags(row["data"]))
+        data, label = _attribute(session, row["data"], row["actor_label"])
+        row["data"], row["actor_label"] = _as_stored(data), label
         hashed = [row[name] for name in chain.FIELDS]
         hashed[_RECORDED_AT] = recorded_at
         row["prev_hash"] = prev_hash
@@ -344,7 +335,7 @@ def _copy_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
             values = [row[name] for name in _COPY_COLUMNS]
             data = values[11]
             if data is not None:
-                values[11] = json.dumps(data)
+                values[11] = chain.encode(data)
             copy.write_row(values)
 
 
@@ -380,27 +371,29 @@ def rows_for_many(
     With ``data_keys``, an event's ``data`` comes only when it holds one of those keys (else
     null): a reader that looks at no other key sees the same, and the rest (an import's
     positions, on every imported event) is not sent and decoded."""
-    data = Event.data
+    events = Event.__table__.c  # Core columns: the rows skip the ORM's loading (a tenth here)
+    data = events.data
     if data_keys is not None:
-        data = case((Event.data.has_any(array(list(data_keys))), Event.data), else_=None)
+        data = case((events.data.has_any(array(list(data_keys))), events.data), else_=None)
+    session.flush()  # as the ORM's autoflush would
     found: dict[int, list[Any]] = defaultdict(list)
     for event in session.execute(
         select(
-            Event.entity_id,
-            Event.seq,
-            Event.occurred_at,
-            Event.kind,
-            Event.field,
-            Event.old_value,
-            Event.new_value,
-            Event.actor_id,
+            events.entity_id,
+            events.seq,
+            events.occurred_at,
+            events.kind,
+            events.field,
+            events.old_value,
+            events.new_value,
+            events.actor_id,
             data.label("data"),
-            Event.source_system,
+            events.source_system,
         )
-        .where(Event.entity_type == str(entity_type), Event.entity_id.in_(list(entity_ids)))
-        .order_by(Event.entity_id, Event.seq)
-    ):
-        found[event.entity_id].append(event)
+        .where(events.entity_type == str(entity_type), events.entity_id.in_(list(entity_ids)))
+        .order_by(events.entity_id, events.seq)
+    ).all():  # one fetch: iterating the result fetches row by row
+        found[event[0]].append(event)  # by position: a row's attributes cost more
     return found
 
 

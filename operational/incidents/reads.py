@@ -5,12 +5,15 @@ those bytes without loading ORM objects or pydantic models.
 A row whose JSON PostgreSQL cannot write exactly as pydantic does comes back with ``body`` None,
 and the router builds that one through the models. ``known_error`` and ``suggestions`` are null
 here: they depend on the viewer and on other domains, and the router fills them in.
+
+A list may ask for some fields only (``fields=``, ``Fields``): the statement then writes just
+those, and joins only what they show (no people, team or timers' pass unless they are asked for).
 """
 
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -18,9 +21,11 @@ from sqlalchemy.orm import Session
 from operational.auth.models import Team, User
 from operational.core import json_sql
 from operational.core.db import read_connection
-from operational.core.errors import NotFound
+from operational.core.errors import BadRequest, NotFound
 from operational.core.pagination import Page, PageParams
 from operational.core.references import record_id, record_number
+from operational.customfields import service as custom_fields
+from operational.customfields.enums import RecordType
 from operational.incidents import service, workflow
 from operational.incidents.enums import IncidentState
 from operational.incidents.models import Incident
@@ -33,6 +38,70 @@ LEFT_NULL = ("csat_invitation", "known_error", "suggestions")
 TAIL = b',"known_error":null,"suggestions":null}'
 
 _NUMBER_LENGTH = Incident.__table__.c.number.type.length
+
+# What a list's fields= may name: the response's own fields, and cf.<name> for one custom field.
+FIELDS = tuple(IncidentRead.model_fields)
+ALWAYS = "id"
+CUSTOM = "custom_fields"
+
+
+@dataclass(frozen=True)
+class Fields:
+    """A list's ``fields=``: the response fields its items hold (``id`` always, in the model's
+    order), and, when ``custom_fields`` is there only through ``cf.<name>``, those names."""
+
+    names: tuple[str, ...]
+    custom: frozenset[str] | None = None  # None: all of custom_fields, if it is in names
+
+    def include(self) -> dict[str, Any]:
+        """pydantic's ``include=`` for the same fields (a response built through the models)."""
+        include: dict[str, Any] = dict.fromkeys(self.names, True)
+        if self.custom is not None:
+            include[CUSTOM] = dict.fromkeys(self.custom, True)
+        return include
+
+
+def fields(*, session: Session, viewer: User, text: str) -> Fields:
+    """``fields=number,title,cf.site`` as a ``Fields``. An unknown name is a 400 that names it
+    and the allowed ones; ``cf.<name>`` must be a custom field of incidents that the viewer may
+    see (requesters: the requester-visible ones), as for the list's ``cf.`` filters, and costs
+    one statement (the definitions)."""
+    asked = {part.strip() for part in text.split(",") if part.strip()}
+    prefix = custom_fields.PREFIX
+    allowed = [*FIELDS, f"{prefix}<name>"]
+    if not asked:
+        raise BadRequest(f"fields= names no field; allowed: {', '.join(allowed)}", allowed=allowed)
+    unknown = sorted(name for name in asked if name not in FIELDS and not name.startswith(prefix))
+    if unknown:
+        raise BadRequest(
+            f"Unknown field {unknown[0]!r} in fields=; allowed: {', '.join(allowed)}",
+            unknown=unknown,
+            allowed=allowed,
+        )
+    named = {name[len(prefix) :] for name in asked if name.startswith(prefix)}
+    if named:
+        read_connection(session)
+        requester_only = not service.can_read_all(viewer)
+        defined = [
+            definition.name
+            for definition in custom_fields.definitions(
+                session=session, record_type=RecordType.incident
+            )
+            if definition.requester_visible or not requester_only
+        ]
+        if missing := sorted(f"{prefix}{name}" for name in named - set(defined)):
+            allowed = [*FIELDS, *(f"{prefix}{name}" for name in defined)]
+            raise BadRequest(
+                f"Unknown field {missing[0]!r} in fields= (no such custom field); "
+                f"allowed: {', '.join(allowed)}",
+                unknown=missing,
+                allowed=allowed,
+            )
+    chosen = asked | {ALWAYS} | ({CUSTOM} if named else set())
+    return Fields(
+        names=tuple(name for name in FIELDS if name in chosen),
+        custom=frozenset(named) if named and CUSTOM not in asked else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -63,10 +132,11 @@ def _allowed_states_sql() -> str:
     return f"case i.state {cases} else '[]' end"
 
 
-def _statement(source: str, join: str, ids: str) -> str:
+def _statement(source: str, join: str, ids: str, only: tuple[str, ...] | None = None) -> str:
     """``SELECT body, id, version, requester_id, problem_id`` of the incidents that ``source``
     (a FROM item joined to the incident ``i`` on ``join``) names; ``ids``: a SELECT of their ids,
-    for their timers."""
+    for their timers. ``only``: the body holds just those fields, and the statement joins only
+    the rows they show."""
     columns = Incident.__table__.c
     sources: dict[str, json_sql.Source] = {
         name: f"i.{name}" for name in IncidentRead.model_fields if name in columns
@@ -87,14 +157,18 @@ def _statement(source: str, join: str, ids: str) -> str:
     }
     sources |= dict.fromkeys(LEFT_NULL)
     users, teams = User.__table__.fullname, Team.__table__.fullname
+    joins = {
+        "requester": f" left join {users} as requester on requester.id = i.requester_id",
+        "assignee": f" left join {users} as assignee on assignee.id = i.assignee_id",
+        "assignment_group": f" left join {teams} as team on team.id = i.assignment_group_id",
+        "sla_timers": f" left join {sla_timers.timers_json_sql(ids)} as timers"
+        " on timers.key = i.id",
+    }
     return (
-        f"select {json_sql.object_sql(IncidentRead, sources)} as body,"
+        f"select {json_sql.object_sql(IncidentRead, sources, only=only)} as body,"
         " i.id, i.version, i.requester_id, i.problem_id"
         f" from {source} join {Incident.__table__.fullname} as i on {join}"
-        f" left join {users} as requester on requester.id = i.requester_id"
-        f" left join {users} as assignee on assignee.id = i.assignee_id"
-        f" left join {teams} as team on team.id = i.assignment_group_id"
-        f" left join {sla_timers.timers_json_sql(ids)} as timers on timers.key = i.id"
+        + "".join(sql for name, sql in joins.items() if only is None or name in only)
     )
 
 
@@ -114,13 +188,15 @@ def _by_number() -> str:
     )
 
 
-@cache
-def _of_ids() -> str:
+# One statement text per set of fields asked (each prepared per connection): the usual few.
+@lru_cache(maxsize=256)
+def _of_ids(only: tuple[str, ...] | None = None) -> str:
     return (
         _statement(
             "unnest(%(ids)s::bigint[]) with ordinality as wanted(id, position)",
             "i.id = wanted.id",
             "select unnest(%(ids)s::bigint[])",
+            only,
         )
         + " order by wanted.position"
     )
@@ -176,19 +252,24 @@ def page(
     filters: IncidentFilters,
     params: PageParams,
     custom: Mapping[str, list[str]] | None = None,
+    only: Fields | None = None,
 ) -> tuple[Page[Any], list[IncidentJson]]:
     """``service.search``'s page: the page of ids (with the total and cursor), and the
-    incidents' JSON. Its statements read outside a transaction (read_connection)."""
+    incidents' JSON (``only``: with those fields only). Its statements read outside a
+    transaction (read_connection)."""
     read_connection(session)
     found = service.search_ids(
         session=session, viewer=viewer, filters=filters, params=params, custom=custom
     )
-    return found, of_ids(session=session, ids=[row.id for row in found.items])
+    return found, of_ids(session=session, ids=[row.id for row in found.items], only=only)
 
 
-def of_ids(*, session: Session, ids: Sequence[int]) -> list[IncidentJson]:
-    """The incidents of ``ids``, in that order (a page)."""
+def of_ids(
+    *, session: Session, ids: Sequence[int], only: Fields | None = None
+) -> list[IncidentJson]:
+    """The incidents of ``ids``, in that order (a page); ``only``: with those fields only."""
     if not ids:
         return []
-    rows = read_connection(session).exec_driver_sql(_of_ids(), {"ids": list(ids)})
+    statement = _of_ids(None if only is None else only.names)
+    rows = read_connection(session).exec_driver_sql(statement, {"ids": list(ids)})
     return [_found(row) for row in rows]

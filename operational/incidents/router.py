@@ -24,6 +24,7 @@ from operational.incidents import assignment, csat, flows, history, priority, re
 from operational.incidents.dependencies import CurrentIncident, expected_version
 from operational.incidents.models import CsatSurvey, Incident
 from operational.incidents.schemas import (
+    LIST_FIELDS_DESCRIPTION,
     AssignmentRuleCreate,
     AssignmentRulePage,
     AssignmentRuleRead,
@@ -36,6 +37,7 @@ from operational.incidents.schemas import (
     IncidentAsOfRead,
     IncidentCreate,
     IncidentFilters,
+    IncidentListPage,
     IncidentPage,
     IncidentRead,
     IncidentUpdate,
@@ -69,13 +71,21 @@ _INCIDENT = TypeAdapter(IncidentRead)
 _PAGE = TypeAdapter(IncidentPage)
 
 
-def _read_json(session: Session, incident_id: int, viewer: User) -> bytes:
+def _read_json(
+    session: Session, incident_id: int, viewer: User, only: reads.Fields | None = None
+) -> bytes:
     """One incident's response through the models, as ``viewer`` may see it: for a row whose
-    JSON PostgreSQL does not write (reads.py: custom field values, rare floats)."""
+    JSON PostgreSQL does not write (reads.py: custom field values, rare floats); ``only``: a
+    list's ``fields=``."""
     incident = service.get_by_reference(session=session, reference=str(incident_id))
-    read = _read(incident, sla_timers.timers_for(session=session, incident_id=incident_id))
+    timed = only is None or "sla_timers" in only.names
+    read = _read(
+        incident, sla_timers.timers_for(session=session, incident_id=incident_id) if timed else []
+    )
     _as_seen_by([read], viewer, session)
-    return _INCIDENT.dump_json(read, by_alias=True)
+    return _INCIDENT.dump_json(
+        read, by_alias=True, include=None if only is None else only.include()
+    )
 
 
 def _json(body: bytes, headers: dict[str, str] | None = None) -> Response:
@@ -164,8 +174,8 @@ def create_incident(
     description="Custom fields filter as `cf.<name>=value` (repeat it: any of the values), "
     "ranges of number, decimal, date and datetime fields as `cf.<name>_from=` (at or after) "
     "and `cf.<name>_to=` (before), and sort as `sort=cf.<name>` or `-cf.<name>` "
-    "(docs/custom-fields.md).",
-    response_model=IncidentPage,
+    "(docs/custom-fields.md). `fields=` returns only the fields named in each item.",
+    response_model=IncidentListPage,
 )
 def list_incidents(
     user: Annotated[User, require("incident:read")],
@@ -173,14 +183,23 @@ def list_incidents(
     filters: Annotated[IncidentFilters, Query()],
     page: KeysetPageQuery,
     custom: CustomFieldParams,
+    fields: Annotated[
+        str | None,
+        Query(
+            max_length=2000,
+            description=LIST_FIELDS_DESCRIPTION,
+            examples=["number,title,state,priority"],
+        ),
+    ] = None,
 ) -> Response:
+    only = None if fields is None else reads.fields(session=session, viewer=user, text=fields)
     found, items = reads.page(
-        session=session, viewer=user, filters=filters, params=page, custom=custom
+        session=session, viewer=user, filters=filters, params=page, custom=custom, only=only
     )
     envelope = _PAGE.dump_json(found.map(lambda _: None).model_copy(update={"items": []}))
     return _json(
         b'{"items":['
-        + b",".join(item.body or _read_json(session, item.id, user) for item in items)
+        + b",".join(item.body or _read_json(session, item.id, user, only) for item in items)
         + envelope.removeprefix(b'{"items":[')
     )
 

@@ -5,6 +5,7 @@ from pydantic import (
     BaseModel,
     Field,
     StringConstraints,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -215,6 +216,33 @@ class IncidentRead(ReadModel):
 
 
 IncidentPage = KeysetPage[IncidentRead]
+
+# A list item with fields= (the list's lean shape): IncidentRead's fields, each there only when
+# named, id always. Documented beside IncidentRead so that every list response fits its schema.
+IncidentFields = create_model(
+    "IncidentFields",
+    __doc__="An incident in a list asked for with `fields=`: only the fields named (`id` "
+    "always), each as in IncidentRead; `cf.<name>` gives `custom_fields` with that field only.",
+    id=(int, ...),
+    **{
+        name: (field.annotation, Field(None, description=field.description))
+        for name, field in IncidentRead.model_fields.items()
+        if name != "id"
+    },
+)
+
+LIST_FIELDS_DESCRIPTION = (
+    "Only these fields in each item, comma-separated (`fields=number,title,state,priority`): "
+    "`id` always, the rest in the response's order; `cf.<name>` for one custom field (inside "
+    "`custom_fields`). Fewer fields cost less: people, team and SLA timers are read only when "
+    "named. An unknown name is a 400 that lists the allowed ones. Without it, each item is the "
+    f"whole IncidentRead. Allowed: {', '.join(IncidentRead.model_fields)}, cf.<name>."
+)
+
+
+class IncidentListPage(KeysetPage[IncidentRead | IncidentFields]):  # type: ignore[valid-type]
+    """A page of incidents: each item the whole IncidentRead, or with `fields=` only the fields
+    named (IncidentFields)."""
 
 
 class IncidentBrief(ReadModel):  # an incident in another record's response (a CI's)

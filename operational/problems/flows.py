@@ -6,11 +6,13 @@ through the incident flows, so that their SLA timers follow.
 
     router ──> flows ──> problems.service
                      ├─> incidents.links (the incident's side of a link)
-                     └─> incidents.flows (hold, release, resolve: the SLA timers follow)
+                     ├─> incidents.flows (hold, release, resolve: the SLA timers follow)
+                     └─> tickets.hooks (what changed, for the automation rules above)
 """
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -25,11 +27,27 @@ from operational.problems import service
 from operational.problems.enums import CandidateDimension, ProblemState
 from operational.problems.exceptions import ProblemClosed, ProblemNotResolved
 from operational.problems.models import Problem
-from operational.problems.schemas import BulkResolve, ProblemCreate
+from operational.problems.schemas import BulkResolve, ProblemCreate, ProblemUpdate
+from operational.tickets import hooks
+
+RECORD_TYPE = "problem"
 
 
 def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
+
+
+def _published(
+    session: Session,
+    problem: Problem,
+    before: dict[str, Any] | None,
+    now: datetime,
+    actor: User | None,
+) -> None:
+    """Tell the layer above (automation rules) what changed, in this transaction."""
+    hooks.publish_change(
+        session, record_type=RECORD_TYPE, record=problem, before=before, now=now, actor=actor
+    )
 
 
 def create(
@@ -42,7 +60,72 @@ def create(
         link_incident(
             session=session, problem=problem, incident_id=incident_id, actor=actor, now=now
         )
+    _published(session, problem, None, now, actor)
     return problem
+
+
+def update(
+    *,
+    session: Session,
+    problem: Problem,
+    data: ProblemUpdate,
+    expected_version: int,
+    actor: User | None,
+    now: datetime | None = None,
+) -> Problem:
+    """Edit the problem's fields (one PATCH, or an automation rule's); rules fire on it."""
+    now = _now(now)
+    before = hooks.snapshot(problem)
+    updated = service.update(
+        session=session,
+        problem=problem,
+        data=data,
+        expected_version=expected_version,
+        actor=actor,
+        now=now,
+    )
+    _published(session, updated, before, now, actor)
+    return updated
+
+
+def publish_known_error(
+    *,
+    session: Session,
+    problem: Problem,
+    expected_version: int,
+    actor: User,
+    workaround: str | None = None,
+    now: datetime | None = None,
+) -> Problem:
+    now = _now(now)
+    before = hooks.snapshot(problem)
+    published = service.publish_known_error(
+        session=session,
+        problem=problem,
+        expected_version=expected_version,
+        actor=actor,
+        workaround=workaround,
+        now=now,
+    )
+    _published(session, published, before, now, actor)
+    return published
+
+
+def retract_known_error(
+    *,
+    session: Session,
+    problem: Problem,
+    expected_version: int,
+    actor: User,
+    now: datetime | None = None,
+) -> Problem:
+    now = _now(now)
+    before = hooks.snapshot(problem)
+    retracted = service.retract_known_error(
+        session=session, problem=problem, expected_version=expected_version, actor=actor, now=now
+    )
+    _published(session, retracted, before, now, actor)
+    return retracted
 
 
 def link_incident(
@@ -160,6 +243,7 @@ def transition(
     """Move the problem; on resolution the people of every incident waiting for it are
     notified (recorded on each incident until a notifications domain delivers it)."""
     now = _now(now)
+    before = hooks.snapshot(problem)
     problem = service.transition(
         session=session,
         problem=problem,
@@ -182,6 +266,7 @@ def transition(
                 now=now,
             )
             moved.notified.append(incident)
+    _published(session, problem, before, now, actor)
     return moved
 
 

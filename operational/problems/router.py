@@ -173,7 +173,7 @@ def update_problem(
     session: DbSession,
     response: Response,
 ) -> ProblemRead:
-    updated = service.update(
+    updated = flows.update(
         session=session,
         problem=problem,
         data=data,
@@ -222,7 +222,7 @@ def publish_known_error(
     session: DbSession,
     response: Response,
 ) -> ProblemRead:
-    published = service.publish_known_error(
+    published = flows.publish_known_error(
         session=session,
         problem=problem,
         expected_version=expected_version,
@@ -243,7 +243,7 @@ def retract_known_error(
     session: DbSession,
     response: Response,
 ) -> ProblemRead:
-    retracted = service.retract_known_error(
+    retracted = flows.retract_known_error(
         session=session, problem=problem, expected_version=expected_version, actor=user
     )
     return _read(session, retracted, response)

@@ -89,3 +89,11 @@ class ClockState(StrEnum):
     met = "met"
     breached = "breached"
     cancelled = "cancelled"
+
+
+class MessageKind(StrEnum):
+    """What one message of an item's conversation with its requester is."""
+
+    question = "question"  # the fulfiller put the item on hold for the requester, saying why
+    reply = "reply"  # the requester's answer
+    cancelled = "cancelled"  # the fulfiller cancelled the item, saying why

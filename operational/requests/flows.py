@@ -5,6 +5,9 @@ the last item finished closes the request and opens its survey. After every step
 delivery clock is replayed by the SLA engine (``clock``).
 
     router / worker ──> flows ──> service, catalog, approvals, fulfilment, clock, csat
+                              └─> tickets.hooks (what happened to the request, for the
+                                  automation rules above: created, updated, state_changed,
+                                  commented, sla_warning, sla_breached)
 """
 
 from collections.abc import Callable
@@ -20,11 +23,20 @@ from operational.core.errors import Forbidden, UnprocessableEntity
 from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
 from operational.requests import approvals, catalog, clock, csat, fulfilment, notifying, service
-from operational.requests.enums import FINISHED_ITEM_STATES, ItemState, StageState
+from operational.requests.enums import FINISHED_ITEM_STATES, ClockState, ItemState, StageState
 from operational.requests.models import Approval, Request, RequestItem, RequestTask
 from operational.requests.recording import finish, now_or, record
-from operational.requests.schemas import RequestCreate, RequestItemUpdate, TaskUpdate
+from operational.requests.schemas import (
+    RequestCreate,
+    RequestItemUpdate,
+    RequestUpdate,
+    TaskUpdate,
+)
 from operational.sla.businesstime import BusinessCalendar
+from operational.tickets import hooks
+from operational.tickets.hooks import RecordChange, Trigger
+
+RECORD_TYPE = "request"
 
 
 @dataclass
@@ -33,6 +45,42 @@ class RequestOutcome:
 
     request: Request
     survey_invitation: csat.SurveyInvitation | None = None
+
+
+def _published(
+    session: Session,
+    request: Request,
+    before: dict[str, Any] | None,
+    now: datetime,
+    actor: User | None,
+) -> None:
+    """Tell the layer above (automation rules) what changed on the request, in this
+    transaction (the rules see the request, not its items)."""
+    hooks.publish_change(
+        session, record_type=RECORD_TYPE, record=request, before=before, now=now, actor=actor
+    )
+
+
+def _published_event(
+    session: Session,
+    request: Request,
+    trigger: str,
+    now: datetime,
+    actor: User | None = None,
+    **data: Any,
+) -> None:
+    if hooks.installed():
+        hooks.publish(
+            session,
+            RecordChange(
+                record_type=RECORD_TYPE,
+                record=request,
+                trigger=trigger,
+                now=now,
+                actor=actor,
+                data=data,
+            ),
+        )
 
 
 def _due(calendar: BusinessCalendar) -> Callable[[datetime, int], datetime]:
@@ -87,7 +135,11 @@ def _settle(
     requester's survey)."""
     clock.recompute(session=session, item=item, now=now, calendar=calendar)
     request = item.request
-    if service.close_if_done(session=session, request=request, now=now):
+    before = hooks.snapshot(request) if hooks.installed() else None
+    closed = service.close_if_done(session=session, request=request, now=now)
+    if before is not None:
+        _published(session, request, before, now, None)
+    if closed:
         invitation = csat.open_survey(session=session, request=request, now=now)
         notifying.survey_invitation(
             session=session, request=request, invitation=invitation, now=now
@@ -115,7 +167,32 @@ def order(
         notifying.approvals_requested(session=session, item=item, before=set(), now=now)
         clock.recompute(session=session, item=item, now=now, calendar=calendar)
     session.refresh(request)
+    _published(session, request, None, now, actor)
     return RequestOutcome(request=request)
+
+
+def update(
+    *,
+    session: Session,
+    request: Request,
+    data: RequestUpdate,
+    expected_version: int | None,
+    actor: User | None,
+    now: datetime | None = None,
+) -> Request:
+    """Change the request's custom fields (a PATCH, or an automation rule's); rules fire."""
+    now = now_or(now)
+    before = hooks.snapshot(request)
+    updated = service.update(
+        session=session,
+        request=request,
+        data=data,
+        expected_version=expected_version,
+        actor=actor,
+        now=now,
+    )
+    _published(session, updated, before, now, actor)
+    return updated
 
 
 def decide(
@@ -205,6 +282,16 @@ def reply(
     if actor.id != item.request.requester_id:
         raise Forbidden(f"Only the requester of {item.number} answers for it")
     record(session, item, EventKind.comment_added, actor, now, new=comment)
+    _published_event(
+        session,
+        item.request,
+        Trigger.commented,
+        now,
+        actor,
+        item=item.number,
+        body=comment,
+        is_public=True,
+    )
     if item.state == ItemState.awaiting_requester:
         service.move_item(
             session=session,
@@ -232,6 +319,7 @@ def cancel_request(
     service.start_cancel(
         session=session, request=request, actor=actor, expected_version=expected_version
     )
+    before = hooks.snapshot(request)
     for item in service.items_of(session=session, request_id=request.id):
         if item.state in FINISHED_ITEM_STATES:
             continue
@@ -242,6 +330,7 @@ def cancel_request(
     if service.close_if_done(session=session, request=request, now=now, actor=actor):
         invitation = csat.open_survey(session=session, request=request, now=now)
     session.refresh(request)
+    _published(session, request, before, now, actor)
     return RequestOutcome(request=request, survey_invitation=invitation)
 
 
@@ -306,7 +395,26 @@ def refresh_clock(*, session: Session, item_id: int, now: datetime) -> RequestIt
     """Replay one item's delivery clock (a warning or the target falls due)."""
     item = service.get_item_by_id(session=session, item_id=item_id)
     service.lock_item(session=session, item=item)
-    return clock.recompute(session=session, item=item, now=now)
+    alert_due = item.sla_next_alert_at is not None and item.sla_next_alert_at <= now
+    breached_before = item.sla_breached_at is not None
+    clock.recompute(session=session, item=item, now=now)
+    if item.sla_breached_at is not None and not breached_before:
+        trigger = Trigger.sla_breached
+    elif alert_due and item.sla_state == ClockState.running:
+        trigger = Trigger.sla_warning
+    else:
+        return item
+    # The item's delivery clock crossed a warning or its target: the request's rules hear it.
+    _published_event(
+        session,
+        item.request,
+        trigger,
+        now,
+        item=item.number,
+        sla_state=item.sla_state,
+        due_at=item.sla_due_at.isoformat() if item.sla_due_at else None,
+    )
+    return item
 
 
 def replay_clocks(*, session: Session, item_ids: list[int], now: datetime) -> int:

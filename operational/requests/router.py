@@ -30,6 +30,7 @@ from operational.requests.dependencies import (
     CurrentRequestItem,
     CurrentTask,
 )
+from operational.requests.enums import MessageKind
 from operational.requests.models import RequestItem, RequestSurvey
 from operational.requests.schemas import (
     ApprovalFilters,
@@ -59,6 +60,7 @@ from operational.requests.schemas import (
     RequesterReply,
     RequestFilters,
     RequestItemFilters,
+    RequestItemMessage,
     RequestItemPage,
     RequestItemRead,
     RequestItemUpdate,
@@ -375,7 +377,7 @@ def update_request(
     response: Response,
     version: ExpectedVersion,
 ) -> RequestRead:
-    updated = service.update(
+    updated = flows.update(
         session=session, request=request, data=data, expected_version=version, actor=user
     )
     set_etag(response, updated.version)
@@ -530,6 +532,26 @@ def reply_to_request_item(
     item = flows.reply(session=session, item=item, actor=user, comment=data.comment)
     set_etag(response, item.version)
     return _item_read(item, session)
+
+
+@router.get(
+    "/request-items/{item_id}/messages",
+    tags=["requests"],
+    summary="The item's conversation with its requester (questions, replies, cancellation), in "
+    "order; its requester may read it",
+    dependencies=[require("request:read")],
+)
+def request_item_messages(item: CurrentRequestItem, session: DbSession) -> list[RequestItemMessage]:
+    return [
+        RequestItemMessage(
+            occurred_at=event.occurred_at,
+            kind=kind,
+            author_id=event.actor_id,
+            author_label=event.actor_label,
+            text=event.new_value if kind == MessageKind.reply else event.data["reason"],
+        )
+        for kind, event in service.requester_messages(session=session, item=item)
+    ]
 
 
 @router.get(

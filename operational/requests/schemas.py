@@ -28,6 +28,7 @@ from operational.requests.enums import (
     ClockState,
     ConditionOperator,
     ItemState,
+    MessageKind,
     PlanMode,
     RequestState,
     StageState,
@@ -351,6 +352,17 @@ class RequesterReply(RequestBody):
     """The requester's answer to an item waiting for them: the clock runs again."""
 
     comment: Comment = Field(min_length=1)
+
+
+class RequestItemMessage(ReadModel):
+    """One message between the fulfilment team and the requester about an item: what its
+    requester may read (the item's timeline holds everything, for agents)."""
+
+    occurred_at: datetime
+    kind: MessageKind
+    author_id: int | None
+    author_label: str | None
+    text: str
 
 
 class RequestRead(ReadModel):

@@ -26,7 +26,12 @@ from operational.events import service as events
 from operational.events.enums import EntityType, EventKind
 from operational.events.models import Event
 from operational.requests import catalog, workflow
-from operational.requests.enums import FINISHED_ITEM_STATES, ItemState, RequestState
+from operational.requests.enums import (
+    FINISHED_ITEM_STATES,
+    ItemState,
+    MessageKind,
+    RequestState,
+)
 from operational.requests.exceptions import InvalidOrderForm
 from operational.requests.models import (
     CatalogItem,
@@ -480,6 +485,25 @@ def search_items(
 
 def timeline(*, session: Session, entity_type: EntityType, entity_id: int) -> list[Event]:
     return list(events.list_for(session=session, entity_type=entity_type, entity_id=entity_id))
+
+
+def requester_messages(*, session: Session, item: RequestItem) -> list[tuple[MessageKind, Event]]:
+    """The item's conversation with its requester, in order: each hold for the requester and each
+    cancellation with the reason the fulfiller gave, and the requester's replies. Internal moves
+    (approvals, resumes, task notes) are not part of it."""
+    found = []
+    for event in events.list_for(
+        session=session, entity_type=EntityType.request_item, entity_id=item.id
+    ):
+        reason = (event.data or {}).get("reason")
+        if event.kind == EventKind.comment_added and event.new_value:
+            found.append((MessageKind.reply, event))
+        elif event.kind == EventKind.state_changed and reason:
+            if event.new_value == ItemState.awaiting_requester:
+                found.append((MessageKind.question, event))
+            elif event.new_value == ItemState.cancelled:
+                found.append((MessageKind.cancelled, event))
+    return found
 
 
 def items_due(*, session: Session, now: datetime, limit: int = 500) -> list[int]:

@@ -81,6 +81,10 @@ class PolicyRules:
     service: str | None = None
     category: str | None = None
     calendar_error: str | None = None
+    # pauses() by (state, hold reason): asked at every change point of every incident replayed.
+    _pausing: dict[tuple[str, str | None], bool] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def target_minutes(self, target: TimerTarget) -> int:
         if target == TimerTarget.response:
@@ -88,9 +92,13 @@ class PolicyRules:
         return self.resolution_minutes
 
     def pauses(self, state: str, hold_reason: str | None) -> bool:
-        return state in _OPEN_STATES and any(
-            rule.matches(state, hold_reason) for rule in self.pause_on
-        )
+        key = (state, hold_reason)
+        found = self._pausing.get(key)
+        if found is None:
+            found = self._pausing[key] = state in _OPEN_STATES and any(
+                rule.matches(state, hold_reason) for rule in self.pause_on
+            )
+        return found
 
     def specificity(self) -> tuple[bool, bool, bool]:
         return (self.service is not None, self.category is not None, self.priority is not None)
@@ -472,18 +480,26 @@ def _computed(
             stops_cache[policy.id] = _stops(points, phases, policy)
         return stops_cache[policy.id]
 
+    merged_cache: dict[int, businesstime.MergedPauses] = {}
+
+    def merged_of(policy: PolicyRules) -> businesstime.MergedPauses:
+        # The same stops serve every sum and target of the policy: merged once.
+        if policy.id not in merged_cache:
+            merged_cache[policy.id] = businesstime.merge_pauses(stops_of(policy))
+        return merged_cache[policy.id]
+
     elapsed_cache: dict[tuple[int, datetime], float] = {}
 
     def elapsed(policy: PolicyRules, until: datetime) -> float:
         key = (policy.id, until)
         if key not in elapsed_cache:
             elapsed_cache[key] = businesstime.business_minutes_between(
-                policy.calendar, started_at, until, pauses=stops_of(policy)
+                policy.calendar, started_at, until, pauses=merged_of(policy)
             )
         return elapsed_cache[key]
 
     transitions = _transitions(target, points, in_force, modes, elapsed)
-    crossings = _crossings(points, in_force, now, elapsed, stops_of, started_at, target)
+    crossings = _crossings(points, in_force, now, elapsed, merged_of, started_at, target)
     transitions.extend(
         Transition(
             kind="sla_breached" if crossing.threshold == BREACH_THRESHOLD else "sla_warning",
@@ -520,7 +536,7 @@ def _computed(
     )
     if final_mode == RUNNING:
         due_at = businesstime.add_business_minutes(
-            calendar, started_at, target_minutes, pauses=stops
+            calendar, started_at, target_minutes, pauses=merged_of(policy)
         )
     elif final_mode == PAUSED:
         due_at = None
@@ -552,7 +568,7 @@ def _computed(
         ]
         if pending:
             next_alert_at = businesstime.add_business_minutes(
-                calendar, started_at, target_minutes * min(pending) / 100, pauses=stops
+                calendar, started_at, target_minutes * min(pending) / 100, pauses=merged_of(policy)
             )
 
     return TimerOutcome(
@@ -647,7 +663,7 @@ def _crossings(
     in_force: Sequence[PolicyRules],
     now: datetime,
     elapsed,
-    stops_of,
+    pauses_of,
     started_at: datetime,
     target: TimerTarget,
 ) -> list[Crossing]:
@@ -668,7 +684,7 @@ def _crossings(
             if used <= minutes or (target_minutes, threshold) in seen:
                 continue
             at = businesstime.add_business_minutes(
-                policy.calendar, started_at, minutes, pauses=stops_of(policy)
+                policy.calendar, started_at, minutes, pauses=pauses_of(policy)
             )
             seen.add((target_minutes, threshold))
             crossings.append(Crossing(target_minutes, threshold, max(at, segment_start)))

@@ -7,7 +7,7 @@ it is handed (``TimedRecord``) and their event log: it never imports the inciden
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -150,29 +150,35 @@ class _Subject:
     logged: set[tuple[str, str | None, datetime, int | None]]
 
 
-def _subject(incident: Any, events: Iterable[Any]) -> _Subject:
-    """From an incident (row or ORM object) and its events in seq order."""
+def _logged(events: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
+    """ORM events (or rows with these names) as the tuples ``_subject`` reads."""
+    for event in events:
+        yield (
+            event.occurred_at,
+            event.kind,
+            event.field,
+            event.old_value,
+            event.new_value,
+            event.actor_id,
+            event.data,
+            event.source_system,
+        )
+
+
+def _subject(incident: Any, events: Iterable[tuple[Any, ...]]) -> _Subject:
+    """From an incident (row or ORM object) and its events in seq order, each a tuple in
+    ``timeline.HistoryEvent``'s field order (``_logged`` makes them of ORM events)."""
     history: list[timeline.HistoryEvent] = []
     logged: set[tuple[str, str | None, datetime, int | None]] = set()
+    # Positional: this runs once per imported event (a row's attributes cost eight times more).
+    as_history = timeline.HistoryEvent._make
     for event in events:
-        kind = event.kind
+        kind = event[1]
         if kind.startswith("sla_"):
-            threshold = int(event.new_value) if kind == _SLA_WARNING else None
-            logged.add((kind, event.field, event.occurred_at, threshold))
+            threshold = int(event[4]) if kind == _SLA_WARNING else None
+            logged.add((kind, event[2], event[0], threshold))
         elif kind != _ESCALATED:
-            # Positional: this runs once per imported event (keywords cost a third more).
-            history.append(
-                timeline.HistoryEvent(
-                    event.occurred_at,
-                    kind,
-                    event.field,
-                    event.old_value,
-                    event.new_value,
-                    event.actor_id,
-                    event.data,
-                    event.source_system,
-                )
-            )
+            history.append(as_history(event))
     return _Subject(
         incident_id=incident.id,
         state=incident.state,
@@ -228,6 +234,7 @@ def _recompute(
         )
     }
     timer_rows: list[dict[str, Any]] = []
+    computed_at = now.isoformat()
     crossings: list[tuple[int, str, timeline.Crossing]] = []
     event_rows: list[dict[str, Any]] = []
     unmatched: list[tuple[int, str]] = []  # stored timers no active policy applies to any more
@@ -254,7 +261,7 @@ def _recompute(
         for outcome in outcomes:
             if _is_frozen(stored.get((subject.incident_id, outcome.target.value)), outcome):
                 continue
-            timer_rows.append(_timer_row(subject.incident_id, outcome, now))
+            timer_rows.append(_timer_row(subject.incident_id, outcome, computed_at))
             crossings.extend(
                 (subject.incident_id, outcome.target.value, crossing)
                 for crossing in outcome.crossings
@@ -309,21 +316,27 @@ def _recompute(
     events_service.append_many(session=session, events=event_rows)
 
 
-def _timer_row(incident_id: int, outcome: timeline.TimerOutcome, now: datetime) -> dict[str, Any]:
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _timer_row(incident_id: int, outcome: timeline.TimerOutcome, now: str) -> dict[str, Any]:
+    """The row ``insert_rows`` writes, times as ISO text already (``now`` too): its JSON
+    encoder would call back into Python for each of them."""
     return {
         "incident_id": incident_id,
         "target": outcome.target.value,
         "policy_id": outcome.policy.id,
         "target_minutes": outcome.target_minutes,
-        "started_at": outcome.started_at,
-        "due_at": outcome.due_at,
+        "started_at": _iso(outcome.started_at),
+        "due_at": _iso(outcome.due_at),
         "elapsed_minutes": outcome.elapsed_minutes,
         "paused_minutes": outcome.paused_minutes,
         "state": outcome.state.value,
-        "completed_at": outcome.completed_at,
-        "breached_at": outcome.breached_at,
+        "completed_at": _iso(outcome.completed_at),
+        "breached_at": _iso(outcome.breached_at),
         "warnings_fired": outcome.warnings_fired,
-        "next_alert_at": outcome.next_alert_at,
+        "next_alert_at": _iso(outcome.next_alert_at),
         "computed_at": now,
         "error": outcome.error,
     }
@@ -362,7 +375,7 @@ def recompute_timers(
     )
     _recompute(
         session,
-        [_subject(incident, events)],
+        [_subject(incident, _logged(events))],
         policies=active_policy_rules(session=session),
         now=now,
         escalate=True,
@@ -391,7 +404,11 @@ def backfill(
         entity_ids=[incident.id for incident in incidents],
         data_keys=timeline.DATA_KEYS,
     )
-    subjects = [_subject(incident, history.get(incident.id, [])) for incident in incidents]
+    # Each row is (entity_id, seq, then HistoryEvent's fields).
+    subjects = [
+        _subject(incident, (row[2:] for row in history.get(incident.id, ())))
+        for incident in incidents
+    ]
     _recompute(
         session,
         subjects,
@@ -428,7 +445,7 @@ def timers_as_of(
         events = events_service.list_for(
             session=session, entity_type=EntityType.incident, entity_id=incident.id
         )
-    subject = _subject(incident, events)
+    subject = _subject(incident, _logged(events))
     points = timeline.change_points(
         opened_at=subject.opened_at,
         requester_id=subject.requester_id,

@@ -1,6 +1,6 @@
-"""After-change hooks: how the flows of the ticket domains (incidents, changes) tell the layer
-above them (the automation rules, ``operational.automation``) what just happened to a record,
-in the same transaction, without importing it.
+"""After-change hooks: how the flows of the ticket domains (incidents, changes, requests,
+problems) tell the layer above them (the automation rules, ``operational.automation``) what just
+happened to a record, in the same transaction, without importing it.
 
 The flows publish a ``RecordChange`` once their change is applied (and before the request
 commits); the application installs the listener at start-up (``operational/main.py``,
@@ -29,9 +29,9 @@ class Trigger:
 
 @dataclass
 class RecordChange:
-    """One change to one record: its type (``incident``, ``change``), the record, what
-    happened, and the fields that changed (``{name: (old, new)}``, custom fields as
-    ``cf.<name>``)."""
+    """One change to one record: its type (``incident``, ``change``, ``problem``, ``request``),
+    the record, what happened, and the fields that changed (``{name: (old, new)}``, custom
+    fields as ``cf.<name>``)."""
 
     record_type: str
     record: Any

@@ -16,8 +16,16 @@ from operational.ui import (
     requests_pages,
     workspace,
 )
-from operational.ui.sessions import SessionStore
-from operational.ui.web import HERE, CsrfRefused, NotSignedIn, redirect, render, sign_in_url
+from operational.ui.sessions import COOKIE, SessionStore
+from operational.ui.web import (
+    HERE,
+    CsrfRefused,
+    NotSignedIn,
+    redirect,
+    render,
+    sessions_to_settle,
+    sign_in_url,
+)
 
 # No inline script or style anywhere: htmx is configured from a <meta> tag and our own code is a
 # static file. data: images are the MFA QR code the API returns.
@@ -61,11 +69,16 @@ def create_ui(api: Any) -> FastAPI:
 
     @ui.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
+        sessions: SessionStore = request.app.state.sessions
+        if not request.url.path.startswith("/ui/static/"):
+            # Read here, off the event loop, so that no handler touches the database on it.
+            request.state.ui_session = await anyio.to_thread.run_sync(
+                sessions.get, request.cookies.get(COOKIE)
+            )
         response = await call_next(request)
-        session = getattr(request.state, "ui_session", None)
-        if session is not None and not session.ended:
-            # The session as the page left it (tokens refreshed, messages shown, steps done).
-            await anyio.to_thread.run_sync(request.app.state.sessions.save, session)
+        if settled := sessions_to_settle(request):
+            # The sessions as the page left them (tokens refreshed, messages shown, steps done).
+            await anyio.to_thread.run_sync(sessions.settle, settled)
         response.headers.update(SECURITY_HEADERS)
         if not request.url.path.startswith("/ui/static/"):
             # Pages hold personal data: never kept in a shared cache or the back-forward cache.

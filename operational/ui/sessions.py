@@ -43,6 +43,10 @@ class BrowserSession:
     mfa_enrolment: dict[str, Any] | None = None
     refresh_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     ended: bool = False
+    # Not yet stored (its first save also clears the idle sessions).
+    fresh: bool = False
+    # Cookie values this session had before a rotation: their rows go at the next settle.
+    retired: list[str] = field(default_factory=list, repr=False)
 
     @property
     def signed_in(self) -> bool:
@@ -69,12 +73,10 @@ class SessionStore:
         self._idle = idle
 
     def new(self) -> BrowserSession:
-        session = BrowserSession(id=secrets.token_urlsafe(32), csrf_token=secrets.token_urlsafe(32))
-        now = datetime.now(UTC)
-        with session_scope() as db:
-            db.execute(delete(UiSession).where(UiSession.last_seen_at < now - self._idle))
-        self.save(session)
-        return session
+        """A new session, stored when the request settles (``settle``)."""
+        return BrowserSession(
+            id=secrets.token_urlsafe(32), csrf_token=secrets.token_urlsafe(32), fresh=True
+        )
 
     def get(self, cookie_value: str | None) -> BrowserSession | None:
         if not cookie_value or len(cookie_value) > 100:
@@ -93,17 +95,29 @@ class SessionStore:
                 return None
         return BrowserSession(id=cookie_value, **{k: v for k, v in state.items() if k in _KEPT})
 
-    def save(self, session: BrowserSession) -> None:
-        if session.ended:
-            return
+    def settle(self, sessions: list[BrowserSession]) -> None:
+        """Store what a request did to its sessions, in one transaction (the app calls it off
+        the event loop after each page): rows of rotated-away ids and ended sessions go, the
+        live ones are saved as the page left them."""
+        now = datetime.now(UTC)
         with session_scope() as db:
-            row = db.get(UiSession, _key(session.id))
-            if row is None:
-                row = UiSession(id=_key(session.id))
-                db.add(row)
-            row.user_id = session.user_id
-            row.state = encryption.encrypt(json.dumps(session.state()))
-            row.last_seen_at = datetime.now(UTC)
+            for session in sessions:
+                gone = [*session.retired, *([session.id] if session.ended else [])]
+                if gone:
+                    db.execute(delete(UiSession).where(UiSession.id.in_([_key(g) for g in gone])))
+                session.retired = []
+                if session.ended:
+                    continue
+                if session.fresh:
+                    db.execute(delete(UiSession).where(UiSession.last_seen_at < now - self._idle))
+                    session.fresh = False
+                row = db.get(UiSession, _key(session.id))
+                if row is None:
+                    row = UiSession(id=_key(session.id))
+                    db.add(row)
+                row.user_id = session.user_id
+                row.state = encryption.encrypt(json.dumps(session.state()))
+                row.last_seen_at = now
 
     def reload_tokens(self, session: BrowserSession) -> None:
         """The tokens as stored now (another process may have refreshed them)."""
@@ -113,22 +127,18 @@ class SessionStore:
             session.refresh_token = stored.refresh_token
 
     def rotate(self, session: BrowserSession) -> BrowserSession:
-        """A new cookie value and CSRF token for the same session (at sign-in: no fixation)."""
-        self._delete(session.id)
+        """A new cookie value and CSRF token for the same session (at sign-in: no fixation);
+        the old value's row goes when the request settles."""
+        session.retired.append(session.id)
         session.id = secrets.token_urlsafe(32)
         session.csrf_token = secrets.token_urlsafe(32)
-        self.save(session)
         return session
 
     def end(self, session: BrowserSession) -> None:
-        self._delete(session.id)
+        """End the session: its row goes when the request settles."""
         session.access_token = session.refresh_token = None
         session.me = None
         session.ended = True
-
-    def _delete(self, cookie_value: str) -> None:
-        with session_scope() as db:
-            db.execute(delete(UiSession).where(UiSession.id == _key(cookie_value)))
 
     def saved_filters(self, user_id: int) -> list[dict[str, str]]:
         with session_scope() as db:

@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import anyio
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -35,16 +34,29 @@ def store(request: Request) -> SessionStore:
 
 
 def browser_session(request: Request) -> BrowserSession | None:
-    """The request's session, read once (the app saves it back after the response)."""
+    """The request's session (the app reads it off the event loop before the page and settles
+    it after the response; read here only where that did not run)."""
     if not hasattr(request.state, "ui_session"):
         request.state.ui_session = store(request).get(request.cookies.get(COOKIE))
     return request.state.ui_session
 
 
 def remember(request: Request, session: BrowserSession) -> BrowserSession:
-    """Makes a new session the request's own (saved back after the response)."""
+    """Makes a new session the request's own (saved back after the response); the one it
+    replaces is settled too (ended: its row goes)."""
+    previous = getattr(request.state, "ui_session", None)
+    if previous is not None and previous is not session:
+        request.state.ui_replaced = [*getattr(request.state, "ui_replaced", []), previous]
     request.state.ui_session = session
     return session
+
+
+def sessions_to_settle(request: Request) -> list[BrowserSession]:
+    """The sessions this request read, made or ended: what the app stores after it."""
+    found = [*getattr(request.state, "ui_replaced", [])]
+    if getattr(request.state, "ui_session", None) is not None:
+        found.append(request.state.ui_session)
+    return found
 
 
 async def check_csrf(request: Request) -> None:
@@ -52,7 +64,7 @@ async def check_csrf(request: Request) -> None:
     form; SameSite cookies are the first fence, this is the second."""
     if request.method in SAFE_METHODS:
         return
-    session = await anyio.to_thread.run_sync(browser_session, request)
+    session = browser_session(request)
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -66,7 +78,7 @@ async def check_csrf(request: Request) -> None:
         raise CsrfRefused()
 
 
-def signed_in_session(request: Request) -> BrowserSession:
+async def signed_in_session(request: Request) -> BrowserSession:
     session = browser_session(request)
     if session is None or not session.signed_in:
         raise NotSignedIn()

@@ -4,6 +4,7 @@ import contextlib
 from typing import Any
 from urllib.parse import urlencode
 
+import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
@@ -126,7 +127,7 @@ async def queue(request: Request, session: SignedIn) -> Response:
         "teams": teams,
         "error": error,
         "query": lambda **changes: queue_query(params, **changes),
-        "saved": store(request).saved_filters(session.user_id or 0),
+        "saved": await anyio.to_thread.run_sync(store(request).saved_filters, session.user_id or 0),
         "current_query": request.url.query,
         "all_states": [
             "new",
@@ -147,7 +148,9 @@ async def save_filter(request: Request, session: SignedIn) -> Response:
     name = str(form.get("name", "")).strip()[:60]
     query = str(form.get("query", ""))
     if name:
-        store(request).save_filter(session.user_id or 0, name, query)
+        await anyio.to_thread.run_sync(
+            store(request).save_filter, session.user_id or 0, name, query
+        )
         session.flash.append(f"Saved the filter “{name}”.")
     return redirect(f"/ui/queue?{query}" if query else "/ui/queue", request)
 
@@ -155,7 +158,9 @@ async def save_filter(request: Request, session: SignedIn) -> Response:
 @router.post("/queue/filters/delete")
 async def delete_filter(request: Request, session: SignedIn) -> Response:
     form = await request.form()
-    store(request).delete_filter(session.user_id or 0, str(form.get("name", "")))
+    await anyio.to_thread.run_sync(
+        store(request).delete_filter, session.user_id or 0, str(form.get("name", ""))
+    )
     return redirect("/ui/queue", request)
 
 

@@ -3,10 +3,12 @@
 grants and the append-only trigger)."""
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -368,3 +370,71 @@ def test_an_anchor_kept_outside_names_a_rewritten_seal(session, factory):
         f"seal {anchor['seal_id']} (anchored {anchor['sealed_at']}): differs from the anchor "
         "in root"
     )
+
+
+def test_attributed_blocks_name_the_events_of_both_writers_and_nest(session):
+    """A rule firing inside a bulk job: its events carry both the job and the rule, the rule
+    names them; outside the blocks nothing is added. The hashes cover what is stored."""
+    with events.attributed(session, data={"bulk_job_id": 7}):
+        events.append(
+            session=session, entity_type="incident", entity_id=900_201, kind="created", actor=None
+        )
+        with events.attributed(session, label="rule: page on-call", data={"rule_id": 3}):
+            events.append(
+                session=session,
+                entity_type="incident",
+                entity_id=900_201,
+                kind="assigned",
+                actor=None,
+                data={"rule_id": 99, "team_id": 4},
+            )
+            events.append_many(
+                session=session,
+                events=[
+                    {
+                        "entity_type": "incident",
+                        "entity_id": 900_201,
+                        "kind": "notified",
+                        "occurred_at": T0,
+                    }
+                ],
+            )
+    events.append(
+        session=session, entity_type="incident", entity_id=900_201, kind="comment_added", actor=None
+    )
+    log = _log(session, 900_201)
+    assert [(event.actor_label, event.data) for event in log] == [
+        ("system", {"bulk_job_id": 7}),
+        ("rule: page on-call", {"bulk_job_id": 7, "rule_id": 99, "team_id": 4}),
+        ("rule: page on-call", {"bulk_job_id": 7, "rule_id": 3}),
+        ("system", None),
+    ]
+    for event in log:
+        assert event.hash == chain.event_hash(_as_dict(event), event.prev_hash)
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(),
+)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(_JSON, min_size=1, max_size=16))
+def test_the_reused_encoder_writes_what_the_json_encoder_writes(values):
+    # `chain.encode` builds the C encoder once; the hashes rest on it writing the same bytes.
+    assert chain.encode(values) == chain._ENCODER.encode(values)
+
+
+def test_timestamps_of_equal_instants_in_other_zones_are_the_same_text():
+    other = T0.astimezone(timezone(timedelta(hours=-5)))
+    assert chain.timestamp(other) == chain.timestamp(T0) == "2026-03-02T09:00:00.000000Z"
+    assert chain.timestamp(T0 + timedelta(microseconds=7)) == "2026-03-02T09:00:00.000007Z"

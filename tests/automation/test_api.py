@@ -81,6 +81,9 @@ def test_bad_rules_are_422_naming_the_problem(client, headers_for):
     refused(record_type="change", actions=[{"type": "comment", "template": "hi"}])
     refused(conditions={"in_state": "on_hold", "for_business_days": 5, "calendar_id": 999_999})
     refused(conditions={"in_state": "on_hold"})  # no duration
+    # The comment's text is there only for a rule a comment triggers.
+    no_comment = refused(conditions={"field": "comment.body", "op": "contains", "value": "x"})
+    assert no_comment["unknown"] == ["comment.body"]
     assert client.post(API, json=P1_NETWORK, headers=admin).status_code == 201
     assert_problem(client.post(API, json=P1_NETWORK, headers=admin), 409)  # same name
 

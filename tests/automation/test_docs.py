@@ -22,7 +22,11 @@ def documented_rules() -> list[dict]:
 def _with_ids(value, ids: dict[tuple[str, int], int]):
     if isinstance(value, dict):
         return {
-            key: ids.get((key, item), item) if isinstance(item, int) else _with_ids(item, ids)
+            key: ids.get((key, item), item)
+            if isinstance(item, int)
+            else [ids.get((key[:-1], one), one) for one in item]  # team_ids: [7]
+            if key.endswith("_ids") and isinstance(item, list)
+            else _with_ids(item, ids)
             for key, item in value.items()
         }
     if isinstance(value, list):
@@ -60,9 +64,21 @@ def test_the_documented_rules_are_accepted_and_the_p1_rule_pages_on_call(
         "Resolve tickets the caller left waiting",
         "Data centre incidents to DC operations",
         "Unknown site on a network incident",
+        "Data centre orders to DC operations",
+        "Late deliveries: tell the requester",
+        "Requests to a team (refused)",
+        "Major problems to problem management",
+        "Root cause analysis taking too long",
     ]
     for rule in rules:
         created = client.post("/api/v1/automation/rules", json=_with_ids(rule, ids), headers=admin)
+        if rule["name"].endswith("(refused)"):  # the page's example of an inapplicable action
+            assert created.status_code == 422, created.text
+            assert (created.json()["action"], created.json()["record_type"]) == (
+                "assign",
+                "request",
+            )
+            continue
         assert created.status_code == 201, created.text
 
     incident = client.post(

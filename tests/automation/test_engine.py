@@ -116,6 +116,33 @@ def test_commented_by_the_caller_takes_the_ticket_off_hold(auto):
     assert moved.actor_id is None
 
 
+def test_a_work_note_saying_outage_raises_the_priority_and_a_public_one_does_not(auto):
+    rule = auto.rule(
+        trigger="commented",
+        conditions={
+            "all": [
+                {"field": "comment.body", "op": "contains", "value": "OUTAGE"},
+                {"field": "comment.public", "value": False},
+            ]
+        },
+        actions=[{"type": "set_fields", "fields": {"impact": 1, "urgency": 1}}],
+    )
+    incident = auto.incident(impact=3, urgency=3, assignee_id=auto.agent.id)
+    for body, public in (("Is this an outage?", True), ("Nothing to see", False)):
+        incident_flows.add_comment(
+            session=auto.session, incident=incident, actor=auto.agent, body=body, is_public=public
+        )
+    assert incident.priority == 5 and counters(auto, rule).times_fired == 0
+    incident_flows.add_comment(
+        session=auto.session,
+        incident=incident,
+        actor=auto.agent,
+        body="Confirmed outage for all sites",
+        is_public=False,
+    )
+    assert incident.priority == 1 and counters(auto, rule).times_fired == 1
+
+
 def test_state_changed_fires_when_the_state_moves(auto):
     requester = auto.factory.user(roles=("requester",))
     rule = auto.rule(

@@ -126,9 +126,9 @@ def test_a_mapping_names_fields_by_their_name(custom_fields):
         GenericMapping.from_dict(document)
 
 
-def test_only_incidents_and_changes_carry_custom_fields():
+def test_only_records_with_custom_fields_map_them():
     document = {
-        "entity": "problems",
+        "entity": "request_items",
         "source_system": "x",
         "columns": {"external_id": "Number"},
         "custom_fields": {"site": "Branch"},

@@ -1,6 +1,8 @@
 """The Custom fields page under AppTest, on real marts built from records with custom field
-values (tests/dbt/test_custom_field_marts.py writes them): the filter slices by a choice
-field and its value, and the page shows the mart's rows and the incidents behind them."""
+values (tests/dbt/test_custom_field_marts.py writes the incidents,
+tests/dbt/test_problem_request_custom_field_marts.py imports the problems and requests): the
+filter slices incidents, problems or requests by a choice field and its value, and the page
+shows the mart's rows and the records behind them."""
 
 import gc
 from collections.abc import Iterator
@@ -15,6 +17,9 @@ from operational.core.config import get_settings
 from tests.dashboards.conftest import APP
 from tests.dbt.conftest import DbtDatabase, dbt_database  # noqa: F401 (fixture)
 from tests.dbt.test_custom_field_marts import write_records
+from tests.dbt.test_problem_request_custom_field_marts import (
+    write_records as import_problems_and_requests,
+)
 
 pytestmark = pytest.mark.slow
 PAGE = "app_pages/custom_fields.py"
@@ -22,8 +27,9 @@ MARCH = {"from": "2026-03-01", "to": "2026-03-31", "grain": "week"}
 
 
 @pytest.fixture(scope="module")
-def marts(dbt_database: DbtDatabase) -> DbtDatabase:  # noqa: F811
+def marts(dbt_database: DbtDatabase, tmp_path_factory: pytest.TempPathFactory) -> DbtDatabase:  # noqa: F811
     write_records(dbt_database.url)
+    import_problems_and_requests(dbt_database.url, tmp_path_factory.mktemp("exports"))
     dbt_database.dbt("build", "--exclude-resource-type", "unit_test",
                      variables={"as_of_date": "2026-03-31"})  # fmt: skip
     return dbt_database
@@ -76,7 +82,7 @@ def frame_with(app: AppTest, column: str):
 
 def test_the_page_slices_by_a_choice_field_and_its_value(page_settings):
     app = opened(MARCH)
-    assert app.selectbox(key="custom_field_pick").value == "site"
+    assert app.selectbox(key="custom_field_pick_incident").value == "site"
     rollup = frame_with(app, "opened_count")
     assert sorted(zip(rollup["choice_value"], rollup["opened_count"], strict=True)) == [
         ("Delft", 1),
@@ -88,7 +94,7 @@ def test_the_page_slices_by_a_choice_field_and_its_value(page_settings):
         "Printer",
     }
 
-    app.selectbox(key="custom_field_value").select("Rotterdam").run()
+    app.selectbox(key="custom_field_value_incident").select("Rotterdam").run()
     assert not app.exception
     rollup = frame_with(app, "opened_count").set_index("choice_value")
     assert list(rollup.index) == ["Rotterdam"]
@@ -97,6 +103,38 @@ def test_the_page_slices_by_a_choice_field_and_its_value(page_settings):
     incidents = frame_with(app, "incident_number")
     assert set(incidents["title"]) == {"Badge reader", "Projector"}
     assert all("/api/v1/incidents/" in url for url in incidents["api_url"])
+
+
+def test_the_page_slices_problems_by_a_choice_field(page_settings):
+    app = opened(MARCH)
+    app.radio(key="custom_field_records").set_value("problem").run()
+    assert not app.exception, [item.value for item in app.exception]
+    assert app.selectbox(key="custom_field_pick_problem").value == "vendor"
+    rollup = frame_with(app, "opened_count")
+    assert sorted(zip(rollup["choice_value"], rollup["resolved_count"], strict=True)) == [
+        ("Acme", 1),
+        ("Globex", 0),
+    ]
+    acme = rollup.set_index("choice_value").loc["Acme"]
+    assert acme["fix_mean_hours"] == pytest.approx(3.0)
+
+    app.selectbox(key="custom_field_value_problem").select("Globex").run()
+    problems = frame_with(app, "problem_number")
+    assert list(problems["title"]) == ["Slow VPN"]
+    assert all("/api/v1/problems/" in url for url in problems["api_url"])
+
+
+def test_the_page_slices_requests_by_a_choice_field(page_settings):
+    app = opened(MARCH)
+    app.radio(key="custom_field_records").set_value("request").run()
+    assert not app.exception, [item.value for item in app.exception]
+    assert app.selectbox(key="custom_field_pick_request").value == "cost_centre"
+    rollup = frame_with(app, "closed_count").set_index("choice_value")
+    assert sorted(rollup.index) == ["Delft", "Utrecht"]
+    assert rollup.loc["Delft", "close_mean_hours"] == pytest.approx(2.0)
+    requests = frame_with(app, "request_number")
+    assert sorted(requests["request_number"]) == ["R-1", "R-2"]
+    assert all("/api/v1/requests/" in url for url in requests["api_url"])
 
 
 def test_a_range_without_values_says_so(page_settings):

@@ -7,6 +7,9 @@ user comes from the auth cache after the first request (tests/auth/test_auth_cac
 import pytest
 from sqlalchemy import event
 
+from operational.auth.models import User
+from operational.sla.models import SlaTimer
+
 HARNESS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "set role", "reset role")
 
 # The budgets: statements per request with a warm auth cache.
@@ -84,6 +87,30 @@ def test_a_list_page_costs_the_same_whatever_its_size(client, engine, agent_with
     full = count(lambda: client.get("/api/v1/incidents?size=50", headers=headers))
 
     assert small == full == LIST_PAGE
+
+
+def test_a_lean_page_costs_the_same_and_reads_neither_people_nor_timers(
+    client, engine, agent_with_incidents
+):
+    headers, _ = agent_with_incidents
+    count = Statements(engine)
+
+    lean = count(
+        lambda: client.get(
+            "/api/v1/incidents?size=50&fields=id,number,title,state,priority", headers=headers
+        )
+    )
+    written = count.seen[-1]
+    with_people = count(
+        lambda: client.get("/api/v1/incidents?fields=title,assignee,sla_timers", headers=headers)
+    )
+
+    assert lean == with_people == LIST_PAGE
+    assert "concat(" in written and '"priority"' in written  # the page's JSON
+    assert User.__table__.fullname not in written and SlaTimer.__table__.fullname not in written
+    assert (
+        User.__table__.fullname in count.seen[-1] and SlaTimer.__table__.fullname in count.seen[-1]
+    )
 
 
 def test_create_and_update_stay_within_their_budget(client, engine, agent_with_incidents):

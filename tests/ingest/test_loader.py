@@ -149,6 +149,16 @@ def test_dry_run_writes_nothing(session, audit):
     assert scalar(session, "select count(*) from operational.import_runs") == 0
 
 
+def test_batches_with_sla_timers_are_cut_to_four_per_worker_within_bounds():
+    # 300,000 events on two workers: eight batches of 37,500, not three of 100,000.
+    assert loader.sla_batch_events(100_000, 300_000, 2) == 37_500
+    assert loader.sla_batch_events(100_000, 223_439, 2) == 27_930
+    # Large imports keep the asked size; small ones stop at the floor.
+    assert loader.sla_batch_events(100_000, 1_000_000, 2) == 100_000
+    assert loader.sla_batch_events(100_000, 20_000, 2) == 10_000
+    assert loader.sla_batch_events(5_000, 20_000, 2) == 5_000
+
+
 class Crash(Exception):
     pass
 

@@ -274,3 +274,33 @@ def test_lists_are_sorted_filtered_and_paged(client, kit):
     assert_problem(client.get(f"{API}/requests", params={"sort": "colour"}, headers=agent), 400)
     catalog = client.get(f"{API}/catalog/items", params={"q": "laptop"}, headers=agent).json()
     assert [i["name"] for i in catalog["items"]] == ["Laptop X"]
+
+
+def test_the_requester_reads_the_question_that_holds_their_item_and_their_answer(client, kit):
+    item = kit.order(kit.item(), now=datetime.now(UTC))
+    agent = kit.factory.auth_headers(kit.agent)
+    requester = kit.factory.auth_headers(kit.requester)
+    held = client.patch(
+        f"{API}/request-items/{item.number}",
+        json={"state": "awaiting_requester", "reason": "Which keyboard layout?"},
+        headers={**agent, "If-Match": f'"{item.version}"'},
+    )
+    assert held.status_code == 200, held.text
+    replied = client.post(
+        f"{API}/request-items/{item.number}/reply", json={"comment": "UK"}, headers=requester
+    )
+    assert replied.status_code == 200 and replied.json()["state"] == "in_fulfilment"
+
+    messages = client.get(f"{API}/request-items/{item.number}/messages", headers=requester)
+    assert messages.status_code == 200, messages.text
+    # The resume that the reply caused ("the requester replied") is not a message.
+    assert [(m["kind"], m["text"], m["author_id"]) for m in messages.json()] == [
+        ("question", "Which keyboard layout?", kit.agent.id),
+        ("reply", "UK", kit.requester.id),
+    ]
+    # The requester may not read the full timeline, and nobody else reads their messages.
+    assert_problem(
+        client.get(f"{API}/request-items/{item.number}/timeline", headers=requester), 403
+    )
+    stranger = kit.factory.auth_headers(kit.person(manager=kit.boss))
+    assert_problem(client.get(f"{API}/request-items/{item.number}/messages", headers=stranger), 404)

@@ -4,11 +4,13 @@ Each screen is checked with axe-core (no serious or critical finding, at 1280 px
 phone's width) and photographed into docs/ui/ for docs/ui.md.
 """
 
+import hashlib
 import re
 
 import httpx
 import pyotp
 import pytest
+from sqlalchemy import create_engine, pool, text
 
 from tests.ui.conftest import ACCOUNTS, ONE_TIME_PASSWORD
 from tests.ui.pages import check_screen, sign_in
@@ -16,9 +18,24 @@ from tests.ui.pages import check_screen, sign_in
 pytestmark = pytest.mark.slow
 
 
+def _stored(stack, cookie_value: str) -> bool:
+    """Whether the browser session of this cookie value has its row (sessions.py keys rows by
+    the value's hash)."""
+    engine = create_engine(stack.url, poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        found = connection.scalar(
+            text("select count(*) from operational.ui_sessions where id = :id"),
+            {"id": hashlib.sha256(cookie_value.encode()).hexdigest()},
+        )
+    engine.dispose()
+    return found == 1
+
+
 def test_sign_in_with_a_real_totp_code_then_sign_out_ends_the_session(stack, page):
     page.goto(f"{stack.base_url}/ui/")
     check_screen(page, "sign-in")
+    before = next(c for c in page.context.cookies() if c["name"] == "itsm_ui")["value"]
+    assert _stored(stack, before)
     account = ACCOUNTS["mfa_agent"]
     page.get_by_label("Email").fill(account.email)
     page.get_by_label("Password").fill(account.password)
@@ -32,6 +49,9 @@ def test_sign_in_with_a_real_totp_code_then_sign_out_ends_the_session(stack, pag
     cookie = next(c for c in page.context.cookies() if c["name"] == "itsm_ui")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     assert page.evaluate("() => Object.keys(localStorage).length") == 0
+    # Signing in gave the session a new cookie value (no fixation): the old one's row is gone.
+    assert cookie["value"] != before and _stored(stack, cookie["value"])
+    assert not _stored(stack, before)
 
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("heading", name="Sign in").wait_for()
@@ -40,6 +60,7 @@ def test_sign_in_with_a_real_totp_code_then_sign_out_ends_the_session(stack, pag
         f"{stack.base_url}/ui/queue", cookies={"itsm_ui": cookie["value"]}, follow_redirects=False
     )
     assert stolen.status_code == 303 and "/ui/login" in stolen.headers["location"]
+    assert not _stored(stack, cookie["value"])
 
 
 def test_headers_csp_and_csrf(stack, page):

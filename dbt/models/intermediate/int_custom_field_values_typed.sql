@@ -1,5 +1,5 @@
 -- Every custom field value of every record, typed by its definition: the one place that reads
--- the JSON, so that both record types' marts agree. One row per record and field.
+-- the JSON, so that every record type's mart agrees. One row per record and field.
 with
 
 values_by_record as (
@@ -8,6 +8,12 @@ values_by_record as (
     union all
     select 'change' as record_type, change_id as record_id, field_name, field_value
     from {{ ref('stg_operational__change_custom_field_values') }}
+    union all
+    select 'problem' as record_type, problem_id as record_id, field_name, field_value
+    from {{ ref('stg_operational__problem_custom_field_values') }}
+    union all
+    select 'request' as record_type, request_id as record_id, field_name, field_value
+    from {{ ref('stg_operational__request_custom_field_values') }}
 ),
 
 typed as (
