@@ -27,6 +27,7 @@ from operational.core.openapi import document_problems
 from operational.customfields.router import router as customfields_router
 from operational.exports.router import router as exports_router
 from operational.inbound.router import router as inbound_router
+from operational.incidents import fastpath as incidents_fastpath
 from operational.incidents.router import router as incidents_router
 from operational.knowledge import service as knowledge_service
 from operational.knowledge.router import router as knowledge_router
@@ -60,6 +61,7 @@ async def lifespan(app: FastAPI):
         ):
             yield
     finally:
+        await incidents_fastpath.close(app)
         if listener is not None:
             listener.stop()
 
@@ -76,6 +78,9 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
         dependencies=[Depends(refuse_unknown_query_parameters)],
     )
+    # Reads of one incident answered below FastAPI's dependencies when they can be exactly
+    # (operational/incidents/fastpath.py); inside the limits below, so they apply to it too.
+    incidents_fastpath.install(app, enabled=settings.incident_fast_reads)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(ConcurrencyLimit, limit=settings.db_pool_size + settings.db_max_overflow)
     install_error_handlers(app)

@@ -15,6 +15,8 @@ is not connected keeps no snapshots at all, so a revoked session is refused at o
 import logging
 import threading
 import time
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -92,16 +94,48 @@ def _attach(session: Session, user_id: int, columns: dict[str, Any], roles: tupl
     return user
 
 
-def snapshot(*, session: Session, user_id: int) -> User | None:
-    """The user from this process's live snapshot, attached to ``session`` without I/O; None
-    when there is none (``load`` then asks the database)."""
+def _live(user_id: int) -> tuple[float, dict[str, Any], tuple[str, ...]] | None:
     if not enabled():
         return None
     with _lock:
         found = _snapshots.get(user_id)
     if found is None or found[0] <= time.monotonic():
         return None
-    return _attach(session, user_id, found[1], found[2])
+    return found
+
+
+def snapshot(*, session: Session, user_id: int) -> User | None:
+    """The user from this process's live snapshot, attached to ``session`` without I/O; None
+    when there is none (``load`` then asks the database)."""
+    found = _live(user_id)
+    return None if found is None else _attach(session, user_id, found[1], found[2])
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """What the auth chain reads of a signed-in user, without an ORM object or a session: for
+    reads that need nothing else of them (the incidents' fast path, operational/incidents)."""
+
+    id: int
+    roles: tuple[str, ...]  # sorted, as User.roles
+    is_active: bool
+    must_change_password: bool
+    sessions_valid_after: datetime | None
+
+
+def viewer(user_id: int) -> Viewer | None:
+    """The user from this process's live snapshot; None when there is none."""
+    found = _live(user_id)
+    if found is None:
+        return None
+    columns = found[1]
+    return Viewer(
+        id=user_id,
+        roles=tuple(sorted(found[2])),
+        is_active=columns["is_active"],
+        must_change_password=columns["must_change_password"],
+        sessions_valid_after=columns["sessions_valid_after"],
+    )
 
 
 def load(*, session: Session, user_id: int) -> User | None:

@@ -11,42 +11,27 @@ The RBAC matrix test finds these markers on every route and fails on a route wit
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import jwt
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from operational.auth import cache as auth_cache
+from operational.auth import chain
 from operational.auth.models import Team, User
-from operational.auth.permissions import PERMISSIONS, permissions_for
-from operational.auth.security import MFA_ENROLMENT_SCOPE
+from operational.auth.permissions import PERMISSIONS
 from operational.core.db import DbSession
-from operational.core.errors import Forbidden, NotFound, Unauthorized
+from operational.core.errors import NotFound
 
 bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 
 
 def _claims(credentials: HTTPAuthorizationCredentials | None) -> dict[str, Any]:
-    if credentials is None:
-        raise Unauthorized("A bearer access token is required")
-    from operational.auth.security import decode_access_token
-
-    try:
-        return decode_access_token(credentials.credentials)
-    except jwt.ExpiredSignatureError as exc:
-        raise Unauthorized("The access token has expired; refresh it") from exc
-    except jwt.PyJWTError as exc:
-        raise Unauthorized("The access token is not valid") from exc
+    return chain.claims_of(None if credentials is None else credentials.credentials)
 
 
 def _signed_in(request: Request, claims: dict[str, Any], user: User | None) -> User:
-    from operational.auth.security import issued_before
-
-    if user is None or not user.is_active:
-        raise Unauthorized("The account is unknown or inactive")
-    if issued_before(claims, user.sessions_valid_after):
-        raise Unauthorized("This session has ended (sign-out or a password or MFA change)")
+    chain.check_signed_in(claims, user)
     request.state.token_scope = claims.get("scope")
     request.state.user = user
     return user
@@ -78,9 +63,7 @@ async def _current_user(
 # The pure checks below are coroutines: FastAPI runs them in the event loop, where a plain
 # function would cost a trip to the thread pool on every request.
 def _refuse_enrolment_token(request: Request) -> None:
-    # A token issued only to enrol MFA (role requires MFA, not yet enrolled) opens nothing else.
-    if getattr(request.state, "token_scope", None) == MFA_ENROLMENT_SCOPE:
-        raise Forbidden("Enrol MFA first: this token only allows MFA enrolment", mfa_required=True)
+    chain.check_full_scope(getattr(request.state, "token_scope", None))
 
 
 async def _fully_authenticated_user(
@@ -114,14 +97,7 @@ def require(permission: str) -> Any:
         raise ValueError(f"unknown permission {permission!r}")
 
     async def check(user: CurrentUser) -> User:
-        if user.must_change_password:
-            # A one-time password opens only /auth/me, /auth/password and the MFA routes.
-            raise Forbidden(
-                "Change your one-time password first: POST /api/v1/auth/password",
-                password_change_required=True,
-            )
-        if permission not in permissions_for(user.roles):
-            raise Forbidden(f"This needs the {permission!r} permission", permission=permission)
+        chain.check_permission(user, permission)
         return user
 
     check.required_permission = permission  # type: ignore[attr-defined]

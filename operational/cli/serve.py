@@ -23,6 +23,7 @@ def serve(
     import uvicorn
 
     from operational.cli.db import migrate_or_explain
+    from operational.core.config import get_settings
 
     if migrate:
         migrate_or_explain()
@@ -33,4 +34,5 @@ def serve(
         port=port,
         workers=workers or default_workers(),
         log_config=None,
+        access_log=get_settings().access_log,
     )

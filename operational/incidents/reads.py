@@ -252,16 +252,32 @@ def _found(row) -> IncidentJson:
     )
 
 
+def lookup(reference: str) -> tuple[str, dict[str, Any]] | None:
+    """The statement (psycopg's parameter style) and parameters that read the incident
+    ``reference`` names: by id (``42``) or by number (``INC0000042``), as
+    ``service.get_by_reference`` finds it; None when it can name none. Its row goes to
+    ``from_row``."""
+    reference = reference.strip()
+    if (incident_id := record_id(reference)) is not None:
+        return _by_id(), {"id": incident_id}
+    if number := record_number(reference, max_length=_NUMBER_LENGTH):
+        return _by_number(), {"number": number}
+    return None
+
+
+def from_row(row: Sequence[Any]) -> IncidentJson:
+    """The incident of a row that ``lookup``'s statement read."""
+    return _found(row)
+
+
 def by_reference(*, session: Session, reference: str) -> IncidentJson:
     """By id (``42``) or by number (``INC0000042``), as ``service.get_by_reference`` finds it;
     anything else is not found."""
     reference = reference.strip()
     row = None
     connection = read_connection(session)
-    if (incident_id := record_id(reference)) is not None:
-        row = connection.exec_driver_sql(_by_id(), {"id": incident_id}).first()
-    elif number := record_number(reference, max_length=_NUMBER_LENGTH):
-        row = connection.exec_driver_sql(_by_number(), {"number": number}).first()
+    if (statement := lookup(reference)) is not None:
+        row = connection.exec_driver_sql(*statement).first()
     if row is None:
         raise NotFound(f"Incident {reference[:_NUMBER_LENGTH]!r} does not exist")
     return _found(row)

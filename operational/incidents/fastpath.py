@@ -1,0 +1,196 @@
+"""``GET /api/v1/incidents/{id}`` answered below FastAPI, for the common case (docs/incidents.md,
+"Fast reads").
+
+A read by id is one statement that PostgreSQL writes the response of (reads.py); what it costs
+in Python is mostly FastAPI's per-request dependency resolution and the auth chain's ORM user.
+This ASGI middleware answers the read itself when it can answer exactly as the route would:
+
+- ``GET``, one path segment that no other route claims, no query string;
+- a bearer token whose user is in this process's auth cache and passes the whole chain of
+  ``require("incident:read")`` (operational/auth/chain.py: the same checks as the dependencies);
+- the incident exists, the viewer may see it (``service.is_visible_to``), PostgreSQL wrote its
+  body, and it has no problem linked (whose known-error hint depends on the viewer).
+
+Anything else (a refusal of any kind, a missing incident, a user not cached, a query parameter,
+a database error) goes on to the FastAPI route, which answers it, problems included, and stays
+the documented one. The two give the same status, headers and bytes
+(tests/incidents/test_fastpath.py).
+"""
+
+import asyncio
+from contextlib import contextmanager
+from dataclasses import dataclass
+from inspect import isgeneratorfunction
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from psycopg_pool import AsyncConnectionPool
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from operational.auth import chain
+from operational.core.concurrency import etag
+from operational.core.config import get_settings
+from operational.core.db import get_db, get_engine, libpq_url, read_connection
+from operational.incidents import reads, service
+
+PREFIX = "/api/v1/incidents/"
+PERMISSION = "incident:read"
+ROUTE_PATH = PREFIX + "{incident_id}"
+_JSON = (b"content-type", b"application/json")
+_WAIT_SECONDS = 1.0
+_NOT_SERVING: frozenset[str] = frozenset({"\0"})
+
+
+@dataclass
+class FastReadStats:
+    """On ``app.state.incident_fast_reads``: a switch, how many reads the path answered, and
+    its connection pool while it has one."""
+
+    enabled: bool = True
+    served: int = 0
+    pool: AsyncConnectionPool | None = None
+
+
+class _Connections:
+    """The path's own connections, in autocommit, used from the event loop: a read costs no
+    trip to the thread pool. At most ``ITSM_DB_POOL_SIZE`` of them, opened as needed."""
+
+    def __init__(self, stats: FastReadStats) -> None:
+        self.stats = stats
+        self._opening: asyncio.Lock | None = None  # made in the running loop
+
+    def _pool(self) -> AsyncConnectionPool:
+        if self.stats.pool is None:
+            settings = get_settings()
+            url = get_engine().url.render_as_string(hide_password=False)
+            self.stats.pool = AsyncConnectionPool(
+                libpq_url(url),
+                min_size=1,
+                max_size=settings.db_pool_size,
+                kwargs={"autocommit": True},
+                open=False,
+                name="incident-fast-reads",
+            )
+        return self.stats.pool
+
+    async def read(self, statement: tuple[str, dict[str, Any]]) -> Any:
+        pool = self._pool()
+        if pool.closed:
+            self._opening = self._opening or asyncio.Lock()
+            async with self._opening:
+                if pool.closed:
+                    await pool.open()
+        # Waiting long for a connection helps no one: the route has its own pool.
+        async with pool.connection(timeout=_WAIT_SECONDS) as connection:
+            cursor = await connection.execute(*statement)
+            return await cursor.fetchone()
+
+
+async def close(app: FastAPI) -> None:
+    """Close the path's connections (at shutdown)."""
+    stats = getattr(app.state, "incident_fast_reads", None)
+    if stats is not None and stats.pool is not None:
+        pool, stats.pool = stats.pool, None
+        await pool.close()
+
+
+def _read_in(sessions: Any, statement: tuple[str, dict[str, Any]]) -> Any:
+    """Through a replacement of ``get_db`` (dependency_overrides, as the tests install one)."""
+    with contextmanager(sessions)() as session:
+        return read_connection(session).exec_driver_sql(*statement).first()
+
+
+class IncidentFastReads:
+    def __init__(self, app: ASGIApp, *, api: FastAPI, stats: FastReadStats) -> None:
+        self.app = app
+        self.api = api
+        self.stats = stats
+        self.connections = _Connections(stats)
+        self._claimed: frozenset[str] | None = None  # segments of other routes under PREFIX
+
+    def _claimed_segments(self) -> frozenset[str] | None:
+        """The literal segments other routes take (``priority-matrix``); None when the route
+        this path stands in for is not there (then it serves nothing)."""
+        if self._claimed is None:
+            segments = set()
+            found = False
+            for route in iter_route_contexts(self.api.routes):
+                path = route.path or ""
+                rest = path.removeprefix(PREFIX)
+                if rest == path or "/" in rest:
+                    continue
+                if "{" not in rest:
+                    segments.add(rest)
+                elif path == ROUTE_PATH and "GET" in (route.methods or ()):
+                    found = found or route.name == "get_incident"
+            self._claimed = frozenset(segments) if found else _NOT_SERVING
+        return None if self._claimed is _NOT_SERVING else self._claimed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "GET"
+            or scope["query_string"]
+            or scope.get("root_path")
+            or not self.stats.enabled
+            or not scope["path"].startswith(PREFIX)
+        ):
+            await self.app(scope, receive, send)
+            return
+        body = await self._answer(scope)
+        if body is None:
+            await self.app(scope, receive, send)
+            return
+        content, version = body
+        self.stats.served += 1
+        # What Response(content, media_type="application/json", headers={"ETag": ...}) sends.
+        headers = [
+            (b"etag", etag(version).encode()),
+            (b"content-length", str(len(content)).encode()),
+            _JSON,
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+    async def _answer(self, scope: Scope) -> tuple[bytes, int] | None:
+        reference = scope["path"][len(PREFIX) :]
+        claimed = self._claimed_segments()
+        if claimed is None or not reference or "/" in reference or reference in claimed:
+            return None
+        authorization = next(
+            (value for name, value in scope["headers"] if name == b"authorization"), None
+        )
+        if authorization is None:
+            return None
+        viewer = chain.cached_viewer(authorization.decode("latin-1"), PERMISSION)
+        if viewer is None or (statement := reads.lookup(reference)) is None:
+            return None
+        row = await self._row(statement)
+        if row is None:
+            return None
+        found = reads.from_row(row)
+        if found.body is None or found.problem_id is not None:
+            return None
+        if not service.is_visible_to(found, viewer):
+            return None
+        return found.body, found.version
+
+    async def _row(self, statement: tuple[str, dict[str, Any]]) -> Any:
+        sessions = self.api.dependency_overrides.get(get_db)
+        try:
+            if sessions is None:
+                return await self.connections.read(statement)
+            if isgeneratorfunction(sessions):
+                return await run_in_threadpool(_read_in, sessions, statement)
+        except Exception:
+            return None  # the route meets the same error and answers it
+        return None
+
+
+def install(app: FastAPI, *, enabled: bool = True) -> None:
+    """Put the path in front of the routes (inside the limits: call before adding those)."""
+    stats = FastReadStats(enabled=enabled)
+    app.state.incident_fast_reads = stats
+    app.add_middleware(IncidentFastReads, api=app, stats=stats)

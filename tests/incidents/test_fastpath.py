@@ -1,0 +1,202 @@
+"""The fast path for ``GET /api/v1/incidents/{id}`` (operational/incidents/fastpath.py) answers
+exactly as the FastAPI route does: same status, headers and bytes, for every kind of request,
+whether it serves the request itself or leaves it to the route. And it does serve the common
+ones: ``served`` counts them, so a change that makes it fall through every time fails here."""
+
+import pytest
+
+from operational.auth.security import MFA_ENROLMENT_SCOPE, create_access_token
+from tests.problems.conftest import ProblemApi
+
+URL = "/api/v1/incidents"
+
+
+@pytest.fixture
+def people(client, factory, incidents):
+    team = incidents.team()
+    agent = incidents.agent(teams=(team,))
+    requester = incidents.requester()
+    other = incidents.requester()
+    headers = {user: factory.auth_headers(user) for user in (agent, requester, other)}
+    own = incidents.incident(
+        actor=agent, requester_id=requester.id, assignment_group_id=team.id, assignee_id=agent.id
+    )
+    for each in headers.values():  # the first request commits the user; the second caches them
+        for _ in range(2):
+            client.get(f"{URL}/priority-matrix", headers=each).raise_for_status()
+    return {
+        "agent": headers[agent],
+        "requester": headers[requester],
+        "other": headers[other],
+        "agent_user": agent,
+        "own": own,
+    }
+
+
+def both(client, url: str, headers: dict[str, str] | None = None):
+    """The response with the fast path on, whether the path served it, and the route's own."""
+    stats = client.app.state.incident_fast_reads
+    before = stats.served
+    fast = client.get(url, headers=headers or {}, follow_redirects=False)
+    served = stats.served - before
+    stats.enabled = False
+    try:
+        slow = client.get(url, headers=headers or {}, follow_redirects=False)
+    finally:
+        stats.enabled = True
+    assert fast.status_code == slow.status_code, (fast.text, slow.text)
+    assert fast.headers.multi_items() == slow.headers.multi_items()
+    assert fast.content == slow.content
+    return fast, served
+
+
+def test_an_agents_read_is_served_by_the_fast_path_as_the_route_serves_it(client, people):
+    own = people["own"]
+    by_id, served_by_id = both(client, f"{URL}/{own.id}", people["agent"])
+    by_number, served_by_number = both(client, f"{URL}/{own.number}", people["agent"])
+
+    assert (by_id.status_code, served_by_id) == (200, 1)
+    assert (by_number.status_code, served_by_number) == (200, 1)
+    assert by_id.headers["etag"] == f'"{own.version}"'
+    assert by_id.json()["id"] == own.id and by_id.json()["sla_timers"]
+
+
+def test_a_requester_reads_their_own_incident_fast_and_anothers_is_a_404(client, people):
+    url = f"{URL}/{people['own'].id}"
+    own, served_own = both(client, url, people["requester"])
+    other, served_other = both(client, url, people["other"])
+
+    assert (own.status_code, served_own) == (200, 1)
+    assert (other.status_code, served_other) == (404, 0)
+    assert other.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer not-a-token", "Basic dXNlcjpwYXNz", "Bearer", "bearer  "],
+)
+def test_a_missing_or_bad_token_is_the_routes_401(client, people, authorization):
+    headers = {"Authorization": authorization} if authorization else {}
+    response, served = both(client, f"{URL}/{people['own'].id}", headers)
+
+    assert (response.status_code, served) == (401, 0)
+
+
+def test_an_mfa_enrolment_token_is_the_routes_403(client, people):
+    token = create_access_token(
+        user_id=people["agent_user"].id, extra={"scope": MFA_ENROLMENT_SCOPE}
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    response, served = both(client, f"{URL}/{people['own'].id}", headers)
+
+    assert (response.status_code, served) == (403, 0)
+    assert response.json()["mfa_required"] is True
+
+
+def test_a_role_without_incident_read_is_the_routes_403(client, factory, people):
+    headers = factory.auth_headers(factory.user(roles=("analyst",)))
+    for _ in range(2):
+        client.get("/api/v1/auth/me", headers=headers).raise_for_status()
+    response, served = both(client, f"{URL}/{people['own'].id}", headers)
+
+    assert (response.status_code, served) == (403, 0)
+
+
+def test_a_deactivated_user_is_refused_by_the_route(client, session, people):
+    agent = people["agent_user"]
+    agent.is_active = False
+    session.flush()  # drops the user's snapshot (operational/auth/cache.py)
+    response, served = both(client, f"{URL}/{people['own'].id}", people["agent"])
+
+    assert (response.status_code, served) == (401, 0)
+
+
+def test_if_none_match_changes_nothing_on_either(client, people):
+    own = people["own"]
+    headers = {**people["agent"], "If-None-Match": f'"{own.version}"'}
+    response, served = both(client, f"{URL}/{own.id}", headers)
+
+    # The route answers in full (no 304: the body's known error can change without the
+    # incident's version), and so does the fast path.
+    assert (response.status_code, served) == (200, 1)
+
+
+@pytest.mark.parametrize("query", ["expand=all", "fields=id", "x"])
+def test_a_query_string_goes_to_the_route(client, people, query):
+    response, served = both(client, f"{URL}/{people['own'].id}?{query}", people["agent"])
+
+    assert (response.status_code, served) == (422, 0)
+
+
+@pytest.mark.parametrize("reference", ["999999999", "INC9999999", "x" * 300, " "])
+def test_a_missing_incident_is_the_routes_404(client, people, reference):
+    response, served = both(client, f"{URL}/{reference}", people["agent"])
+
+    assert (response.status_code, served) == (404, 0)
+
+
+def test_other_routes_under_incidents_are_not_taken(client, people):
+    matrix, served = both(client, f"{URL}/priority-matrix", people["agent"])
+    slash, served_slash = both(client, f"{URL}/{people['own'].id}/", people["agent"])
+
+    assert (matrix.status_code, served) == (200, 0)
+    assert (slash.status_code, served_slash) == (307, 0)
+
+
+def test_an_incident_with_a_known_error_goes_to_the_route(client, people):
+    own = people["own"]
+    problems = ProblemApi(client, people["agent"])
+    problem = problems.create(title="Mail server drops connections")
+    assert problems.link(problem, own.id).status_code in (200, 201)
+    response, served = both(client, f"{URL}/{own.id}", people["agent"])
+
+    assert (response.status_code, served) == (200, 0)
+    assert response.json()["problem_id"] == problem["id"]
+
+
+def test_a_user_not_yet_cached_goes_to_the_route(client, factory, people):
+    headers = factory.auth_headers(factory.user(roles=("agent",)))
+    stats = client.app.state.incident_fast_reads
+    before = stats.served
+    first = client.get(f"{URL}/{people['own'].id}", headers=headers)
+
+    assert (first.status_code, stats.served - before) == (200, 0)
+
+
+def test_outside_the_tests_transaction_the_path_reads_through_its_own_pool(committed_database):
+    """As served: no replacement of get_db, so the path reads through its own connections, in
+    the event loop."""
+    from fastapi.testclient import TestClient
+
+    from operational.auth import cache as auth_cache
+    from operational.auth.models import User, UserRole
+    from operational.core.db import session_scope
+    from operational.incidents import flows
+    from operational.incidents.schemas import IncidentCreate
+    from operational.main import create_app
+    from tests.factories import Factory
+
+    with session_scope() as session:
+        agent = User(
+            email="fast-reads@example.com",
+            display_name="Fast reads",
+            role_rows=[UserRole(role="agent")],
+        )
+        session.add(agent)
+        session.flush()
+        incident = flows.create(
+            session=session, data=IncidentCreate(title="Disk full on db-2"), actor=agent
+        ).incident
+        url, headers = f"{URL}/{incident.id}", Factory(session).auth_headers(agent)
+
+    app = create_app()
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert auth_cache.wait_until_listening(10)
+        for _ in range(2):
+            client.get(f"{URL}/priority-matrix", headers=headers).raise_for_status()
+        response, served = both(client, url, headers)
+        pool = app.state.incident_fast_reads.pool
+
+    assert (response.status_code, served) == (200, 1)
+    assert response.json()["title"] == "Disk full on db-2"
+    assert pool is not None and pool.closed  # opened by the read, closed at shutdown
