@@ -9,7 +9,8 @@ This ASGI middleware answers the read itself when it can answer exactly as the r
 - a bearer token whose user is in this process's auth cache and passes the whole chain of
   ``require("incident:read")`` (operational/auth/chain.py: the same checks as the dependencies);
 - the incident exists, the viewer may see it (``service.is_visible_to``), PostgreSQL wrote its
-  body, and it has no problem linked (whose known-error hint depends on the viewer).
+  body as this viewer sees it (``reads.shown``: a requester's custom fields go to the route), and
+  it has no problem linked (whose known-error hint depends on the viewer).
 
 Anything else (a refusal of any kind, a missing incident, a user not cached, a query parameter,
 a database error) goes on to the FastAPI route, which answers it, problems included, and stays
@@ -171,11 +172,12 @@ class IncidentFastReads:
         if row is None:
             return None
         found = reads.from_row(row)
-        if found.body is None or found.problem_id is not None:
+        body = reads.shown(found, reads_all=service.can_read_all(viewer))
+        if body is None or found.problem_id is not None:
             return None
         if not service.is_visible_to(found, viewer):
             return None
-        return found.body, found.version
+        return body, found.version
 
     async def _row(self, statement: tuple[str, dict[str, Any]]) -> Any:
         sessions = self.api.dependency_overrides.get(get_db)
