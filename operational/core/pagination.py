@@ -79,7 +79,7 @@ class PageParams:
         return 0 if self.after else (self.page - 1) * self.size
 
 
-def page_params(
+async def page_params(
     page: Annotated[int, Query(ge=1, description="1-based page number")] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")] = 50,
     sort: Annotated[
@@ -94,7 +94,7 @@ def page_params(
 PageQuery = Annotated[PageParams, Depends(declare_problems(page_params, 400))]
 
 
-def keyset_page_params(
+async def keyset_page_params(
     page: Annotated[int, Query(ge=1, description="1-based page number")] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")] = 50,
     sort: Annotated[

@@ -11,7 +11,8 @@ from operational.customfields import service
 from operational.customfields.models import CustomFieldDefinition
 
 
-def _custom_field_params(request: Request) -> dict[str, list[str]]:
+async def _custom_field_params(request: Request) -> dict[str, list[str]]:
+    # A coroutine, as the pages' parameters are: no I/O, so no trip to the thread pool.
     return service.query_params(request.query_params.multi_items())
 
 
