@@ -177,8 +177,8 @@ class Settings(BaseSettings):
         default=5, ge=0, le=60, description="Seconds a process may reuse the token's user."
     )
 
-    # GET /api/v1/incidents/{id} answered below FastAPI's dependencies when it can be exactly
-    # (docs/incidents.md, "Fast reads"); false sends every read through the route.
+    # GET /api/v1/incidents/{id} and plain list pages answered below FastAPI's dependencies when
+    # they can be exactly (docs/incidents.md, "Fast reads"); false sends all through the route.
     incident_fast_reads: bool = True
 
     # Connections (docs/operations.md, "Connections"): per API worker process, the request pool

@@ -1,5 +1,5 @@
-"""``GET /api/v1/incidents/{id}`` answered below FastAPI, for the common case (docs/incidents.md,
-"Fast reads").
+"""``GET /api/v1/incidents/{id}`` and ``GET /api/v1/incidents`` answered below FastAPI, for the
+common cases (docs/incidents.md, "Fast reads").
 
 A read by id is one statement that PostgreSQL writes the response of (reads.py); what it costs
 in Python is mostly FastAPI's per-request dependency resolution and the auth chain's ORM user.
@@ -11,6 +11,11 @@ This ASGI middleware answers the read itself when it can answer exactly as the r
 - the incident exists, the viewer may see it (``service.is_visible_to``), PostgreSQL wrote its
   body as this viewer sees it (``reads.shown``: a requester's custom fields go to the route), and
   it has no problem linked (whose known-error hint depends on the viewer).
+
+A list page is answered here when its query names only the page (``page``, ``size``, ``sort``,
+``after``) and the filters of ``IncidentFilters``, each once (the filters that take several
+values as often as given), with no empty value, and they validate; the page's statements are
+``reads.page``'s, and every item's body is PostgreSQL's as this viewer sees it.
 
 Anything else (a refusal of any kind, a missing incident, a user not cached, a query parameter,
 a database error) goes on to the FastAPI route, which answers it, problems included, and stays
@@ -27,18 +32,33 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from psycopg_pool import AsyncConnectionPool
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from operational.auth import chain
 from operational.core.concurrency import etag
 from operational.core.config import get_settings
-from operational.core.db import get_db, get_engine, libpq_url, read_connection
+from operational.core.db import _session_factory, get_db, get_engine, libpq_url, read_connection
+from operational.core.errors import DomainError
+from operational.core.pagination import MAX_PAGE_SIZE, PageParams
 from operational.incidents import reads, service
+from operational.incidents.schemas import IncidentFilters
 
 PREFIX = "/api/v1/incidents/"
+LIST_PATH = PREFIX.rstrip("/")
 PERMISSION = "incident:read"
 ROUTE_PATH = PREFIX + "{incident_id}"
+_PAGE_NUMBERS = ("page", "size")
+_PAGE_TEXTS = ("sort", "after")
+_AFTER_MAX_LENGTH = 2000  # keyset_page_params' own limit
+_FILTERS = frozenset(IncidentFilters.model_fields)
+_FILTER_LISTS = frozenset(
+    name
+    for name, field in IncidentFilters.model_fields.items()
+    if getattr(field.annotation, "__origin__", None) is list
+)
 _JSON = (b"content-type", b"application/json")
 _WAIT_SECONDS = 1.0
 _NOT_SERVING: frozenset[str] = frozenset({"\0"})
@@ -50,7 +70,8 @@ class FastReadStats:
     its connection pool while it has one."""
 
     enabled: bool = True
-    served: int = 0
+    served: int = 0  # reads by id
+    listed: int = 0  # list pages
     pool: AsyncConnectionPool | None = None
 
 
@@ -103,6 +124,70 @@ def _read_in(sessions: Any, statement: tuple[str, dict[str, Any]]) -> Any:
         return read_connection(session).exec_driver_sql(*statement).first()
 
 
+def list_query(query_string: bytes) -> tuple[IncidentFilters, PageParams] | None:
+    """The filters and page of a list's query string, parsed as the route's parameters parse
+    it; None for anything else (another parameter, a repeated or empty one, a value the route
+    would refuse): the route answers those."""
+    params = QueryParams(query_string)
+    values: dict[str, Any] = {}
+    for key in params:
+        given = params.getlist(key)
+        if "" in given or (key not in _FILTER_LISTS and len(given) != 1):
+            return None
+        if key in _FILTER_LISTS:
+            values[key] = given
+        elif key in _FILTERS or key in _PAGE_TEXTS:
+            values[key] = given[0]
+        elif key in _PAGE_NUMBERS and given[0].isdigit() and str(int(given[0])) == given[0]:
+            values[key] = int(given[0])
+        else:
+            return None
+    page = {key: values.pop(key) for key in (*_PAGE_NUMBERS, *_PAGE_TEXTS) if key in values}
+    if (
+        page.get("page", 1) < 1
+        or not 1 <= page.get("size", 50) <= MAX_PAGE_SIZE
+        or len(page.get("after", "")) > _AFTER_MAX_LENGTH
+    ):
+        return None
+    try:
+        filters = IncidentFilters.model_validate(values)
+    except ValidationError:
+        return None
+    return filters, PageParams(**page)
+
+
+@contextmanager
+def _session(sessions: Any) -> Any:
+    if sessions is not None:
+        with contextmanager(sessions)() as session:
+            yield session
+        return
+    session = _session_factory()()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def _page_in(
+    sessions: Any, viewer: Any, filters: IncidentFilters, params: PageParams
+) -> bytes | None:
+    """The list page's response, or None when an item needs the models (or a parameter the
+    route refuses): in the thread pool, as the route's session works."""
+    with _session(sessions) as session:
+        try:
+            found, items = reads.page(
+                session=session, viewer=viewer, filters=filters, params=params
+            )
+        except DomainError:
+            return None  # an unknown sort field, a bad cursor: the route's 400
+        reads_all = service.can_read_all(viewer)
+        bodies = [reads.shown(item, reads_all=reads_all) for item in items]
+        if any(body is None for body in bodies):
+            return None
+        return reads.page_body(found, bodies)  # type: ignore[arg-type]
+
+
 class IncidentFastReads:
     def __init__(self, app: ASGIApp, *, api: FastAPI, stats: FastReadStats) -> None:
         self.app = app
@@ -110,6 +195,7 @@ class IncidentFastReads:
         self.stats = stats
         self.connections = _Connections(stats)
         self._claimed: frozenset[str] | None = None  # segments of other routes under PREFIX
+        self._lists = False  # the list route is there
 
     def _claimed_segments(self) -> frozenset[str] | None:
         """The literal segments other routes take (``priority-matrix``); None when the route
@@ -120,6 +206,8 @@ class IncidentFastReads:
             for route in iter_route_contexts(self.api.routes):
                 path = route.path or ""
                 rest = path.removeprefix(PREFIX)
+                if path == LIST_PATH and "GET" in (route.methods or ()):
+                    self._lists = self._lists or route.name == "list_incidents"
                 if rest == path or "/" in rest:
                     continue
                 if "{" not in rest:
@@ -133,11 +221,22 @@ class IncidentFastReads:
         if (
             scope["type"] != "http"
             or scope["method"] != "GET"
-            or scope["query_string"]
             or scope.get("root_path")
             or not self.stats.enabled
-            or not scope["path"].startswith(PREFIX)
         ):
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if path == LIST_PATH:
+            content = await self._list(scope)
+            if content is None:
+                await self.app(scope, receive, send)
+                return
+            self.stats.listed += 1
+            # What Response(content, media_type="application/json") sends.
+            await self._send(send, content, [])
+            return
+        if scope["query_string"] or not path.startswith(PREFIX):
             await self.app(scope, receive, send)
             return
         body = await self._answer(scope)
@@ -147,25 +246,38 @@ class IncidentFastReads:
         content, version = body
         self.stats.served += 1
         # What Response(content, media_type="application/json", headers={"ETag": ...}) sends.
-        headers = [
-            (b"etag", etag(version).encode()),
-            (b"content-length", str(len(content)).encode()),
-            _JSON,
-        ]
+        await self._send(send, content, [(b"etag", etag(version).encode())])
+
+    @staticmethod
+    async def _send(send: Send, content: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+        headers = [*headers, (b"content-length", str(len(content)).encode()), _JSON]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": content})
+
+    async def _list(self, scope: Scope) -> bytes | None:
+        self._claimed_segments()  # finds the routes, the list's among them, once
+        if not self._lists:
+            return None
+        query = list_query(scope["query_string"])
+        if query is None:
+            return None
+        viewer = chain.cached_viewer(_authorization(scope), PERMISSION)
+        if viewer is None:
+            return None
+        sessions = self.api.dependency_overrides.get(get_db)
+        if sessions is not None and not isgeneratorfunction(sessions):
+            return None
+        try:
+            return await run_in_threadpool(_page_in, sessions, viewer, *query)
+        except Exception:
+            return None  # the route meets the same error and answers it
 
     async def _answer(self, scope: Scope) -> tuple[bytes, int] | None:
         reference = scope["path"][len(PREFIX) :]
         claimed = self._claimed_segments()
         if claimed is None or not reference or "/" in reference or reference in claimed:
             return None
-        authorization = next(
-            (value for name, value in scope["headers"] if name == b"authorization"), None
-        )
-        if authorization is None:
-            return None
-        viewer = chain.cached_viewer(authorization.decode("latin-1"), PERMISSION)
+        viewer = chain.cached_viewer(_authorization(scope), PERMISSION)
         if viewer is None or (statement := reads.lookup(reference)) is None:
             return None
         row = await self._row(statement)
@@ -189,6 +301,11 @@ class IncidentFastReads:
         except Exception:
             return None  # the route meets the same error and answers it
         return None
+
+
+def _authorization(scope: Scope) -> str | None:
+    found = next((value for name, value in scope["headers"] if name == b"authorization"), None)
+    return None if found is None else found.decode("latin-1")
 
 
 def install(app: FastAPI, *, enabled: bool = True) -> None:

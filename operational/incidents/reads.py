@@ -11,11 +11,12 @@ those, and joins only what they show (no people, team or timers' pass unless the
 """
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
 from operational.auth.models import Team, User
@@ -29,7 +30,13 @@ from operational.customfields.enums import RecordType
 from operational.incidents import service, workflow
 from operational.incidents.enums import IncidentState
 from operational.incidents.models import Incident
-from operational.incidents.schemas import IncidentFilters, IncidentRead, TeamRef, UserRef
+from operational.incidents.schemas import (
+    IncidentFilters,
+    IncidentPage,
+    IncidentRead,
+    TeamRef,
+    UserRef,
+)
 from operational.sla import timers as sla_timers
 
 # Filled in by the router (per viewer, or only in a write's response).
@@ -38,6 +45,7 @@ LEFT_NULL = ("csat_invitation", "known_error", "suggestions")
 TAIL = b',"known_error":null,"suggestions":null}'
 
 _NUMBER_LENGTH = Incident.__table__.c.number.type.length
+_PAGE = TypeAdapter(IncidentPage)
 
 # What a list's fields= may name: the response's own fields, and cf.<name> for one custom field.
 FIELDS = tuple(IncidentRead.model_fields)
@@ -311,3 +319,10 @@ def of_ids(
     statement = _of_ids(None if only is None else only.names)
     rows = read_connection(session).exec_driver_sql(statement, {"ids": list(ids)})
     return [_found(row) for row in rows]
+
+
+def page_body(found: Page[Any], bodies: Iterable[bytes]) -> bytes:
+    """A list's response: the items' bodies (written already) in the page's envelope (total,
+    page, size, cursor) as the page model writes it."""
+    envelope = _PAGE.dump_json(found.map(lambda _: None).model_copy(update={"items": []}))
+    return b'{"items":[' + b",".join(bodies) + envelope.removeprefix(b'{"items":[')

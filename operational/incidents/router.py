@@ -38,7 +38,6 @@ from operational.incidents.schemas import (
     IncidentCreate,
     IncidentFilters,
     IncidentListPage,
-    IncidentPage,
     IncidentRead,
     IncidentUpdate,
     PriorityMatrixRead,
@@ -68,7 +67,6 @@ def _read(
 
 
 _INCIDENT = TypeAdapter(IncidentRead)
-_PAGE = TypeAdapter(IncidentPage)
 
 
 def _read_json(
@@ -196,16 +194,16 @@ def list_incidents(
     found, items = reads.page(
         session=session, viewer=user, filters=filters, params=page, custom=custom, only=only
     )
-    envelope = _PAGE.dump_json(found.map(lambda _: None).model_copy(update={"items": []}))
     reads_all = service.can_read_all(user)
     return _json(
-        b'{"items":['
-        + b",".join(
-            reads.shown(item, reads_all=reads_all, only=only)
-            or _read_json(session, item.id, user, only)
-            for item in items
+        reads.page_body(
+            found,
+            (
+                reads.shown(item, reads_all=reads_all, only=only)
+                or _read_json(session, item.id, user, only)
+                for item in items
+            ),
         )
-        + envelope.removeprefix(b'{"items":[')
     )
 
 

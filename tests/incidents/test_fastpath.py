@@ -239,3 +239,89 @@ def test_custom_fields_are_served_fast_to_an_agent_and_a_requesters_view_by_the_
     assert agents.json()["custom_fields"] == {"site": "Delft", "cost": 12.5}
     assert (requesters.status_code, served_requester) == (200, 0)
     assert requesters.json()["custom_fields"] == {"site": "Delft"}
+
+
+def listed_both(client, query: str, headers: dict[str, str] | None = None):
+    """A list page with the fast path on, whether the path served it, and the route's own."""
+    stats = client.app.state.incident_fast_reads
+    before = stats.listed
+    url = f"{URL}?{query}" if query else URL
+    fast = client.get(url, headers=headers or {}, follow_redirects=False)
+    served = stats.listed - before
+    stats.enabled = False
+    try:
+        slow = client.get(url, headers=headers or {}, follow_redirects=False)
+    finally:
+        stats.enabled = True
+    assert fast.status_code == slow.status_code, (query, fast.text, slow.text)
+    assert fast.headers.multi_items() == slow.headers.multi_items(), query
+    assert fast.content == slow.content, query
+    return fast, served
+
+
+@pytest.fixture
+def several(incidents, people):
+    agent = people["agent_user"]
+    for impact, title in ((1, "VPN down"), (2, "Printer jam"), (3, "VPN slow"), (3, "Mail")):
+        incidents.incident(actor=agent, title=title, impact=impact, urgency=impact)
+    return people
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "page=2&size=2",
+        "size=3&sort=-priority,title",
+        "state=new&state=assigned&size=10",
+        "priority=3",
+        "q=VPN",
+        "created_from=2020-01-01&created_to=2100-01-01T00:00:00Z",
+        "assignee_id=1&size=5",
+    ],
+)
+def test_a_plain_list_page_is_served_fast_as_the_route_serves_it(client, several, query):
+    page, served = listed_both(client, query, several["agent"])
+    assert (page.status_code, served) == (200, 1)
+    assert "total" in page.json()
+
+
+def test_keyset_pages_and_a_requesters_list_are_served_fast(client, several):
+    first, _ = listed_both(client, "size=2", several["agent"])
+    cursor = first.json()["next_after"]
+    second, served = listed_both(client, f"size=2&after={cursor}", several["agent"])
+    assert (second.status_code, served) == (200, 1)
+    assert not {i["id"] for i in second.json()["items"]} & {i["id"] for i in first.json()["items"]}
+    own, served_own = listed_both(client, "", several["requester"])
+    assert served_own == 1
+    assert [item["id"] for item in own.json()["items"]] == [several["own"].id]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "size=0",
+        "size=501",
+        "page=01",
+        "page=-1",
+        "state=",
+        "state=bogus",
+        "sort=colour",
+        "after=not-a-cursor",
+        "fields=number,title",
+        "cf.site=Delft",
+        "colour=red",
+        "q=VPN&q=Mail",
+        "created_from=yesterday",
+    ],
+)
+def test_what_the_list_route_refuses_or_the_path_does_not_know_goes_to_the_route(
+    client, several, query
+):
+    _, served = listed_both(client, query, several["agent"])
+    assert served == 0
+
+
+def test_a_list_without_a_token_is_the_routes_401(client, several):
+    page, served = listed_both(client, "")
+    assert (page.status_code, served) == (401, 0)
