@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from operational.auth.models import Team, TeamMember, User
@@ -26,6 +26,32 @@ class IncidentFactory:
 
     def requester(self, **fields: Any) -> User:
         return self.factory.user(roles=("requester",), **fields)
+
+    def with_site_and_cost(self, incident_id: int, site: str, cost: float) -> None:
+        """Custom fields ``site`` (requesters see it) and ``cost`` (they do not) defined, and
+        those values stored on the incident."""
+        from operational.customfields import service as custom_fields
+        from operational.customfields.schemas import DefinitionCreate
+
+        admin = self.factory.user(roles=("admin",))
+        for name, kind, visible in (("site", "text", True), ("cost", "decimal", False)):
+            custom_fields.create_definition(
+                session=self.session,
+                data=DefinitionCreate(
+                    record_type="incident",
+                    name=name,
+                    label=name.title(),
+                    type=kind,
+                    requester_visible=visible,
+                ),
+                actor=admin,
+            )
+        self.session.execute(
+            update(Incident)
+            .where(Incident.id == incident_id)
+            .values(custom_fields={"site": site, "cost": cost})
+        )
+        self.session.flush()
 
     def team(self, *, strategy: str = "round_robin", **fields: Any) -> Team:
         return self.factory.team(assignment_strategy=strategy, **fields)

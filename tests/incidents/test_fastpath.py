@@ -203,34 +203,10 @@ def test_outside_the_tests_transaction_the_path_reads_through_its_own_pool(commi
 
 
 def test_custom_fields_are_served_fast_to_an_agent_and_a_requesters_view_by_the_route(
-    client, session, factory, people
+    client, incidents, people
 ):
-    from sqlalchemy import update
-
-    from operational.customfields import service as custom_fields
-    from operational.customfields.schemas import DefinitionCreate
-    from operational.incidents.models import Incident
-
-    admin = factory.user(roles=("admin",))
-    for name, visible in (("site", True), ("cost", False)):
-        custom_fields.create_definition(
-            session=session,
-            data=DefinitionCreate(
-                record_type="incident",
-                name=name,
-                label=name.title(),
-                type="text" if name == "site" else "decimal",
-                requester_visible=visible,
-            ),
-            actor=admin,
-        )
     own = people["own"]
-    session.execute(
-        update(Incident)
-        .where(Incident.id == own.id)
-        .values(custom_fields={"site": "Delft", "cost": 12.5})
-    )
-    session.flush()
+    incidents.with_site_and_cost(own.id, "Delft", 12.5)
     url = f"{URL}/{own.id}"
     agents, served_agent = both(client, url, people["agent"])
     requesters, served_requester = both(client, url, people["requester"])

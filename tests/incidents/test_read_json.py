@@ -308,25 +308,11 @@ def test_a_custom_number_pydantic_writes_with_an_exponent_goes_through_the_model
         assert response.content == _expected(session, ids[0])
 
 
-def test_a_requester_and_a_cf_subset_see_only_their_custom_fields(client, session, varied, factory):
-    from operational.customfields import service as custom_fields
-    from operational.customfields.schemas import DefinitionCreate
-
+def test_a_requester_and_a_cf_subset_see_only_their_custom_fields(
+    client, session, varied, factory, incidents
+):
     headers, ids = varied
-    admin = factory.user(roles=("admin",))
-    for name, visible in (("site", True), ("cost", False)):
-        custom_fields.create_definition(
-            session=session,
-            data=DefinitionCreate(
-                record_type="incident",
-                name=name,
-                label=name.title(),
-                type="text" if name == "site" else "decimal",
-                requester_visible=visible,
-            ),
-            actor=admin,
-        )
-    _with_custom_fields(session, ids[1], {"site": "Delft", "cost": 12.5})
+    incidents.with_site_and_cost(ids[1], "Delft", 12.5)
     requester = session.get(service.Incident, ids[1]).requester
     own = factory.auth_headers(requester)
     mine = client.get(f"{URL}/{ids[1]}", headers=own)
