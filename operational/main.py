@@ -8,6 +8,7 @@ from fastapi import Depends, FastAPI
 from operational.auth import cache as auth_cache
 from operational.auth.router import router as auth_router
 from operational.automation import flows as automation_flows
+from operational.automation.router import assignment_router
 from operational.automation.router import router as automation_router
 from operational.bulk.router import router as bulk_router
 from operational.changes.router import ci_page_router
@@ -115,6 +116,7 @@ def create_app() -> FastAPI:
         customfields_router,
         bulk_router,
         automation_router,
+        assignment_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     document_problems(app)

@@ -112,6 +112,16 @@ def _recreate_database(admin_libpq_url: str, name: str, template: str | None = N
         grant_database_privileges(_sqlalchemy_url(admin_libpq_url, name))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def rules_engine_installed() -> None:
+    """The flows run the automation rules and route new incidents by the route rules, as in the
+    API, the worker and the mail commands (installed only with the app, flow-level tests would
+    depend on whether an API test ran before them in the same process)."""
+    from operational.automation import flows as automation_flows
+
+    automation_flows.install()
+
+
 @pytest.fixture(scope="session")
 def database_server(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Admin (libpq) URL of the server shared by the whole run."""

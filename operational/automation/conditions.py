@@ -2,6 +2,7 @@
 time, and two lookups the caller provides (when the record entered its state; a business
 calendar). ``check_fields`` refuses a rule naming a field its record type does not have."""
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -87,6 +88,18 @@ def unknown_fields(names: Iterator[str] | list[str], known: frozenset[str]) -> l
 # ------------------------------------------------------------------------------- comparing
 
 
+def mentions(text: Any, words: Any) -> bool:
+    """Whether ``text`` holds one of ``words`` (a list, or one) as a whole word, ignoring case:
+    "VPN" is in "the vpn is down", not in "vpns"."""
+    if not isinstance(text, str):
+        return False
+    for word in words if isinstance(words, list | tuple) else [words]:
+        word = str(word).strip() if word is not None else ""
+        if word and re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, flags=re.IGNORECASE):
+            return True
+    return False
+
+
 def _plain(value: Any) -> Any:
     value = value.value if hasattr(value, "value") else value
     return value.casefold() if isinstance(value, str) else value
@@ -155,6 +168,8 @@ def compare(op: Operator | str, left: Any, right: Any) -> bool:
         options = right if isinstance(right, list | tuple) else [right]
         found = any(equal(left, option) for option in options)
         return found if op == Operator.in_ else not found
+    if op == Operator.mentions:
+        return mentions(left, right)
     if op == Operator.contains:
         if isinstance(left, list | tuple):
             return any(equal(item, right) for item in left)

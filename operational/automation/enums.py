@@ -20,6 +20,9 @@ class TriggerKind(StrEnum):
     sla_warning = "sla_warning"
     sla_breached = "sla_breached"
     schedule = "schedule"  # every ``every_minutes``, for the open records that match
+    # A new incident that names no team, before ``created`` (and POST .../auto-assign): the
+    # first matching route rule assigns it. The assignment-rule API manages such rules too.
+    route = "route"
 
 
 class Operator(StrEnum):
@@ -32,6 +35,7 @@ class Operator(StrEnum):
     lt = "lt"
     lte = "lte"
     contains = "contains"  # text contains (case-insensitive), or a list holds the value
+    mentions = "mentions"  # text holds one of the words (a list or one) as a whole word
     is_empty = "is_empty"
     is_set = "is_set"
 
@@ -40,6 +44,12 @@ class AssignStrategy(StrEnum):
     team = "team"  # the team's own strategy (incidents.assignment)
     round_robin = "round_robin"
     least_loaded = "least_loaded"
+
+
+class ManagedBy(StrEnum):
+    """The API other than the automation API that owns a rule (it alone changes it)."""
+
+    assignment_rules = "assignment_rules"  # /api/v1/assignment-rules
 
 
 class RunOutcome(StrEnum):

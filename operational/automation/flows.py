@@ -26,16 +26,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from operational.auth import service as auth_service
-from operational.automation import conditions, records, service, templates
-from operational.automation.conditions import CUSTOM_PREFIX, Facts
+from operational.automation import conditions, records, routing, service, templates
+from operational.automation.conditions import CUSTOM_PREFIX
 from operational.automation.enums import AssignStrategy, RecordType, RunOutcome, TriggerKind
+from operational.automation.facts import facts_for
 from operational.automation.models import AutomationRule
 from operational.automation.records import RecordKind
 from operational.automation.schemas import PlannedAction, RecordVerdict
@@ -56,8 +56,6 @@ from operational.problems import service as problem_service
 from operational.problems.schemas import ProblemUpdate
 from operational.requests import flows as request_flows
 from operational.requests.schemas import RequestUpdate
-from operational.sla import service as sla_service
-from operational.sla.businesstime import BusinessCalendar
 from operational.tickets import hooks
 from operational.tickets.hooks import RecordChange, Trigger
 
@@ -69,8 +67,9 @@ _CHAIN = "automation.chain"  # session.info: the ids of the rules running, outer
 
 
 def install() -> None:
-    """Make the ticket flows run the rules (idempotent)."""
-    hooks.install(on_record_change)
+    """Make the ticket flows run the rules, and route new incidents by the route rules
+    (idempotent)."""
+    hooks.install(on_record_change, router=routing.route)
 
 
 def _triggers(change: RecordChange) -> list[str]:
@@ -98,45 +97,8 @@ def on_record_change(session: Session, change: RecordChange) -> None:
         run_rules(session=session, rules=rules, change=change)
 
 
-# ------------------------------------------------------------------------------------ facts
-
-
 def _label(record: Any) -> str:
     return getattr(record, "number", None) or str(record.id)
-
-
-def _calendar(session: Session, calendar_id: int | None) -> BusinessCalendar:
-    if calendar_id is None:
-        return BusinessCalendar.twenty_four_seven()
-    return sla_service.to_business_calendar(
-        sla_service.get_calendar(session=session, calendar_id=calendar_id)
-    )
-
-
-def _state_since(session: Session, record_type: str, record: Any) -> datetime:
-    event = events.last_change(
-        session=session, entity_type=record_type, entity_id=record.id, field="state"
-    )
-    if event is not None:
-        return event.occurred_at
-    return getattr(record, "opened_at", None) or record.created_at
-
-
-def facts_for(session: Session, change: RecordChange) -> Facts:
-    return Facts(
-        record=change.record,
-        now=change.now,
-        changes=change.changes,
-        state_since=partial(_state_since, session, change.record_type, change.record),
-        calendar=partial(_calendar, session),
-        comment=_comment_of(change),
-    )
-
-
-def _comment_of(change: RecordChange) -> dict[str, Any]:
-    if change.trigger != Trigger.commented:
-        return {}
-    return {"body": change.data.get("body"), "public": change.data.get("is_public")}
 
 
 # ---------------------------------------------------------------------------------- running

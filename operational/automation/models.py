@@ -16,7 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from operational.automation.enums import RecordType, RunOutcome, TriggerKind
+from operational.automation.enums import ManagedBy, RecordType, RunOutcome, TriggerKind
 from operational.core.db import Base, sql_values
 
 
@@ -39,6 +39,9 @@ class AutomationRule(Base):
     conditions: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     actions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     stop_processing: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # The API that owns the rule when it is not the automation API (``ManagedBy``): the
+    # assignment-rule API's rules are route rules that it alone changes.
+    managed_by: Mapped[str | None] = mapped_column(String(32))
     # When the worker last ran this scheduled rule (None: never).
     last_scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -52,6 +55,9 @@ class AutomationRule(Base):
             "(trigger = 'schedule') = (every_minutes is not null)", name="schedule_has_interval"
         ),
         CheckConstraint("every_minutes is null or every_minutes >= 5", name="sane_interval"),
+        CheckConstraint(
+            f"managed_by is null or managed_by in ({sql_values(ManagedBy)})", name="known_manager"
+        ),
         Index("ix_automation_rules_lookup", "record_type", "trigger", "is_active", "position"),
     )
 

@@ -132,7 +132,8 @@ KINDS: dict[str, RecordKind] = {
         assignee_field="assignee_id",
         team_field="assignment_group_id",
         requester_field="requester_id",
-        triggers=COMMON_TRIGGERS | SLA_TRIGGERS | {TriggerKind.commented},
+        # route: only incidents are routed when raised (assignment rules).
+        triggers=COMMON_TRIGGERS | SLA_TRIGGERS | {TriggerKind.commented, TriggerKind.route},
         actions=OPTIONAL_ACTIONS,
         refusals={},
     ),

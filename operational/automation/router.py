@@ -1,5 +1,6 @@
 """Automation rules: admins manage them, managers read them (``automation:admin``,
-``automation:read``); the dry run shows what a rule would do without doing it."""
+``automation:read``); the dry run shows what a rule would do without doing it. The
+assignment-rule API (``assignment:admin``) manages its own route rules (``assignment_rules``)."""
 
 from datetime import UTC, datetime
 from typing import Annotated
@@ -8,11 +9,15 @@ from fastapi import APIRouter, Query, Response, status
 
 from operational.auth.dependencies import require
 from operational.auth.models import User
-from operational.automation import flows, service
+from operational.automation import assignment_rules, flows, service
 from operational.automation.dependencies import CurrentRule
 from operational.automation.enums import RecordType, TriggerKind
 from operational.automation.models import AutomationRule
 from operational.automation.schemas import (
+    AssignmentRuleCreate,
+    AssignmentRulePage,
+    AssignmentRuleRead,
+    AssignmentRuleUpdate,
     RuleCreate,
     RulePage,
     RuleRead,
@@ -83,6 +88,7 @@ def get_rule(rule: CurrentRule, session: DbSession) -> RuleRead:
 def update_rule(
     user: AutomationAdmin, rule: CurrentRule, data: RuleUpdate, session: DbSession
 ) -> RuleRead:
+    service.ensure_not_managed(rule)
     updated = service.update(
         session=session, rule=rule, data=data, actor=user, now=datetime.now(UTC)
     )
@@ -91,6 +97,7 @@ def update_rule(
 
 @router.delete("/rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a rule")
 def delete_rule(user: AutomationAdmin, rule: CurrentRule, session: DbSession) -> Response:
+    service.ensure_not_managed(rule)
     service.delete(session=session, rule=rule, actor=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -121,3 +128,48 @@ def test_rule(rule: CurrentRule, data: RuleTest, session: DbSession) -> RuleTest
         )
         savepoint.rollback()
     return RuleTestResult(rule_id=rule.id, records=verdicts, examined=examined)
+
+
+# ------------------------------------------------------- assignment rules (the route rules)
+
+assignment_router = APIRouter(prefix="/assignment-rules", tags=["assignment rules"])
+AssignmentAdmin = Annotated[User, require("assignment:admin")]
+
+
+@assignment_router.get(
+    "",
+    summary="Auto-assignment rules, in the order they are tried",
+    dependencies=[require("assignment:admin")],
+)
+def list_assignment_rules(session: DbSession, page: PageQuery) -> AssignmentRulePage:
+    return assignment_rules.list_rules(session=session, params=page)
+
+
+@assignment_router.post("", status_code=status.HTTP_201_CREATED)
+def create_assignment_rule(
+    user: AssignmentAdmin, data: AssignmentRuleCreate, session: DbSession
+) -> AssignmentRuleRead:
+    rule = assignment_rules.create_rule(session=session, data=data, actor=user)
+    return assignment_rules.read(session, rule)
+
+
+@assignment_router.get("/{rule_id}", dependencies=[require("assignment:admin")])
+def get_assignment_rule(rule_id: int, session: DbSession) -> AssignmentRuleRead:
+    rule = assignment_rules.get_rule(session=session, rule_id=rule_id)
+    return assignment_rules.read(session, rule)
+
+
+@assignment_router.patch("/{rule_id}")
+def update_assignment_rule(
+    user: AssignmentAdmin, rule_id: int, data: AssignmentRuleUpdate, session: DbSession
+) -> AssignmentRuleRead:
+    rule = assignment_rules.get_rule(session=session, rule_id=rule_id)
+    updated = assignment_rules.update_rule(session=session, rule=rule, data=data, actor=user)
+    return assignment_rules.read(session, updated)
+
+
+@assignment_router.delete("/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_assignment_rule(user: AssignmentAdmin, rule_id: int, session: DbSession) -> Response:
+    rule = assignment_rules.get_rule(session=session, rule_id=rule_id)
+    assignment_rules.delete_rule(session=session, rule=rule, actor=user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,11 +4,12 @@ time in a state) and actions (a list, run in order). docs/automation.md has exam
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from operational.automation.enums import AssignStrategy, Operator, RecordType, TriggerKind
 from operational.core.pagination import Page
 from operational.core.schemas import ReadModel, RequestBody
+from operational.incidents.schemas import TeamRef
 
 FieldName = Annotated[
     str,
@@ -227,6 +228,9 @@ class RuleRead(ReadModel):
     conditions: dict[str, Any] | None
     actions: list[dict[str, Any]]
     stop_processing: bool
+    managed_by: str | None = Field(
+        None, description="assignment_rules: an assignment rule, changed through that API only"
+    )
     last_scheduled_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -281,3 +285,57 @@ class RuleTestResult(BaseModel):
     dry_run: Literal[True] = True
     records: list[RecordVerdict]
     examined: int = Field(description="Records whose conditions were evaluated")
+
+
+# ------------------------------------------------- the assignment-rule API (route rules)
+
+Label120 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
+Label200 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+
+class AssignmentRuleCreate(RequestBody):
+    name: Label200 = Field(min_length=1)
+    position: int = Field(100, ge=0, le=1_000_000, description="Lower runs first")
+    is_active: bool = True
+    category: Label120 | None = None
+    service: Label200 | None = None
+    keywords: list[Keyword] = Field(default_factory=list, max_length=100)
+    team_id: int
+
+
+class AssignmentRuleUpdate(RequestBody):
+    name: Label200 | None = Field(None, min_length=1)
+    position: int | None = Field(None, ge=0, le=1_000_000)
+    is_active: bool | None = None
+    category: Label120 | None = None
+    service: Label200 | None = None
+    keywords: list[Keyword] | None = Field(None, max_length=100)
+    team_id: int | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "AssignmentRuleUpdate":
+        nulls = [
+            name
+            for name in ("name", "position", "is_active", "keywords", "team_id")
+            if name in self.model_fields_set and getattr(self, name) is None
+        ]
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null")
+        return self
+
+
+class AssignmentRuleRead(ReadModel):
+    id: int
+    name: str
+    position: int
+    is_active: bool
+    category: str | None
+    service: str | None
+    keywords: list[str]
+    team: TeamRef
+    created_at: datetime
+    updated_at: datetime
+
+
+AssignmentRulePage = Page[AssignmentRuleRead]

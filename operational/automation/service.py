@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from operational.auth import service as auth_service
 from operational.auth.models import User
 from operational.automation import conditions, records, templates
-from operational.automation.enums import RecordType, RunOutcome, TriggerKind
+from operational.automation.enums import ManagedBy, RecordType, RunOutcome, TriggerKind
 from operational.automation.models import AutomationRule, AutomationRun
 from operational.automation.schemas import RuleCreate, RuleUpdate
 from operational.changes.models import Change
@@ -273,6 +273,28 @@ def _check_trigger(record_type: str, trigger: str) -> None:
         )
 
 
+def _check_route(trigger: str, actions: list[dict[str, Any]]) -> None:
+    """A route rule does one thing: assign to a team (the first that matches wins)."""
+    if trigger != TriggerKind.route:
+        return
+    if len(actions) != 1 or actions[0]["type"] != "assign" or actions[0].get("team_id") is None:
+        raise UnprocessableEntity(
+            "actions: a route rule has exactly one action, an assign naming a team_id",
+            field="actions",
+        )
+
+
+def ensure_not_managed(rule: AutomationRule) -> None:
+    """The automation API leaves a rule that another API owns to that API."""
+    if rule.managed_by == ManagedBy.assignment_rules:
+        raise Conflict(
+            f"Rule {rule.id} is an assignment rule: change it through "
+            f"/api/v1/assignment-rules/{rule.id}",
+            rule_id=rule.id,
+            managed_by=rule.managed_by,
+        )
+
+
 def _check_conditions(
     session: Session, record_type: str, trigger: str, condition: dict[str, Any] | None
 ) -> None:
@@ -340,11 +362,14 @@ def _record(
     )
 
 
-def create(*, session: Session, data: RuleCreate, actor: User) -> AutomationRule:
+def create(
+    *, session: Session, data: RuleCreate, actor: User, managed_by: ManagedBy | None = None
+) -> AutomationRule:
     _check_name(session, data.name, None)
     condition = _json(data.conditions)
     actions = [_json(action) for action in data.actions]
     _check_trigger(data.record_type, data.trigger)
+    _check_route(data.trigger, actions)
     _check_conditions(session, data.record_type, data.trigger, condition)
     _check_actions(session, data.record_type, actions)
     rule = AutomationRule(
@@ -358,6 +383,7 @@ def create(*, session: Session, data: RuleCreate, actor: User) -> AutomationRule
         conditions=condition,
         actions=actions,
         stop_processing=data.stop_processing,
+        managed_by=managed_by.value if managed_by is not None else None,
         created_by_id=actor.id,
     )
     session.add(rule)
@@ -390,6 +416,7 @@ def update(
     if "actions" in given and data.actions is not None:
         rule.actions = [_json(action) for action in data.actions]
     _check_trigger(rule.record_type, rule.trigger)
+    _check_route(rule.trigger, rule.actions)
     _check_conditions(session, rule.record_type, rule.trigger, rule.conditions)
     _check_actions(session, rule.record_type, rule.actions)
     rule.updated_at = now

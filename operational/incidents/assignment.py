@@ -1,19 +1,19 @@
-"""Auto-assignment: which team (assignment rules) and, within the team, which member.
+"""Assignment: within a team, which member; and applying an assignment to an incident.
 
-Rules are tried in (position, id) order; the first active rule whose every given criterion
-matches wins. Within the team, the team's strategy picks among members who are active, marked
-available and allowed to work incidents:
+Which team a new incident goes to is the route rules' decision (automation rules of the
+``route`` trigger, which the assignment-rule API manages too: ``operational.automation``); they
+call ``member_or_pick`` and ``apply`` here. Within the team, the team's strategy picks among
+members who are active, marked available and allowed to work incidents:
 
 - round_robin: the member whose last assignment in this team is oldest (never assigned first);
 - least_loaded: the member with the fewest open incidents assigned to them (any team), ties
   broken like round_robin.
 
-It also applies an assignment to an incident (``apply``, and the public ``assign`` and
-``auto_assign`` that the incident flows call), recording it as the incident service records
-every change (``operational.incidents.recording``).
+It also applies an assignment to an incident (``apply``, and the public ``assign`` that the
+incident flows call), recording it as the incident service records every change
+(``operational.incidents.recording``).
 """
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,13 +23,11 @@ from sqlalchemy.orm import Session
 from operational.auth import service as auth_service
 from operational.auth.models import Team, TeamMember, User
 from operational.auth.permissions import permissions_for
-from operational.core.errors import BadRequest, Conflict, NotFound, UnprocessableEntity
-from operational.core.pagination import Page, PageParams, paginate
-from operational.events import service as events
-from operational.events.enums import EntityType, EventKind
+from operational.core.errors import BadRequest, UnprocessableEntity
+from operational.events.enums import EventKind
 from operational.incidents.enums import OPEN_STATES, AssignmentStrategy, IncidentState
 from operational.incidents.exceptions import AssigneeNotInTeam
-from operational.incidents.models import AssignmentRule, Incident
+from operational.incidents.models import Incident
 from operational.incidents.recording import (
     acknowledge,
     ensure_changeable,
@@ -42,42 +40,10 @@ from operational.incidents.recording import (
     team_label,
     user_label,
 )
-from operational.incidents.schemas import AssignmentRuleCreate, AssignmentRuleUpdate, IncidentUpdate
+from operational.incidents.schemas import IncidentUpdate
 
 WORK_PERMISSION = "incident:write"
 _NEVER = datetime.min.replace(tzinfo=UTC)
-
-
-def _same(left: str | None, right: str | None) -> bool:
-    return (left or "").strip().casefold() == (right or "").strip().casefold()
-
-
-def _mentions(text: str, keyword: str) -> bool:
-    pattern = rf"(?<!\w){re.escape(keyword.strip())}(?!\w)"
-    return re.search(pattern, text, flags=re.IGNORECASE) is not None
-
-
-def rule_matches(rule: AssignmentRule, incident: Incident) -> bool:
-    if rule.category and not _same(rule.category, incident.category):
-        return False
-    if rule.service and not _same(rule.service, incident.service):
-        return False
-    keywords = [keyword for keyword in rule.keywords or [] if keyword.strip()]
-    if keywords:
-        text = f"{incident.title}\n{incident.description or ''}"
-        if not any(_mentions(text, keyword) for keyword in keywords):
-            return False
-    return True
-
-
-def matching_rule(*, session: Session, incident: Incident) -> AssignmentRule | None:
-    rules = session.scalars(
-        select(AssignmentRule)
-        .join(Team, Team.id == AssignmentRule.team_id)
-        .where(AssignmentRule.is_active, Team.is_active)
-        .order_by(AssignmentRule.position, AssignmentRule.id)
-    ).all()
-    return next((rule for rule in rules if rule_matches(rule, incident)), None)
 
 
 def can_work_incidents(user: User) -> bool:
@@ -118,126 +84,6 @@ def pick_member(*, session: Session, team: Team, strategy: str | None = None) ->
     return chosen.user
 
 
-# ------------------------------------------------------------------------- rule administration
-
-RULE_SORTABLE = {
-    "position": AssignmentRule.position,
-    "name": AssignmentRule.name,
-    "created_at": AssignmentRule.created_at,
-}
-RULE_DEFAULT_SORT = (AssignmentRule.position, AssignmentRule.id)
-
-
-def list_rules(*, session: Session, params: PageParams) -> Page[Any]:  # of AssignmentRule
-    return paginate(
-        session,
-        select(AssignmentRule),
-        params,
-        sortable=RULE_SORTABLE,
-        default_sort=RULE_DEFAULT_SORT,
-    )
-
-
-def get_rule(*, session: Session, rule_id: int) -> AssignmentRule:
-    rule = session.get(AssignmentRule, rule_id)
-    if rule is None:
-        raise NotFound(f"Assignment rule {rule_id} does not exist")
-    return rule
-
-
-def _check_rule(session: Session, *, name: str, team_id: int, rule_id: int | None) -> None:
-    if auth_service.get_team(session=session, team_id=team_id) is None:
-        raise UnprocessableEntity(f"Unknown team {team_id}", field="team_id")
-    clash = session.scalar(
-        select(AssignmentRule.id).where(
-            func.lower(AssignmentRule.name) == name.lower(), AssignmentRule.id != (rule_id or 0)
-        )
-    )
-    if clash is not None:
-        raise Conflict(f"An assignment rule named {name!r} already exists", rule_id=clash)
-
-
-def _clean_keywords(keywords: list[str]) -> list[str]:
-    seen: dict[str, str] = {}
-    for keyword in keywords:
-        seen.setdefault(keyword.casefold(), keyword)
-    return list(seen.values())
-
-
-def _record(
-    session: Session,
-    rule: AssignmentRule,
-    actor: User | None,
-    before: dict[str, Any] | None,
-    deleted: bool = False,
-) -> None:
-    """A rule change as an event of the rule's log, with the values before and after."""
-    events.record_change(
-        session=session,
-        entity_type=EntityType.assignment_rule,
-        entity_id=rule.id,
-        actor=actor,
-        before=before,
-        after=None if deleted else events.snapshot(rule),
-        label=rule.name,
-    )
-
-
-def create_rule(
-    *, session: Session, data: AssignmentRuleCreate, actor: User | None = None
-) -> AssignmentRule:
-    _check_rule(session, name=data.name, team_id=data.team_id, rule_id=None)
-    rule = AssignmentRule(
-        name=data.name,
-        position=data.position,
-        is_active=data.is_active,
-        category=data.category or None,
-        service=data.service or None,
-        keywords=_clean_keywords(data.keywords),
-        team_id=data.team_id,
-    )
-    session.add(rule)
-    session.flush()
-    session.refresh(rule)
-    _record(session, rule, actor, None)
-    return rule
-
-
-def update_rule(
-    *,
-    session: Session,
-    rule: AssignmentRule,
-    data: AssignmentRuleUpdate,
-    actor: User | None = None,
-) -> AssignmentRule:
-    changes = data.model_dump(exclude_unset=True)
-    _check_rule(
-        session,
-        name=changes.get("name", rule.name),
-        team_id=changes.get("team_id", rule.team_id),
-        rule_id=rule.id,
-    )
-    if "keywords" in changes:
-        changes["keywords"] = _clean_keywords(changes["keywords"])
-    for name in ("category", "service"):
-        if name in changes:
-            changes[name] = changes[name] or None
-    before = events.snapshot(rule)
-    for name, value in changes.items():
-        setattr(rule, name, value)
-    session.flush()
-    session.refresh(rule)
-    _record(session, rule, actor, before)
-    return rule
-
-
-def delete_rule(*, session: Session, rule: AssignmentRule, actor: User | None = None) -> None:
-    before = events.snapshot(rule)
-    session.delete(rule)
-    session.flush()
-    _record(session, rule, actor, before, deleted=True)
-
-
 # ------------------------------------------------------------------- assigning an incident
 
 
@@ -250,10 +96,13 @@ def apply(
     team_id: int | None,
     assignee_id: int | None,
     reason: str | None = None,
-    rule: Any = None,
+    rule_id: int | None = None,
+    escalation_rule_id: int | None = None,
     picked_by: str | None = None,
 ) -> bool:
-    """Set the team and the person exactly as given; record, count and acknowledge."""
+    """Set the team and the person exactly as given; record, count and acknowledge.
+    ``rule_id``: the route rule that chose the team; ``escalation_rule_id``: the SLA escalation
+    rule that moved it."""
     old_team_id, old_assignee_id = incident.assignment_group_id, incident.assignee_id
     if team_id == old_team_id and assignee_id == old_assignee_id:
         return False
@@ -278,13 +127,13 @@ def apply(
             assignee_id=assignee.id,
         )
 
-    automatic = isinstance(rule, AssignmentRule)
+    automatic = rule_id is not None
     label = "auto-assignment" if automatic and actor is None else None
     data: dict[str, Any] = {"reason": reason, "picked_by": picked_by}
     if automatic:
-        data["rule_id"] = rule.id
-    elif rule is not None:  # an SLA escalation rule
-        data["escalation_rule_id"] = getattr(rule, "id", None)
+        data["rule_id"] = rule_id
+    elif escalation_rule_id is not None:
+        data["escalation_rule_id"] = escalation_rule_id
     system_escalation = actor is None and not automatic
 
     old_team = (
@@ -390,7 +239,7 @@ def assign(
     team_id: int | None = None,
     assignee_id: int | None = None,
     reason: str | None = None,
-    rule: Any = None,
+    escalation_rule_id: int | None = None,
     auto_pick: bool = True,
     now: datetime | None = None,
 ) -> bool:
@@ -401,8 +250,8 @@ def assign(
       strategy picks an available member (``auto_pick``), or the incident waits in the queue;
     - person only: the team stays, and the person must belong to it;
     - both: exactly these.
-    ``rule`` is the AssignmentRule that chose the team (data.rule_id), or an SLA escalation rule
-    (data.escalation_rule_id). A system assignment outside a rule marks the incident escalated.
+    ``escalation_rule_id``: the SLA escalation rule that moved it (data.escalation_rule_id). A
+    system assignment (actor None) marks the incident escalated.
     """
     if team_id is None and assignee_id is None:
         raise BadRequest("Name a team, an assignee or both")
@@ -421,46 +270,12 @@ def assign(
         team_id=target_team,
         assignee_id=assignee_id,
         reason=reason,
-        rule=rule,
+        escalation_rule_id=escalation_rule_id,
         picked_by=picked_by,
     )
     if changed:
         finish(session, incident, now)
     return changed
-
-
-def apply_rules(session: Session, incident: Incident, actor: User | None, now: datetime) -> bool:
-    """Route the incident by the first matching assignment rule; True when that changed it."""
-    rule = matching_rule(session=session, incident=incident)
-    if rule is None:
-        return False
-    assignee_id, picked_by = member_or_pick(session, incident, rule.team_id, auto_pick=True)
-    return apply(
-        session,
-        incident,
-        actor,
-        now,
-        team_id=rule.team_id,
-        assignee_id=assignee_id,
-        rule=rule,
-        picked_by=picked_by,
-        reason=f"assignment rule {rule.name!r}",
-    )
-
-
-def auto_assign(
-    *, session: Session, incident: Incident, actor: User | None, now: datetime | None = None
-) -> tuple[AssignmentRule | None, bool]:
-    """Run the assignment rules against the incident as it is now: the rule that matched, if
-    any, and whether the assignment changed."""
-    now = now_or(now)
-    lock(session, incident)
-    ensure_changeable(incident)
-    rule = matching_rule(session=session, incident=incident)
-    changed = rule is not None and apply_rules(session, incident, actor, now)
-    if changed:
-        finish(session, incident, now)
-    return rule, changed
 
 
 def apply_update(

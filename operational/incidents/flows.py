@@ -20,7 +20,7 @@ from operational.auth.models import User
 from operational.core.errors import DomainError
 from operational.incidents import assignment, csat, notifying, service
 from operational.incidents.enums import Channel
-from operational.incidents.models import AssignmentRule, Incident, IncidentComment
+from operational.incidents.models import Incident, IncidentComment
 from operational.incidents.recording import now_or
 from operational.incidents.schemas import IncidentCreate, IncidentUpdate
 from operational.sla import escalation as sla_escalation
@@ -42,12 +42,12 @@ BACKFILL_CHUNK = 1000
 class IncidentOutcome:
     """An incident after a flow, with what its response shows: its SLA timers as recomputed,
     the survey invitation a resolution opened (only when the one who resolved it is its
-    requester: the token is theirs alone), and the assignment rule that matched (auto-assign)."""
+    requester: the token is theirs alone), and the route rule that matched (auto-assign)."""
 
     incident: Incident
     timers: list[SlaTimer]
     survey_invitation: csat.SurveyInvitation | None = None
-    assignment_rule: AssignmentRule | None = None
+    assignment_rule: Any = None
 
 
 def _settle(
@@ -92,7 +92,7 @@ def create(
     now: datetime | None = None,
     channel: Channel | None = None,
 ) -> IncidentOutcome:
-    """Raise an incident (routed by the assignment rules when no team is given) and start its
+    """Raise an incident (routed by the route rules when no team is given) and start its
     SLA timers. ``channel``: the intake's (mail, monitoring), see ``service.create``."""
     now = now_or(now)
     incident = service.create(session=session, data=data, actor=actor, now=now, channel=channel)
@@ -194,7 +194,7 @@ def assign(
     team_id: int | None = None,
     assignee_id: int | None = None,
     reason: str | None = None,
-    rule: Any = None,
+    escalation_rule_id: int | None = None,
     auto_pick: bool = True,
     now: datetime | None = None,
 ) -> IncidentOutcome:
@@ -208,7 +208,7 @@ def assign(
         team_id=team_id,
         assignee_id=assignee_id,
         reason=reason,
-        rule=rule,
+        escalation_rule_id=escalation_rule_id,
         auto_pick=auto_pick,
         now=now,
     )
@@ -221,13 +221,15 @@ def assign(
 def auto_assign(
     *, session: Session, incident: Incident, actor: User | None, now: datetime | None = None
 ) -> IncidentOutcome:
-    """Run the assignment rules against the incident as it is now."""
+    """Run the route rules against the incident as it is now (the outcome names the rule that
+    matched, if any)."""
     now = now_or(now)
     before = notifying.snapshot(incident)
     fields_before = hooks.snapshot(incident)
-    rule, changed = assignment.auto_assign(session=session, incident=incident, actor=actor, now=now)
+    routed = service.reroute(session=session, incident=incident, actor=actor, now=now)
+    changed = routed is not None and routed.changed
     outcome = _settle(session, incident, now, actor=actor, changed=changed, before=before)
-    outcome.assignment_rule = rule
+    outcome.assignment_rule = routed.rule if routed is not None else None
     if changed:
         _published(session, incident, fields_before, now, actor)
     return outcome
@@ -461,7 +463,7 @@ def _act(
             actor=None,
             team_id=rule.team_id,
             reason=reason,
-            rule=rule,
+            escalation_rule_id=rule.id,
             now=now,
         )
         return "done", {"team_id": rule.team_id}

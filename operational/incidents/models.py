@@ -2,7 +2,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -201,32 +200,6 @@ class IncidentComment(Base):
         Index("ix_incident_comments_incident_id_created_at", "incident_id", "created_at"),
         Index("ix_incident_comments_search_vector", "search_vector", postgresql_using="gin"),
     )
-
-
-class AssignmentRule(Base):
-    """Routes new incidents to a team. Active rules are tried by (position, id); the first whose
-    every given criterion matches wins. A rule without criteria matches everything."""
-
-    __tablename__ = "assignment_rules"
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    position: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
-    # Compared case-insensitively with the incident's category and service.
-    category: Mapped[str | None] = mapped_column(String(120))
-    service: Mapped[str | None] = mapped_column(String(200))
-    # Any one of them, as a whole word in the title or description, matches.
-    keywords: Mapped[list[str]] = mapped_column(
-        ARRAY(String(120)), default=list, server_default="{}"
-    )
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
-
-    team: Mapped[Team] = relationship(lazy="joined")
 
 
 class CsatSurvey(SurveyColumns, Base):

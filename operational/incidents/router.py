@@ -15,20 +15,16 @@ from operational.core.config import get_settings
 from operational.core.db import DbSession
 from operational.core.errors import Forbidden, NotFound
 from operational.core.openapi import problems
-from operational.core.pagination import KeysetPageQuery, PageQuery
+from operational.core.pagination import KeysetPageQuery
 from operational.customfields import service as custom_fields
 from operational.customfields.dependencies import CustomFieldParams
 from operational.customfields.enums import RecordType
 from operational.events.schemas import EventRead
-from operational.incidents import assignment, csat, flows, history, priority, reads, service
+from operational.incidents import csat, flows, history, priority, reads, service
 from operational.incidents.dependencies import CurrentIncident, expected_version
 from operational.incidents.models import CsatSurvey, Incident
 from operational.incidents.schemas import (
     LIST_FIELDS_DESCRIPTION,
-    AssignmentRuleCreate,
-    AssignmentRulePage,
-    AssignmentRuleRead,
-    AssignmentRuleUpdate,
     CommentCreate,
     CommentRead,
     CsatAnswer,
@@ -291,7 +287,7 @@ def reopen_incident(
 @router.post(
     "/incidents/{incident_id}/auto-assign",
     tags=["incidents"],
-    summary="Run the assignment rules against the incident as it is now",
+    summary="Run the assignment (route) rules against the incident as it is now",
 )
 def auto_assign_incident(
     user: Annotated[User, require("incident:write")],
@@ -437,71 +433,3 @@ def answer_survey(token: str, data: CsatAnswer, session: DbSession) -> CsatSurve
         session=session, token=token, rating=data.rating, comment=data.comment, now=now
     )
     return _survey_read(survey, now)
-
-
-# --------------------------------------------------------------------------- assignment rules
-
-
-@router.get(
-    "/assignment-rules",
-    tags=["assignment rules"],
-    summary="Auto-assignment rules, in the order they are tried",
-    dependencies=[require("assignment:admin")],
-)
-def list_assignment_rules(session: DbSession, page: PageQuery) -> AssignmentRulePage:
-    return assignment.list_rules(session=session, params=page).map(
-        AssignmentRuleRead.model_validate
-    )
-
-
-@router.post(
-    "/assignment-rules",
-    tags=["assignment rules"],
-    status_code=status.HTTP_201_CREATED,
-)
-def create_assignment_rule(
-    user: Annotated[User, require("assignment:admin")],
-    data: AssignmentRuleCreate,
-    session: DbSession,
-) -> AssignmentRuleRead:
-    return AssignmentRuleRead.model_validate(
-        assignment.create_rule(session=session, data=data, actor=user)
-    )
-
-
-@router.get(
-    "/assignment-rules/{rule_id}",
-    tags=["assignment rules"],
-    dependencies=[require("assignment:admin")],
-)
-def get_assignment_rule(rule_id: int, session: DbSession) -> AssignmentRuleRead:
-    return AssignmentRuleRead.model_validate(assignment.get_rule(session=session, rule_id=rule_id))
-
-
-@router.patch(
-    "/assignment-rules/{rule_id}",
-    tags=["assignment rules"],
-)
-def update_assignment_rule(
-    user: Annotated[User, require("assignment:admin")],
-    rule_id: int,
-    data: AssignmentRuleUpdate,
-    session: DbSession,
-) -> AssignmentRuleRead:
-    rule = assignment.get_rule(session=session, rule_id=rule_id)
-    return AssignmentRuleRead.model_validate(
-        assignment.update_rule(session=session, rule=rule, data=data, actor=user)
-    )
-
-
-@router.delete(
-    "/assignment-rules/{rule_id}",
-    tags=["assignment rules"],
-    status_code=status.HTTP_204_NO_CONTENT,
-)
-def delete_assignment_rule(
-    user: Annotated[User, require("assignment:admin")], rule_id: int, session: DbSession
-) -> Response:
-    rule = assignment.get_rule(session=session, rule_id=rule_id)
-    assignment.delete_rule(session=session, rule=rule, actor=user)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)

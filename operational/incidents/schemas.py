@@ -10,7 +10,7 @@ from pydantic import (
     model_validator,
 )
 
-from operational.core.pagination import KeysetPage, Page
+from operational.core.pagination import KeysetPage
 from operational.core.schemas import ReadModel, RequestBody
 from operational.customfields.schemas import (
     CustomFieldValues,
@@ -299,56 +299,6 @@ class CommentRead(ReadModel):
 
 class ReopenRequest(RequestBody):
     reason: Reason
-
-
-Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-
-
-class AssignmentRuleCreate(RequestBody):
-    name: Label200 = Field(min_length=1)
-    position: int = Field(100, ge=0, description="Lower runs first")
-    is_active: bool = True
-    category: Label120 | None = None
-    service: Label200 | None = None
-    keywords: list[Keyword] = Field(default_factory=list, max_length=100)
-    team_id: int
-
-
-class AssignmentRuleUpdate(RequestBody):
-    name: Label200 | None = Field(None, min_length=1)
-    position: int | None = Field(None, ge=0)
-    is_active: bool | None = None
-    category: Label120 | None = None
-    service: Label200 | None = None
-    keywords: list[Keyword] | None = Field(None, max_length=100)
-    team_id: int | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> "AssignmentRuleUpdate":
-        nulls = [
-            name
-            for name in ("name", "position", "is_active", "keywords", "team_id")
-            if name in self.model_fields_set and not _set(self, name)
-        ]
-        if nulls:
-            raise ValueError(f"{', '.join(nulls)} cannot be null")
-        return self
-
-
-class AssignmentRuleRead(ReadModel):
-    id: int
-    name: str
-    position: int
-    is_active: bool
-    category: str | None
-    service: str | None
-    keywords: list[str]
-    team: TeamRef
-    created_at: datetime
-    updated_at: datetime
-
-
-AssignmentRulePage = Page[AssignmentRuleRead]
 
 
 class CsatAnswer(RequestBody):

@@ -58,6 +58,8 @@ from operational.incidents.recording import (
 )
 from operational.incidents.schemas import IncidentCreate, IncidentFilters, IncidentUpdate
 from operational.sla import timers as sla_timers
+from operational.tickets import hooks
+from operational.tickets.hooks import RecordChange, Routed, Trigger
 
 NUMBER_PREFIX = "INC"
 NUMBER_DIGITS = 7
@@ -527,7 +529,8 @@ def create(
     now: datetime | None = None,
     channel: Channel | None = None,
 ) -> Incident:
-    """Raise an incident; without a team or assignee given, the assignment rules route it.
+    """Raise an incident; without a team or assignee given, the route rules route it (through
+    ``tickets.hooks.route``: none when no router is installed, as in a bare script).
 
     The caller checks ``incident:override_priority`` before passing ``data.priority``.
     ``channel`` is the intake's own (mail, monitoring: operational.inbound), which a requester
@@ -640,9 +643,30 @@ def create(
             picked_by=picked_by,
         )
     else:
-        assignment.apply_rules(session, incident, None, now)
+        hooks.route(
+            session,
+            RecordChange(record_type="incident", record=incident, trigger=Trigger.route, now=now),
+        )
     finish(session, incident, now, bump=False)
     return incident
+
+
+def reroute(
+    *, session: Session, incident: Incident, actor: User | None, now: datetime | None = None
+) -> Routed | None:
+    """Route the incident again by the route rules, as it is now (auto-assign)."""
+    now = now_or(now)
+    lock(session, incident)
+    ensure_changeable(incident)
+    routed = hooks.route(
+        session,
+        RecordChange(
+            record_type="incident", record=incident, trigger=Trigger.route, now=now, actor=actor
+        ),
+    )
+    if routed is not None and routed.changed:
+        finish(session, incident, now)
+    return routed
 
 
 def update(

@@ -5,6 +5,10 @@ happened to a record, in the same transaction, without importing it.
 The flows publish a ``RecordChange`` once their change is applied (and before the request
 commits); the application installs the listener at start-up (``operational/main.py``,
 ``operational/worker.py``). With no listener installed (a script), publishing does nothing.
+
+Before a new incident that names no team is announced, its flow asks the router (``route``,
+installed with the listener) who gets it: the automation rules of the ``route`` trigger, which
+the assignment-rule API manages too (docs/automation.md, "Assignment rules").
 """
 
 from collections.abc import Callable, Mapping
@@ -25,6 +29,7 @@ class Trigger:
     sla_warning = "sla_warning"
     sla_breached = "sla_breached"
     schedule = "schedule"
+    route = "route"  # a new record that names no team, before ``created``: who gets it
 
 
 @dataclass
@@ -42,21 +47,34 @@ class RecordChange:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Routed:
+    """What routing did: the rule that matched, and whether it changed the assignment."""
+
+    rule: Any
+    changed: bool
+
+
 # (session, change) -> None
 Listener = Callable[[Any, RecordChange], None]
 _listeners: list[Listener] = []
+# (session, change) -> what routed the record, or None when no rule matched
+Router = Callable[[Any, RecordChange], Routed | None]
+_routers: list[Router] = []
 
 # Bookkeeping columns that change on every write: never a "change" a rule reacts to.
 _NOT_CHANGES = frozenset({"version", "updated_at", "created_at", "search_vector"})
 
 
-def install(listener: Listener) -> None:
-    """Install the listener (again: replaces it)."""
+def install(listener: Listener, *, router: Router | None = None) -> None:
+    """Install the listener and the router (again: replaces them)."""
     _listeners[:] = [listener]
+    _routers[:] = [router] if router is not None else []
 
 
 def uninstall() -> None:
     _listeners.clear()
+    _routers.clear()
 
 
 def installed() -> bool:
@@ -98,6 +116,12 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, tuple
         for name in sorted({*before, *after})
         if _comparable(before.get(name)) != _comparable(after.get(name))
     }
+
+
+def route(session: Any, change: RecordChange) -> Routed | None:
+    """Let the layer above route a record (its route rules: the first that matches assigns it,
+    in this transaction); None when no rule matched or no router is installed."""
+    return _routers[0](session, change) if _routers else None
 
 
 def publish(session: Any, change: RecordChange) -> None:

@@ -115,7 +115,7 @@ def test_assignment_rules(session, admin, call, factory):
     call("PATCH", f"/assignment-rules/{rule['id']}", {"position": 5})
     call("DELETE", f"/assignment-rules/{rule['id']}", status=204)
     log = _check(
-        session, admin, "assignment_rule", rule["id"], ["created", "field_changed", "deleted"]
+        session, admin, "automation_rule", rule["id"], ["created", "field_changed", "deleted"]
     )
     assert log[1].data == {"before": {"position": 100}, "after": {"position": 5}}
     assert log[0].new_value == "VPN"

@@ -1,7 +1,6 @@
-"""Automation kit: rules made through the service, incidents through the incident flows, with
-the engine installed as the application installs it."""
+"""Automation kit: rules made through the service, incidents through the incident flows (the
+root conftest installs the engine as the application does)."""
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +9,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from operational.auth.models import Team, User
-from operational.automation import flows as automation_flows
 from operational.automation import service
 from operational.automation.models import AutomationRule, AutomationRun
 from operational.automation.schemas import RuleCreate
@@ -19,20 +17,10 @@ from operational.incidents import flows as incident_flows
 from operational.incidents.models import Incident, IncidentComment
 from operational.incidents.schemas import IncidentCreate, IncidentUpdate
 from operational.notifications.models import OutboxMessage
-from operational.tickets import hooks
 from tests.changes.conftest import changes  # noqa: F401 (fixture)
 from tests.cmdb.conftest import cmdb  # noqa: F401 (fixture)
 from tests.incidents.conftest import settings_env  # noqa: F401 (fixture)
 from tests.sla.conftest import sla  # noqa: F401 (fixture)
-
-
-@pytest.fixture(autouse=True)
-def engine_installed() -> Iterator[None]:
-    was_installed = hooks.installed()
-    automation_flows.install()
-    yield
-    if not was_installed:
-        hooks.uninstall()
 
 
 class AutomationKit:

@@ -43,6 +43,11 @@ def facts(changes=None, since=None, **fields):
         ({"field": "category", "op": "in", "value": ["Network", "VPN"]}, True),
         ({"field": "category", "op": "not_in", "value": ["Network", "VPN"]}, False),
         ({"field": "title", "op": "contains", "value": "vpn"}, True),
+        ({"field": "title", "op": "mentions", "value": ["wi-fi", "vpn"]}, True),
+        ({"field": "title", "op": "mentions", "value": "VPN"}, True),
+        ({"field": "title", "op": "mentions", "value": ["vp"]}, False),  # whole words only
+        ({"field": "title", "op": "mentions", "value": ["down in"]}, False),
+        ({"field": "description", "op": "mentions", "value": ["vpn"]}, False),
         ({"field": "description", "op": "is_empty"}, True),
         ({"field": "description", "op": "is_set"}, False),
         ({"field": "cf.site", "value": "rotterdam"}, True),

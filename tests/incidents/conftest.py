@@ -9,10 +9,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from operational.auth.models import Team, TeamMember, User
+from operational.automation import assignment_rules
+from operational.automation.models import AutomationRule
+from operational.automation.schemas import AssignmentRuleCreate
 from operational.core.config import get_settings
 from operational.events.models import Event
 from operational.incidents import flows
-from operational.incidents.models import AssignmentRule, Incident
+from operational.incidents.models import Incident
 from operational.incidents.schemas import IncidentCreate
 
 
@@ -60,13 +63,15 @@ class IncidentFactory:
         self.session.get(TeamMember, (team.id, user.id)).is_available = available
         self.session.flush()
 
-    def rule(self, *, team: Team, name: str | None = None, **fields: Any) -> AssignmentRule:
-        rule = AssignmentRule(
-            name=name or f"rule {self.factory._next()}", team_id=team.id, **fields
+    def rule(self, *, team: Team, name: str | None = None, **fields: Any) -> AutomationRule:
+        """An assignment rule, made as its API makes it (a route rule of the engine)."""
+        return assignment_rules.create_rule(
+            session=self.session,
+            data=AssignmentRuleCreate(
+                name=name or f"rule {self.factory._next()}", team_id=team.id, **fields
+            ),
+            actor=self.factory.user(roles=("admin",)),
         )
-        self.session.add(rule)
-        self.session.flush()
-        return rule
 
     def incident(
         self, *, actor: User | None = None, now: datetime | None = None, **fields: Any
