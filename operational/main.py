@@ -90,8 +90,11 @@ def create_app() -> FastAPI:
         suggest=lambda session, viewer, text: knowledge_service.suggest(
             session=session, viewer=viewer, text=text
         ),
-        workaround=lambda session, viewer, problem_id: knowledge_service.workaround_hint(
-            session=session, viewer=viewer, problem_id=problem_id
+        workaround=hints.WorkaroundSource(
+            statement=lambda viewer, problem_id: knowledge_service.workaround_statement(
+                viewer=viewer, problem_id=problem_id
+            ),
+            hint=knowledge_service.workaround_of,
         ),
     )
     # Changes to incidents, changes, requests and problems run the automation rules

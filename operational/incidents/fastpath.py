@@ -9,8 +9,9 @@ This ASGI middleware answers the read itself when it can answer exactly as the r
 - a bearer token whose user is in this process's auth cache and passes the whole chain of
   ``require("incident:read")`` (operational/auth/chain.py: the same checks as the dependencies);
 - the incident exists, the viewer may see it (``service.is_visible_to``), PostgreSQL wrote its
-  body as this viewer sees it (``reads.shown``: a requester's custom fields go to the route), and
-  it has no problem linked (whose known-error hint depends on the viewer).
+  body as this viewer sees it (``reads.shown``: a requester's custom fields go to the route); the
+  known error behind it, when it has a problem and the viewer sees known errors, is read with a
+  second statement, the one the route's hint reads (``tickets.hints.workaround_statement``).
 
 A list page is answered here when its query names only the page (``page``, ``size``, ``sort``,
 ``after``) and the filters of ``IncidentFilters``, each once (the filters that take several
@@ -45,6 +46,7 @@ from operational.core.errors import DomainError
 from operational.core.pagination import MAX_PAGE_SIZE, PageParams
 from operational.incidents import reads, service
 from operational.incidents.schemas import IncidentFilters
+from operational.tickets import hints
 
 PREFIX = "/api/v1/incidents/"
 LIST_PATH = PREFIX.rstrip("/")
@@ -285,22 +287,32 @@ class IncidentFastReads:
             return None
         found = reads.from_row(row)
         body = reads.shown(found, reads_all=service.can_read_all(viewer))
-        if body is None or found.problem_id is not None:
+        if body is None or not service.is_visible_to(found, viewer):
             return None
-        if not service.is_visible_to(found, viewer):
-            return None
-        return body, found.version
+        hint = None
+        known_error = hints.workaround_statement(viewer=viewer, problem_id=found.problem_id)
+        if known_error is not None:
+            try:
+                hint = hints.workaround_of(await self._fetch(known_error))
+            except Exception:
+                return None  # the route meets the same error and answers it
+        return reads.with_known_error(body, hint), found.version
 
     async def _row(self, statement: tuple[str, dict[str, Any]]) -> Any:
-        sessions = self.api.dependency_overrides.get(get_db)
         try:
-            if sessions is None:
-                return await self.connections.read(statement)
-            if isgeneratorfunction(sessions):
-                return await run_in_threadpool(_read_in, sessions, statement)
+            return await self._fetch(statement)
         except Exception:
             return None  # the route meets the same error and answers it
-        return None
+
+    async def _fetch(self, statement: tuple[str, dict[str, Any]]) -> Any:
+        """The statement's first row (None: no row), on the path's own connections, or on the
+        tests' replacement of ``get_db``; errors are the caller's."""
+        sessions = self.api.dependency_overrides.get(get_db)
+        if sessions is None:
+            return await self.connections.read(statement)
+        if isgeneratorfunction(sessions):
+            return await run_in_threadpool(_read_in, sessions, statement)
+        raise LookupError("no session to read with")
 
 
 def _authorization(scope: Scope) -> str | None:

@@ -38,6 +38,7 @@ from operational.incidents.schemas import (
     UserRef,
 )
 from operational.sla import timers as sla_timers
+from operational.tickets.hints import KnownErrorHint
 
 # Filled in by the router (per viewer, or only in a write's response).
 LEFT_NULL = ("csat_invitation", "known_error", "suggestions")
@@ -129,6 +130,18 @@ def shown(item: IncidentJson, *, reads_all: bool, only: Fields | None = None) ->
     if item.has_custom_fields and not (reads_all and (only is None or only.custom is None)):
         return None
     return item.body
+
+
+def with_known_error(body: bytes, hint: KnownErrorHint | None) -> bytes:
+    """The body with the known error behind the incident spliced in (None: as it is)."""
+    if hint is None:
+        return body
+    return (
+        body.removesuffix(TAIL)
+        + b',"known_error":'
+        + hint.model_dump_json().encode()
+        + b',"suggestions":null}'
+    )
 
 
 def _user(alias: str) -> json_sql.Json:

@@ -219,14 +219,7 @@ def get_incident(
         session, found.id, user
     )
     hint = hints.workaround(session=session, viewer=user, problem_id=found.problem_id)
-    if hint is not None:
-        body = (
-            body.removesuffix(reads.TAIL)
-            + b',"known_error":'
-            + hint.model_dump_json().encode()
-            + b',"suggestions":null}'
-        )
-    return _json(body, headers={"ETag": etag(found.version)})
+    return _json(reads.with_known_error(body, hint), headers={"ETag": etag(found.version)})
 
 
 @router.patch(

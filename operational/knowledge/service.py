@@ -7,6 +7,7 @@ touches incidents (recording a use, drafting from a ticket) is in ``operational.
 Functions flush, never commit, and raise domain exceptions.
 """
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -756,17 +757,23 @@ def suggest(*, session: Session, viewer: User, text: str) -> list[Suggestion]:
     ]
 
 
-def workaround_hint(*, session: Session, viewer: User, problem_id: int) -> KnownErrorHint | None:
-    """The known error behind a ticket, for those who see problems."""
+def workaround_statement(*, viewer: User, problem_id: int) -> tuple[str, dict[str, Any]] | None:
+    """The statement that reads the known error behind a ticket, for those who see problems
+    (None for anyone else); its row goes to ``workaround_of``."""
     if not sees_known_errors(viewer):
         return None
-    problem = problems_service.known_error_summary(session=session, problem_id=problem_id)
-    if problem is None:
+    return problems_service.known_error_summary_statement(problem_id)
+
+
+def workaround_of(row: Sequence[Any] | None) -> KnownErrorHint | None:
+    """The hint a ``workaround_statement`` row gives (None: no published known error)."""
+    if row is None:
         return None
+    problem_id, number, title, workaround, known_error_at = row
     return KnownErrorHint(
-        problem_id=problem.id,
-        number=problem.number,
-        title=problem.title,
-        workaround=problem.workaround or "",
-        known_error_at=problem.known_error_at,
+        problem_id=problem_id,
+        number=number,
+        title=title,
+        workaround=workaround or "",
+        known_error_at=known_error_at,
     )

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from operational.auth import service as auth_service
@@ -102,14 +102,16 @@ def known_error_of(*, session: Session, problem_id: int | None) -> Problem | Non
     return problem if problem is not None and problem.known_error else None
 
 
-def known_error_summary(*, session: Session, problem_id: int) -> Row[Any] | None:
+def known_error_summary_statement(problem_id: int) -> tuple[str, dict[str, Any]]:
     """What a ticket's response shows of the known error behind it (id, number, title,
-    workaround, known_error_at), in one lean statement; None unless it is a published one."""
-    return session.execute(
-        select(
-            Problem.id, Problem.number, Problem.title, Problem.workaround, Problem.known_error_at
-        ).where(Problem.id == problem_id, Problem.known_error)
-    ).first()
+    workaround, known_error_at), as one lean statement in psycopg's parameter style (the
+    incidents' fast reads run it on their own connections); no row unless it is a published
+    known error."""
+    return (
+        f"select id, number, title, workaround, known_error_at from {Problem.__table__.fullname}"
+        " where id = %(problem_id)s and known_error",
+        {"problem_id": problem_id},
+    )
 
 
 def _format_number(value: int) -> str:

@@ -12,10 +12,13 @@ answer None and the response leaves the fields out.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from operational.core.db import read_connection
 
 
 class Suggestion(BaseModel):
@@ -38,16 +41,28 @@ class KnownErrorHint(BaseModel):
     known_error_at: datetime
 
 
-# (session, viewer, text) -> suggestions; (session, viewer, problem_id) -> hint or None
+# (session, viewer, text) -> suggestions
 Suggester = Callable[[Any, Any, str], list[Suggestion]]
-WorkaroundLookup = Callable[[Any, Any, int], KnownErrorHint | None]
+Statement = tuple[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class WorkaroundSource:
+    """How the known error behind a ticket is read: one statement (psycopg's parameter style)
+    for a viewer and a problem (None: the viewer does not see known errors), and the hint its
+    row gives (None: no published known error). A statement, so that a read on a connection of
+    its own (the incidents' fast reads) asks the same question as one in a session."""
+
+    statement: Callable[[Any, int], Statement | None]
+    hint: Callable[[Any], KnownErrorHint | None]
+
 
 _suggesters: list[Suggester] = []
-_workarounds: list[WorkaroundLookup] = []
+_workarounds: list[WorkaroundSource] = []
 
 
 def register(
-    *, suggest: Suggester | None = None, workaround: WorkaroundLookup | None = None
+    *, suggest: Suggester | None = None, workaround: WorkaroundSource | None = None
 ) -> None:
     """Install the providers (again: replaces them)."""
     _suggesters[:] = [suggest] if suggest else []
@@ -64,7 +79,21 @@ def suggest(*, session: Any, viewer: Any, text: str) -> list[Suggestion] | None:
     return _suggesters[0](session, viewer, text)
 
 
-def workaround(*, session: Any, viewer: Any, problem_id: int | None) -> KnownErrorHint | None:
+def workaround_statement(*, viewer: Any, problem_id: int | None) -> Statement | None:
+    """The statement that reads the known error behind a ticket for this viewer; None when
+    there is nothing to read (no provider, no problem, a viewer who does not see them)."""
     if not _workarounds or problem_id is None:
         return None
-    return _workarounds[0](session, viewer, problem_id)
+    return _workarounds[0].statement(viewer, problem_id)
+
+
+def workaround_of(row: Any) -> KnownErrorHint | None:
+    """The hint a ``workaround_statement`` row gives."""
+    return _workarounds[0].hint(row) if _workarounds else None
+
+
+def workaround(*, session: Any, viewer: Any, problem_id: int | None) -> KnownErrorHint | None:
+    statement = workaround_statement(viewer=viewer, problem_id=problem_id)
+    if statement is None:
+        return None
+    return workaround_of(read_connection(session).exec_driver_sql(*statement).first())

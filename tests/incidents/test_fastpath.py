@@ -143,15 +143,26 @@ def test_other_routes_under_incidents_are_not_taken(client, people):
     assert (slash.status_code, served_slash) == (307, 0)
 
 
-def test_an_incident_with_a_known_error_goes_to_the_route(client, people):
+def test_the_known_error_behind_an_incident_is_served_fast_to_whoever_sees_it(client, people):
     own = people["own"]
     problems = ProblemApi(client, people["agent"])
     problem = problems.create(title="Mail server drops connections")
     assert problems.link(problem, own.id).status_code in (200, 201)
-    response, served = both(client, f"{URL}/{own.id}", people["agent"])
+    unpublished, served = both(client, f"{URL}/{own.id}", people["agent"])
+    assert (unpublished.status_code, served) == (200, 1)
+    assert unpublished.json()["problem_id"] == problem["id"]
+    assert unpublished.json()["known_error"] is None
 
-    assert (response.status_code, served) == (200, 0)
-    assert response.json()["problem_id"] == problem["id"]
+    problems.analysed(problem)
+    published = problems.publish(problem, workaround="Restart the mail client")
+    assert published.status_code == 200, published.text
+    for viewer, expected in (("agent", "Restart the mail client"), ("requester", None)):
+        response, served = both(client, f"{URL}/{own.id}", people[viewer])
+        assert (response.status_code, served) == (200, 1)
+        hint = response.json()["known_error"]
+        assert (hint and hint["workaround"]) == expected
+        if hint:
+            assert (hint["problem_id"], hint["number"]) == (problem["id"], problem["number"])
 
 
 def test_a_user_not_yet_cached_goes_to_the_route(client, factory, people):
