@@ -14,9 +14,10 @@ This ASGI middleware answers the read itself when it can answer exactly as the r
   second statement, the one the route's hint reads (``tickets.hints.workaround_statement``).
 
 A list page is answered here when its query names only the page (``page``, ``size``, ``sort``,
-``after``) and the filters of ``IncidentFilters``, each once (the filters that take several
-values as often as given), with no empty value, and they validate; the page's statements are
-``reads.page``'s, and every item's body is PostgreSQL's as this viewer sees it.
+``after``), the filters of ``IncidentFilters`` and ``fields=`` of built-in fields, each once (the
+filters that take several values as often as given), with no empty value, and they validate;
+the page's statements are ``reads.page``'s, and every item's body is PostgreSQL's as this viewer
+sees it.
 
 Anything else (a refusal of any kind, a missing incident, a user not cached, a query parameter,
 a database error) goes on to the FastAPI route, which answers it, problems included, and stays
@@ -55,6 +56,8 @@ ROUTE_PATH = PREFIX + "{incident_id}"
 _PAGE_NUMBERS = ("page", "size")
 _PAGE_TEXTS = ("sort", "after")
 _AFTER_MAX_LENGTH = 2000  # keyset_page_params' own limit
+_FIELDS = "fields"
+_FIELDS_MAX_LENGTH = 2000  # the route's Query(max_length=...)
 _FILTERS = frozenset(IncidentFilters.model_fields)
 _FILTER_LISTS = frozenset(
     name
@@ -126,17 +129,30 @@ def _read_in(sessions: Any, statement: tuple[str, dict[str, Any]]) -> Any:
         return read_connection(session).exec_driver_sql(*statement).first()
 
 
-def list_query(query_string: bytes) -> tuple[IncidentFilters, PageParams] | None:
-    """The filters and page of a list's query string, parsed as the route's parameters parse
-    it; None for anything else (another parameter, a repeated or empty one, a value the route
-    would refuse): the route answers those."""
+def list_query(
+    query_string: bytes,
+) -> tuple[IncidentFilters, PageParams, reads.Fields | None] | None:
+    """The filters, page and ``fields=`` of a list's query string, parsed as the route's
+    parameters parse them; None for anything else (another parameter, a repeated or empty one,
+    a value the route would refuse, a ``cf.<name>`` in ``fields=``, whose check reads the
+    definitions): the route answers those."""
     params = QueryParams(query_string)
     values: dict[str, Any] = {}
+    only = None
     for key in params:
         given = params.getlist(key)
         if "" in given or (key not in _FILTER_LISTS and len(given) != 1):
             return None
-        if key in _FILTER_LISTS:
+        if key == _FIELDS:
+            if len(given[0]) > _FIELDS_MAX_LENGTH:
+                return None
+            try:
+                only = reads.builtin_fields(given[0])
+            except DomainError:
+                return None  # the route's 400, naming the unknown field
+            if only is None:
+                return None
+        elif key in _FILTER_LISTS:
             values[key] = given
         elif key in _FILTERS or key in _PAGE_TEXTS:
             values[key] = given[0]
@@ -155,7 +171,7 @@ def list_query(query_string: bytes) -> tuple[IncidentFilters, PageParams] | None
         filters = IncidentFilters.model_validate(values)
     except ValidationError:
         return None
-    return filters, PageParams(**page)
+    return filters, PageParams(**page), only
 
 
 @contextmanager
@@ -172,19 +188,23 @@ def _session(sessions: Any) -> Any:
 
 
 def _page_in(
-    sessions: Any, viewer: Any, filters: IncidentFilters, params: PageParams
+    sessions: Any,
+    viewer: Any,
+    filters: IncidentFilters,
+    params: PageParams,
+    only: reads.Fields | None,
 ) -> bytes | None:
     """The list page's response, or None when an item needs the models (or a parameter the
     route refuses): in the thread pool, as the route's session works."""
     with _session(sessions) as session:
         try:
             found, items = reads.page(
-                session=session, viewer=viewer, filters=filters, params=params
+                session=session, viewer=viewer, filters=filters, params=params, only=only
             )
         except DomainError:
             return None  # an unknown sort field, a bad cursor: the route's 400
         reads_all = service.can_read_all(viewer)
-        bodies = [reads.shown(item, reads_all=reads_all) for item in items]
+        bodies = [reads.shown(item, reads_all=reads_all, only=only) for item in items]
         if any(body is None for body in bodies):
             return None
         return reads.page_body(found, bodies)  # type: ignore[arg-type]

@@ -70,11 +70,9 @@ class Fields:
         return include
 
 
-def fields(*, session: Session, viewer: User, text: str) -> Fields:
-    """``fields=number,title,cf.site`` as a ``Fields``. An unknown name is a 400 that names it
-    and the allowed ones; ``cf.<name>`` must be a custom field of incidents that the viewer may
-    see (requesters: the requester-visible ones), as for the list's ``cf.`` filters, and costs
-    one statement (the definitions)."""
+def _asked(text: str) -> set[str]:
+    """The names ``fields=`` gives; a 400 for none, or for a name that is neither a field of the
+    response nor ``cf.<name>``."""
     asked = {part.strip() for part in text.split(",") if part.strip()}
     prefix = custom_fields.PREFIX
     allowed = [*FIELDS, f"{prefix}<name>"]
@@ -87,6 +85,33 @@ def fields(*, session: Session, viewer: User, text: str) -> Fields:
             unknown=unknown,
             allowed=allowed,
         )
+    return asked
+
+
+def _chosen(asked: set[str], named: set[str]) -> Fields:
+    chosen = asked | {ALWAYS} | ({CUSTOM} if named else set())
+    return Fields(
+        names=tuple(name for name in FIELDS if name in chosen),
+        custom=frozenset(named) if named and CUSTOM not in asked else None,
+    )
+
+
+def builtin_fields(text: str) -> Fields | None:
+    """``fields=`` naming response fields only, as ``fields`` reads it (400s included); None
+    when it names a custom field, whose check needs the definitions (``fields``)."""
+    asked = _asked(text)
+    if any(name.startswith(custom_fields.PREFIX) for name in asked):
+        return None
+    return _chosen(asked, set())
+
+
+def fields(*, session: Session, viewer: User, text: str) -> Fields:
+    """``fields=number,title,cf.site`` as a ``Fields``. An unknown name is a 400 that names it
+    and the allowed ones; ``cf.<name>`` must be a custom field of incidents that the viewer may
+    see (requesters: the requester-visible ones), as for the list's ``cf.`` filters, and costs
+    one statement (the definitions)."""
+    asked = _asked(text)
+    prefix = custom_fields.PREFIX
     named = {name[len(prefix) :] for name in asked if name.startswith(prefix)}
     if named:
         read_connection(session)
@@ -106,11 +131,7 @@ def fields(*, session: Session, viewer: User, text: str) -> Fields:
                 unknown=missing,
                 allowed=allowed,
             )
-    chosen = asked | {ALWAYS} | ({CUSTOM} if named else set())
-    return Fields(
-        names=tuple(name for name in FIELDS if name in chosen),
-        custom=frozenset(named) if named and CUSTOM not in asked else None,
-    )
+    return _chosen(asked, named)
 
 
 @dataclass(frozen=True)

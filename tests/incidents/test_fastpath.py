@@ -265,6 +265,8 @@ def several(incidents, people):
         "q=VPN",
         "created_from=2020-01-01&created_to=2100-01-01T00:00:00Z",
         "assignee_id=1&size=5",
+        "fields=number,title,state&size=3",
+        "fields=assignee, sla_timers ,id&state=new",
     ],
 )
 def test_a_plain_list_page_is_served_fast_as_the_route_serves_it(client, several, query):
@@ -295,7 +297,10 @@ def test_keyset_pages_and_a_requesters_list_are_served_fast(client, several):
         "state=bogus",
         "sort=colour",
         "after=not-a-cursor",
-        "fields=number,title",
+        "fields=cf.site",
+        "fields=number,colour",
+        "fields=",
+        "fields=number&fields=title",
         "cf.site=Delft",
         "colour=red",
         "q=VPN&q=Mail",
