@@ -161,6 +161,12 @@ def _note_database_work(session: Session, _transaction: Any, connection: Connect
         session.info[_USED_DATABASE] = True
 
 
+@event.listens_for(Session, "after_transaction_end")
+def _forget_read_only(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the connection went back to the pool
+        session.info.pop(_READ_ONLY, None)
+
+
 @event.listens_for(Session, "before_flush")
 def _refuse_writes_without_transaction(session: Session, *_: Any) -> None:
     if session.info.get(_READ_ONLY):
@@ -174,8 +180,8 @@ def read_connection(session: Session) -> Connection:
     and COMMIT round trips, and its end no trip to the thread pool (get_db). Such a session then
     cannot write (flushing raises). Once the request has a transaction (it wrote, or the tests'
     savepoints), its reads run in it."""
-    if session.info.get(_USED_DATABASE):
-        return session.connection()
+    if session.info.get(_USED_DATABASE) or session.info.get(_READ_ONLY):
+        return session.connection()  # the one it has (asking again for autocommit warns)
     return session.connection(execution_options={"isolation_level": _AUTOCOMMIT})
 
 

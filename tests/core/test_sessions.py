@@ -67,6 +67,28 @@ def test_reads_run_outside_a_transaction_and_cannot_write(committed_database):
     assert _teams("Written while reading") == []
 
 
+def test_reading_again_keeps_the_autocommit_connection_quietly(committed_database):
+    import warnings
+
+    from operational.core.db import _session_factory, read_connection
+
+    session = _session_factory()()
+    try:
+        first = read_connection(session)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # SQLAlchemy warned: "execution_options ignored"
+            again = read_connection(session)
+        assert again is first
+        assert again.exec_driver_sql("select now() = statement_timestamp()").scalar()
+        # Once the reads are over, the session may work in a transaction of its own.
+        session.rollback()
+        session.add(Team(name="After the reads"))
+        session.flush()
+        session.rollback()
+    finally:
+        session.close()
+
+
 def test_a_request_commits_before_its_response_is_sent(committed_database):
     """A client that got its 201 finds what it wrote on its next request (another process):
     when the response starts, the transaction has committed."""
