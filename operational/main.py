@@ -69,7 +69,9 @@ async def lifespan(app: FastAPI):
 
 def create_app() -> FastAPI:
     settings = get_settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
+    configure_logging(
+        settings.log_level, json_lines=settings.log_json, access_log=settings.access_log
+    )
     app = FastAPI(
         title="ITSM platform",
         version="0.1.0",

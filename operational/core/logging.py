@@ -22,7 +22,12 @@ class JsonLineFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
+def configure_logging(
+    level: str = "INFO", *, json_lines: bool = True, access_log: bool = True
+) -> None:
+    """One handler, on the root logger, that uvicorn's loggers go through too. ``access_log``
+    false: uvicorn's line per request is written nowhere (uvicorn turns it off before the app
+    is loaded; letting ``uvicorn.access`` propagate here would turn it back on)."""
     handler = logging.StreamHandler(sys.stderr)
     if json_lines:
         handler.setFormatter(JsonLineFormatter())
@@ -33,4 +38,4 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.access", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
+        logging.getLogger(name).propagate = access_log or name != "uvicorn.access"
