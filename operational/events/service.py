@@ -258,24 +258,31 @@ _BULK_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _heads(session: Session, keys: set[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, str]]:
-    """The last stored (seq, hash) of each of these records' chains that has events."""
-    if not keys:
-        return {}
+def _heads(
+    session: Session, keys: set[tuple[str, int]]
+) -> tuple[datetime, dict[tuple[str, int], tuple[int, str]]]:
+    """The transaction's time (``recorded_at``), and the last stored (seq, hash) of each of
+    these records' chains that has events: one statement."""
     rows = session.execute(
         text(
             """
-            select distinct on (e.entity_type, e.entity_id)
-                e.entity_type, e.entity_id, e.seq, e.hash
-            from unnest(cast(:types as text[]), cast(:ids as bigint[])) as k(entity_type, entity_id)
-            join operational.events e
-              on e.entity_type = k.entity_type and e.entity_id = k.entity_id
-            order by e.entity_type, e.entity_id, e.seq desc
+            select now(), head.entity_type, head.entity_id, head.seq, head.hash
+            from (select 1) as one
+            left join lateral (
+                select distinct on (e.entity_type, e.entity_id)
+                    e.entity_type, e.entity_id, e.seq, e.hash
+                from unnest(cast(:types as text[]), cast(:ids as bigint[]))
+                    as k(entity_type, entity_id)
+                join operational.events e
+                  on e.entity_type = k.entity_type and e.entity_id = k.entity_id
+                order by e.entity_type, e.entity_id, e.seq desc
+            ) head on true
             """
         ),
         {"types": [key[0] for key in keys], "ids": [key[1] for key in keys]},
     ).all()  # one fetch: iterating the result fetches row by row
-    return {(row[0], row[1]): (row[2], row[3]) for row in rows}
+    found = {(row[1], row[2]): (row[3], row[4]) for row in rows if row[1] is not None}
+    return rows[0][0], found
 
 
 def append_many(*, session: Session, events: Sequence[Mapping[str, Any]]) -> int:
@@ -291,8 +298,8 @@ def append_many(*, session: Session, events: Sequence[Mapping[str, Any]]) -> int
     session.flush()
     keys = {(str(event["entity_type"]), event["entity_id"]) for event in events}
     heads: dict[tuple[str, int], tuple[int, str | None]] = defaultdict(lambda: (0, None))
-    heads.update(_heads(session, keys))
-    now = session.scalar(select(func.now()))
+    now, stored = _heads(session, keys)
+    heads.update(stored)
     recorded_at = chain.timestamp(now)  # one instant for all: formatted once for the hashes
     rows = []
     for event in events:

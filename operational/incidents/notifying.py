@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from operational.auth.models import User
@@ -68,6 +69,18 @@ def _context(incident: Incident, **extra: Any) -> dict[str, Any]:
     }
 
 
+def _people_loaded(incident: Incident) -> bool:
+    """Whether the incident's assignee and team are loaded and are those its ids name (the
+    lock's reload read them; a change of assignment since leaves them stale)."""
+    loaded = inspect(incident).dict
+    if "assignee" not in loaded or "assignment_group" not in loaded:
+        return False
+    assignee, team = loaded["assignee"], loaded["assignment_group"]
+    return (assignee.id if assignee else None) == incident.assignee_id and (
+        team.id if team else None
+    ) == incident.assignment_group_id
+
+
 def after_change(
     *,
     session: Session,
@@ -77,7 +90,8 @@ def after_change(
     now: datetime,
 ) -> None:
     """The messages a change of assignment or state calls for."""
-    session.refresh(incident, ["assignee", "assignment_group"])
+    if not _people_loaded(incident):
+        session.refresh(incident, ["assignee", "assignment_group"])
     team = incident.assignment_group
     assignee = incident.assignee
     if incident.assignee_id is not None and incident.assignee_id != before.assignee_id:

@@ -16,12 +16,14 @@ HARNESS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "set role"
 # Reads: PostgreSQL writes the response (operational/incidents/reads.py).
 GET_BY_ID = 1  # the incident's JSON, with its people, team and timers
 LIST_PAGE = 3  # the total; the page's ids; their JSON
-# Writes: lock, update, one event per change (with its chain's head), the SLA timers' replay and
-# its events, the notifications the change calls for (recipients, preferences, outbox), and
+# Writes: lock (the row read again, locked: one statement), update, one event per change (with
+# its chain's head), the SLA timers' replay and its events (their chain heads and the time in
+# one statement), the notifications the change calls for (recipients, preferences, outbox), and
 # the automation rules the change triggers (one lookup when none match); a create also reads the
-# custom field definitions (defaults and required fields).
-CREATE = 20
-UPDATE = 20
+# custom field definitions (defaults and required fields), draws its number (one statement with
+# the check that no imported ticket holds it) and asks for suggestions (docs/knowledge.md).
+CREATE = 18
+UPDATE = 17
 
 
 class Statements:
