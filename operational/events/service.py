@@ -6,7 +6,9 @@ loader, which numbers ``seq`` itself for speed). Each of them links every event 
 record's hash chain (``operational/events/chain.py``): it sets ``recorded_at`` (the
 transaction's time, as the column's default would), ``prev_hash`` and ``hash``. Callers lock the
 record they append to, so each chain has one writer at a time; different records never wait on
-each other.
+each other. That is also why ``append`` and ``append_many`` keep the heads they wrote (and the
+transaction's time) in the session until its transaction ends: the next event of that record in
+the same transaction continues from there without reading the head again.
 """
 
 import io
@@ -19,8 +21,9 @@ from typing import Any, Protocol
 
 import polars as pl
 from sqlalchemy import case, func, select, text
+from sqlalchemy import event as orm_event
 from sqlalchemy.dialects.postgresql import array
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction, SessionTransactionOrigin
 
 from operational.core.db import insert_rows
 from operational.core.pagination import Page, PageParams, paginate
@@ -83,6 +86,26 @@ def _link(row: dict[str, Any], prev_hash: str | None) -> dict[str, Any]:
 
 _ATTRIBUTION = "events.attribution"  # session.info: (label or None, data) of the open blocks
 
+# session.info: {(entity_type, entity_id): (seq, hash)} of the chains this transaction appended
+# to, and the transaction's time. The caller holds those records locked, so nobody else can
+# append to them until it ends; the end of the transaction or of a savepoint forgets both (a
+# flush's own inner transaction is neither).
+_WRITTEN = "events.written_heads"
+_NOW = "events.now"
+
+
+@orm_event.listens_for(Session, "after_transaction_end")
+def _forget_written_heads(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.origin is SessionTransactionOrigin.SUBTRANSACTION:
+        return
+    session.info.pop(_WRITTEN, None)
+    session.info.pop(_NOW, None)
+
+
+def _remember(session: Session, now: datetime, heads: Mapping[tuple[str, int], tuple]) -> None:
+    session.info.setdefault(_WRITTEN, {}).update(heads)
+    session.info[_NOW] = now
+
 
 @contextmanager
 def attributed(
@@ -133,27 +156,33 @@ def append(
 ) -> Event:
     """Append one event in the caller's transaction (callers lock the record they change)."""
     data, actor_label = _attribute(session, data, actor_label)
-    head = session.execute(
-        text(
-            """
-            select now() as now, head.seq, head.hash
-            from (select 1) as one
-            left join lateral (
-                select e.seq, e.hash from operational.events e
-                where e.entity_type = :entity_type and e.entity_id = :entity_id
-                order by e.seq desc limit 1
-            ) head on true
-            """
-        ),
-        {"entity_type": str(entity_type), "entity_id": entity_id},
-    ).one()
+    key = (str(entity_type), entity_id)
+    written = session.info.get(_WRITTEN, {}).get(key)
+    if written is not None:
+        now, (seq, prev_hash) = session.info[_NOW], written
+    else:
+        head = session.execute(
+            text(
+                """
+                select now() as now, head.seq, head.hash
+                from (select 1) as one
+                left join lateral (
+                    select e.seq, e.hash from operational.events e
+                    where e.entity_type = :entity_type and e.entity_id = :entity_id
+                    order by e.seq desc limit 1
+                ) head on true
+                """
+            ),
+            {"entity_type": key[0], "entity_id": entity_id},
+        ).one()
+        now, seq, prev_hash = head.now, head.seq or 0, head.hash
     row = _link(
         {
-            "entity_type": str(entity_type),
+            "entity_type": key[0],
             "entity_id": entity_id,
-            "seq": (head.seq or 0) + 1,
+            "seq": seq + 1,
             "occurred_at": occurred_at or datetime.now(UTC),
-            "recorded_at": head.now,
+            "recorded_at": now,
             "actor_id": actor.id if actor else None,
             "actor_label": actor_label or (actor.display_name if actor else "system"),
             "kind": str(kind),
@@ -164,11 +193,12 @@ def append(
             "source_system": "native",
             "synthesized": False,
         },
-        head.hash,
+        prev_hash,
     )
     event = Event(**row)
     session.add(event)
     session.flush()
+    _remember(session, now, {key: (row["seq"], row["hash"])})
     return event
 
 
@@ -298,8 +328,14 @@ def append_many(*, session: Session, events: Sequence[Mapping[str, Any]]) -> int
     session.flush()
     keys = {(str(event["entity_type"]), event["entity_id"]) for event in events}
     heads: dict[tuple[str, int], tuple[int, str | None]] = defaultdict(lambda: (0, None))
-    now, stored = _heads(session, keys)
-    heads.update(stored)
+    written = session.info.get(_WRITTEN, {})
+    unread = {key for key in keys if key not in written}
+    if unread:
+        now, stored = _heads(session, unread)
+        heads.update(stored)
+    else:
+        now = session.info[_NOW]
+    heads.update((key, written[key]) for key in keys - unread)
     recorded_at = chain.timestamp(now)  # one instant for all: formatted once for the hashes
     rows = []
     for event in events:
@@ -322,6 +358,7 @@ def append_many(*, session: Session, events: Sequence[Mapping[str, Any]]) -> int
         _copy_rows(session, rows)
     else:
         insert_rows(session, Event.__table__, rows)
+    _remember(session, now, {key: heads[key] for key in keys})
     return len(rows)
 
 
@@ -443,6 +480,7 @@ def copy_frame(*, session: Session, frame: pl.DataFrame) -> int:
     if not frame.height:
         return 0
     session.flush()  # rows the session holds (a user an event names) go in first
+    session.info.pop(_WRITTEN, None)  # its records' heads move on without append's knowing
     frame = (
         frame.with_columns(
             pl.lit(_COPY_DEFAULTS.get(name), dtype).alias(name)

@@ -69,16 +69,20 @@ def _context(incident: Incident, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _people_loaded(incident: Incident) -> bool:
-    """Whether the incident's assignee and team are loaded and are those its ids name (the
-    lock's reload read them; a change of assignment since leaves them stale)."""
+def _people_current(incident: Incident) -> bool:
+    """Whether the incident's assignee and team, as loaded, are those its ids name (the lock's
+    reload read them; a change of assignment since leaves them stale). One whose id is None
+    needs no loading: it reads as None without a statement."""
     loaded = inspect(incident).dict
-    if "assignee" not in loaded or "assignment_group" not in loaded:
-        return False
-    assignee, team = loaded["assignee"], loaded["assignment_group"]
-    return (assignee.id if assignee else None) == incident.assignee_id and (
-        team.id if team else None
-    ) == incident.assignment_group_id
+    for name, wanted in (
+        ("assignee", incident.assignee_id),
+        ("assignment_group", incident.assignment_group_id),
+    ):
+        if wanted is None and name not in loaded:
+            continue
+        if name not in loaded or (loaded[name].id if loaded[name] else None) != wanted:
+            return False
+    return True
 
 
 def after_change(
@@ -90,7 +94,7 @@ def after_change(
     now: datetime,
 ) -> None:
     """The messages a change of assignment or state calls for."""
-    if not _people_loaded(incident):
+    if not _people_current(incident):
         session.refresh(incident, ["assignee", "assignment_group"])
     team = incident.assignment_group
     assignee = incident.assignee
