@@ -20,12 +20,17 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 import polars as pl
-from sqlalchemy import case, func, select, text
+from sqlalchemy import case, func, insert, select, text
 from sqlalchemy import event as orm_event
 from sqlalchemy.dialects.postgresql import array
-from sqlalchemy.orm import Session, SessionTransaction, SessionTransactionOrigin
+from sqlalchemy.orm import (
+    Session,
+    SessionTransaction,
+    SessionTransactionOrigin,
+    make_transient_to_detached,
+)
 
-from operational.core.db import insert_rows
+from operational.core.db import ensure_writable, insert_rows
 from operational.core.pagination import Page, PageParams, paginate
 from operational.events import chain
 from operational.events.models import Event
@@ -140,6 +145,29 @@ def _attribute(
     return {**extra, **(data or {})}, label or actor_label
 
 
+def _read_head(session: Session, key: tuple[str, int]) -> Any:
+    """The record's last stored seq and hash, and the transaction's time. Nothing pending in
+    the session bears on them (events are never pending: they go in at once)."""
+    with session.no_autoflush:
+        return session.execute(
+            text(
+                """
+                select now() as now, head.seq, head.hash
+                from (select 1) as one
+                left join lateral (
+                    select e.seq, e.hash from operational.events e
+                    where e.entity_type = :entity_type and e.entity_id = :entity_id
+                    order by e.seq desc limit 1
+                ) head on true
+                """
+            ),
+            {"entity_type": key[0], "entity_id": key[1]},
+        ).one()
+
+
+_INSERT_EVENT = insert(Event.__table__).returning(Event.__table__.c.id)
+
+
 def append(
     *,
     session: Session,
@@ -161,20 +189,7 @@ def append(
     if written is not None:
         now, (seq, prev_hash) = session.info[_NOW], written
     else:
-        head = session.execute(
-            text(
-                """
-                select now() as now, head.seq, head.hash
-                from (select 1) as one
-                left join lateral (
-                    select e.seq, e.hash from operational.events e
-                    where e.entity_type = :entity_type and e.entity_id = :entity_id
-                    order by e.seq desc limit 1
-                ) head on true
-                """
-            ),
-            {"entity_type": key[0], "entity_id": entity_id},
-        ).one()
+        head = _read_head(session, key)
         now, seq, prev_hash = head.now, head.seq or 0, head.hash
     row = _link(
         {
@@ -195,9 +210,17 @@ def append(
         },
         prev_hash,
     )
+    # The event goes in by its own INSERT, not a flush: the record's changes pending in the
+    # session (an update's fields, one event each) then go in one UPDATE when the caller
+    # flushes, not one per event. New rows the event may name (its actor) go in first.
+    if session.new:
+        session.flush()
+    ensure_writable(session)
     event = Event(**row)
-    session.add(event)
-    session.flush()
+    with session.no_autoflush:
+        event.id = session.execute(_INSERT_EVENT, row).scalar_one()
+    make_transient_to_detached(event)
+    session.add(event)  # persistent, as a flush would have left it
     _remember(session, now, {key: (row["seq"], row["hash"])})
     return event
 
