@@ -5,9 +5,12 @@ Run: python bench/api.py [--url http://127.0.0.1:8000] [--seconds 15] [--max-id 
 With ITSM_HOME (or ITSM_DATABASE_URL) pointing at the served database, e.g. after
 ``itsm demo --incidents 100000 --no-serve`` and ``itsm serve``. It signs in as an agent of its own
 (``bench-agent@example.com``, made on first use), so auth is the full chain. The update scenario
-PATCHes open incidents, each once, with the If-Match of the version it read first. wrk comes from
-Debian (``apt-get install -y wrk``). For the peers' figures from the same machine and minute, run
-``../shared/peers/compare.sh`` right before or after. No asserts: the figures are for people.
+PATCHes open incidents, each once, with the If-Match of the version it read first. ``--only
+create,update`` runs some scenarios (get, list, create, update); ``--server-pid PID`` (the ``itsm
+serve`` process) and ``--pgdata DIR`` add the CPU each request cost the server and the database
+(bench/api_cpu.py's reading of /proc). wrk comes from Debian (``apt-get install -y wrk``). For
+the peers' figures from the same machine and minute, run ``../shared/peers/compare.sh`` right
+before or after. No asserts: the figures are for people.
 """
 
 from __future__ import annotations
