@@ -5,9 +5,12 @@ Run: python bench/api.py [--url http://127.0.0.1:8000] [--seconds 15] [--max-id 
 With ITSM_HOME (or ITSM_DATABASE_URL) pointing at the served database, e.g. after
 ``itsm demo --incidents 100000 --no-serve`` and ``itsm serve``. It signs in as an agent of its own
 (``bench-agent@example.com``, made on first use), so auth is the full chain. The update scenario
-PATCHes open incidents, each once, with the If-Match of the version it read first. wrk comes from
-Debian (``apt-get install -y wrk``). For the peers' figures from the same machine and minute, run
-``../shared/peers/compare.sh`` right before or after. No asserts: the figures are for people.
+PATCHes open incidents, each once, with the If-Match of the version it read first. ``--only
+create,update`` runs some scenarios (get, list, create, update); ``--server-pid PID`` (the ``itsm
+serve`` process) and ``--pgdata DIR`` add the CPU each request cost the server and the database
+(bench/api_cpu.py's reading of /proc). wrk comes from Debian (``apt-get install -y wrk``). For
+the peers' figures from the same machine and minute, run ``../shared/peers/compare.sh`` right
+before or after. No asserts: the figures are for people.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ if not __package__:
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 AGENT_EMAIL = "bench-agent@example.com"
+
+# With --server-pid (and --pgdata): the CPU each scenario cost the server's processes and the
+# database's client backends, per request (bench/api_cpu.py's reading of /proc).
+CPU: dict[str, object] = {}
 
 GET_RANDOM = """
 local maxid = %(max_id)d
@@ -81,13 +88,41 @@ def _get(url: str, token: str) -> dict:
         return json.load(response)
 
 
+def _cpu_now() -> tuple[float, dict[int, float]] | None:
+    if not CPU:
+        return None
+    from bench import api_cpu
+
+    database = CPU.get("postmaster")
+    return api_cpu.tree_cpu_seconds(CPU["server"]), (
+        api_cpu.backends_cpu(database) if database else {}
+    )
+
+
+def _cpu_since(before: tuple[float, dict[int, float]] | None, output: str) -> str:
+    if before is None:
+        return ""
+    from bench import api_cpu
+
+    done = re.search(r"(\d+) requests in", output)
+    requests = int(done.group(1)) if done else 0
+    if not requests:
+        return ""
+    database = CPU.get("postmaster")
+    server = api_cpu.tree_cpu_seconds(CPU["server"]) - before[0]
+    backends = api_cpu._used(before[1], api_cpu.backends_cpu(database)) if database else 0.0
+    return f"  CPU ms/req server {1000 * server / requests:.2f} db {1000 * backends / requests:.2f}"
+
+
 def _wrk(name: str, url: str, seconds: int, connections: int, script: str | None = None) -> str:
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
         lua.write(script or "")
     if script:
         command += ["-s", lua.name]
+    measured = _cpu_now()
     output = subprocess.run([*command, url], capture_output=True, text=True).stdout
+    cpu = _cpu_since(measured, output)
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
     p50 = re.search(r"^\s+50%\s+(\S+)", output, re.M)
     p99 = re.search(r"^\s+99%\s+(\S+)", output, re.M)
@@ -97,7 +132,7 @@ def _wrk(name: str, url: str, seconds: int, connections: int, script: str | None
     line = (
         f"{name:<34}{found[0]:>9} req/s  p50 {found[1]:<9} p99 {found[2]:<9}"
         f" non-2xx {errors.group(1) if errors else 0}"
-        f"  timeouts {timeouts.group(1) if timeouts else 0}"
+        f"  timeouts {timeouts.group(1) if timeouts else 0}{cpu}"
     )
     print(line, flush=True)
     return output
@@ -109,36 +144,67 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--max-id", type=int, default=100_000)
     parser.add_argument("--updates", type=int, default=3000, help="Open incidents to update.")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="Comma-separated scenarios to run (get, list, create, update); default: all.",
+    )
+    parser.add_argument("--server-pid", type=int, help="itsm serve's process: report CPU.")
+    parser.add_argument("--pgdata", type=Path, help="The database's data folder: its CPU too.")
     args = parser.parse_args()
+    if args.server_pid:
+        from bench import api_cpu
+
+        CPU["server"] = args.server_pid
+        if args.pgdata:
+            CPU["postmaster"] = api_cpu.postmaster_pid(args.pgdata)
+    only = set(filter(None, args.only.split(",")))
+
+    def wanted(scenario: str) -> bool:
+        return not only or scenario in only
+
     token = _token()
     base = args.url.rstrip("/")
     values = {"token": token, "max_id": args.max_id}
-    for connections in (10, 100):
-        _wrk(f"GET by id, c{connections}", base, args.seconds, connections, GET_RANDOM % values)
+    if wanted("get"):
+        for connections in (10, 100):
+            _wrk(f"GET by id, c{connections}", base, args.seconds, connections, GET_RANDOM % values)
+    if wanted("list"):
+        _lists(base, token, args.seconds)
+    if wanted("create"):
+        _wrk("create, c10", f"{base}/api/v1/incidents", args.seconds, 10, CREATE % values)
+    if wanted("update"):
+        _update(base, token, args, values)
+
+
+def _lists(base: str, token: str, seconds: int) -> None:
     auth = f'wrk.headers["Authorization"] = "Bearer {token}"\n'
-    _wrk("list page 3, c10", f"{base}/api/v1/incidents?page=3&size=25", args.seconds, 10, auth)
+    _wrk("list page 3, c10", f"{base}/api/v1/incidents?page=3&size=25", seconds, 10, auth)
     first = _get(f"{base}/api/v1/incidents?size=25", token)
     deep = _get(f"{base}/api/v1/incidents?size=25&page=2000", token)
     print(f"  (total {first['total']:,}, estimated: {first.get('total_is_estimate')})")
     if first.get("next_after"):
         after = f"{base}/api/v1/incidents?size=25&after={first['next_after']}"
-        _wrk("list by keyset (page 2), c10", after, args.seconds, 10, auth)
+        _wrk("list by keyset (page 2), c10", after, seconds, 10, auth)
     if deep["items"]:
         _wrk(
             "list page 2,000, c10",
             f"{base}/api/v1/incidents?size=25&page=2000",
-            args.seconds,
+            seconds,
             10,
             auth,
         )
     _wrk(
         "list filtered (state=new), c10",
         f"{base}/api/v1/incidents?state=new&size=25",
-        args.seconds,
+        seconds,
         10,
         auth,
     )
-    _wrk("create, c10", f"{base}/api/v1/incidents", args.seconds, 10, CREATE % values)
+
+
+def _update(base: str, token: str, args: argparse.Namespace, values: dict) -> None:
+    """PATCH open incidents, each once, with the If-Match of the version read first."""
     targets: list[tuple[int, int]] = []
     page = 1
     while len(targets) < args.updates:

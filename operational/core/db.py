@@ -169,6 +169,12 @@ def _forget_read_only(session: Session, transaction: Any) -> None:
 
 @event.listens_for(Session, "before_flush")
 def _refuse_writes_without_transaction(session: Session, *_: Any) -> None:
+    ensure_writable(session)
+
+
+def ensure_writable(session: Session) -> None:
+    """Refuse a write on a session that reads in autocommit: what a flush checks, for writes
+    that do not go through one (an INSERT statement of the caller's)."""
     if session.info.get(_READ_ONLY):
         raise RuntimeError("this session reads in autocommit (read_connection): it cannot write")
 

@@ -7,9 +7,11 @@ expression naming one per row.
 """
 
 import html
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, cast, func, literal, literal_column, select
+from sqlalchemy import ColumnElement, cast, func, literal
+from sqlalchemy import text as text_sql
 from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.orm import Session
 
@@ -44,19 +46,49 @@ def _lexeme(word: str) -> str:
     return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
+# The text's first SHARED_WORDS_MAX words stemmed by ``config`` (an SQL expression naming it), in
+# the order written: a column expression for statements that stem for several configurations at
+# once (``:text`` is the ticket's text).
+FIRST_WORDS_SQL = (
+    "array(select w.lexeme from unnest(to_tsvector(cast({config} as regconfig), :text)) as w"
+    f" order by w.positions[1] limit {SHARED_WORDS_MAX})"
+)
+_FIRST_WORDS = text_sql(
+    f"select c.config, {FIRST_WORDS_SQL.format(config='c.config')}"
+    " from unnest(cast(:configs as text[])) as c(config)"
+)
+# session.info key: {(config, text): its first words}, so that the several searches one request
+# runs over the same text (articles in each language, known errors) stem it once, together.
+_STEMMED = "textsearch.first_words"
+
+
+def remember_first_words(session: Session, text: str, found: Iterable[tuple[str, Any]]) -> None:
+    """Keep (config, first words) that a statement of the caller's computed for ``text`` with
+    ``FIRST_WORDS_SQL``: ``shared_words_query`` then needs no statement of its own for them."""
+    stemmed = session.info.setdefault(_STEMMED, {})
+    for config, words in found:
+        stemmed[(config, text)] = tuple(words or ())
+
+
+def first_words(session: Session, configs: Iterable[str], text: str) -> dict[str, tuple[str, ...]]:
+    """The text's first words stemmed by each config: one statement for all the configs not
+    stemmed yet in this session, none when all were."""
+    stemmed = session.info.setdefault(_STEMMED, {})
+    wanted = list(dict.fromkeys(configs))
+    missing = [config for config in wanted if (config, text) not in stemmed]
+    if missing:
+        remember_first_words(
+            session, text, session.execute(_FIRST_WORDS, {"configs": missing, "text": text})
+        )
+    return {config: stemmed[(config, text)] for config in wanted}
+
+
 def shared_words_query(session: Session, config: str, text: str) -> ColumnElement[Any] | None:
     """Documents sharing at least two of the text's words (its first ``SHARED_WORDS_MAX``,
     stemmed by ``config``), or its one word: what suggestions match a ticket by. A ticket
     rarely shares all its words with the answer, and one shared word alone matches a large part
     of a big knowledge base. None when the text has no searchable word."""
-    words = list(
-        session.scalars(
-            select(literal_column("lexeme"))
-            .select_from(func.unnest(func.to_tsvector(regconfig(config), text)))
-            .order_by(literal_column("positions[1]"))
-            .limit(SHARED_WORDS_MAX)
-        )
-    )
+    words = first_words(session, (config,), text)[config]
     if not words:
         return None
     if len(words) == 1:

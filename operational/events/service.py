@@ -6,7 +6,9 @@ loader, which numbers ``seq`` itself for speed). Each of them links every event 
 record's hash chain (``operational/events/chain.py``): it sets ``recorded_at`` (the
 transaction's time, as the column's default would), ``prev_hash`` and ``hash``. Callers lock the
 record they append to, so each chain has one writer at a time; different records never wait on
-each other.
+each other. That is also why ``append`` and ``append_many`` keep the heads they wrote (and the
+transaction's time) in the session until its transaction ends: the next event of that record in
+the same transaction continues from there without reading the head again.
 """
 
 import io
@@ -18,11 +20,17 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 import polars as pl
-from sqlalchemy import case, func, select, text
+from sqlalchemy import case, func, insert, select, text
+from sqlalchemy import event as orm_event
 from sqlalchemy.dialects.postgresql import array
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import (
+    Session,
+    SessionTransaction,
+    SessionTransactionOrigin,
+    make_transient_to_detached,
+)
 
-from operational.core.db import insert_rows
+from operational.core.db import ensure_writable, insert_rows
 from operational.core.pagination import Page, PageParams, paginate
 from operational.events import chain
 from operational.events.models import Event
@@ -83,6 +91,26 @@ def _link(row: dict[str, Any], prev_hash: str | None) -> dict[str, Any]:
 
 _ATTRIBUTION = "events.attribution"  # session.info: (label or None, data) of the open blocks
 
+# session.info: {(entity_type, entity_id): (seq, hash)} of the chains this transaction appended
+# to, and the transaction's time. The caller holds those records locked, so nobody else can
+# append to them until it ends; the end of the transaction or of a savepoint forgets both (a
+# flush's own inner transaction is neither).
+_WRITTEN = "events.written_heads"
+_NOW = "events.now"
+
+
+@orm_event.listens_for(Session, "after_transaction_end")
+def _forget_written_heads(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.origin is SessionTransactionOrigin.SUBTRANSACTION:
+        return
+    session.info.pop(_WRITTEN, None)
+    session.info.pop(_NOW, None)
+
+
+def _remember(session: Session, now: datetime, heads: Mapping[tuple[str, int], tuple]) -> None:
+    session.info.setdefault(_WRITTEN, {}).update(heads)
+    session.info[_NOW] = now
+
 
 @contextmanager
 def attributed(
@@ -117,6 +145,29 @@ def _attribute(
     return {**extra, **(data or {})}, label or actor_label
 
 
+def _read_head(session: Session, key: tuple[str, int]) -> Any:
+    """The record's last stored seq and hash, and the transaction's time. Nothing pending in
+    the session bears on them (events are never pending: they go in at once)."""
+    with session.no_autoflush:
+        return session.execute(
+            text(
+                """
+                select now() as now, head.seq, head.hash
+                from (select 1) as one
+                left join lateral (
+                    select e.seq, e.hash from operational.events e
+                    where e.entity_type = :entity_type and e.entity_id = :entity_id
+                    order by e.seq desc limit 1
+                ) head on true
+                """
+            ),
+            {"entity_type": key[0], "entity_id": key[1]},
+        ).one()
+
+
+_INSERT_EVENT = insert(Event.__table__).returning(Event.__table__.c.id)
+
+
 def append(
     *,
     session: Session,
@@ -133,27 +184,20 @@ def append(
 ) -> Event:
     """Append one event in the caller's transaction (callers lock the record they change)."""
     data, actor_label = _attribute(session, data, actor_label)
-    head = session.execute(
-        text(
-            """
-            select now() as now, head.seq, head.hash
-            from (select 1) as one
-            left join lateral (
-                select e.seq, e.hash from operational.events e
-                where e.entity_type = :entity_type and e.entity_id = :entity_id
-                order by e.seq desc limit 1
-            ) head on true
-            """
-        ),
-        {"entity_type": str(entity_type), "entity_id": entity_id},
-    ).one()
+    key = (str(entity_type), entity_id)
+    written = session.info.get(_WRITTEN, {}).get(key)
+    if written is not None:
+        now, (seq, prev_hash) = session.info[_NOW], written
+    else:
+        head = _read_head(session, key)
+        now, seq, prev_hash = head.now, head.seq or 0, head.hash
     row = _link(
         {
-            "entity_type": str(entity_type),
+            "entity_type": key[0],
             "entity_id": entity_id,
-            "seq": (head.seq or 0) + 1,
+            "seq": seq + 1,
             "occurred_at": occurred_at or datetime.now(UTC),
-            "recorded_at": head.now,
+            "recorded_at": now,
             "actor_id": actor.id if actor else None,
             "actor_label": actor_label or (actor.display_name if actor else "system"),
             "kind": str(kind),
@@ -164,11 +208,20 @@ def append(
             "source_system": "native",
             "synthesized": False,
         },
-        head.hash,
+        prev_hash,
     )
+    # The event goes in by its own INSERT, not a flush: the record's changes pending in the
+    # session (an update's fields, one event each) then go in one UPDATE when the caller
+    # flushes, not one per event. New rows the event may name (its actor) go in first.
+    if session.new:
+        session.flush()
+    ensure_writable(session)
     event = Event(**row)
-    session.add(event)
-    session.flush()
+    with session.no_autoflush:
+        event.id = session.execute(_INSERT_EVENT, row).scalar_one()
+    make_transient_to_detached(event)
+    session.add(event)  # persistent, as a flush would have left it
+    _remember(session, now, {key: (row["seq"], row["hash"])})
     return event
 
 
@@ -258,24 +311,31 @@ _BULK_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _heads(session: Session, keys: set[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, str]]:
-    """The last stored (seq, hash) of each of these records' chains that has events."""
-    if not keys:
-        return {}
+def _heads(
+    session: Session, keys: set[tuple[str, int]]
+) -> tuple[datetime, dict[tuple[str, int], tuple[int, str]]]:
+    """The transaction's time (``recorded_at``), and the last stored (seq, hash) of each of
+    these records' chains that has events: one statement."""
     rows = session.execute(
         text(
             """
-            select distinct on (e.entity_type, e.entity_id)
-                e.entity_type, e.entity_id, e.seq, e.hash
-            from unnest(cast(:types as text[]), cast(:ids as bigint[])) as k(entity_type, entity_id)
-            join operational.events e
-              on e.entity_type = k.entity_type and e.entity_id = k.entity_id
-            order by e.entity_type, e.entity_id, e.seq desc
+            select now(), head.entity_type, head.entity_id, head.seq, head.hash
+            from (select 1) as one
+            left join lateral (
+                select distinct on (e.entity_type, e.entity_id)
+                    e.entity_type, e.entity_id, e.seq, e.hash
+                from unnest(cast(:types as text[]), cast(:ids as bigint[]))
+                    as k(entity_type, entity_id)
+                join operational.events e
+                  on e.entity_type = k.entity_type and e.entity_id = k.entity_id
+                order by e.entity_type, e.entity_id, e.seq desc
+            ) head on true
             """
         ),
         {"types": [key[0] for key in keys], "ids": [key[1] for key in keys]},
     ).all()  # one fetch: iterating the result fetches row by row
-    return {(row[0], row[1]): (row[2], row[3]) for row in rows}
+    found = {(row[1], row[2]): (row[3], row[4]) for row in rows if row[1] is not None}
+    return rows[0][0], found
 
 
 def append_many(*, session: Session, events: Sequence[Mapping[str, Any]]) -> int:
@@ -291,8 +351,14 @@ def append_many(*, session: Session, events: Sequence[Mapping[str, Any]]) -> int
     session.flush()
     keys = {(str(event["entity_type"]), event["entity_id"]) for event in events}
     heads: dict[tuple[str, int], tuple[int, str | None]] = defaultdict(lambda: (0, None))
-    heads.update(_heads(session, keys))
-    now = session.scalar(select(func.now()))
+    written = session.info.get(_WRITTEN, {})
+    unread = {key for key in keys if key not in written}
+    if unread:
+        now, stored = _heads(session, unread)
+        heads.update(stored)
+    else:
+        now = session.info[_NOW]
+    heads.update((key, written[key]) for key in keys - unread)
     recorded_at = chain.timestamp(now)  # one instant for all: formatted once for the hashes
     rows = []
     for event in events:
@@ -315,6 +381,7 @@ def append_many(*, session: Session, events: Sequence[Mapping[str, Any]]) -> int
         _copy_rows(session, rows)
     else:
         insert_rows(session, Event.__table__, rows)
+    _remember(session, now, {key: heads[key] for key in keys})
     return len(rows)
 
 
@@ -436,6 +503,7 @@ def copy_frame(*, session: Session, frame: pl.DataFrame) -> int:
     if not frame.height:
         return 0
     session.flush()  # rows the session holds (a user an event names) go in first
+    session.info.pop(_WRITTEN, None)  # its records' heads move on without append's knowing
     frame = (
         frame.with_columns(
             pl.lit(_COPY_DEFAULTS.get(name), dtype).alias(name)

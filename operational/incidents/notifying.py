@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from operational.auth.models import User
@@ -68,6 +69,22 @@ def _context(incident: Incident, **extra: Any) -> dict[str, Any]:
     }
 
 
+def _people_current(incident: Incident) -> bool:
+    """Whether the incident's assignee and team, as loaded, are those its ids name (the lock's
+    reload read them; a change of assignment since leaves them stale). One whose id is None
+    needs no loading: it reads as None without a statement."""
+    loaded = inspect(incident).dict
+    for name, wanted in (
+        ("assignee", incident.assignee_id),
+        ("assignment_group", incident.assignment_group_id),
+    ):
+        if wanted is None and name not in loaded:
+            continue
+        if name not in loaded or (loaded[name].id if loaded[name] else None) != wanted:
+            return False
+    return True
+
+
 def after_change(
     *,
     session: Session,
@@ -77,7 +94,8 @@ def after_change(
     now: datetime,
 ) -> None:
     """The messages a change of assignment or state calls for."""
-    session.refresh(incident, ["assignee", "assignment_group"])
+    if not _people_current(incident):
+        session.refresh(incident, ["assignee", "assignment_group"])
     team = incident.assignment_group
     assignee = incident.assignee
     if incident.assignee_id is not None and incident.assignee_id != before.assignee_id:

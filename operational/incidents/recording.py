@@ -8,7 +8,6 @@ discipline, in one place for ``service.py`` and ``assignment.py``.
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from operational.auth import service as auth_service
@@ -30,9 +29,9 @@ def now_or(now: datetime | None) -> datetime:
 
 
 def lock(session: Session, incident: Incident) -> None:
-    """Lock the row (the event sequence and the version depend on it) and reload it."""
-    session.execute(select(Incident.id).where(Incident.id == incident.id).with_for_update())
-    session.refresh(incident)
+    """Lock the row (the event sequence and the version depend on it) and reload it, in one
+    statement (its people and team too, as a refresh would)."""
+    session.refresh(incident, with_for_update={"of": Incident})
 
 
 def record(

@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Select, exists, func, literal_column, select, union
+from sqlalchemy import (
+    Select,
+    Text,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    select,
+    union,
+)
 from sqlalchemy.orm import Session, aliased, joinedload, lazyload
 
 from operational.auth import service as auth_service
@@ -236,12 +247,27 @@ def format_number(value: int) -> str:
     return f"{NUMBER_PREFIX}{value:0{NUMBER_DIGITS}d}"
 
 
+def _next_number_sql() -> Select:
+    """The sequence's next value, and whether an incident has its number already: one
+    statement. The number as ``format_number`` writes it (more digits than NUMBER_DIGITS as
+    they are)."""
+    drawn = select(incident_number_seq.next_value().label("value")).cte("drawn")
+    digits = cast(drawn.c.value, Text)
+    number = literal(NUMBER_PREFIX) + case(
+        (drawn.c.value < 10**NUMBER_DIGITS, func.lpad(digits, NUMBER_DIGITS, "0")), else_=digits
+    )
+    return select(drawn.c.value, exists().where(Incident.number == number))
+
+
+_NEXT_NUMBER = _next_number_sql()
+
+
 def _next_number(session: Session) -> str:
     # Imported tickets keep their source numbers, which may collide with ours: skip those.
     while True:
-        number = format_number(session.scalar(select(incident_number_seq.next_value())))
-        if not session.scalar(select(exists().where(Incident.number == number))):
-            return number
+        value, taken = session.execute(_NEXT_NUMBER).one()
+        if not taken:
+            return format_number(value)
 
 
 def _is_agent_of(user: User, incident: Incident) -> bool:

@@ -14,11 +14,15 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, any_, case, func, literal, literal_column, select
 from sqlalchemy import text as text_sql
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from operational.core import textsearch
 from operational.knowledge.enums import Language
 from operational.knowledge.models import Article, ArticleVersion
+
+# A hit is read for its own columns only: not its author's and approver's rows (joined by
+# default, each with their roles and teams loaded after).
+LEAN = lazyload("*")
 
 _WEIGHT_A, _WEIGHT_B = literal_column("'A'::\"char\""), literal_column("'B'::\"char\"")
 
@@ -62,8 +66,7 @@ class ArticleHit:
     snippet: str | None
 
 
-_LANGUAGES_IN_USE = text_sql(
-    """
+_LANGUAGES_IN_USE_SQL = """
     with recursive used(language) as (
         (select language from operational.knowledge_article_versions
          where is_current order by language limit 1)
@@ -73,16 +76,30 @@ _LANGUAGES_IN_USE = text_sql(
                 order by v.language limit 1)
         from used where used.language is not null
     )
-    select language from used where language is not null
-    """
+    select language{words} from used where language is not null
+"""
+_LANGUAGES_IN_USE = text_sql(_LANGUAGES_IN_USE_SQL.format(words=""))
+# The same, with the ticket's first words stemmed in each of them (suggestions): one statement.
+_LANGUAGES_IN_USE_WITH_WORDS = text_sql(
+    _LANGUAGES_IN_USE_SQL.format(words=", " + textsearch.FIRST_WORDS_SQL.format(config="language"))
 )
 
 
-def languages_in_use(*, session: Session) -> tuple[str, ...]:
+def languages_in_use(*, session: Session, stem: str | None = None) -> tuple[str, ...]:
     """The languages of the current versions: one index probe per language (a loose index
-    scan), so a query is stemmed only in the languages there are articles in."""
+    scan), so a query is stemmed only in the languages there are articles in. With ``stem``,
+    the same statement stems that text's first words in each of them for
+    ``textsearch.shared_words_query``."""
     known = {language.value for language in Language}
-    return tuple(found for found in session.scalars(_LANGUAGES_IN_USE) if found in known)
+    if stem is None:
+        return tuple(found for found in session.scalars(_LANGUAGES_IN_USE) if found in known)
+    rows = [
+        (language, words)
+        for language, words in session.execute(_LANGUAGES_IN_USE_WITH_WORDS, {"text": stem})
+        if language in known
+    ]
+    textsearch.remember_first_words(session, stem, rows)
+    return tuple(language for language, _ in rows)
 
 
 def _query_for(
@@ -110,9 +127,13 @@ def match_articles(
     many matches are ranked (the first the index finds): ranking reads each match's vector, so
     a bound keeps a suggestion's cost flat however many articles share two words with it."""
     version = ArticleVersion
-    languages = filters.languages or languages_in_use(session=session)
+    text = text.strip()
+    stem = text if shared_words and text else None
+    languages = filters.languages or languages_in_use(session=session, stem=stem)
     if not languages:
         return [], 0
+    if stem is not None:
+        textsearch.first_words(session, languages, stem)  # one statement for them all, if any
     statement = select(version.id).where(
         version.is_current,
         version.audience.in_(filters.audiences),
@@ -125,7 +146,6 @@ def match_articles(
         statement = statement.where(any_(version.keywords) == filters.keyword.strip())
     if filters.published_from is not None:
         statement = statement.where(version.approved_at >= filters.published_from)
-    text = text.strip()
     queries = {
         language: query
         for language in languages
@@ -174,6 +194,7 @@ def match_articles(
         .join(ranked, ranked.c.id == version.id)
         .join(Article, Article.id == version.article_id)
         .order_by(ranked.c.rank.desc(), *newest)
+        .options(LEAN)
     ).all()
     hits = [
         ArticleHit(found, number, float(rank), textsearch.safe_snippet(raw))

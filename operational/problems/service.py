@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from operational.auth import service as auth_service
 from operational.auth.models import User
@@ -630,23 +630,27 @@ def match_known_errors(
         statement = statement.where(Problem.search_vector.op("@@")(query))
     total = None
     if count:
-        total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+        matching = statement.with_only_columns(Problem.id).subquery()
+        total = session.scalar(select(func.count()).select_from(matching)) or 0
     if total == 0 or limit <= 0:
         return [], total or 0
     newest = (Problem.known_error_at.desc(), Problem.id)
     if query is None:
-        found = session.scalars(statement.order_by(*newest).limit(limit)).all()
+        found = session.scalars(statement.order_by(*newest).limit(limit).options(lazyload("*")))
+        found = found.all()
         return [(problem, 0.0, None) for problem in found], len(found) if total is None else total
     document = func.concat_ws(
         " ", Problem.symptom, Problem.root_cause, Problem.workaround, Problem.description
     )
     rank = textsearch.rank(Problem.search_vector, query)
-    ranked = statement.add_columns(rank.label("rank")).order_by(rank.desc(), *newest)
-    ranked = ranked.limit(limit).subquery()
+    ranked = statement.with_only_columns(Problem.id, rank.label("rank"))
+    ranked = ranked.order_by(rank.desc(), *newest).limit(limit).subquery()
+    # A hit is read for its own columns: not its owner, team and CIs (loaded by default).
     rows = session.execute(
         select(Problem, ranked.c.rank, textsearch.headline(SEARCH_CONFIG, document, query))
         .join(ranked, ranked.c.id == Problem.id)
         .order_by(ranked.c.rank.desc(), *newest)
+        .options(lazyload("*"))
     ).all()
     hits = [(problem, float(rank), textsearch.safe_snippet(raw)) for problem, rank, raw in rows]
     return hits, len(hits) if total is None else total

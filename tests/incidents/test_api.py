@@ -1,6 +1,7 @@
 import re
 
 import pytest
+from sqlalchemy import text
 
 from tests.conftest import assert_problem
 
@@ -48,6 +49,25 @@ def test_create_returns_201_with_number_location_and_etag(client, agent_headers,
     by_number = client.get(f"{URL}/{body['number']}", headers=agent_headers)
     assert by_number.json()["id"] == body["id"]
     assert by_number.headers["etag"] == '"1"'
+
+
+def test_create_skips_numbers_imported_tickets_hold(client, agent_headers, incidents, session):
+    """Imported tickets keep their source numbers: a new one draws past those taken, also past
+    the seven digits the number pads to."""
+    imported = incidents.incident(title="Imported")
+    drawn = int(imported.number[3:])
+    imported.number = f"INC{drawn + 2:07d}"
+    session.flush()
+    assert _create(client, agent_headers).json()["number"] == f"INC{drawn + 1:07d}"
+    assert _create(client, agent_headers).json()["number"] == f"INC{drawn + 3:07d}"
+    sequence = "operational.incident_number_seq"
+    session.execute(text(f"select setval('{sequence}', 9999999)"))
+    try:
+        incidents.incident(title="Imported").number = "INC10000001"  # drew 10000000
+        session.flush()
+        assert _create(client, agent_headers).json()["number"] == "INC10000002"
+    finally:  # sequences are not rolled back with the test
+        session.execute(text(f"select setval('{sequence}', {drawn + 3})"))
 
 
 def test_update_needs_the_version_and_refuses_a_stale_one(client, agent_headers):

@@ -1,5 +1,6 @@
 """Suggestions on incident create and on a title change, and on a request's order."""
 
+from tests.incidents.test_query_counts import CREATE, Statements
 from tests.problems.conftest import ProblemApi
 
 INCIDENTS = "/api/v1/incidents"
@@ -77,3 +78,42 @@ def test_a_new_request_comes_with_the_articles_that_match_what_it_orders(kb, cli
     )  # fmt: skip
     assert created.status_code == 201, created.text
     assert [item["title"] for item in created.json()["suggestions"]] == ["Set up a new laptop"]
+
+
+def test_suggestions_cost_three_statements_whatever_the_languages_and_hits(kb, client, engine):
+    """The languages in use and the ticket's words stemmed in each (one statement), the
+    articles, the known errors: not one statement per language, nor the hits' authors, owners
+    and CIs loaded after them."""
+    for title in ("Laptop wireless keeps dropping", "Wireless laptop dock drops the screen"):
+        kb.published(title=title)
+    kb.published(title="WLAN am Laptop bricht ab", language="german")
+    kb.published(title="Laptop sans fil se déconnecte", language="french")
+    problems = ProblemApi(client, kb.author)
+    problem = problems.create(title="Laptops lose wireless when the access points reboot")
+    problems.patch(problems.get(problem), root_cause="Firmware bug",
+                   workaround="Connect to the wired dock until the fix")  # fmt: skip
+    problems.publish(problem)
+    count = Statements(engine)
+    created = count(
+        lambda: client.post(
+            INCIDENTS, json={"title": "My laptop wireless keeps dropping"}, headers=kb.author
+        )
+    )
+    suggestions = client.post(
+        INCIDENTS, json={"title": "My laptop wireless keeps dropping"}, headers=kb.author
+    ).json()["suggestions"]
+    read_for_suggestions = (
+        "knowledge_article", "to_tsvector", "operational.problem", "operational.users",
+        "operational.user_roles", "team_members",
+    )  # fmt: skip
+    suggesting = [
+        statement
+        for statement in count.seen
+        if "operational.incidents" not in statement
+        and any(table in statement for table in read_for_suggestions)
+    ]
+
+    assert {item["kind"] for item in suggestions} == {"article", "known_error"}
+    assert len(suggestions) >= 3
+    assert len(suggesting) == 3, suggesting
+    assert created <= CREATE
