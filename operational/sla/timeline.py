@@ -522,26 +522,24 @@ def _computed(
             stops_cache[policy.id] = _stops(points, walk.phases, policy)
         return stops_cache[policy.id]
 
-    merged_cache: dict[int, businesstime.MergedPauses] = {}
+    clocks: dict[int, businesstime.Clock] = {}
 
-    def merged_of(policy: PolicyRules) -> businesstime.MergedPauses:
-        # The same stops serve every sum and target of the policy: merged once.
-        if policy.id not in merged_cache:
-            merged_cache[policy.id] = businesstime.merge_pauses(stops_of(policy))
-        return merged_cache[policy.id]
+    def clock_of(policy: PolicyRules) -> businesstime.Clock:
+        # The same start and stops serve every sum and target of the policy: converted once.
+        if policy.id not in clocks:
+            clocks[policy.id] = businesstime.Clock(policy.calendar, started_at, stops_of(policy))
+        return clocks[policy.id]
 
     elapsed_cache: dict[tuple[int, datetime], float] = {}
 
     def elapsed(policy: PolicyRules, until: datetime) -> float:
         key = (policy.id, until)
         if key not in elapsed_cache:
-            elapsed_cache[key] = businesstime.business_minutes_between(
-                policy.calendar, started_at, until, pauses=merged_of(policy)
-            )
+            elapsed_cache[key] = clock_of(policy).minutes_until(until)
         return elapsed_cache[key]
 
     transitions = _transitions(target, started_at, walk, elapsed)
-    crossings = _crossings(walk.segments, now, elapsed, merged_of, started_at, target)
+    crossings = _crossings(walk.segments, now, elapsed, clock_of, target)
     transitions.extend(
         Transition(
             kind="sla_breached" if crossing.threshold == BREACH_THRESHOLD else "sla_warning",
@@ -572,9 +570,7 @@ def _computed(
         businesstime.business_minutes_between(calendar, started_at, end_of_life) - elapsed_minutes,
     )
     if final_mode == RUNNING:
-        due_at = businesstime.add_business_minutes(
-            calendar, started_at, target_minutes, pauses=merged_of(policy)
-        )
+        due_at = clock_of(policy).add(target_minutes)
     elif final_mode == PAUSED:
         due_at = None
     else:
@@ -604,9 +600,7 @@ def _computed(
             if threshold not in crossed
         ]
         if pending:
-            next_alert_at = businesstime.add_business_minutes(
-                calendar, started_at, target_minutes * min(pending) / 100, pauses=merged_of(policy)
-            )
+            next_alert_at = clock_of(policy).add(target_minutes * min(pending) / 100)
 
     return TimerOutcome(
         target=target,
@@ -691,8 +685,7 @@ def _crossings(
     segments: Sequence[tuple[PolicyRules, datetime]],
     now: datetime,
     elapsed,
-    pauses_of,
-    started_at: datetime,
+    clock_of,
     target: TimerTarget,
 ) -> list[Crossing]:
     """Thresholds crossed while each policy was in force (``segments``: each policy and from
@@ -708,9 +701,7 @@ def _crossings(
             minutes = target_minutes * threshold / 100
             if used <= minutes or (target_minutes, threshold) in seen:
                 continue
-            at = businesstime.add_business_minutes(
-                policy.calendar, started_at, minutes, pauses=pauses_of(policy)
-            )
+            at = clock_of(policy).add(minutes)
             seen.add((target_minutes, threshold))
             crossings.append(Crossing(target_minutes, threshold, max(at, segment_start)))
     return crossings
