@@ -39,14 +39,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
     "BusinessCalendar",
-    "MergedPauses",
+    "Clock",
     "NoBusinessTime",
     "Pause",
     "Window",
     "add_business_minutes",
     "business_minutes_between",
     "due_at",
-    "merge_pauses",
     "percent_elapsed",
 ]
 
@@ -369,18 +368,8 @@ def _business_intervals(
         cursor, offset = chunk_end, next_offset
 
 
-class MergedPauses(tuple):
-    """Pauses as the arithmetic uses them (merged, sorted, in UTC microseconds), from
-    ``merge_pauses``: pass them instead of the pauses when the same ones serve many calls."""
-
-
-def merge_pauses(pauses: Iterable[Pause]) -> MergedPauses:
-    return MergedPauses(_merged_pauses(pauses))
-
-
 def _merged_pauses(pauses: Iterable[Pause]) -> Sequence[tuple[int, int | None]]:
-    if isinstance(pauses, MergedPauses):
-        return pauses
+    """Pauses as the arithmetic uses them: merged, sorted, in UTC microseconds."""
     spans: list[tuple[int, int | None]] = []
     for pause in pauses:
         pause_start, pause_end = pause
