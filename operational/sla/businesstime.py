@@ -39,14 +39,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
     "BusinessCalendar",
-    "MergedPauses",
+    "Clock",
     "NoBusinessTime",
     "Pause",
     "Window",
     "add_business_minutes",
     "business_minutes_between",
     "due_at",
-    "merge_pauses",
     "percent_elapsed",
 ]
 
@@ -369,18 +368,8 @@ def _business_intervals(
         cursor, offset = chunk_end, next_offset
 
 
-class MergedPauses(tuple):
-    """Pauses as the arithmetic uses them (merged, sorted, in UTC microseconds), from
-    ``merge_pauses``: pass them instead of the pauses when the same ones serve many calls."""
-
-
-def merge_pauses(pauses: Iterable[Pause]) -> MergedPauses:
-    return MergedPauses(_merged_pauses(pauses))
-
-
 def _merged_pauses(pauses: Iterable[Pause]) -> Sequence[tuple[int, int | None]]:
-    if isinstance(pauses, MergedPauses):
-        return pauses
+    """Pauses as the arithmetic uses them: merged, sorted, in UTC microseconds."""
     spans: list[tuple[int, int | None]] = []
     for pause in pauses:
         pause_start, pause_end = pause
@@ -424,6 +413,12 @@ def _running_stretches(
 
 
 def _checked_minutes(minutes: float, name: str) -> int:
+    # Plain ints and floats first: the abstract checks below cost more than the arithmetic.
+    kind = type(minutes)
+    if kind is int and minutes >= 0:
+        return minutes * _US_PER_MINUTE
+    if kind is float and 0 <= minutes < math.inf:
+        return round(minutes * _US_PER_MINUTE)
     if isinstance(minutes, bool) or not isinstance(minutes, numbers.Real):
         raise ValueError(f"{name} must be a number of minutes, got {minutes!r}")
     if not math.isfinite(minutes) or minutes < 0:
@@ -446,7 +441,12 @@ def business_minutes_between(
     to ``end``.
     """
     start_us, end_us = _to_us(start, "start"), _to_us(end, "end")
-    merged = _merged_pauses(pauses)
+    return _minutes_between(calendar, start_us, end_us, _merged_pauses(pauses))
+
+
+def _minutes_between(
+    calendar: BusinessCalendar, start_us: int, end_us: int, merged: Sequence[tuple[int, int | None]]
+) -> float:
     if end_us <= start_us:
         return 0.0
     total = 0
@@ -461,7 +461,16 @@ def _add(
 ) -> datetime | None:
     start_us = _to_us(start, "start")
     remaining = _checked_minutes(minutes, "minutes")
-    merged = _merged_pauses(pauses)
+    return _added(calendar, start, start_us, remaining, _merged_pauses(pauses))
+
+
+def _added(
+    calendar: BusinessCalendar,
+    start: datetime,
+    start_us: int,
+    remaining: int,
+    merged: Sequence[tuple[int, int | None]],
+) -> datetime | None:
     if remaining == 0:
         return start.astimezone(UTC)
     if not calendar.has_working_time:
@@ -490,8 +499,38 @@ def add_business_minutes(
     """
     result = _add(calendar, start, minutes, pauses)
     if result is None:
-        raise ValueError("an open-ended pause stops the clock before the target is reached")
+        raise ValueError(_PAUSED_FOR_GOOD)
     return result
+
+
+_PAUSED_FOR_GOOD = "an open-ended pause stops the clock before the target is reached"
+
+
+class Clock:
+    """One timer's clock: ``calendar``'s business time from ``start``, standing still in
+    ``pauses``. Answers what ``business_minutes_between`` and ``add_business_minutes`` answer
+    with these arguments, the same arithmetic, with the start and the pauses converted once (a
+    replay asks each timer's clock five questions or more)."""
+
+    __slots__ = ("_pauses", "_start_us", "calendar", "start")
+
+    def __init__(self, calendar: BusinessCalendar, start: datetime, pauses: Iterable[Pause] = ()):
+        self.calendar = calendar
+        self.start = start
+        self._start_us = _to_us(start, "start")
+        self._pauses = _merged_pauses(pauses)
+
+    def minutes_until(self, end: datetime) -> float:
+        """``business_minutes_between(calendar, start, end, pauses=pauses)``."""
+        return _minutes_between(self.calendar, self._start_us, _to_us(end, "end"), self._pauses)
+
+    def add(self, minutes: float) -> datetime:
+        """``add_business_minutes(calendar, start, minutes, pauses=pauses)``."""
+        remaining = _checked_minutes(minutes, "minutes")
+        result = _added(self.calendar, self.start, self._start_us, remaining, self._pauses)
+        if result is None:
+            raise ValueError(_PAUSED_FOR_GOOD)
+        return result
 
 
 def due_at(

@@ -300,29 +300,100 @@ class TimerOutcome:
 Stop = tuple[datetime, datetime | None]
 
 
-def _phases(target: TimerTarget, points: Sequence[ChangePoint]) -> list[str]:
+class _Walk(NamedTuple):
+    """One target's change points, walked once: what the timer's numbers and transitions need."""
+
+    # Open, completed or cancelled, at each change point.
+    phases: list[str]
+    # Each policy in force at some change point, in order of first use.
+    policies: list[PolicyRules]
+    # (policy, from when) at the start and at each change of policy.
+    segments: list[tuple[PolicyRules, datetime]]
+    # (at, policy before, policy after, mode before, mode after) where either changed; the mode
+    # is running, paused, completed or cancelled, and "before" the first point is running.
+    changes: list[tuple[datetime, PolicyRules, PolicyRules, str, str]]
+    # When the clock did not run, by the pause rules of the policy in force at each point.
+    stops: list[Stop]
+    final_mode: str
+    final_mode_since: datetime
+
+
+def _walk(
+    target: TimerTarget,
+    points: Sequence[ChangePoint],
+    matches: Sequence[PolicyRules | None],
+    before_first: PolicyRules | None = None,
+) -> _Walk | None:
+    """At each change point, in one pass: the phase, the policy in force, whether the clock runs.
+
+    The phase: the resolution timer is open while the incident is; the response timer stops for
+    good at the first touch (a resolution counts) or a cancellation. The policy is re-matched
+    while the timer is open and frozen otherwise; before any policy matches, the first one that
+    does applies from the original start (``before_first``: the walk is started again with it).
+    None when no policy ever matches.
+    """
+    response = target == TimerTarget.response
     phases: list[str] = []
-    for point in points:
+    policies: list[PolicyRules] = []
+    segments: list[tuple[PolicyRules, datetime]] = []
+    changes: list[tuple[datetime, PolicyRules, PolicyRules, str, str]] = []
+    stops: list[Stop] = []
+    stopped_since: datetime | None = None
+    phase = OPEN
+    policy = before_first
+    previous_policy = before_first
+    previous_mode = RUNNING
+    mode_since = points[0].at
+    for index, point in enumerate(points):
         state = point.attributes.state
-        if target == TimerTarget.resolution:
-            if state == "cancelled":
-                phases.append(CANCELLED)
-            elif state in _RESOLVED_STATES:
-                phases.append(COMPLETED)
-            else:
-                phases.append(OPEN)
-            continue
-        # Response: stops for good at the first touch (a resolution counts) or a cancellation.
-        previous = phases[-1] if phases else OPEN
-        if previous != OPEN:
-            phases.append(previous)
+        if response and phase != OPEN:
+            pass  # stopped for good
         elif state == "cancelled":
-            phases.append(CANCELLED)
-        elif point.touched or state in _RESOLVED_STATES:
-            phases.append(COMPLETED)
+            phase = CANCELLED
+        elif state in _RESOLVED_STATES or (response and point.touched):
+            phase = COMPLETED
         else:
-            phases.append(OPEN)
-    return phases
+            phase = OPEN
+        phases.append(phase)
+        match = matches[index]
+        if match is not None and (phase == OPEN or not index):
+            policy = match
+        if policy is None:
+            continue  # which policy applies from the start is found further on
+        if previous_policy is None:
+            if index:
+                # The first policy to match, at a later change point: it applies from the start.
+                return _walk(target, points, matches, before_first=policy)
+            previous_policy = policy
+        at = point.at
+        if phase != OPEN:
+            mode = phase
+        elif policy.pauses(state, point.attributes.hold_reason):
+            mode = PAUSED
+        else:
+            mode = RUNNING
+        if mode != RUNNING:
+            if stopped_since is None:
+                stopped_since = at
+        elif stopped_since is not None:
+            if at > stopped_since:
+                stops.append((stopped_since, at))
+            stopped_since = None
+        if policy is not previous_policy or not segments:
+            if not segments or policy.id != segments[-1][0].id:
+                segments.append((policy, at))
+            if policy not in policies:
+                policies.append(policy)
+        if mode != previous_mode or policy.id != previous_policy.id:
+            changes.append((at, previous_policy, policy, previous_mode, mode))
+            if mode != previous_mode:
+                mode_since = at
+        previous_policy, previous_mode = policy, mode
+    if policy is None:
+        return None
+    if stopped_since is not None:
+        stops.append((stopped_since, None))
+    return _Walk(phases, policies, segments, changes, stops, previous_mode, mode_since)
 
 
 def _matches(
@@ -338,37 +409,6 @@ def _matches(
             cache[key] = match_policy(policies, attributes)
         matches.append(cache[key])
     return matches
-
-
-def _policies_in_force(
-    phases: Sequence[str], matches: Sequence[PolicyRules | None]
-) -> list[PolicyRules] | None:
-    """The policy at each change point: re-matched while the timer is open, frozen otherwise.
-
-    Before any policy matches, the first one that does applies from the original start.
-    """
-    matched: list[PolicyRules | None] = []
-    for phase, match in zip(phases, matches, strict=True):
-        found = match if phase == OPEN or not matched else None
-        matched.append(found if found is not None else (matched[-1] if matched else None))
-    first = next((policy for policy in matched if policy is not None), None)
-    if first is None:
-        return None
-    return [policy if policy is not None else first for policy in matched]
-
-
-def _modes(
-    points: Sequence[ChangePoint], phases: Sequence[str], policies: Sequence[PolicyRules]
-) -> list[str]:
-    modes = []
-    for point, phase, policy in zip(points, phases, policies, strict=True):
-        if phase != OPEN:
-            modes.append(phase)
-        elif policy.pauses(point.attributes.state, point.attributes.hold_reason):
-            modes.append(PAUSED)
-        else:
-            modes.append(RUNNING)
-    return modes
 
 
 def _stops(points: Sequence[ChangePoint], phases: Sequence[str], policy: PolicyRules) -> list[Stop]:
@@ -418,22 +458,22 @@ def _replay_target(
     matches: Sequence[PolicyRules | None],
     now: datetime,
 ) -> TimerOutcome | None:
-    phases = _phases(target, points)
-    in_force = _policies_in_force(phases, matches)
-    if in_force is None:
+    walk = _walk(target, points, matches)
+    if walk is None:
         return None
     started_at = points[0].at
-    unusable = next((policy for policy in in_force if policy.calendar is None), None)
+    last = walk.segments[-1][0]
+    unusable = next((policy for policy in walk.policies if policy.calendar is None), None)
     if unusable is not None:
-        return _unusable(target, in_force[-1], unusable, unusable.calendar_error, started_at, now)
+        return _unusable(target, last, unusable, unusable.calendar_error, started_at, now)
     try:
-        return _computed(target, points, phases, in_force, started_at, now)
+        return _computed(target, points, walk, started_at, now)
     except businesstime.NoBusinessTime as exc:
         # Which policy's calendar: the one whose arithmetic failed is among those in force.
         culprit = next(
-            (policy for policy in in_force if not policy.calendar.has_working_time), in_force[-1]
+            (policy for policy in walk.policies if not policy.calendar.has_working_time), last
         )
-        return _unusable(target, in_force[-1], culprit, str(exc), started_at, now)
+        return _unusable(target, last, culprit, str(exc), started_at, now)
 
 
 def _unusable(
@@ -467,39 +507,39 @@ def _unusable(
 def _computed(
     target: TimerTarget,
     points: Sequence[ChangePoint],
-    phases: Sequence[str],
-    in_force: Sequence[PolicyRules],
+    walk: _Walk,
     started_at: datetime,
     now: datetime,
 ) -> TimerOutcome:
-    modes = _modes(points, phases, in_force)
+    # The walk's stops are every policy's when all in force pause alike (the usual case: one).
+    pause_alike = len({policy.pause_on for policy in walk.policies}) == 1
     stops_cache: dict[int, list[Stop]] = {}
 
     def stops_of(policy: PolicyRules) -> list[Stop]:
+        if pause_alike:
+            return walk.stops
         if policy.id not in stops_cache:
-            stops_cache[policy.id] = _stops(points, phases, policy)
+            stops_cache[policy.id] = _stops(points, walk.phases, policy)
         return stops_cache[policy.id]
 
-    merged_cache: dict[int, businesstime.MergedPauses] = {}
+    clocks: dict[int, businesstime.Clock] = {}
 
-    def merged_of(policy: PolicyRules) -> businesstime.MergedPauses:
-        # The same stops serve every sum and target of the policy: merged once.
-        if policy.id not in merged_cache:
-            merged_cache[policy.id] = businesstime.merge_pauses(stops_of(policy))
-        return merged_cache[policy.id]
+    def clock_of(policy: PolicyRules) -> businesstime.Clock:
+        # The same start and stops serve every sum and target of the policy: converted once.
+        if policy.id not in clocks:
+            clocks[policy.id] = businesstime.Clock(policy.calendar, started_at, stops_of(policy))
+        return clocks[policy.id]
 
     elapsed_cache: dict[tuple[int, datetime], float] = {}
 
     def elapsed(policy: PolicyRules, until: datetime) -> float:
         key = (policy.id, until)
         if key not in elapsed_cache:
-            elapsed_cache[key] = businesstime.business_minutes_between(
-                policy.calendar, started_at, until, pauses=merged_of(policy)
-            )
+            elapsed_cache[key] = clock_of(policy).minutes_until(until)
         return elapsed_cache[key]
 
-    transitions = _transitions(target, points, in_force, modes, elapsed)
-    crossings = _crossings(points, in_force, now, elapsed, merged_of, started_at, target)
+    transitions = _transitions(target, started_at, walk, elapsed)
+    crossings = _crossings(walk.segments, now, elapsed, clock_of, target)
     transitions.extend(
         Transition(
             kind="sla_breached" if crossing.threshold == BREACH_THRESHOLD else "sla_warning",
@@ -517,17 +557,12 @@ def _computed(
     )
     transitions.sort(key=lambda transition: transition.sort_key)
 
-    policy = in_force[-1]
+    policy = walk.segments[-1][0]
     calendar = policy.calendar
     target_minutes = policy.target_minutes(target)
     stops = stops_of(policy)
-    final_mode = modes[-1]
-    completed_at = None
-    if final_mode in (COMPLETED, CANCELLED):
-        index = len(modes) - 1
-        while index > 0 and modes[index - 1] == final_mode:
-            index -= 1
-        completed_at = points[index].at
+    final_mode = walk.final_mode
+    completed_at = walk.final_mode_since if final_mode in (COMPLETED, CANCELLED) else None
     elapsed_minutes = elapsed(policy, now)
     end_of_life = completed_at or now
     paused_minutes = max(
@@ -535,9 +570,7 @@ def _computed(
         businesstime.business_minutes_between(calendar, started_at, end_of_life) - elapsed_minutes,
     )
     if final_mode == RUNNING:
-        due_at = businesstime.add_business_minutes(
-            calendar, started_at, target_minutes, pauses=merged_of(policy)
-        )
+        due_at = clock_of(policy).add(target_minutes)
     elif final_mode == PAUSED:
         due_at = None
     else:
@@ -567,9 +600,7 @@ def _computed(
             if threshold not in crossed
         ]
         if pending:
-            next_alert_at = businesstime.add_business_minutes(
-                calendar, started_at, target_minutes * min(pending) / 100, pauses=merged_of(policy)
-            )
+            next_alert_at = clock_of(policy).add(target_minutes * min(pending) / 100)
 
     return TimerOutcome(
         target=target,
@@ -590,18 +621,14 @@ def _computed(
 
 
 def _transitions(
-    target: TimerTarget,
-    points: Sequence[ChangePoint],
-    in_force: Sequence[PolicyRules],
-    modes: Sequence[str],
-    elapsed,
+    target: TimerTarget, started_at: datetime, walk: _Walk, elapsed
 ) -> list[Transition]:
-    first = in_force[0]
+    first = walk.policies[0]
     transitions = [
         Transition(
             "sla_started",
             target=target,
-            at=points[0].at,
+            at=started_at,
             new_value=str(first.target_minutes(target)),
             data={
                 "policy_id": first.id,
@@ -610,11 +637,8 @@ def _transitions(
             },
         )
     ]
-    previous_mode = RUNNING
-    previous_policy = first
-    for index, (point, policy, mode) in enumerate(zip(points, in_force, modes, strict=True)):
-        at = point.at
-        if index and policy.id != previous_policy.id:
+    for at, previous_policy, policy, previous_mode, mode in walk.changes:
+        if policy.id != previous_policy.id:
             transitions.append(
                 Transition(
                     "sla_retargeted",
@@ -632,7 +656,6 @@ def _transitions(
             )
         if mode != previous_mode:
             transitions.extend(_mode_change(target, at, previous_mode, mode, policy, elapsed))
-        previous_mode, previous_policy = mode, policy
     return transitions
 
 
@@ -659,20 +682,15 @@ def _mode_change(
 
 
 def _crossings(
-    points: Sequence[ChangePoint],
-    in_force: Sequence[PolicyRules],
+    segments: Sequence[tuple[PolicyRules, datetime]],
     now: datetime,
     elapsed,
-    pauses_of,
-    started_at: datetime,
+    clock_of,
     target: TimerTarget,
 ) -> list[Crossing]:
-    """Thresholds crossed while each policy was in force. A crossing that a re-target made
-    retroactive (it lies before the re-target) became a fact at the re-target."""
-    segments: list[tuple[PolicyRules, datetime]] = []
-    for point, policy in zip(points, in_force, strict=True):
-        if not segments or segments[-1][0].id != policy.id:
-            segments.append((policy, point.at))
+    """Thresholds crossed while each policy was in force (``segments``: each policy and from
+    when). A crossing that a re-target made retroactive (it lies before the re-target) became a
+    fact at the re-target."""
     crossings: list[Crossing] = []
     seen: set[tuple[int, int]] = set()
     for index, (policy, segment_start) in enumerate(segments):
@@ -683,9 +701,7 @@ def _crossings(
             minutes = target_minutes * threshold / 100
             if used <= minutes or (target_minutes, threshold) in seen:
                 continue
-            at = businesstime.add_business_minutes(
-                policy.calendar, started_at, minutes, pauses=pauses_of(policy)
-            )
+            at = clock_of(policy).add(minutes)
             seen.add((target_minutes, threshold))
             crossings.append(Crossing(target_minutes, threshold, max(at, segment_start)))
     return crossings

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from operational.sla.businesstime import (
     BusinessCalendar,
+    Clock,
     add_business_minutes,
     business_minutes_between,
     due_at,
@@ -235,6 +236,11 @@ def test_open_pause_stops_the_clock():
     assert due_at(OFFICE_AMS, start, 60, pauses=open_pause) == ams(2026, 6, 8, 10)
     with pytest.raises(ValueError, match="open-ended pause"):
         add_business_minutes(OFFICE_AMS, start, 120, pauses=open_pause)
+    clock = Clock(OFFICE_AMS, start, open_pause)
+    assert clock.minutes_until(ams(2026, 6, 9, 12)) == 60
+    assert clock.add(60) == ams(2026, 6, 8, 10)
+    with pytest.raises(ValueError, match="open-ended pause"):
+        clock.add(120)
 
 
 def test_percent_elapsed():
@@ -309,8 +315,11 @@ def test_rejects_bad_calendars(make):
 def test_rejects_bad_minutes_and_pauses():
     with pytest.raises(ValueError):
         add_business_minutes(OFFICE_AMS, ams(2026, 6, 8, 9), -1)
-    with pytest.raises(ValueError):
-        add_business_minutes(OFFICE_AMS, ams(2026, 6, 8, 9), float("nan"))
+    for minutes in (float("nan"), float("inf"), -0.5, True, "60"):
+        with pytest.raises(ValueError):
+            add_business_minutes(OFFICE_AMS, ams(2026, 6, 8, 9), minutes)
+        with pytest.raises(ValueError):
+            Clock(OFFICE_AMS, ams(2026, 6, 8, 9)).add(minutes)
     with pytest.raises(ValueError, match="ends before it starts"):
         business_minutes_between(
             OFFICE_AMS,
@@ -538,6 +547,8 @@ def test_arithmetic_matches_minute_by_minute_oracle(scenario, data):
 
     assert business_minutes_between(calendar, start, end) == sum(business)
     assert business_minutes_between(calendar, start, end, pauses=pauses) == sum(running)
+    clock = Clock(calendar, start, pauses)
+    assert clock.minutes_until(end) == sum(running)
 
     if span:
         index = data.draw(st.integers(0, span - 1), label="probe minute")
@@ -550,6 +561,7 @@ def test_arithmetic_matches_minute_by_minute_oracle(scenario, data):
     due = add_business_minutes(calendar, start, target, pauses=pauses)
     assert due == expected
     assert due_at(calendar, start, target, pauses=pauses) == expected
+    assert clock.add(target) == expected
     assert business_minutes_between(calendar, start, due, pauses=pauses) == target
     if target:
         assert business_minutes_between(calendar, start, due - MINUTE, pauses=pauses) < target
