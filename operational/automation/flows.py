@@ -144,26 +144,12 @@ def _cut(session: Session, rule: AutomationRule, change: RecordChange, chain: li
         data={"rule_id": rule.id, "chain": list(chain), "max_depth": MAX_CHAIN_DEPTH},
         occurred_at=change.now,
     )
-    _record_run(session, rule, change, RunOutcome.loop_cut, {"chain": list(chain)})
-
-
-def _record_run(
-    session: Session,
-    rule: AutomationRule,
-    change: RecordChange,
-    outcome: RunOutcome,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Count one run of ``rule`` on the record ``change`` is about."""
-    service.record_run(
+    service.count_run(
         session=session,
         rule=rule,
-        record_type=change.record_type,
-        record_id=change.record.id,
-        trigger=change.trigger,
-        outcome=outcome,
-        now=change.now,
-        detail=detail,
+        change=change,
+        outcome=RunOutcome.loop_cut,
+        detail={"chain": list(chain)},
     )
 
 
@@ -187,11 +173,17 @@ def _fire(
     except (DomainError, ValidationError) as exc:
         detail = exc.detail if isinstance(exc, DomainError) else str(exc)
         logger.info("automation rule %s failed on %s: %s", rule_id, change.record.id, detail)
-        _record_run(session, rule, change, RunOutcome.failed, {"error": detail})
+        service.count_run(
+            session=session,
+            rule=rule,
+            change=change,
+            outcome=RunOutcome.failed,
+            detail={"error": detail},
+        )
         return RunOutcome.failed, False
     finally:
         chain.pop()
-    _record_run(session, rule, change, RunOutcome.fired)
+    service.count_run(session=session, rule=rule, change=change, outcome=RunOutcome.fired)
     return RunOutcome.fired, stop or rule.stop_processing
 
 

@@ -50,9 +50,15 @@ def route(session: Session, change: RecordChange) -> Routed | None:
                 changed = _assign(session, change, rule, team, action)
         except DomainError as exc:
             logger.info("route rule %s failed on %s: %s", rule.id, change.record.id, exc.detail)
-            _count(session, rule, change, RunOutcome.failed, {"error": exc.detail})
+            service.count_run(
+                session=session,
+                rule=rule,
+                change=change,
+                outcome=RunOutcome.failed,
+                detail={"error": exc.detail},
+            )
             continue
-        _count(session, rule, change, RunOutcome.fired)
+        service.count_run(session=session, rule=rule, change=change, outcome=RunOutcome.fired)
         return Routed(rule=rule, changed=changed)
     return None
 
@@ -86,23 +92,4 @@ def _assign(
         rule_id=rule.id,
         picked_by=picked_by,
         reason=f"assignment rule {rule.name!r}",
-    )
-
-
-def _count(
-    session: Session,
-    rule: AutomationRule,
-    change: RecordChange,
-    outcome: RunOutcome,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    service.record_run(
-        session=session,
-        rule=rule,
-        record_type=change.record_type,
-        record_id=change.record.id,
-        trigger=TriggerKind.route,
-        outcome=outcome,
-        now=change.now,
-        detail=detail,
     )

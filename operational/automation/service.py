@@ -26,6 +26,7 @@ from operational.notifications import service as notifications_service
 from operational.notifications.exceptions import WebhookNotFound
 from operational.problems import service as problems_service
 from operational.sla import service as sla_service
+from operational.tickets.hooks import RecordChange
 
 SORTABLE = {
     "position": AutomationRule.position,
@@ -183,6 +184,27 @@ def record_run(
     session.add(run)
     session.flush()
     return run
+
+
+def count_run(
+    *,
+    session: Session,
+    rule: AutomationRule,
+    change: RecordChange,
+    outcome: RunOutcome,
+    detail: dict[str, Any] | None = None,
+) -> AutomationRun:
+    """Count one run of ``rule`` on the record ``change`` is about, under its trigger."""
+    return record_run(
+        session=session,
+        rule=rule,
+        record_type=change.record_type,
+        record_id=change.record.id,
+        trigger=change.trigger,
+        outcome=outcome,
+        now=change.now,
+        detail=detail,
+    )
 
 
 # --------------------------------------------------------------------------- administration
