@@ -30,9 +30,8 @@ class IncidentFactory:
     def requester(self, **fields: Any) -> User:
         return self.factory.user(roles=("requester",), **fields)
 
-    def with_site_and_cost(self, incident_id: int, site: str, cost: float) -> None:
-        """Custom fields ``site`` (requesters see it) and ``cost`` (they do not) defined, and
-        those values stored on the incident."""
+    def define_site_and_cost(self) -> None:
+        """Custom fields ``site`` (text, requesters see it) and ``cost`` (decimal, they do not)."""
         from operational.customfields import service as custom_fields
         from operational.customfields.schemas import DefinitionCreate
 
@@ -49,6 +48,10 @@ class IncidentFactory:
                 ),
                 actor=admin,
             )
+
+    def with_site_and_cost(self, incident_id: int, site: str, cost: float) -> None:
+        """``define_site_and_cost``, and those values stored on the incident."""
+        self.define_site_and_cost()
         self.session.execute(
             update(Incident)
             .where(Incident.id == incident_id)

@@ -7,8 +7,6 @@ import pytest
 from pydantic import TypeAdapter
 
 from operational.core.pagination import KeysetPage
-from operational.customfields import service as custom_fields
-from operational.customfields.schemas import DefinitionCreate
 from operational.incidents.schemas import IncidentRead
 from operational.main import create_app
 from tests.conftest import assert_problem
@@ -164,19 +162,7 @@ def test_fields_naming_nothing_is_a_400(client, listed, fields):
 
 @pytest.fixture
 def with_custom_fields(session, client, incidents, factory):
-    admin = factory.user(roles=("admin",))
-    for name, field_type, shown in (("site", "text", True), ("cost", "decimal", False)):
-        custom_fields.create_definition(
-            session=session,
-            data=DefinitionCreate(
-                record_type="incident",
-                name=name,
-                label=name.title(),
-                type=field_type,
-                requester_visible=shown,
-            ),
-            actor=admin,
-        )
+    incidents.define_site_and_cost()
     agent = incidents.agent()
     requester = incidents.requester()
     made = [
