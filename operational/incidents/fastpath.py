@@ -35,6 +35,8 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -42,7 +44,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from operational.auth import chain
 from operational.core.concurrency import etag
 from operational.core.config import get_settings
-from operational.core.db import _session_factory, get_db, get_engine, libpq_url, read_connection
+from operational.core.db import get_db, get_engine, libpq_url, read_connection
 from operational.core.errors import DomainError
 from operational.core.pagination import MAX_PAGE_SIZE, PageParams
 from operational.incidents import reads, service
@@ -72,17 +74,20 @@ _NOT_SERVING: frozenset[str] = frozenset({"\0"})
 @dataclass
 class FastReadStats:
     """On ``app.state.incident_fast_reads``: a switch, how many reads the path answered, and
-    its connection pool while it has one."""
+    its connections while it has them."""
 
     enabled: bool = True
     served: int = 0  # reads by id
     listed: int = 0  # list pages
-    pool: AsyncConnectionPool | None = None
+    pool: AsyncConnectionPool | None = None  # reads by id
+    engine: AsyncEngine | None = None  # list pages
 
 
 class _Connections:
     """The path's own connections, in autocommit, used from the event loop: a read costs no
-    trip to the thread pool. At most ``ITSM_DB_POOL_SIZE`` of them, opened as needed."""
+    trip to the thread pool. At most ``ITSM_DB_POOL_SIZE`` of them for reads by id (psycopg's
+    async pool: a statement costs the least Python there) and as many for list pages (psycopg's
+    async driver under SQLAlchemy, whose statements they are), opened as needed."""
 
     def __init__(self, stats: FastReadStats) -> None:
         self.stats = stats
@@ -114,13 +119,36 @@ class _Connections:
             cursor = await connection.execute(*statement)
             return await cursor.fetchone()
 
+    def _engine(self) -> AsyncEngine:
+        if self.stats.engine is None:
+            self.stats.engine = create_async_engine(
+                get_engine().url.set(drivername="postgresql+psycopg_async"),
+                isolation_level="AUTOCOMMIT",
+                pool_size=get_settings().db_pool_size,
+                max_overflow=0,
+                pool_timeout=_WAIT_SECONDS,
+            )
+        return self.stats.engine
+
+    async def page(self, *query: Any) -> bytes | None:
+        """``_page_of``'s answer, in a session on the list's connections: SQLAlchemy runs the
+        session's code in a greenlet that awaits the driver, so the page's statements are the
+        route's, without the thread pool."""
+        async with AsyncSession(self._engine(), expire_on_commit=False) as session:
+            return await session.run_sync(_page_of, *query)
+
 
 async def close(app: FastAPI) -> None:
     """Close the path's connections (at shutdown)."""
     stats = getattr(app.state, "incident_fast_reads", None)
-    if stats is not None and stats.pool is not None:
+    if stats is None:
+        return
+    if stats.pool is not None:
         pool, stats.pool = stats.pool, None
         await pool.close()
+    if stats.engine is not None:
+        engine, stats.engine = stats.engine, None
+        await engine.dispose()
 
 
 def _read_in(sessions: Any, statement: tuple[str, dict[str, Any]]) -> Any:
@@ -174,40 +202,32 @@ def list_query(
     return filters, PageParams(**page), only
 
 
-@contextmanager
-def _session(sessions: Any) -> Any:
-    if sessions is not None:
-        with contextmanager(sessions)() as session:
-            yield session
-        return
-    session = _session_factory()()
-    try:
-        yield session
-    finally:
-        session.close()
+def _page_in(sessions: Any, *query: Any) -> bytes | None:
+    """``_page_of`` in a session of the tests' replacement of ``get_db``."""
+    with contextmanager(sessions)() as session:
+        return _page_of(session, *query)
 
 
-def _page_in(
-    sessions: Any,
+def _page_of(
+    session: Session,
     viewer: Any,
     filters: IncidentFilters,
     params: PageParams,
     only: reads.Fields | None,
 ) -> bytes | None:
     """The list page's response, or None when an item needs the models (or a parameter the
-    route refuses): in the thread pool, as the route's session works."""
-    with _session(sessions) as session:
-        try:
-            found, items = reads.page(
-                session=session, viewer=viewer, filters=filters, params=params, only=only
-            )
-        except DomainError:
-            return None  # an unknown sort field, a bad cursor: the route's 400
-        reads_all = service.can_read_all(viewer)
-        bodies = [reads.shown(item, reads_all=reads_all, only=only) for item in items]
-        if any(body is None for body in bodies):
-            return None
-        return reads.page_body(found, bodies)  # type: ignore[arg-type]
+    route refuses)."""
+    try:
+        found, items = reads.page(
+            session=session, viewer=viewer, filters=filters, params=params, only=only
+        )
+    except DomainError:
+        return None  # an unknown sort field, a bad cursor: the route's 400
+    reads_all = service.can_read_all(viewer)
+    bodies = [reads.shown(item, reads_all=reads_all, only=only) for item in items]
+    if any(body is None for body in bodies):
+        return None
+    return reads.page_body(found, bodies)  # type: ignore[arg-type]
 
 
 class IncidentFastReads:
@@ -290,6 +310,8 @@ class IncidentFastReads:
         if sessions is not None and not isgeneratorfunction(sessions):
             return None
         try:
+            if sessions is None:
+                return await self.connections.page(viewer, *query)
             return await run_in_threadpool(_page_in, sessions, viewer, *query)
         except Exception:
             return None  # the route meets the same error and answers it

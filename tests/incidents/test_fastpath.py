@@ -175,8 +175,8 @@ def test_a_user_not_yet_cached_goes_to_the_route(client, factory, people):
 
 
 def test_outside_the_tests_transaction_the_path_reads_through_its_own_pool(committed_database):
-    """As served: no replacement of get_db, so the path reads through its own connections, in
-    the event loop."""
+    """As served: no replacement of get_db, so the path reads and lists through its own
+    connections, in the event loop."""
     from fastapi.testclient import TestClient
 
     from operational.auth import cache as auth_cache
@@ -206,11 +206,17 @@ def test_outside_the_tests_transaction_the_path_reads_through_its_own_pool(commi
         for _ in range(2):
             client.get(f"{URL}/priority-matrix", headers=headers).raise_for_status()
         response, served = both(client, url, headers)
-        pool = app.state.incident_fast_reads.pool
+        listed, served_list = listed_both(client, "size=5&fields=id,title", headers)
+        stats = app.state.incident_fast_reads
+        pool, engine = stats.pool, stats.engine
+        assert engine is not None and engine.pool.checkedin() == 1  # the list gave it back
 
     assert (response.status_code, served) == (200, 1)
     assert response.json()["title"] == "Disk full on db-2"
+    assert (listed.status_code, served_list) == (200, 1)
+    assert listed.json()["items"] == [{"id": incident.id, "title": "Disk full on db-2"}]
     assert pool is not None and pool.closed  # opened by the read, closed at shutdown
+    assert stats.engine is None and engine.pool.checkedin() == 0  # disposed at shutdown
 
 
 def test_custom_fields_are_served_fast_to_an_agent_and_a_requesters_view_by_the_route(
