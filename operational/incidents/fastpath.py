@@ -83,11 +83,17 @@ class FastReadStats:
     engine: AsyncEngine | None = None  # list pages
 
 
+def _half_pool() -> int:
+    """The size of each of the path's two pools: half of ``ITSM_DB_POOL_SIZE`` (at least one),
+    so that the path adds no more connections to a process than it did with one pool."""
+    return max(1, get_settings().db_pool_size // 2)
+
+
 class _Connections:
     """The path's own connections, in autocommit, used from the event loop: a read costs no
-    trip to the thread pool. At most ``ITSM_DB_POOL_SIZE`` of them for reads by id (psycopg's
-    async pool: a statement costs the least Python there) and as many for list pages (psycopg's
-    async driver under SQLAlchemy, whose statements they are), opened as needed."""
+    trip to the thread pool. Half of ``ITSM_DB_POOL_SIZE`` for reads by id (psycopg's async
+    pool: a statement costs the least Python there) and half for list pages (psycopg's async
+    driver under SQLAlchemy, whose statements they are), opened as needed."""
 
     def __init__(self, stats: FastReadStats) -> None:
         self.stats = stats
@@ -95,12 +101,11 @@ class _Connections:
 
     def _pool(self) -> AsyncConnectionPool:
         if self.stats.pool is None:
-            settings = get_settings()
             url = get_engine().url.render_as_string(hide_password=False)
             self.stats.pool = AsyncConnectionPool(
                 libpq_url(url),
                 min_size=1,
-                max_size=settings.db_pool_size,
+                max_size=_half_pool(),
                 kwargs={"autocommit": True},
                 open=False,
                 name="incident-fast-reads",
@@ -124,7 +129,7 @@ class _Connections:
             self.stats.engine = create_async_engine(
                 get_engine().url.set(drivername="postgresql+psycopg_async"),
                 isolation_level="AUTOCOMMIT",
-                pool_size=get_settings().db_pool_size,
+                pool_size=_half_pool(),
                 max_overflow=0,
                 pool_timeout=_WAIT_SECONDS,
             )

@@ -181,6 +181,7 @@ def test_outside_the_tests_transaction_the_path_reads_through_its_own_pool(commi
 
     from operational.auth import cache as auth_cache
     from operational.auth.models import User, UserRole
+    from operational.core.config import get_settings
     from operational.core.db import session_scope
     from operational.incidents import flows
     from operational.incidents.schemas import IncidentCreate
@@ -210,6 +211,8 @@ def test_outside_the_tests_transaction_the_path_reads_through_its_own_pool(commi
         stats = app.state.incident_fast_reads
         pool, engine = stats.pool, stats.engine
         assert engine is not None and engine.pool.checkedin() == 1  # the list gave it back
+        # The two pools share what one had: ITSM_DB_POOL_SIZE (README, docs/incidents.md).
+        assert pool.max_size + engine.pool.size() <= get_settings().db_pool_size
 
     assert (response.status_code, served) == (200, 1)
     assert response.json()["title"] == "Disk full on db-2"
