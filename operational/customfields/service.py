@@ -17,8 +17,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, Numeric, cast, func, literal, literal_column, or_, select
-from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy import ColumnElement, Numeric, cast, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from operational.auth import service as auth_service
@@ -659,6 +658,8 @@ def query_params(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
 def search_vector(config: str, column: Any) -> ColumnElement[Any]:
     """The words of a record's string values (text, long text, choices), for full-text search:
     the same expression that incidents' generated search vector holds (SEARCH_EXPRESSION)."""
+    # The configuration written as a constant, not a parameter: so that PostgreSQL can match
+    # the expression to an index over it (problems: ix_problems_custom_fields_search).
     return func.jsonb_to_tsvector(
-        cast(literal(config), REGCONFIG), column, literal_column("'[\"string\"]'::jsonb")
+        literal_column(f"'{config}'::regconfig"), column, literal_column("'[\"string\"]'::jsonb")
     )
