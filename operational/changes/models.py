@@ -40,9 +40,12 @@ from operational.changes.enums import (
 from operational.cmdb.enums import Environment
 from operational.cmdb.models import ConfigurationItem
 from operational.core.db import SCHEMA, Base, sql_values
-from operational.customfields.models import custom_fields_object
+from operational.customfields.models import custom_fields_object, search_expression
 
 change_number_seq = Sequence("change_number_seq", schema=SCHEMA, metadata=Base.metadata)
+
+# The text search configuration of the custom fields' words (ix_changes_custom_fields_search).
+CUSTOM_SEARCH_CONFIG = "english"
 
 
 class ChangeTemplate(Base):
@@ -177,6 +180,26 @@ class Change(Base):
             "custom_fields",
             postgresql_using="gin",
             postgresql_ops={"custom_fields": "jsonb_path_ops"},
+        ),
+        # A search (q) is "title or number contains it, or the custom fields' words match it":
+        # with an index on each side it reads its matches, not every change (pg_trgm's
+        # trigrams serve the substring matches; migration 0030).
+        Index(
+            "ix_changes_title_trigram",
+            "title",
+            postgresql_using="gin",
+            postgresql_ops={"title": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_changes_number_trigram",
+            "number",
+            postgresql_using="gin",
+            postgresql_ops={"number": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_changes_custom_fields_search",
+            text(search_expression(CUSTOM_SEARCH_CONFIG)),
+            postgresql_using="gin",
         ),
         CheckConstraint(f"change_type in ({sql_values(ChangeType)})", name="known_type"),
         CheckConstraint(f"state in ({sql_values(ChangeState)})", name="known_state"),

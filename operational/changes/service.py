@@ -38,7 +38,7 @@ from operational.changes.exceptions import (
     RetrospectivePending,
     ScheduleConflict,
 )
-from operational.changes.models import Change, ChangeCI, change_number_seq
+from operational.changes.models import CUSTOM_SEARCH_CONFIG, Change, ChangeCI, change_number_seq
 from operational.changes.schemas import ChangeCreate, ChangeFilters, ChangeUpdate, ReviewCreate
 from operational.cmdb import service as cmdb_service
 from operational.cmdb.enums import ImpactDirection
@@ -60,9 +60,6 @@ from operational.events.enums import EntityType, EventKind
 OVERRIDE_PERMISSION = "change:override_conflict"
 REVIEW_PATH = "/api/v1/changes/{id}/review"
 OVERRIDE_PATH = "/api/v1/changes/{id}/schedule-override"
-
-# Changes are few: q= reads their custom fields' words without an index of its own.
-CUSTOM_SEARCH_CONFIG = "english"
 
 CHANGE_SORTABLE = {
     "number": Change.number,

@@ -44,7 +44,11 @@ def _grow(session) -> None:
 
 
 def test_a_search_goes_through_both_text_indexes(
-    client, plans_of, problems, agent_headers, session  # noqa: F811
+    client,
+    plans_of,
+    problems,
+    agent_headers,
+    session,  # noqa: F811
 ):
     problems.create(title="Mail server drops connections")
     _grow(session)
