@@ -54,9 +54,9 @@ def test_a_search_goes_through_the_indexes(
     changes,
     client,
     headers_for,
-    plans_of,
+    plans_of,  # noqa: F811 (the fixture imported above)
     session,
-    by,  # noqa: F811
+    by,
 ):
     change = changes.change(title="Migrate ledger")
     _grow(session)

@@ -45,10 +45,10 @@ def _grow(session) -> None:
 
 def test_a_search_goes_through_both_text_indexes(
     client,
-    plans_of,
+    plans_of,  # noqa: F811 (the fixture imported above)
     problems,
     agent_headers,
-    session,  # noqa: F811
+    session,
 ):
     problems.create(title="Mail server drops connections")
     _grow(session)
