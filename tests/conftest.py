@@ -23,6 +23,8 @@ os.environ.setdefault("ITSM_LOG_JSON", "false")
 # The server the suite runs against, captured before fixtures repoint ITSM_DATABASE_URL.
 EXTERNAL_SERVER_URL = os.environ.get("ITSM_DATABASE_URL")
 PROBLEM_JSON = "application/problem+json"
+# Fixtures of helper modules that several folders' tests use.
+pytest_plugins = ["tests.plans"]
 
 
 def assert_problem(response, status: int, slug: str | None = None) -> dict[str, Any]:

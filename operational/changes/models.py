@@ -40,7 +40,7 @@ from operational.changes.enums import (
 from operational.cmdb.enums import Environment
 from operational.cmdb.models import ConfigurationItem
 from operational.core.db import SCHEMA, Base, sql_values
-from operational.customfields.models import custom_fields_object, search_expression
+from operational.customfields.models import custom_fields_object, custom_fields_search_index
 
 change_number_seq = Sequence("change_number_seq", schema=SCHEMA, metadata=Base.metadata)
 
@@ -196,11 +196,7 @@ class Change(Base):
             postgresql_using="gin",
             postgresql_ops={"number": "gin_trgm_ops"},
         ),
-        Index(
-            "ix_changes_custom_fields_search",
-            text(search_expression(CUSTOM_SEARCH_CONFIG)),
-            postgresql_using="gin",
-        ),
+        custom_fields_search_index("changes", CUSTOM_SEARCH_CONFIG),
         CheckConstraint(f"change_type in ({sql_values(ChangeType)})", name="known_type"),
         CheckConstraint(f"state in ({sql_values(ChangeState)})", name="known_state"),
         CheckConstraint(

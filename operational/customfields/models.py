@@ -6,11 +6,13 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -67,3 +69,14 @@ def search_expression(config: str, column: str = "custom_fields") -> str:
     """The words of the string values (text, long text, choices) as a tsvector, in SQL: what a
     record's generated search vector adds for its custom fields."""
     return f"jsonb_to_tsvector('{config}'::regconfig, {column}, '[\"string\"]'::jsonb)"
+
+
+def custom_fields_search_index(table: str, config: str) -> Index:
+    """The GIN index over the words of a record type's custom fields (``search_expression``):
+    a search for "the record's own words OR its custom fields' words" needs one on each side to
+    read its matches rather than the whole table (problems, changes)."""
+    return Index(
+        f"ix_{table}_custom_fields_search",
+        text(search_expression(config)),
+        postgresql_using="gin",
+    )

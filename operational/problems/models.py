@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from operational.auth.models import Team, User
 from operational.cmdb.models import ConfigurationItem
 from operational.core.db import SCHEMA, Base, sql_values
-from operational.customfields.models import custom_fields_object, search_expression
+from operational.customfields.models import custom_fields_object, custom_fields_search_index
 from operational.problems.enums import ProblemState, RootCauseCategory
 
 # Problems are searched (and suggested beside articles) in English, like incidents.
@@ -153,11 +153,7 @@ class Problem(Base):
             postgresql_ops={"custom_fields": "jsonb_path_ops"},
         ),
         # A search's "own words OR custom fields' words" is two index scans, not a table scan.
-        Index(
-            "ix_problems_custom_fields_search",
-            text(search_expression(SEARCH_CONFIG)),
-            postgresql_using="gin",
-        ),
+        custom_fields_search_index("problems", SEARCH_CONFIG),
     )
 
     @property

@@ -6,11 +6,9 @@ issues, as tests/incidents/test_list_plans.py does (a grown, analyzed table; seq
 priced out)."""
 
 import pytest
-from sqlalchemy import text
 
-from tests.incidents.test_list_plans import nodes_on, plans_of  # noqa: F401 (fixture)
+from tests.plans import grow, nodes_on, settle
 
-FILLER_ROWS = 4000
 INDEXES = (
     "ix_changes_title_trigram",
     "ix_changes_number_trigram",
@@ -19,34 +17,18 @@ INDEXES = (
 
 
 def _grow(session) -> None:
-    """FILLER_ROWS changes that match no search of the test (copies of the first one under
-    other numbers and titles), then fresh statistics."""
-    connection = session.connection()
-    columns = connection.scalars(
-        text(
-            "select column_name from information_schema.columns"
-            " where table_schema = 'operational' and table_name = 'changes'"
-            " and is_generated = 'NEVER' and is_identity = 'NO'"
-            " and column_name not in ('id', 'number', 'title', 'custom_fields')"
-        )
-    ).all()
-    copied = ", ".join(columns)
-    connection.execute(
-        text(
-            f"insert into operational.changes (number, title, custom_fields, {copied})"
-            " select 'CHGF' || lpad(g::text, 7, '0'), 'Printer firmware ' || g,"
-            f" jsonb_build_object('site', 'Hall ' || g), {copied}"
-            " from operational.changes, generate_series(1, :rows) as g"
-            " where id = (select min(id) from operational.changes)"
-        ),
-        {"rows": FILLER_ROWS},
+    """Changes that match no search of the test (copies of the first one under other numbers,
+    titles and sites)."""
+    grow(
+        session,
+        "changes",
+        {
+            "number": "'CHGF' || lpad(g::text, 7, '0')",
+            "title": "'Printer firmware ' || g",
+            "custom_fields": "jsonb_build_object('site', 'Hall ' || g)",
+        },
     )
-    for index in INDEXES:  # what autovacuum does on a live table (see the incidents' test)
-        connection.execute(
-            text("select gin_clean_pending_list(cast(:index as regclass))"),
-            {"index": f"operational.{index}"},
-        )
-    connection.execute(text("analyze operational.changes"))
+    settle(session, ("changes",), INDEXES)
 
 
 @pytest.mark.parametrize("by", ["title", "number"])
@@ -54,7 +36,7 @@ def test_a_search_goes_through_the_indexes(
     changes,
     client,
     headers_for,
-    plans_of,  # noqa: F811 (the fixture imported above)
+    plans_of,
     session,
     by,
 ):

@@ -4,48 +4,30 @@ from indexes only when each side has one. Checked on the plans of the statements
 as tests/incidents/test_list_plans.py does (a grown, analyzed table; sequential scans priced
 out)."""
 
-from sqlalchemy import text
+from tests.plans import grow, nodes_on, settle
 
-from tests.incidents.test_list_plans import nodes_on, plans_of  # noqa: F401 (fixture)
-
-FILLER_ROWS = 4000
 INDEXES = ("ix_problems_search_vector", "ix_problems_custom_fields_search")
 
 
 def _grow(session) -> None:
-    """FILLER_ROWS problems that match no search of the test (copies of the first one under
-    other numbers and titles), then fresh statistics."""
-    connection = session.connection()
-    columns = connection.scalars(
-        text(
-            "select column_name from information_schema.columns"
-            " where table_schema = 'operational' and table_name = 'problems'"
-            " and is_generated = 'NEVER' and is_identity = 'NO'"
-            " and column_name not in ('id', 'number', 'title', 'symptom', 'custom_fields')"
-        )
-    ).all()
-    copied = ", ".join(columns)
-    connection.execute(
-        text(
-            f"insert into operational.problems (number, title, custom_fields, {copied})"
-            " select 'PRBF' || lpad(g::text, 7, '0'), 'Printer jam ' || g,"
-            f" jsonb_build_object('site', 'Hall ' || g), {copied}"
-            " from operational.problems, generate_series(1, :rows) as g"
-            " where id = (select min(id) from operational.problems)"
-        ),
-        {"rows": FILLER_ROWS},
+    """Problems that match no search of the test (copies of the first one under other numbers,
+    titles and sites)."""
+    grow(
+        session,
+        "problems",
+        {
+            "number": "'PRBF' || lpad(g::text, 7, '0')",
+            "title": "'Printer jam ' || g",
+            "symptom": "null",
+            "custom_fields": "jsonb_build_object('site', 'Hall ' || g)",
+        },
     )
-    for index in INDEXES:  # what autovacuum does on a live table (see the incidents' test)
-        connection.execute(
-            text("select gin_clean_pending_list(cast(:index as regclass))"),
-            {"index": f"operational.{index}"},
-        )
-    connection.execute(text("analyze operational.problems"))
+    settle(session, ("problems",), INDEXES)
 
 
 def test_a_search_goes_through_both_text_indexes(
     client,
-    plans_of,  # noqa: F811 (the fixture imported above)
+    plans_of,
     problems,
     agent_headers,
     session,
