@@ -8,7 +8,7 @@ indexes exist. So the tests grow the table to a few thousand rows that match not
 for (``grow``), settle its indexes and statistics, and plan with sequential scans priced out:
 a statement no index can serve still plans a read of the whole table."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import pytest
 from sqlalchemy import event, text
@@ -25,6 +25,19 @@ def _nodes(plan: dict) -> Iterator[dict]:
 
 def nodes_on(nodes: list[dict], table: str) -> list[dict]:
     return [node for node in nodes if node.get("Relation Name") == table]
+
+
+def assert_searched_through(
+    planned: list[tuple[str, list[dict]]], *, marker: str, table: str, indexes: Iterable[str]
+) -> None:
+    """The list's two statements that hold ``marker`` (the total and the page) read ``table``
+    through all of ``indexes``, and none by a sequential scan."""
+    filtered = [nodes for statement, nodes in planned if marker in statement]
+    assert len(filtered) == 2, [statement for statement, _ in planned]
+    for nodes in filtered:
+        scanned = {node["Node Type"] for node in nodes_on(nodes, table)}
+        assert "Seq Scan" not in scanned, scanned
+        assert set(indexes) <= {node.get("Index Name") for node in nodes}
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ priced out)."""
 
 import pytest
 
-from tests.plans import grow, nodes_on, settle
+from tests.plans import assert_searched_through, grow, settle
 
 INDEXES = (
     "ix_changes_title_trigram",
@@ -46,9 +46,4 @@ def test_a_search_goes_through_the_indexes(
 
     planned = plans_of(f"/api/v1/changes?q={searched}&size=2", headers_for("auditor"))
 
-    filtered = [nodes for statement, nodes in planned if "ILIKE" in statement]
-    assert len(filtered) == 2  # the total and the page
-    for nodes in filtered:
-        scanned = {node["Node Type"] for node in nodes_on(nodes, "changes")}
-        assert "Seq Scan" not in scanned, scanned
-        assert set(INDEXES) <= {node.get("Index Name") for node in nodes}
+    assert_searched_through(planned, marker="ILIKE", table="changes", indexes=INDEXES)

@@ -4,7 +4,7 @@ from indexes only when each side has one. Checked on the plans of the statements
 as tests/incidents/test_list_plans.py does (a grown, analyzed table; sequential scans priced
 out)."""
 
-from tests.plans import grow, nodes_on, settle
+from tests.plans import assert_searched_through, grow, settle
 
 INDEXES = ("ix_problems_search_vector", "ix_problems_custom_fields_search")
 
@@ -37,9 +37,6 @@ def test_a_search_goes_through_both_text_indexes(
 
     planned = plans_of("/api/v1/problems?q=mail&size=2", agent_headers)
 
-    filtered = [nodes for statement, nodes in planned if "websearch_to_tsquery" in statement]
-    assert len(filtered) == 2  # the total and the page
-    for nodes in filtered:
-        scanned = {node["Node Type"] for node in nodes_on(nodes, "problems")}
-        assert "Seq Scan" not in scanned, scanned
-        assert set(INDEXES) <= {node.get("Index Name") for node in nodes}
+    assert_searched_through(
+        planned, marker="websearch_to_tsquery", table="problems", indexes=INDEXES
+    )
