@@ -26,6 +26,7 @@ the documented one. The two give the same status, headers and bytes
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from inspect import isgeneratorfunction
@@ -156,10 +157,15 @@ async def close(app: FastAPI) -> None:
         await engine.dispose()
 
 
-def _read_in(sessions: Any, statement: tuple[str, dict[str, Any]]) -> Any:
-    """Through a replacement of ``get_db`` (dependency_overrides, as the tests install one)."""
+def _in_session(sessions: Any, work: Callable[..., Any], *args: Any) -> Any:
+    """``work(session, *args)`` in a session of a replacement of ``get_db``
+    (dependency_overrides, as the tests install one)."""
     with contextmanager(sessions)() as session:
-        return read_connection(session).exec_driver_sql(*statement).first()
+        return work(session, *args)
+
+
+def _first_row(session: Session, statement: tuple[str, dict[str, Any]]) -> Any:
+    return read_connection(session).exec_driver_sql(*statement).first()
 
 
 def list_query(
@@ -205,12 +211,6 @@ def list_query(
     except ValidationError:
         return None
     return filters, PageParams(**page), only
-
-
-def _page_in(sessions: Any, *query: Any) -> bytes | None:
-    """``_page_of`` in a session of the tests' replacement of ``get_db``."""
-    with contextmanager(sessions)() as session:
-        return _page_of(session, *query)
 
 
 def _page_of(
@@ -311,13 +311,8 @@ class IncidentFastReads:
         viewer = chain.cached_viewer(_authorization(scope), PERMISSION)
         if viewer is None:
             return None
-        sessions = self.api.dependency_overrides.get(get_db)
-        if sessions is not None and not isgeneratorfunction(sessions):
-            return None
         try:
-            if sessions is None:
-                return await self.connections.page(viewer, *query)
-            return await run_in_threadpool(_page_in, sessions, viewer, *query)
+            return await self._through(self.connections.page, _page_of, viewer, *query)
         except Exception:
             return None  # the route meets the same error and answers it
 
@@ -352,13 +347,20 @@ class IncidentFastReads:
             return None  # the route meets the same error and answers it
 
     async def _fetch(self, statement: tuple[str, dict[str, Any]]) -> Any:
-        """The statement's first row (None: no row), on the path's own connections, or on the
-        tests' replacement of ``get_db``; errors are the caller's."""
+        """The statement's first row (None: no row); errors are the caller's."""
+        return await self._through(self.connections.read, _first_row, statement)
+
+    async def _through(
+        self, own: Callable[..., Awaitable[Any]], work: Callable[..., Any], *args: Any
+    ) -> Any:
+        """``own(*args)`` on the path's own connections; where the tests replaced ``get_db``,
+        ``work(session, *args)`` in a session of theirs, in the thread pool as the route's
+        sessions work. Errors are the caller's."""
         sessions = self.api.dependency_overrides.get(get_db)
         if sessions is None:
-            return await self.connections.read(statement)
+            return await own(*args)
         if isgeneratorfunction(sessions):
-            return await run_in_threadpool(_read_in, sessions, statement)
+            return await run_in_threadpool(_in_session, sessions, work, *args)
         raise LookupError("no session to read with")
 
 
